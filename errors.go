@@ -1,0 +1,208 @@
+package lkgate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"regexp"
+	"strings"
+
+	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/twitchtv/twirp"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Sentinel errors. Every error returned by lkgate matches exactly one of them
+// with errors.Is, and is an *Error carrying the details.
+var (
+	// ErrInvalidArgument: the request is malformed; Error.Field names the culprit.
+	ErrInvalidArgument = errors.New("invalid argument")
+	// ErrUnauthenticated: no tenant was given and unauthenticated mode is off.
+	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrForbidden: the tenant may not do this (for tokens: another tenant owns the room).
+	ErrForbidden = errors.New("forbidden")
+	// ErrNotFound: the room, participant or track does not exist, or the
+	// room belongs to another tenant (indistinguishable on purpose).
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the current state forbids the operation (for example a
+	// room whose metadata cannot carry an owner, or a refused remote unmute).
+	ErrConflict = errors.New("conflict")
+	// ErrUnavailable: LiveKit could not be reached or is overloaded; retrying may help.
+	ErrUnavailable = errors.New("livekit unavailable")
+	// ErrTimeout: LiveKit did not answer within the deadline.
+	ErrTimeout = errors.New("livekit timeout")
+	// ErrUpstream: LiveKit answered with an unexpected error, such as an
+	// internal error or a refusal of lkgate's own API credentials.
+	ErrUpstream = errors.New("livekit error")
+	// ErrNotConfigured: the operation needs configuration the Manager lacks.
+	ErrNotConfigured = errors.New("not configured")
+)
+
+// Error is the one error type lkgate returns. It matches its Kind with
+// errors.Is; LiveKit's transport errors (twirp, gRPC) are converted into it
+// and never exposed, and any token in an upstream message is redacted.
+type Error struct {
+	// Kind is one of the sentinel errors above.
+	Kind error
+	// Op is the operation that failed, such as "token" or "ensure room".
+	Op string
+	// Room is the room concerned, when there is one.
+	Room string
+	// Field names the request field at fault for ErrInvalidArgument,
+	// using the Go field name of the request struct (for example "Room").
+	Field string
+	// SIPStatus is the SIP status code reported by LiveKit, or 0.
+	SIPStatus int
+	// Msg is a human-readable explanation, safe to show to callers.
+	Msg string
+}
+
+// Error formats the error as "lkgate: op: room "r": field: msg".
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("lkgate: ")
+	if e.Op != "" {
+		b.WriteString(e.Op)
+		b.WriteString(": ")
+	}
+	if e.Room != "" {
+		fmt.Fprintf(&b, "room %q: ", e.Room)
+	}
+	if e.Field != "" {
+		b.WriteString(e.Field)
+		b.WriteString(": ")
+	}
+	if e.Msg != "" {
+		b.WriteString(e.Msg)
+	} else {
+		b.WriteString(e.Kind.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns Kind, so errors.Is(err, ErrNotFound) works.
+func (e *Error) Unwrap() error { return e.Kind }
+
+func invalidArg(field, format string, args ...any) *Error {
+	return &Error{Kind: ErrInvalidArgument, Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// withContext fills Op and Room on an *Error that does not have them yet.
+func withContext(err error, op, room string) error {
+	var e *Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	c := *e
+	if c.Op == "" {
+		c.Op = op
+	}
+	if c.Room == "" {
+		c.Room = room
+	}
+	return &c
+}
+
+// jwtPattern matches anything shaped like a JWT (or a JWE's first parts):
+// LiveKit echoes the full token in some error messages.
+var jwtPattern = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_.-]*`)
+
+// Redact replaces every JWT-looking substring of s with "[REDACTED]".
+func Redact(s string) string {
+	return jwtPattern.ReplaceAllString(s, "[REDACTED]")
+}
+
+// fromLiveKit converts an error from the LiveKit SDK into an *Error.
+// It never keeps the original error: its text may carry tokens.
+func fromLiveKit(op, room string, err error) error {
+	if err == nil {
+		return nil
+	}
+	e := &Error{Op: op, Room: room}
+	if st := lksdk.SIPStatusFrom(err); st != nil {
+		e.SIPStatus = int(st.Code)
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		e.Kind, e.Msg = ErrTimeout, "LiveKit did not answer before the deadline"
+		return e
+	case errors.Is(err, context.Canceled):
+		e.Kind, e.Msg = ErrUnavailable, "request canceled before LiveKit answered"
+		return e
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		e.Kind, e.Msg = ErrUnavailable, "LiveKit is unreachable"
+		if netErr.Timeout() {
+			e.Kind, e.Msg = ErrTimeout, "LiveKit did not answer in time"
+		}
+		return e
+	}
+	var twerr twirp.Error
+	if errors.As(err, &twerr) {
+		e.Kind = kindOfTwirp(twerr.Code())
+		e.Msg = upstreamMsg(e.Kind, twerr.Msg())
+		if twerr.Code() == twirp.Unauthenticated {
+			e.Msg = "LiveKit refused lkgate's API key or secret"
+		}
+		return e
+	}
+	if st, ok := status.FromError(err); ok {
+		e.Kind = kindOfGRPC(st.Code())
+		e.Msg = upstreamMsg(e.Kind, st.Message())
+		return e
+	}
+	e.Kind, e.Msg = ErrUpstream, upstreamMsg(ErrUpstream, err.Error())
+	return e
+}
+
+func upstreamMsg(kind error, msg string) string {
+	msg = Redact(msg)
+	if len(msg) > 200 {
+		msg = msg[:200] + "..."
+	}
+	if kind == ErrUpstream && msg == "" {
+		return "LiveKit returned an error"
+	}
+	return "LiveKit: " + msg
+}
+
+func kindOfTwirp(code twirp.ErrorCode) error {
+	switch code {
+	case twirp.NotFound:
+		return ErrNotFound
+	case twirp.InvalidArgument, twirp.OutOfRange, twirp.Malformed:
+		return ErrInvalidArgument
+	case twirp.AlreadyExists, twirp.FailedPrecondition, twirp.Aborted:
+		return ErrConflict
+	case twirp.PermissionDenied:
+		return ErrForbidden
+	case twirp.Unavailable, twirp.ResourceExhausted:
+		return ErrUnavailable
+	case twirp.DeadlineExceeded:
+		return ErrTimeout
+	default: // unauthenticated (our own credentials), internal, unknown, canceled, ...
+		return ErrUpstream
+	}
+}
+
+func kindOfGRPC(code codes.Code) error {
+	switch code {
+	case codes.NotFound:
+		return ErrNotFound
+	case codes.InvalidArgument, codes.OutOfRange:
+		return ErrInvalidArgument
+	case codes.AlreadyExists, codes.FailedPrecondition, codes.Aborted:
+		return ErrConflict
+	case codes.PermissionDenied:
+		return ErrForbidden
+	case codes.Unavailable, codes.ResourceExhausted:
+		return ErrUnavailable
+	case codes.DeadlineExceeded:
+		return ErrTimeout
+	default:
+		return ErrUpstream
+	}
+}

@@ -1,0 +1,140 @@
+package httpx
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/lkgate/lkgate"
+)
+
+// DefaultMaxBodyBytes caps request bodies when Config.MaxBodyBytes is zero.
+const DefaultMaxBodyBytes = 64 << 10
+
+// Config configures a Handler. Authenticator is required.
+type Config struct {
+	// Authenticator resolves the principal of every request except guest
+	// room-auth. Use NewStaticKeys for fixed API keys, or Unauthenticated
+	// together with lkgate.Config.AllowUnauthenticated.
+	Authenticator Authenticator
+	// MaxBodyBytes caps request bodies. Zero means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// Logger receives one line per request (method, path without query,
+	// status, duration). Nil discards. Tokens, API keys and query
+	// strings are never logged.
+	Logger *slog.Logger
+}
+
+// Handler serves lkgate's HTTP API. Its routes, relative to where it is
+// mounted:
+//
+//	POST /livekit/token
+//
+// Mount it under a prefix with http.StripPrefix, or mount the exported
+// per-route methods (such as Token) yourself. It is safe for concurrent use.
+type Handler struct {
+	m       *lkgate.Manager
+	auth    Authenticator
+	maxBody int64
+	log     *slog.Logger
+	mux     *http.ServeMux
+	paths   map[string]bool
+}
+
+// New returns a Handler serving m.
+func New(m *lkgate.Manager, cfg Config) (*Handler, error) {
+	if m == nil {
+		return nil, errors.New("httpx: New needs a Manager")
+	}
+	if cfg.Authenticator == nil {
+		return nil, errors.New("httpx: Config.Authenticator is required (use Unauthenticated() to opt out)")
+	}
+	if cfg.MaxBodyBytes < 0 {
+		return nil, errors.New("httpx: Config.MaxBodyBytes must not be negative")
+	}
+	h := &Handler{m: m, auth: cfg.Authenticator, maxBody: cfg.MaxBodyBytes, log: cfg.Logger, mux: http.NewServeMux(), paths: map[string]bool{}}
+	if h.maxBody == 0 {
+		h.maxBody = DefaultMaxBodyBytes
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	h.route("POST", "/livekit/token", h.Token)
+	h.mux.HandleFunc("/", h.unknownRoute)
+	return h, nil
+}
+
+func (h *Handler) route(method, path string, fn http.HandlerFunc) {
+	h.mux.HandleFunc(method+" "+path, fn)
+	h.paths[path] = true
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			h.log.ErrorContext(r.Context(), "handler panic", "method", r.Method, "path", r.URL.Path, "panic", v)
+			if !rec.wrote {
+				writeProblem(rec, newProblem(http.StatusInternalServerError, CodeInternal, "internal error"))
+			}
+		}
+		h.log.InfoContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start))
+	}()
+	h.mux.ServeHTTP(rec, r)
+}
+
+func (h *Handler) unknownRoute(w http.ResponseWriter, r *http.Request) {
+	if h.paths[r.URL.Path] {
+		writeProblem(w, newProblem(http.StatusMethodNotAllowed, CodeMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path))
+		return
+	}
+	writeProblem(w, newProblem(http.StatusNotFound, CodeNotFound, "no such route"))
+}
+
+// authenticate resolves the principal or writes a 401.
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (Principal, bool) {
+	p, err := h.auth.Authenticate(r)
+	if err != nil {
+		writeProblem(w, newProblem(http.StatusUnauthorized, CodeUnauthenticated, "missing or invalid API key"))
+		return Principal{}, false
+	}
+	return p, true
+}
+
+// fail writes err as a problem and logs failures that are not the client's.
+func (h *Handler) fail(ctx context.Context, w http.ResponseWriter, err error, fields fieldNames) {
+	p := problemFor(err, fields)
+	if p.Status >= 500 {
+		h.log.WarnContext(ctx, "operation failed", "status", p.Status, "error", err.Error())
+	}
+	writeProblem(w, p)
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if !s.wrote {
+		s.status, s.wrote = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	s.wrote = true
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

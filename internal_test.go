@@ -1,0 +1,182 @@
+package lkgate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	"github.com/twitchtv/twirp"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+const sampleJWT = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl"
+
+func TestFromLiveKit(t *testing.T) {
+	sipBusy, err := status.New(codes.Unavailable, "sip call failed").WithDetails(&livekit.SIPStatus{Code: livekit.SIPStatusCode_SIP_STATUS_BUSY_HERE})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		in      error
+		kind    error
+		sip     int
+		msgPart string
+	}{
+		{"twirp not found", twirp.NewError(twirp.NotFound, "requested room does not exist"), ErrNotFound, 0, "requested room does not exist"},
+		{"twirp invalid", twirp.NewError(twirp.InvalidArgument, "metadata size exceeds limits"), ErrInvalidArgument, 0, "metadata"},
+		{"twirp precondition", twirp.NewError(twirp.FailedPrecondition, "remote unmute not enabled"), ErrConflict, 0, "remote unmute"},
+		{"twirp permission", twirp.NewError(twirp.PermissionDenied, "refer refused"), ErrForbidden, 0, ""},
+		{"twirp unavailable", twirp.NewError(twirp.Unavailable, "x"), ErrUnavailable, 0, ""},
+		{"twirp unauthenticated", twirp.NewError(twirp.Unauthenticated, "permissions denied"), ErrUpstream, 0, "API key"},
+		{"twirp internal", twirp.NewError(twirp.Internal, "boom"), ErrUpstream, 0, ""},
+		{"grpc with SIP status", sipBusy.Err(), ErrUnavailable, 486, "sip call failed"},
+		{"grpc not found", status.Error(codes.NotFound, "no trunk"), ErrNotFound, 0, ""},
+		{"grpc deadline", status.Error(codes.DeadlineExceeded, "x"), ErrTimeout, 0, ""},
+		{"deadline", fmt.Errorf("wrapped: %w", context.DeadlineExceeded), ErrTimeout, 0, ""},
+		{"transport wrapped in twirp", twirp.InternalErrorWith(&timeoutErr{}), ErrTimeout, 0, ""},
+		{"plain", errors.New("weird"), ErrUpstream, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := fromLiveKit("op", "room", tt.in)
+			var e *Error
+			if !errors.As(err, &e) || !errors.Is(err, tt.kind) {
+				t.Fatalf("fromLiveKit(%v) = %v, want kind %v", tt.in, err, tt.kind)
+			}
+			if e.SIPStatus != tt.sip || !strings.Contains(e.Msg, tt.msgPart) {
+				t.Errorf("got sip=%d msg=%q", e.SIPStatus, e.Msg)
+			}
+			if errors.Unwrap(err) != tt.kind {
+				t.Errorf("Unwrap exposes %v, want only the sentinel", errors.Unwrap(err))
+			}
+		})
+	}
+}
+
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string   { return "i/o timeout" }
+func (timeoutErr) Timeout() bool   { return true }
+func (timeoutErr) Temporary() bool { return true }
+
+func TestUpstreamTokensAreRedacted(t *testing.T) {
+	in := twirp.NewError(twirp.Unauthenticated, "invalid token: "+sampleJWT+", error: expired")
+	for _, in := range []error{in, twirp.NewError(twirp.Internal, "join failed for "+sampleJWT), errors.New(sampleJWT)} {
+		if msg := fromLiveKit("op", "r", in).Error(); strings.Contains(msg, "eyJ") {
+			t.Errorf("token leaked: %s", msg)
+		}
+	}
+	if got := Redact("a " + sampleJWT + " b"); got != "a [REDACTED] b" {
+		t.Errorf("Redact = %q", got)
+	}
+}
+
+func TestOwnerOf(t *testing.T) {
+	tests := []struct {
+		metadata string
+		owner    string
+		state    ownerState
+	}{
+		{"", "", unowned},
+		{"{}", "", unowned},
+		{`{"topic":"x"}`, "", unowned},
+		{`{"auth_id":"acme"}`, "acme", owned},
+		{`{"auth_id":"acme","topic":"x"}`, "acme", owned},
+		{`{"auth_id":""}`, "", unowned},
+		{`{"auth_id":null}`, "", unowned},
+		{`{"auth_id":7}`, "", unclaimable},
+		{`not json`, "", unclaimable},
+		{`[]`, "", unclaimable},
+		{`null`, "", unclaimable},
+		{`"auth_id"`, "", unclaimable},
+	}
+	for _, tt := range tests {
+		owner, state := ownerOf(tt.metadata)
+		if owner != tt.owner || state != tt.state {
+			t.Errorf("ownerOf(%q) = %q, %v; want %q, %v", tt.metadata, owner, state, tt.owner, tt.state)
+		}
+	}
+}
+
+func TestMetadataWithOwner(t *testing.T) {
+	got, err := metadataWithOwner(`{"b":1,"a":{"x":[true]},"auth_id":"old"}`, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"a":{"x":[true]},"auth_id":"acme","b":1}`; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+	if _, err := metadataWithOwner("text", "acme"); !errors.Is(err, ErrConflict) {
+		t.Errorf("non-JSON metadata: %v", err)
+	}
+	big := `{"k":"` + strings.Repeat("x", MaxRoomMetadataBytes) + `"}`
+	if _, err := metadataWithOwner(big, "acme"); !errors.Is(err, ErrConflict) {
+		t.Errorf("oversized metadata: %v", err)
+	}
+}
+
+func FuzzMetadataWithOwner(f *testing.F) {
+	for _, s := range []string{"", "{}", `{"auth_id":"x"}`, `{"a":1}`, "[]", "null", `{"auth_id":1}`} {
+		f.Add(s, "acme")
+	}
+	f.Fuzz(func(t *testing.T, metadata, tenant string) {
+		out, err := metadataWithOwner(metadata, tenant)
+		if err != nil {
+			return
+		}
+		if owner, state := ownerOf(out); tenant != "" && (state != owned || owner != tenant) {
+			t.Fatalf("ownerOf(metadataWithOwner(%q, %q)) = %q, %v", metadata, tenant, owner, state)
+		}
+	})
+}
+
+func TestLocalLocker(t *testing.T) {
+	l := NewLocalLocker().(*localLocker)
+	var inside, maxInside atomic.Int32
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			unlock, err := l.Lock(context.Background(), "k")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			n := inside.Add(1)
+			if n > maxInside.Load() {
+				maxInside.Store(n)
+			}
+			time.Sleep(time.Millisecond)
+			inside.Add(-1)
+			unlock()
+			unlock() // a second call is harmless
+		})
+	}
+	wg.Wait()
+	if maxInside.Load() != 1 {
+		t.Errorf("%d holders at once", maxInside.Load())
+	}
+
+	unlock, _ := l.Lock(context.Background(), "k")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := l.Lock(ctx, "k"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Lock on a held key = %v, want deadline exceeded", err)
+	}
+	other, err := l.Lock(context.Background(), "other")
+	if err != nil {
+		t.Fatalf("other key blocked: %v", err)
+	}
+	other()
+	unlock()
+	if len(l.held) != 0 {
+		t.Errorf("%d lock entries left behind", len(l.held))
+	}
+}

@@ -1,0 +1,260 @@
+package lkgate
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+	"golang.org/x/sync/singleflight"
+)
+
+// RoomService is the part of LiveKit's RoomService that lkgate calls.
+// *lksdk.RoomServiceClient satisfies it, and so does the client of an
+// lkgatetest.Server.
+type RoomService interface {
+	CreateRoom(ctx context.Context, req *livekit.CreateRoomRequest) (*livekit.Room, error)
+	ListRooms(ctx context.Context, req *livekit.ListRoomsRequest) (*livekit.ListRoomsResponse, error)
+	UpdateRoomMetadata(ctx context.Context, req *livekit.UpdateRoomMetadataRequest) (*livekit.Room, error)
+	ListParticipants(ctx context.Context, req *livekit.ListParticipantsRequest) (*livekit.ListParticipantsResponse, error)
+}
+
+var _ RoomService = (*lksdk.RoomServiceClient)(nil)
+
+// Defaults and limits applied by New.
+const (
+	DefaultTokenTTL      = 10 * time.Minute
+	DefaultMaxTokenTTL   = time.Hour
+	DefaultEnsureTimeout = 10 * time.Second
+	// MinSecretLength is the shortest API secret accepted: LiveKit itself
+	// warns about shorter ones, and HS256 wants at least 32 bytes of key.
+	MinSecretLength = 32
+)
+
+// UnownedRoomPolicy says what to do with a room that exists in LiveKit
+// without an owner, for example one auto-created by a participant joining
+// after the room had closed, or one created by another tool.
+type UnownedRoomPolicy int
+
+const (
+	// ClaimUnowned (the default) lets a tenant claim an unowned room only if
+	// every participant in it was admitted by lkgate for that same tenant.
+	// An empty unowned room is claimable: it holds nothing to leak. A room
+	// with a participant from another tenant, or from a token lkgate did not
+	// mint, is never claimable.
+	ClaimUnowned UnownedRoomPolicy = iota
+	// DenyUnowned refuses every room that exists without an owner.
+	DenyUnowned
+)
+
+// RoomOptions are applied when lkgate creates a room. Zero fields leave
+// LiveKit's defaults (empty timeout 300 s, departure timeout 20 s, no limit).
+type RoomOptions struct {
+	EmptyTimeout     time.Duration
+	DepartureTimeout time.Duration
+	MaxParticipants  uint32
+}
+
+// Config configures a Manager. URL, APIKey and APISecret are required; every
+// other zero value is meaningful and documented on its field.
+type Config struct {
+	// URL is LiveKit's API address: http, https, ws or wss, with a host.
+	URL string
+	// PublicURL is the address handed to clients with their tokens. Empty
+	// means URL with http(s) turned into ws(s).
+	PublicURL string
+	// APIKey and APISecret are LiveKit's API key pair. The secret must be at
+	// least MinSecretLength bytes long. Neither is ever logged.
+	APIKey    string
+	APISecret string
+
+	// TokenTTL is the lifetime of a minted token when the request does not
+	// set one. Zero means DefaultTokenTTL.
+	TokenTTL time.Duration
+	// MaxTokenTTL caps the lifetime a request may ask for. Zero means
+	// DefaultMaxTokenTTL.
+	MaxTokenTTL time.Duration
+
+	// Room is applied to the rooms lkgate creates.
+	Room RoomOptions
+	// UnownedRooms is the policy for rooms that exist without an owner.
+	UnownedRooms UnownedRoomPolicy
+	// AllowUnauthenticated lets methods run with the empty tenant, skipping
+	// every ownership check. Off by default, so that a forgotten tenant is an
+	// error (ErrUnauthenticated) instead of access to every room.
+	AllowUnauthenticated bool
+
+	// RoomService reaches LiveKit. Nil means an SDK client for URL.
+	RoomService RoomService
+	// Locker serialises room claims. Nil means an in-process lock, which is
+	// correct for one replica; several replicas need a shared Locker.
+	Locker Locker
+	// EnsureTimeout bounds one room ensure (read, create, claim, confirm),
+	// which runs on behalf of every caller coalesced into it. Zero means
+	// DefaultEnsureTimeout.
+	EnsureTimeout time.Duration
+	// Logger receives operational logs. Nil discards them. Tokens and
+	// secrets are never logged.
+	Logger *slog.Logger
+	// Now is the clock used for token times. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Manager is lkgate's entry point: it mints tokens and runs tenant-checked
+// operations against LiveKit. It holds no state beyond its configuration, so
+// any number of Managers (and replicas) may serve the same tenants, provided
+// they share a Locker. A Manager is safe for concurrent use.
+type Manager struct {
+	cfg       Config
+	publicURL string
+	rooms     RoomService
+	locker    Locker
+	log       *slog.Logger
+	now       func() time.Time
+	ensures   singleflight.Group
+}
+
+// New validates cfg and returns a Manager. It makes no network call. Errors
+// wrap ErrInvalidArgument and name the faulty Config field.
+func New(cfg Config) (*Manager, error) {
+	if err := validateURL("URL", cfg.URL); err != nil {
+		return nil, err
+	}
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = toWebSocketURL(cfg.URL)
+	} else if err := validateURL("PublicURL", cfg.PublicURL); err != nil {
+		return nil, err
+	}
+	if cfg.APIKey == "" {
+		return nil, invalidArg("APIKey", "is required")
+	}
+	if strings.ContainsFunc(cfg.APIKey, isControlOrSpace) {
+		return nil, invalidArg("APIKey", "must not contain spaces or control characters")
+	}
+	if cfg.APISecret == "" {
+		return nil, invalidArg("APISecret", "is required")
+	}
+	if len(cfg.APISecret) < MinSecretLength {
+		return nil, invalidArg("APISecret", "is %d bytes long; it must be at least %d", len(cfg.APISecret), MinSecretLength)
+	}
+	if cfg.TokenTTL == 0 {
+		cfg.TokenTTL = DefaultTokenTTL
+	}
+	if cfg.MaxTokenTTL == 0 {
+		cfg.MaxTokenTTL = DefaultMaxTokenTTL
+	}
+	switch {
+	case cfg.TokenTTL < 0:
+		return nil, invalidArg("TokenTTL", "must not be negative")
+	case cfg.MaxTokenTTL < 0:
+		return nil, invalidArg("MaxTokenTTL", "must not be negative")
+	case cfg.TokenTTL > cfg.MaxTokenTTL:
+		return nil, invalidArg("TokenTTL", "%s exceeds MaxTokenTTL %s", cfg.TokenTTL, cfg.MaxTokenTTL)
+	}
+	if cfg.EnsureTimeout == 0 {
+		cfg.EnsureTimeout = DefaultEnsureTimeout
+	} else if cfg.EnsureTimeout < 0 {
+		return nil, invalidArg("EnsureTimeout", "must not be negative")
+	}
+	if cfg.Room.EmptyTimeout < 0 || cfg.Room.DepartureTimeout < 0 {
+		return nil, invalidArg("Room", "timeouts must not be negative")
+	}
+	if cfg.UnownedRooms != ClaimUnowned && cfg.UnownedRooms != DenyUnowned {
+		return nil, invalidArg("UnownedRooms", "unknown policy %d", cfg.UnownedRooms)
+	}
+	m := &Manager{cfg: cfg, publicURL: cfg.PublicURL, rooms: cfg.RoomService, locker: cfg.Locker, log: cfg.Logger, now: cfg.Now}
+	if m.rooms == nil {
+		m.rooms = lksdk.NewRoomServiceClient(cfg.URL, cfg.APIKey, cfg.APISecret)
+	}
+	if m.locker == nil {
+		m.locker = NewLocalLocker()
+	}
+	if m.log == nil {
+		m.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	return m, nil
+}
+
+// PublicURL returns the LiveKit address handed to clients.
+func (m *Manager) PublicURL() string { return m.publicURL }
+
+func validateURL(field, raw string) error {
+	if raw == "" {
+		return invalidArg(field, "is required")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return invalidArg(field, "is not a valid URL")
+	}
+	switch u.Scheme {
+	case "http", "https", "ws", "wss":
+	default:
+		return invalidArg(field, "scheme must be http, https, ws or wss, not %q", u.Scheme)
+	}
+	if u.Host == "" {
+		return invalidArg(field, "has no host")
+	}
+	if u.User != nil {
+		return invalidArg(field, "must not carry credentials; use APIKey and APISecret")
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return invalidArg(field, "must not have a query or fragment")
+	}
+	return nil
+}
+
+func toWebSocketURL(raw string) string {
+	switch {
+	case strings.HasPrefix(raw, "http://"):
+		return "ws://" + strings.TrimPrefix(raw, "http://")
+	case strings.HasPrefix(raw, "https://"):
+		return "wss://" + strings.TrimPrefix(raw, "https://")
+	}
+	return raw
+}
+
+// tenantMode resolves the tenant argument of a method: checked says whether
+// ownership checks apply.
+func (m *Manager) tenantMode(tenant string) (checked bool, err error) {
+	if tenant != "" {
+		if err := validateText("tenant", tenant, maxTenantBytes); err != nil {
+			return false, err
+		}
+		return true, nil
+	}
+	if m.cfg.AllowUnauthenticated {
+		return false, nil
+	}
+	return false, &Error{Kind: ErrUnauthenticated, Msg: "no tenant given and unauthenticated mode is off"}
+}
+
+func durationSeconds(d time.Duration) uint32 {
+	return uint32(d / time.Second)
+}
+
+// String describes the Manager without its credentials, so that printing
+// it by mistake leaks nothing.
+func (m *Manager) String() string {
+	return fmt.Sprintf("lkgate.Manager{URL: %s}", m.cfg.URL)
+}
+
+// String formats the Config with APISecret redacted.
+func (c Config) String() string {
+	return fmt.Sprintf("lkgate.Config{URL: %s, PublicURL: %s, APIKey: %s, APISecret: [REDACTED]}", c.URL, c.PublicURL, c.APIKey)
+}
+
+// GoString is String, so that %#v does not print the secret either.
+func (c Config) GoString() string { return c.String() }
+
+// LogValue logs the Config with APISecret redacted.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("url", c.URL), slog.String("public_url", c.PublicURL), slog.String("api_key", c.APIKey))
+}

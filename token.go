@@ -1,0 +1,300 @@
+package lkgate
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/livekit/protocol/auth"
+	"github.com/livekit/protocol/livekit"
+)
+
+// TenantAttribute is the participant attribute in which every token lkgate
+// mints records the tenant it was minted for. Clients cannot change it
+// (tokens never carry canUpdateOwnMetadata unless the host elevates them),
+// so it proves where a participant came from.
+const TenantAttribute = reservedAttributePrefix + "tenant"
+
+// reservedAttributePrefix marks attributes only lkgate may set.
+const reservedAttributePrefix = "lkgate."
+
+// TrackSource names a kind of track a participant may publish.
+type TrackSource string
+
+// Track sources, spelled as LiveKit spells them in tokens.
+const (
+	SourceCamera           TrackSource = "camera"
+	SourceMicrophone       TrackSource = "microphone"
+	SourceScreenShare      TrackSource = "screen_share"
+	SourceScreenShareAudio TrackSource = "screen_share_audio"
+)
+
+func (s TrackSource) proto() (livekit.TrackSource, bool) {
+	switch s {
+	case SourceCamera:
+		return livekit.TrackSource_CAMERA, true
+	case SourceMicrophone:
+		return livekit.TrackSource_MICROPHONE, true
+	case SourceScreenShare:
+		return livekit.TrackSource_SCREEN_SHARE, true
+	case SourceScreenShareAudio:
+		return livekit.TrackSource_SCREEN_SHARE_AUDIO, true
+	}
+	return livekit.TrackSource_UNKNOWN, false
+}
+
+// Grant is what a client may do inside its one room.
+type Grant struct {
+	CanPublish     bool
+	CanSubscribe   bool
+	CanPublishData bool
+	// CanPublishSources limits publishing to these sources. Empty allows
+	// every source; non-empty requires CanPublish.
+	CanPublishSources []TrackSource
+}
+
+// ParticipantGrant returns the grant of an ordinary participant: publish,
+// subscribe and send data.
+func ParticipantGrant() Grant {
+	return Grant{CanPublish: true, CanSubscribe: true, CanPublishData: true}
+}
+
+// ViewerGrant returns a grant that only subscribes.
+func ViewerGrant() Grant {
+	return Grant{CanSubscribe: true}
+}
+
+// ElevatedGrants are powers a client token never carries unless the host
+// sets them explicitly, per call. Several of them are not limited to the
+// token's room by LiveKit: read each field's comment before setting it.
+type ElevatedGrants struct {
+	// RoomAdmin makes the holder an admin of the token's room only.
+	RoomAdmin bool
+	// RoomCreate lets the holder create AND delete any room on the server.
+	RoomCreate bool
+	// RoomList lets the holder list every room on the server.
+	RoomList bool
+	// RoomRecord lets the holder start recordings of any room.
+	RoomRecord bool
+	// IngressAdmin lets the holder manage every ingress on the server.
+	IngressAdmin bool
+	// SIPAdmin and SIPCall grant LiveKit's SIP service powers, server-wide.
+	SIPAdmin bool
+	SIPCall  bool
+	// UpdateOwnMetadata lets the client rewrite its own name, metadata and
+	// attributes, including TenantAttribute: its provenance is then only as
+	// trustworthy as the client.
+	UpdateOwnMetadata bool
+	// Hidden hides the participant from the others in the room.
+	Hidden bool
+	// Recorder marks the participant as a recorder.
+	Recorder bool
+}
+
+// AgentDispatch asks LiveKit to dispatch an agent when the room is created
+// by the token's holder joining it.
+type AgentDispatch struct {
+	AgentName string
+	Metadata  string
+}
+
+// TokenRequest describes a token to mint.
+type TokenRequest struct {
+	// Room is the one room the token joins. Required.
+	Room string
+	// Identity is the participant's unique identity in the room. Required.
+	Identity string
+	// Name is the display name.
+	Name string
+	// Metadata is free-form participant metadata (at most MaxMetadataBytes).
+	Metadata string
+	// Attributes are participant attributes; keys starting with "lkgate."
+	// or "lk." are reserved.
+	Attributes map[string]string
+	// TTL is the token's lifetime. Zero means Config.TokenTTL; more than
+	// Config.MaxTokenTTL is refused.
+	TTL time.Duration
+	// Grant is what the participant may do. Nil means ParticipantGrant().
+	Grant *Grant
+	// Agents are dispatched when this participant's join creates the room.
+	Agents []AgentDispatch
+	// Elevated grants powers beyond the room. See ElevatedGrants.
+	Elevated ElevatedGrants
+}
+
+// Token is a minted LiveKit access token.
+type Token struct {
+	// JWT is the signed token. Treat it as a secret.
+	JWT string
+	// URL is the LiveKit address the client connects to (Config.PublicURL).
+	URL       string
+	Room      string
+	Identity  string
+	ExpiresAt time.Time
+}
+
+// String describes the token without its JWT.
+func (t *Token) String() string {
+	return fmt.Sprintf("lkgate.Token{Room: %q, Identity: %q, ExpiresAt: %s}", t.Room, t.Identity, t.ExpiresAt.Format(time.RFC3339))
+}
+
+// LogValue logs the token without its JWT.
+func (t *Token) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("room", t.Room), slog.String("identity", t.Identity), slog.Time("expires_at", t.ExpiresAt))
+}
+
+// Token mints a token for tenant to join req.Room. If the room exists it
+// must belong to tenant; if not, it is created and claimed for tenant first.
+//
+// Errors: ErrInvalidArgument (Field names the TokenRequest field) before
+// any LiveKit call; ErrUnauthenticated for the empty tenant when
+// unauthenticated mode is off; ErrForbidden when another tenant owns the
+// room or it cannot be claimed; ErrUnavailable, ErrTimeout or ErrUpstream
+// when LiveKit fails. In unauthenticated mode no LiveKit call is made.
+func (m *Manager) Token(ctx context.Context, tenant string, req TokenRequest) (*Token, error) {
+	checked, err := m.tenantMode(tenant)
+	if err != nil {
+		return nil, withContext(err, "token", "")
+	}
+	ttl, err := m.validateTokenRequest(req)
+	if err != nil {
+		return nil, withContext(err, "token", "")
+	}
+	if checked {
+		if err := m.ensureRoom(ctx, tenant, req.Room); err != nil {
+			return nil, withContext(err, "token", req.Room)
+		}
+	}
+	now := m.now()
+	jwt, err := signToken(m.cfg.APISecret, tokenClaims(m.cfg.APIKey, tenant, req, now, ttl))
+	if err != nil {
+		return nil, &Error{Kind: ErrUpstream, Op: "token", Room: req.Room, Msg: "signing failed"}
+	}
+	m.log.DebugContext(ctx, "token minted", "tenant", tenant, "room", req.Room, "identity", req.Identity)
+	return &Token{JWT: jwt, URL: m.publicURL, Room: req.Room, Identity: req.Identity, ExpiresAt: now.Add(ttl).Truncate(time.Second)}, nil
+}
+
+func (m *Manager) validateTokenRequest(req TokenRequest) (time.Duration, error) {
+	if err := validateText("Room", req.Room, MaxRoomNameBytes); err != nil {
+		return 0, err
+	}
+	if err := validateText("Identity", req.Identity, MaxIdentityBytes); err != nil {
+		return 0, err
+	}
+	if err := validateOptionalText("Name", req.Name, MaxNameBytes); err != nil {
+		return 0, err
+	}
+	if err := validateBlob("Metadata", req.Metadata, MaxMetadataBytes); err != nil {
+		return 0, err
+	}
+	if err := validateAttributes("Attributes", req.Attributes); err != nil {
+		return 0, err
+	}
+	if req.Grant != nil {
+		if len(req.Grant.CanPublishSources) > 0 && !req.Grant.CanPublish {
+			return 0, invalidArg("Grant.CanPublishSources", "requires CanPublish")
+		}
+		for _, s := range req.Grant.CanPublishSources {
+			if _, ok := s.proto(); !ok {
+				return 0, invalidArg("Grant.CanPublishSources", "unknown source %q; use camera, microphone, screen_share or screen_share_audio", s)
+			}
+		}
+	}
+	if len(req.Agents) > MaxAgents {
+		return 0, invalidArg("Agents", "has %d entries; the limit is %d", len(req.Agents), MaxAgents)
+	}
+	for _, a := range req.Agents {
+		if err := validateText("Agents.AgentName", a.AgentName, MaxNameBytes); err != nil {
+			return 0, err
+		}
+		if err := validateBlob("Agents.Metadata", a.Metadata, MaxMetadataBytes); err != nil {
+			return 0, err
+		}
+	}
+	ttl := req.TTL
+	switch {
+	case ttl == 0:
+		ttl = m.cfg.TokenTTL
+	case ttl < time.Second:
+		return 0, invalidArg("TTL", "must be at least 1s")
+	case ttl > m.cfg.MaxTokenTTL:
+		return 0, invalidArg("TTL", "%s exceeds the maximum of %s", ttl, m.cfg.MaxTokenTTL)
+	}
+	return ttl, nil
+}
+
+// claims is the JWT body LiveKit expects: registered claims plus grants.
+type claims struct {
+	jwt.RegisteredClaims
+	auth.ClaimGrants
+}
+
+// tokenClaims is a pure function of its inputs: it maps a validated request
+// to LiveKit claims. It never mutates req.
+func tokenClaims(apiKey, tenant string, req TokenRequest, now time.Time, ttl time.Duration) claims {
+	g := ParticipantGrant()
+	if req.Grant != nil {
+		g = *req.Grant
+	}
+	e := req.Elevated
+	video := &auth.VideoGrant{
+		RoomJoin:     true,
+		Room:         req.Room,
+		RoomAdmin:    e.RoomAdmin,
+		RoomCreate:   e.RoomCreate,
+		RoomList:     e.RoomList,
+		RoomRecord:   e.RoomRecord,
+		IngressAdmin: e.IngressAdmin,
+		Hidden:       e.Hidden,
+		Recorder:     e.Recorder,
+	}
+	video.SetCanPublish(g.CanPublish)
+	video.SetCanSubscribe(g.CanSubscribe)
+	video.SetCanPublishData(g.CanPublishData)
+	video.SetCanUpdateOwnMetadata(e.UpdateOwnMetadata)
+	for _, s := range g.CanPublishSources {
+		video.CanPublishSources = append(video.CanPublishSources, string(s))
+	}
+	c := claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    apiKey,
+			Subject:   req.Identity,
+			IssuedAt:  jwt.NewNumericDate(now),
+			NotBefore: jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+		},
+		ClaimGrants: auth.ClaimGrants{
+			Identity: req.Identity,
+			Name:     req.Name,
+			Metadata: req.Metadata,
+			Video:    video,
+		},
+	}
+	if e.SIPAdmin || e.SIPCall {
+		c.SIP = &auth.SIPGrant{Admin: e.SIPAdmin, Call: e.SIPCall}
+	}
+	if len(req.Attributes) > 0 || tenant != "" {
+		c.Attributes = maps.Clone(req.Attributes)
+		if c.Attributes == nil {
+			c.Attributes = make(map[string]string, 1)
+		}
+		if tenant != "" {
+			c.Attributes[TenantAttribute] = tenant
+		}
+	}
+	if len(req.Agents) > 0 {
+		cfg := &livekit.RoomConfiguration{}
+		for _, a := range req.Agents {
+			cfg.Agents = append(cfg.Agents, &livekit.RoomAgentDispatch{AgentName: a.AgentName, Metadata: a.Metadata})
+		}
+		c.RoomConfig = (*auth.RoomConfiguration)(cfg)
+	}
+	return c
+}
+
+func signToken(secret string, c claims) (string, error) {
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString([]byte(secret))
+}
