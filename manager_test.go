@@ -1,10 +1,10 @@
 package lkgate_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
-	"bytes"
 	"strings"
 	"testing"
 	"time"
