@@ -1,0 +1,387 @@
+package httpx_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/livekit/protocol/auth"
+	"github.com/twitchtv/twirp"
+
+	"github.com/lkgate/lkgate"
+	"github.com/lkgate/lkgate/httpx"
+	"github.com/lkgate/lkgate/lkgatetest"
+)
+
+const (
+	keyAcme   = "acme-key-0123456789"
+	keyGlobex = "globex-key-0123456789"
+)
+
+type env struct {
+	fake *lkgatetest.Server
+	h    *httpx.Handler
+	logs *syncBuffer
+}
+
+func newEnv(t *testing.T, mcfg lkgate.Config, keys httpx.StaticKeysConfig) *env {
+	t.Helper()
+	e := &env{fake: lkgatetest.NewServer(t), logs: &syncBuffer{}}
+	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if mcfg.URL == "" {
+		mcfg.URL = e.fake.URL()
+	}
+	mcfg.APIKey, mcfg.APISecret, mcfg.Logger = lkgatetest.APIKey, lkgatetest.APISecret, logger
+	m, err := lkgate.New(mcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keys.Keys == nil {
+		keys.Keys = map[string]httpx.Principal{
+			keyAcme:   {Tenant: "acme", Subject: "alice"},
+			keyGlobex: {Tenant: "globex", Subject: "gina"},
+		}
+	}
+	sk, err := httpx.NewStaticKeys(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.h, err = httpx.New(m, httpx.Config{Authenticator: sk, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+type response struct {
+	status  int
+	header  http.Header
+	body    []byte
+	problem httpx.Problem
+}
+
+func (e *env) do(t *testing.T, method, target, key, body string) response {
+	t.Helper()
+	req := httptest.NewRequest(method, target, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	return e.serve(t, req)
+}
+
+func (e *env) serve(t *testing.T, req *http.Request) response {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, req)
+	res := response{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+	if rec.Code >= 400 {
+		if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" {
+			t.Fatalf("error response has Content-Type %q: %s", ct, res.body)
+		}
+		if err := json.Unmarshal(res.body, &res.problem); err != nil {
+			t.Fatalf("error body is not a problem: %s", res.body)
+		}
+		if res.problem.Status != rec.Code || res.problem.Code == "" || res.problem.Title == "" {
+			t.Fatalf("incomplete problem: %s", res.body)
+		}
+	}
+	return res
+}
+
+func TestTokenRoute(t *testing.T) {
+	e := newEnv(t, lkgate.Config{}, httpx.StaticKeysConfig{})
+	res := e.do(t, "POST", "/livekit/token", keyAcme, `{"room_name":"standup","participant_identity":"alice","participant_name":"Alice","extra_sdk_field":1}`)
+	if res.status != http.StatusOK {
+		t.Fatalf("status %d: %s", res.status, res.body)
+	}
+	var got httpx.TokenResponse
+	if err := json.Unmarshal(res.body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.RoomName != "standup" || got.ParticipantIdentity != "alice" || got.LiveKitURL != "ws"+strings.TrimPrefix(e.fake.URL(), "http") {
+		t.Errorf("response %+v", got)
+	}
+	if cc := res.header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("Cache-Control = %q: tokens must not be cached", cc)
+	}
+	var c struct {
+		jwt.RegisteredClaims
+		auth.ClaimGrants
+	}
+	if _, err := jwt.ParseWithClaims(got.Token, &c, func(*jwt.Token) (any, error) { return []byte(lkgatetest.APISecret), nil }); err != nil {
+		t.Fatal(err)
+	}
+	v := c.Video
+	if !v.RoomJoin || v.Room != "standup" || v.RoomAdmin || v.RoomCreate || v.RoomList || v.RoomRecord || v.GetCanUpdateOwnMetadata() || c.Name != "Alice" || c.Attributes[lkgate.TenantAttribute] != "acme" {
+		t.Errorf("claims %+v video %+v", c.ClaimGrants, v)
+	}
+}
+
+func TestAuthentication(t *testing.T) {
+	body := `{"room_name":"r","participant_identity":"i"}`
+	e := newEnv(t, lkgate.Config{}, httpx.StaticKeysConfig{})
+	tests := []struct {
+		name   string
+		target string
+		header string
+		want   int
+	}{
+		{"no key", "/livekit/token", "", 401},
+		{"unknown key", "/livekit/token", "Bearer nope-nope-nope-nope", 401},
+		{"key prefix", "/livekit/token", "Bearer " + keyAcme[:len(keyAcme)-1], 401},
+		{"basic scheme", "/livekit/token", "Basic " + keyAcme, 401},
+		{"bearer", "/livekit/token", "Bearer " + keyAcme, 200},
+		{"bearer lower case", "/livekit/token", "bearer " + keyAcme, 200},
+		{"query", "/livekit/token?api_key=" + keyAcme, "", 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest("POST", tt.target, strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			if tt.header != "" {
+				req.Header.Set("Authorization", tt.header)
+			}
+			res := e.serve(t, req)
+			if res.status != tt.want {
+				t.Fatalf("status %d, want %d: %s", res.status, tt.want, res.body)
+			}
+			if tt.want == 401 && (res.problem.Code != httpx.CodeUnauthenticated || res.header.Get("WWW-Authenticate") == "") {
+				t.Errorf("401 without code or challenge: %s", res.body)
+			}
+		})
+	}
+	t.Run("query form disabled", func(t *testing.T) {
+		e := newEnv(t, lkgate.Config{}, httpx.StaticKeysConfig{DisableQueryKey: true, Keys: map[string]httpx.Principal{keyAcme: {Tenant: "acme"}}})
+		res := e.do(t, "POST", "/livekit/token?api_key="+keyAcme, "", body)
+		if res.status != 401 {
+			t.Errorf("status %d, want 401", res.status)
+		}
+	})
+}
+
+func TestNewStaticKeysValidates(t *testing.T) {
+	for name, keys := range map[string]map[string]httpx.Principal{
+		"empty":     {},
+		"short key": {"short": {Tenant: "a"}},
+		"no tenant": {keyAcme: {Subject: "x"}},
+		"space":     {"key with spaces in it": {Tenant: "a"}},
+	} {
+		if _, err := httpx.NewStaticKeys(httpx.StaticKeysConfig{Keys: keys}); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestTokenRouteBadInput(t *testing.T) {
+	e := newEnv(t, lkgate.Config{}, httpx.StaticKeysConfig{})
+	long := strings.Repeat("r", 300)
+	tests := []struct {
+		name        string
+		contentType string
+		body        string
+		status      int
+		code        string
+		field       string
+	}{
+		{"empty body", "application/json", "", 400, httpx.CodeInvalidArgument, ""},
+		{"whitespace body", "application/json", "  \n", 400, httpx.CodeInvalidArgument, ""},
+		{"not an object", "application/json", `["r"]`, 400, httpx.CodeInvalidArgument, ""},
+		{"null", "application/json", `null`, 400, httpx.CodeInvalidArgument, ""},
+		{"malformed", "application/json", `{"room_name":`, 400, httpx.CodeInvalidArgument, ""},
+		{"trailing data", "application/json", `{"room_name":"r","participant_identity":"i"} {}`, 400, httpx.CodeInvalidArgument, ""},
+		{"wrong type", "application/json", `{"room_name":5,"participant_identity":"i"}`, 400, httpx.CodeInvalidArgument, "room_name"},
+		{"attributes wrong type", "application/json", `{"room_name":"r","participant_identity":"i","participant_attributes":{"a":1}}`, 400, httpx.CodeInvalidArgument, "participant_attributes"},
+		{"missing room", "application/json", `{"participant_identity":"i"}`, 400, httpx.CodeInvalidArgument, "room_name"},
+		{"empty room", "application/json", `{"room_name":"","participant_identity":"i"}`, 400, httpx.CodeInvalidArgument, "room_name"},
+		{"oversized room", "application/json", `{"room_name":"` + long + `","participant_identity":"i"}`, 400, httpx.CodeInvalidArgument, "room_name"},
+		{"control char", "application/json", `{"room_name":"a\u0007b","participant_identity":"i"}`, 400, httpx.CodeInvalidArgument, "room_name"},
+		{"missing identity", "application/json", `{"room_name":"r"}`, 400, httpx.CodeInvalidArgument, "participant_identity"},
+		{"reserved attribute", "application/json", `{"room_name":"r","participant_identity":"i","participant_attributes":{"lkgate.tenant":"globex"}}`, 400, httpx.CodeInvalidArgument, "participant_attributes"},
+		{"form content type", "application/x-www-form-urlencoded", `room_name=r`, 415, httpx.CodeUnsupportedMediaType, ""},
+		{"no content type", "", `{"room_name":"r","participant_identity":"i"}`, 415, httpx.CodeUnsupportedMediaType, ""},
+		{"too large", "application/json", `{"room_name":"r","participant_identity":"i","participant_metadata":"` + strings.Repeat("m", 70<<10) + `"}`, 413, httpx.CodePayloadTooLarge, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e.fake.ResetCalls()
+			req := httptest.NewRequest("POST", "/livekit/token", strings.NewReader(tt.body))
+			if tt.contentType != "" {
+				req.Header.Set("Content-Type", tt.contentType)
+			}
+			req.Header.Set("Authorization", "Bearer "+keyAcme)
+			res := e.serve(t, req)
+			if res.status != tt.status || res.problem.Code != tt.code || res.problem.Field != tt.field {
+				t.Fatalf("got %d %s field %q, want %d %s field %q: %s", res.status, res.problem.Code, res.problem.Field, tt.status, tt.code, tt.field, res.body)
+			}
+			if tt.field != "" && !strings.HasPrefix(res.problem.Detail, tt.field+": ") {
+				t.Errorf("detail %q does not start with the field", res.problem.Detail)
+			}
+			if n := e.fake.TotalCalls(); n != 0 {
+				t.Errorf("bad input made %d LiveKit calls", n)
+			}
+		})
+	}
+}
+
+func TestTokenRouteCrossTenant(t *testing.T) {
+	e := newEnv(t, lkgate.Config{}, httpx.StaticKeysConfig{})
+	body := `{"room_name":"board","participant_identity":"x"}`
+	if res := e.do(t, "POST", "/livekit/token", keyAcme, body); res.status != 200 {
+		t.Fatalf("owner: %d %s", res.status, res.body)
+	}
+	res := e.do(t, "POST", "/livekit/token", keyGlobex, body)
+	if res.status != http.StatusForbidden || res.problem.Code != httpx.CodeForbidden {
+		t.Fatalf("other tenant: %d %s", res.status, res.body)
+	}
+	if bytes.Contains(res.body, []byte("eyJ")) {
+		t.Errorf("refusal carries a token: %s", res.body)
+	}
+}
+
+func TestTokenRouteLiveKitFailures(t *testing.T) {
+	body := `{"room_name":"r","participant_identity":"i"}`
+	jwtInMessage := "invalid token: eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"
+	for _, tt := range []struct {
+		name   string
+		err    error
+		status int
+		code   string
+	}{
+		{"unavailable", twirp.NewError(twirp.Unavailable, "node unavailable"), 503, httpx.CodeLiveKitUnavailable},
+		{"internal", twirp.NewError(twirp.Internal, jwtInMessage), 502, httpx.CodeLiveKitError},
+		{"refuses our key", twirp.NewError(twirp.Unauthenticated, jwtInMessage), 502, httpx.CodeLiveKitError},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, lkgate.Config{}, httpx.StaticKeysConfig{})
+			e.fake.SetError("ListRooms", tt.err)
+			res := e.do(t, "POST", "/livekit/token", keyAcme, body)
+			if res.status != tt.status || res.problem.Code != tt.code {
+				t.Fatalf("got %d %s: %s", res.status, res.problem.Code, res.body)
+			}
+			assertNoSecrets(t, string(res.body)+e.logs.String())
+		})
+	}
+	t.Run("slow", func(t *testing.T) {
+		e := newEnv(t, lkgate.Config{}, httpx.StaticKeysConfig{})
+		e.fake.SetDelay("ListRooms", time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		req := httptest.NewRequestWithContext(ctx, "POST", "/livekit/token", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+keyAcme)
+		if res := e.serve(t, req); res.status != 504 || res.problem.Code != httpx.CodeLiveKitTimeout {
+			t.Fatalf("got %d: %s", res.status, res.body)
+		}
+	})
+	t.Run("down", func(t *testing.T) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Close()
+		e := newEnv(t, lkgate.Config{URL: "http://" + l.Addr().String()}, httpx.StaticKeysConfig{})
+		if res := e.do(t, "POST", "/livekit/token", keyAcme, body); res.status != 503 {
+			t.Fatalf("got %d: %s", res.status, res.body)
+		}
+	})
+}
+
+func TestUnknownRoutes(t *testing.T) {
+	e := newEnv(t, lkgate.Config{}, httpx.StaticKeysConfig{})
+	if res := e.do(t, "GET", "/nope", keyAcme, ""); res.status != 404 || res.problem.Code != httpx.CodeNotFound {
+		t.Errorf("unknown path: %d %s", res.status, res.body)
+	}
+	if res := e.do(t, "GET", "/livekit/token", keyAcme, ""); res.status != 405 || res.problem.Code != httpx.CodeMethodNotAllowed {
+		t.Errorf("wrong method: %d %s", res.status, res.body)
+	}
+}
+
+func TestPanicBecomesProblem(t *testing.T) {
+	fake := lkgatetest.NewServer(t)
+	m, err := lkgate.New(lkgate.Config{URL: fake.URL(), APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := httpx.New(m, httpx.Config{Authenticator: httpx.AuthenticatorFunc(func(*http.Request) (httpx.Principal, error) { panic("auth backend bug") })})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("POST", "/livekit/token", strings.NewReader("{}")))
+	if rec.Code != 500 || !strings.Contains(rec.Body.String(), `"code":"internal"`) || strings.Contains(rec.Body.String(), "auth backend bug") {
+		t.Errorf("got %d %s", rec.Code, rec.Body)
+	}
+}
+
+// A full session of successes and failures leaves no token, API key or
+// secret in the logs.
+func TestNoSecretsInLogs(t *testing.T) {
+	e := newEnv(t, lkgate.Config{}, httpx.StaticKeysConfig{})
+	var tokens []string
+	for _, tc := range []struct{ key, body string }{
+		{keyAcme, `{"room_name":"a","participant_identity":"i"}`},
+		{keyGlobex, `{"room_name":"a","participant_identity":"i"}`},
+		{"", `{"room_name":"a","participant_identity":"i"}`},
+		{keyAcme, `{"room_name":""}`},
+	} {
+		res := e.do(t, "POST", "/livekit/token", tc.key, tc.body)
+		var tr httpx.TokenResponse
+		if json.Unmarshal(res.body, &tr) == nil && tr.Token != "" {
+			tokens = append(tokens, tr.Token)
+		}
+	}
+	e.do(t, "POST", "/livekit/token?api_key="+keyGlobex, "", `{"room_name":"b","participant_identity":"i"}`)
+	if len(tokens) == 0 {
+		t.Fatal("no token minted")
+	}
+	logs := e.logs.String()
+	if !strings.Contains(logs, "token minted") {
+		t.Fatalf("debug logs were not captured: %s", logs)
+	}
+	assertNoSecrets(t, logs)
+	for _, tok := range tokens {
+		if strings.Contains(logs, tok) {
+			t.Error("a token reached the logs")
+		}
+	}
+}
+
+func assertNoSecrets(t *testing.T, s string) {
+	t.Helper()
+	for _, secret := range []string{"eyJ", lkgatetest.APISecret, keyAcme, keyGlobex} {
+		if strings.Contains(s, secret) {
+			t.Errorf("output contains %q:\n%s", secret, s)
+		}
+	}
+}
+
+// syncBuffer is a log sink safe for the concurrent writes of ensures that
+// outlive their request.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
