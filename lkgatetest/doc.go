@@ -1,0 +1,82 @@
+// Package lkgatetest provides an in-memory fake of LiveKit's RoomService for
+// tests, in the manner of miniredis: a real HTTP server speaking the real
+// twirp protocol, so code under test uses the real SDK client, its auth
+// headers and its errors, with no livekit-server to run.
+//
+// # Tour
+//
+// NewServer starts a fake and closes it when the test ends; point the SDK at
+// it with the fixed development credentials:
+//
+//	srv := lkgatetest.NewServer(t)
+//	rc := lksdk.NewRoomServiceClient(srv.URL(), lkgatetest.APIKey, lkgatetest.APISecret)
+//
+// NewUnstartedServer and Start split construction from serving, as in
+// net/http/httptest, for setup that must happen before the first request.
+//
+// The direct API seeds and inspects state without tokens or HTTP:
+// AddParticipant joins a participant (with tracks) as a client would,
+// creating the room if needed; Room, Participants and SentData read state
+// back. Everything returned is a copy.
+//
+// Faults and timing: SetError makes an RPC method fail, SetDelay makes it
+// slow, SetClock fixes the time used for creation times, join times and
+// token expiry. Calls, TotalCalls and ResetCalls count requests per method,
+// failed ones included, so a test can assert how many LiveKit round trips
+// an operation costs.
+//
+// # Fidelity
+//
+// The reference is livekit-server v1.8.4 with its default configuration.
+// Error codes are the real ones; messages are the real ones too, including
+// the "twirp error unknown: " prefix the server adds to errors from its
+// internal RPC layer. Supported, as the server behaves:
+//
+//   - Authentication: a bearer token (or access_token query parameter)
+//     signed HS256 with APISecret and issued by APIKey, within one minute
+//     of leeway on exp, nbf and iat. A request with no token is refused
+//     with unauthenticated "permissions denied"; a bad token is refused
+//     with HTTP 401 and a plain-text body, which the twirp client reports
+//     as unauthenticated.
+//   - Grants: CreateRoom and DeleteRoom need roomCreate and ListRooms needs
+//     roomList, neither scoped to a room; every other method needs roomAdmin
+//     with room equal to the request's room.
+//   - CreateRoom: empty names allowed, over 256 bytes invalid_argument,
+//     defaults empty_timeout 300 s and departure_timeout 20 s, metadata not
+//     size-checked; an existing name returns the running room unchanged.
+//   - ListRooms filters by name only; unknown names are left out.
+//   - DeleteRoom and UpdateRoomMetadata on an unknown room: not_found.
+//     UpdateRoomMetadata over 64,000 bytes: invalid_argument, checked
+//     before the token.
+//   - ListParticipants on an unknown room: empty list. GetParticipant and
+//     RemoveParticipant on an unknown room or identity: not_found.
+//   - MutePublishedTrack, UpdateParticipant, UpdateSubscriptions and
+//     SendData on an unknown room or identity: unavailable. Unmuting:
+//     failed_precondition. An unknown track sid: no error, nil track.
+//   - UpdateParticipant: a permission replaces the whole set and removes
+//     tracks whose source it no longer allows; name and metadata change
+//     only when non-empty; attributes merge, an empty value deleting the
+//     key; name, metadata and attribute limits are checked before the token.
+//   - Joining an identity already present replaces the earlier participant.
+//   - NumParticipants leaves out agents and recorders, as the server does.
+//
+// Differs from the real server:
+//
+//   - Requests that the real server answers with unavailable after its
+//     internal RPC times out (about 3 s) are answered at once, with the same
+//     code and message.
+//   - ListRooms reports current participant counts; the real server's lag
+//     by about 5 s. Rooms are listed by creation time, then name.
+//   - Rooms never close on their own: empty_timeout, departure_timeout and
+//     max_participants are stored but not enforced.
+//   - CreateRoom ignores egress, agent dispatch, playout and room-preset
+//     options. Rooms carry no enabled codecs or version.
+//   - There is no media: UpdateSubscriptions changes nothing and SendData
+//     only records the request for SentData.
+//   - ForwardParticipant, MoveParticipant and PerformRpc answer
+//     unimplemented (a v1.8.4 server, which lacks them, answers bad_route).
+//   - The 401 body's text after "error:" comes from golang-jwt, where the
+//     server's comes from go-jose.
+//   - Only RoomService is served: no Egress, Ingress, SIP or agent dispatch,
+//     and no WebRTC signalling, so clients cannot really join.
+package lkgatetest
