@@ -338,6 +338,7 @@ func isDependent(p *livekit.ParticipantInfo) bool {
 	case livekit.ParticipantInfo_AGENT, livekit.ParticipantInfo_EGRESS:
 		return true
 	}
+	//lint:ignore SA1019 livekit-server v1.8.4 still counts participants by these fields
 	return p.Permission.GetAgent() || p.Permission.GetRecorder()
 }
 
