@@ -1,0 +1,53 @@
+// Package lkgate puts a multi-tenant management layer in front of LiveKit.
+// A Go backend uses it to mint participant tokens and to run
+// ownership-checked operations, without ever handing LiveKit credentials or
+// admin power to its clients. The httpx subpackage serves the same
+// operations as net/http handlers; lkgatetest is an in-memory LiveKit for
+// tests.
+//
+// # Tenants and ownership
+//
+// Every tenant-scoped method takes the tenant explicitly:
+//
+//	tok, err := m.Token(ctx, "acme", lkgate.TokenRequest{Room: "standup", Identity: "alice"})
+//
+// A room belongs to the tenant named under OwnerKey ("auth_id") in its
+// metadata, a JSON object whose other keys lkgate preserves. Room names are
+// never rewritten. When a token is asked for a room that does not exist,
+// lkgate creates it with empty metadata and then claims it: it writes the
+// owner under a per-room Locker and reads it back. Rooms that exist without
+// an owner follow Config.UnownedRooms. A token for a room owned by another
+// tenant fails with ErrForbidden.
+//
+// LiveKit round trips per token: one (a ListRooms by name) for a room the
+// tenant owns; four (list, create, claim, confirm) for a new room.
+// Concurrent requests for the same tenant and room share one ensure.
+//
+// The empty tenant is unauthenticated mode: no ownership checks and no
+// LiveKit call at all to mint a token. It is refused (ErrUnauthenticated)
+// unless Config.AllowUnauthenticated is set.
+//
+// # Tokens
+//
+// Client tokens carry a room join for one room and the Grant's publish,
+// subscribe and data permissions, nothing more. Powers LiveKit does not
+// confine to a room (roomCreate, roomList, roomRecord, ingress and SIP
+// admin) and canUpdateOwnMetadata appear only when the host sets them in
+// TokenRequest.Elevated. Every token records its tenant in the participant
+// attribute TenantAttribute, which the client cannot change.
+//
+// # Errors
+//
+// Every error is an *Error that matches one sentinel with errors.Is:
+// ErrInvalidArgument (with Error.Field), ErrUnauthenticated, ErrForbidden,
+// ErrNotFound, ErrConflict, ErrUnavailable, ErrTimeout, ErrUpstream or
+// ErrNotConfigured. LiveKit's twirp and gRPC errors are converted at the
+// boundary, and tokens found in their messages are redacted.
+//
+// # Replicas
+//
+// A Manager keeps no state: LiveKit is the store. Several Managers, in one
+// process or several, can serve the same tenants; across processes they
+// must share a Locker (Config.Locker), or two replicas could each claim the
+// same new room for a different tenant.
+package lkgate
