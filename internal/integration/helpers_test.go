@@ -1,0 +1,59 @@
+package integration
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/livekit/protocol/auth"
+	"github.com/livekit/protocol/livekit"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+
+	"github.com/lkgate/lkgate"
+	"github.com/lkgate/lkgate/internal/lkserver"
+)
+
+func newManager(t *testing.T, srv *lkserver.Server, cfg lkgate.Config) *lkgate.Manager {
+	t.Helper()
+	cfg.URL, cfg.APIKey, cfg.APISecret = srv.URL, srv.APIKey, srv.APISecret
+	m, err := lkgate.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func adminClient(srv *lkserver.Server) *lksdk.RoomServiceClient {
+	return lksdk.NewRoomServiceClient(srv.URL, srv.APIKey, srv.APISecret)
+}
+
+// joinAs connects a real participant with a token minted straight from the
+// dev keys, the way a token from another tool (or an old one) would.
+func joinAs(t *testing.T, srv *lkserver.Server, room, identity string, attributes map[string]string) *lksdk.Room {
+	t.Helper()
+	tok := auth.NewAccessToken(srv.APIKey, srv.APISecret).SetIdentity(identity).SetAttributes(attributes).
+		SetVideoGrant(&auth.VideoGrant{RoomJoin: true, Room: room}).SetValidFor(time.Minute)
+	jwt, err := tok.ToJWT()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := srv.Join(t, jwt)
+	waitForParticipant(t, srv, room, identity)
+	return r
+}
+
+// waitForParticipant polls until the server lists identity in room.
+func waitForParticipant(t *testing.T, srv *lkserver.Server, room, identity string) *livekit.ParticipantInfo {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		p, err := adminClient(srv).GetParticipant(context.Background(), &livekit.RoomParticipantIdentity{Room: room, Identity: identity})
+		if err == nil {
+			return p
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("participant %s never appeared in %s: %s", identity, room, lkgate.Redact(err.Error()))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

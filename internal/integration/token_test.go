@@ -1,0 +1,192 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	"github.com/twitchtv/twirp"
+
+	"github.com/lkgate/lkgate"
+	"github.com/lkgate/lkgate/httpx"
+	"github.com/lkgate/lkgate/internal/lkserver"
+)
+
+// A token minted by lkgate lets a real participant join and publish, and the
+// server sees the tenant attribute lkgate put in it.
+func TestMintedTokenJoinsAndPublishes(t *testing.T) {
+	srv := lkserver.Shared(t)
+	m := newManager(t, srv, lkgate.Config{})
+	room := fmt.Sprintf("publish-%d", time.Now().UnixNano())
+	tok, err := m.Token(context.Background(), "acme", lkgate.TokenRequest{Room: room, Identity: "alice", Name: "Alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := srv.Join(t, tok.JWT)
+	lkserver.PublishAudio(t, r)
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		p := waitForParticipant(t, srv, room, "alice")
+		if len(p.Tracks) == 1 {
+			if p.Tracks[0].Source != livekit.TrackSource_MICROPHONE || p.Name != "Alice" || p.Attributes[lkgate.TenantAttribute] != "acme" {
+				t.Fatalf("participant %v", p)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("track never published: %v", p)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	info, err := adminClient(srv).ListRooms(context.Background(), &livekit.ListRoomsRequest{Names: []string{room}})
+	if err != nil || len(info.Rooms) != 1 || info.Rooms[0].Metadata != `{"auth_id":"acme"}` {
+		t.Fatalf("room %v %v", info.GetRooms(), err)
+	}
+}
+
+// The very tokens lkgate hands to clients are refused by the real server for
+// every room-management call.
+func TestMintedTokenCannotManageRooms(t *testing.T) {
+	srv := lkserver.Shared(t)
+	m := newManager(t, srv, lkgate.Config{})
+	room := fmt.Sprintf("guarded-%d", time.Now().UnixNano())
+	tok, err := m.Token(context.Background(), "acme", lkgate.TokenRequest{Room: room, Identity: "mallory"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := http.Header{}
+	h.Set("Authorization", "Bearer "+tok.JWT)
+	ctx, err := twirp.WithHTTPRequestHeaders(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := livekit.NewRoomServiceProtobufClient(srv.URL, http.DefaultClient)
+	calls := map[string]func() error{
+		"ListRooms": func() error { _, err := client.ListRooms(ctx, &livekit.ListRoomsRequest{}); return err },
+		"CreateRoom": func() error {
+			_, err := client.CreateRoom(ctx, &livekit.CreateRoomRequest{Name: room + "-other"})
+			return err
+		},
+		"DeleteRoom": func() error { _, err := client.DeleteRoom(ctx, &livekit.DeleteRoomRequest{Room: room}); return err },
+		"UpdateRoomMetadata": func() error {
+			_, err := client.UpdateRoomMetadata(ctx, &livekit.UpdateRoomMetadataRequest{Room: room, Metadata: `{"auth_id":"mallory"}`})
+			return err
+		},
+	}
+	for name, call := range calls {
+		err := call()
+		var terr twirp.Error
+		if !errors.As(err, &terr) || terr.Code() != twirp.Unauthenticated {
+			t.Errorf("%s with a client token: %v, want unauthenticated", name, lkgate.Redact(fmt.Sprint(err)))
+		}
+	}
+	info, err := adminClient(srv).ListRooms(context.Background(), &livekit.ListRoomsRequest{Names: []string{room, room + "-other"}})
+	if err != nil || len(info.Rooms) != 1 || info.Rooms[0].Metadata != `{"auth_id":"acme"}` {
+		t.Fatalf("rooms after the attempts: %v %v", info.GetRooms(), err)
+	}
+}
+
+// Two tenants race with 50 concurrent requests for one new room, through two
+// Managers sharing a lock (two handlers of one process): exactly one tenant
+// gets tokens, every time, and it is the tenant LiveKit records as owner.
+func TestRacingTenantsOneWinner(t *testing.T) {
+	srv := lkserver.Shared(t)
+	lock := lkgate.NewLocalLocker()
+	managers := []*lkgate.Manager{newManager(t, srv, lkgate.Config{Locker: lock}), newManager(t, srv, lkgate.Config{Locker: lock})}
+	for trial := range 10 {
+		room := fmt.Sprintf("race-%d-%d", trial, time.Now().UnixNano())
+		var mu sync.Mutex
+		winners := map[string]int{}
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range 50 {
+			tenant := []string{"acme", "globex"}[i%2]
+			m := managers[(i/2)%2]
+			wg.Go(func() {
+				<-start
+				_, err := m.Token(context.Background(), tenant, lkgate.TokenRequest{Room: room, Identity: fmt.Sprintf("%s-%d", tenant, i)})
+				if err != nil && !errors.Is(err, lkgate.ErrForbidden) {
+					t.Errorf("unexpected: %v", err)
+					return
+				}
+				if err == nil {
+					mu.Lock()
+					winners[tenant]++
+					mu.Unlock()
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if len(winners) != 1 || winners["acme"]+winners["globex"] != 25 {
+			t.Fatalf("trial %d: winners %v; want one tenant with all its 25 requests", trial, winners)
+		}
+		info, err := adminClient(srv).ListRooms(context.Background(), &livekit.ListRoomsRequest{Names: []string{room}})
+		if err != nil || len(info.Rooms) != 1 {
+			t.Fatal(info.GetRooms(), err)
+		}
+		var md map[string]string
+		if err := json.Unmarshal([]byte(info.Rooms[0].Metadata), &md); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := winners[md[lkgate.OwnerKey]]; !ok {
+			t.Fatalf("trial %d: LiveKit records owner %q, winners %v", trial, md[lkgate.OwnerKey], winners)
+		}
+	}
+}
+
+// The HTTP route end to end: a client gets a token over HTTP and joins the
+// real server with exactly what the response says; another tenant gets 403.
+func TestTokenRouteAgainstRealServer(t *testing.T) {
+	srv := lkserver.Shared(t)
+	m := newManager(t, srv, lkgate.Config{})
+	keys, err := httpx.NewStaticKeys(httpx.StaticKeysConfig{Keys: map[string]httpx.Principal{
+		"acme-key-0123456789":   {Tenant: "acme"},
+		"globex-key-0123456789": {Tenant: "globex"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := httpx.New(m, httpx.Config{Authenticator: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := httptest.NewServer(h)
+	defer api.Close()
+
+	room := fmt.Sprintf("http-%d", time.Now().UnixNano())
+	post := func(key string) *http.Response {
+		req, _ := http.NewRequest("POST", api.URL+"/livekit/token", strings.NewReader(`{"room_name":"`+room+`","participant_identity":"bob","participant_name":"Bob"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+key)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { res.Body.Close() })
+		return res
+	}
+	res := post("acme-key-0123456789")
+	var tok httpx.TokenResponse
+	if err := json.NewDecoder(res.Body).Decode(&tok); err != nil || res.StatusCode != 200 {
+		t.Fatalf("status %d: %v", res.StatusCode, err)
+	}
+	if tok.LiveKitURL != srv.WSURL {
+		t.Errorf("livekit_url %q, want %q", tok.LiveKitURL, srv.WSURL)
+	}
+	srv.Join(t, tok.Token)
+	waitForParticipant(t, srv, room, "bob")
+
+	if res := post("globex-key-0123456789"); res.StatusCode != http.StatusForbidden {
+		t.Errorf("other tenant: status %d, want 403", res.StatusCode)
+	}
+}

@@ -1,0 +1,20 @@
+package lkgatetest_test
+
+import (
+	"testing"
+
+	"github.com/lkgate/lkgate/internal/contract"
+	"github.com/lkgate/lkgate/lkgatetest"
+)
+
+// The fake passes the same contract suite as a real livekit-server
+// (internal/integration runs it there).
+func TestContract(t *testing.T) {
+	fake := lkgatetest.NewServer(t)
+	contract.Run(t, contract.Target{
+		URL: fake.URL(), APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret,
+		Join: func(t *testing.T, room, identity string, attributes map[string]string) {
+			fake.AddParticipant(room, lkgatetest.Participant{Identity: identity, Attributes: attributes})
+		},
+	})
+}
