@@ -1,0 +1,30 @@
+# Two commands set everything up on a fresh machine:
+#   make test   installs the pinned livekit-server, lints, runs every test with -race
+#   make demo   starts a real local LiveKit and the example server
+SHELL := /bin/bash
+BIN := $(CURDIR)/.bin
+STATICCHECK_VERSION := v0.7.0
+
+.PHONY: test demo lint install unit
+
+install:
+	scripts/install-livekit.sh
+
+$(BIN)/staticcheck-$(STATICCHECK_VERSION):
+	GOBIN=$(BIN) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	mv $(BIN)/staticcheck $@
+
+lint: $(BIN)/staticcheck-$(STATICCHECK_VERSION)
+	@unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	go vet ./...
+	$(BIN)/staticcheck-$(STATICCHECK_VERSION) ./...
+
+test: install lint
+	go test -race -count=1 -timeout 20m ./...
+
+# Unit tests only: no livekit-server needed.
+unit:
+	go test -race -count=1 -short ./...
+
+demo:
+	scripts/demo.sh

@@ -1,0 +1,142 @@
+// Command server is an example host: it mounts lkgate's HTTP API under a
+// prefix on its own mux, configured from environment variables.
+//
+//	LIVEKIT_URL          LiveKit API URL, e.g. http://127.0.0.1:7880 (required)
+//	LIVEKIT_PUBLIC_URL   URL handed to clients (default: LIVEKIT_URL as ws/wss)
+//	LIVEKIT_API_KEY      LiveKit API key (required)
+//	LIVEKIT_API_SECRET   LiveKit API secret, at least 32 bytes (required)
+//	LKGATE_API_KEYS      comma-separated key=tenant[:subject] entries (required)
+//	LKGATE_ADDR          listen address (default 127.0.0.1:8080)
+//	LKGATE_PREFIX        where the API is mounted (default /api/v1)
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/lkgate/lkgate"
+	"github.com/lkgate/lkgate/httpx"
+)
+
+type config struct {
+	manager lkgate.Config
+	keys    map[string]httpx.Principal
+	addr    string
+	prefix  string
+}
+
+// configFromEnv reads the configuration; every error names the variable.
+func configFromEnv(getenv func(string) string) (config, error) {
+	c := config{
+		manager: lkgate.Config{
+			URL:       getenv("LIVEKIT_URL"),
+			PublicURL: getenv("LIVEKIT_PUBLIC_URL"),
+			APIKey:    getenv("LIVEKIT_API_KEY"),
+			APISecret: getenv("LIVEKIT_API_SECRET"),
+		},
+		keys:   map[string]httpx.Principal{},
+		addr:   getenv("LKGATE_ADDR"),
+		prefix: getenv("LKGATE_PREFIX"),
+	}
+	for _, name := range []string{"LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET", "LKGATE_API_KEYS"} {
+		if getenv(name) == "" {
+			return c, fmt.Errorf("%s is not set", name)
+		}
+	}
+	for i, entry := range strings.Split(getenv("LKGATE_API_KEYS"), ",") {
+		key, principal, ok := strings.Cut(strings.TrimSpace(entry), "=")
+		tenant, subject, _ := strings.Cut(principal, ":")
+		if !ok || key == "" || tenant == "" {
+			return c, fmt.Errorf("LKGATE_API_KEYS: entry %d is not key=tenant[:subject]", i+1)
+		}
+		if _, dup := c.keys[key]; dup {
+			return c, fmt.Errorf("LKGATE_API_KEYS: entry %d repeats a key", i+1)
+		}
+		c.keys[key] = httpx.Principal{Tenant: tenant, Subject: subject}
+	}
+	if c.addr == "" {
+		c.addr = "127.0.0.1:8080"
+	}
+	if c.prefix == "" {
+		c.prefix = "/api/v1"
+	}
+	if !strings.HasPrefix(c.prefix, "/") || strings.HasSuffix(c.prefix, "/") {
+		return c, fmt.Errorf("LKGATE_PREFIX must start with / and not end with one, got %q", c.prefix)
+	}
+	return c, nil
+}
+
+// newMux builds the host's mux with lkgate mounted under cfg.prefix.
+func newMux(cfg config, logger *slog.Logger) (*http.ServeMux, error) {
+	mcfg := cfg.manager
+	mcfg.Logger = logger
+	m, err := lkgate.New(mcfg)
+	if err != nil {
+		return nil, fmt.Errorf("LiveKit settings: %w", err)
+	}
+	keys, err := httpx.NewStaticKeys(httpx.StaticKeysConfig{Keys: cfg.keys})
+	if err != nil {
+		return nil, fmt.Errorf("LKGATE_API_KEYS: %w", err)
+	}
+	api, err := httpx.New(m, httpx.Config{Authenticator: keys, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle(cfg.prefix+"/", http.StripPrefix(cfg.prefix, api))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	return mux, nil
+}
+
+func main() {
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := run(logger); err != nil {
+		logger.Error("server stopped", "error", err)
+		os.Exit(1)
+	}
+}
+
+func run(logger *slog.Logger) error {
+	cfg, err := configFromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	mux, err := newMux(cfg, logger)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Addr:              cfg.addr,
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	logger.Info("lkgate example server listening", "addr", cfg.addr, "api", cfg.prefix, "livekit", cfg.manager.URL)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

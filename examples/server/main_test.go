@@ -1,0 +1,83 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/lkgate/lkgate/lkgatetest"
+)
+
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+func validEnv() map[string]string {
+	return map[string]string{
+		"LIVEKIT_URL":        "http://127.0.0.1:7880",
+		"LIVEKIT_API_KEY":    "devkey",
+		"LIVEKIT_API_SECRET": lkgatetest.APISecret,
+		"LKGATE_API_KEYS":    "acme-key-0123456789=acme:alice, globex-key-0123456789=globex",
+	}
+}
+
+func TestConfigFromEnvNamesTheVariable(t *testing.T) {
+	tests := []struct {
+		name, key, value, want string
+	}{
+		{"no URL", "LIVEKIT_URL", "", "LIVEKIT_URL"},
+		{"no key", "LIVEKIT_API_KEY", "", "LIVEKIT_API_KEY"},
+		{"no secret", "LIVEKIT_API_SECRET", "", "LIVEKIT_API_SECRET"},
+		{"no API keys", "LKGATE_API_KEYS", "", "LKGATE_API_KEYS"},
+		{"malformed API key", "LKGATE_API_KEYS", "justakey", "LKGATE_API_KEYS"},
+		{"duplicate API key", "LKGATE_API_KEYS", "k=a,k=b", "LKGATE_API_KEYS"},
+		{"bad prefix", "LKGATE_PREFIX", "api/", "LKGATE_PREFIX"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			vars := validEnv()
+			vars[tt.key] = tt.value
+			_, err := configFromEnv(env(vars))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v does not name %s", err, tt.want)
+			}
+		})
+	}
+	cfg, err := configFromEnv(env(validEnv()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.keys["acme-key-0123456789"].Subject != "alice" || cfg.keys["globex-key-0123456789"].Tenant != "globex" || cfg.addr != "127.0.0.1:8080" || cfg.prefix != "/api/v1" {
+		t.Errorf("config %+v", cfg)
+	}
+}
+
+func TestMuxServesTheAPIUnderThePrefix(t *testing.T) {
+	fake := lkgatetest.NewServer(t)
+	vars := validEnv()
+	vars["LIVEKIT_URL"] = fake.URL()
+	cfg, err := configFromEnv(env(vars))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux, err := newMux(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest("POST", "/api/v1/livekit/token", strings.NewReader(`{"room_name":"r","participant_identity":"i"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer acme-key-0123456789")
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"token"`) {
+		t.Fatalf("got %d %s", rec.Code, rec.Body)
+	}
+	vars["LIVEKIT_API_SECRET"] = "short"
+	cfg, _ = configFromEnv(env(vars))
+	if _, err := newMux(cfg, nil); err == nil || !strings.Contains(err.Error(), "APISecret") {
+		t.Errorf("short secret: %v", err)
+	}
+}
