@@ -5,7 +5,14 @@
 // prefix with http.StripPrefix, or mount its exported per-route methods one
 // by one. Routes:
 //
-//	POST /livekit/token   mint a token for the caller's tenant (403 for another tenant's room)
+//	POST   /livekit/token             mint a token for the caller's tenant (403 for another tenant's room)
+//	GET    /livekit/rooms             the tenant's rooms
+//	GET    /livekit/rooms/{room_name} a room with its participants and tracks
+//	DELETE /livekit/participant       remove a participant
+//	POST   /livekit/participant/mute  mute or unmute a track, by SID or by source
+//
+// Every route on an existing room answers 404 with the same body for a room
+// that does not exist and for a room another tenant owns.
 //
 // Every route except guest room-auth authenticates through the
 // Authenticator of Config. StaticKeys checks fixed API keys, given as

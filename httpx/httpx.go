@@ -31,7 +31,11 @@ type Config struct {
 // Handler serves lkgate's HTTP API. Its routes, relative to where it is
 // mounted:
 //
-//	POST /livekit/token
+//	POST   /livekit/token
+//	GET    /livekit/rooms
+//	GET    /livekit/rooms/{room_name}
+//	DELETE /livekit/participant
+//	POST   /livekit/participant/mute
 //
 // Mount it under a prefix with http.StripPrefix, or mount the exported
 // per-route methods (such as Token) yourself. It is safe for concurrent use.
@@ -41,7 +45,6 @@ type Handler struct {
 	maxBody int64
 	log     *slog.Logger
 	mux     *http.ServeMux
-	paths   map[string]bool
 }
 
 // New returns a Handler serving m.
@@ -55,7 +58,7 @@ func New(m *lkgate.Manager, cfg Config) (*Handler, error) {
 	if cfg.MaxBodyBytes < 0 {
 		return nil, errors.New("httpx: Config.MaxBodyBytes must not be negative")
 	}
-	h := &Handler{m: m, auth: cfg.Authenticator, maxBody: cfg.MaxBodyBytes, log: cfg.Logger, mux: http.NewServeMux(), paths: map[string]bool{}}
+	h := &Handler{m: m, auth: cfg.Authenticator, maxBody: cfg.MaxBodyBytes, log: cfg.Logger, mux: http.NewServeMux()}
 	if h.maxBody == 0 {
 		h.maxBody = DefaultMaxBodyBytes
 	}
@@ -63,13 +66,15 @@ func New(m *lkgate.Manager, cfg Config) (*Handler, error) {
 		h.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	h.route("POST", "/livekit/token", h.Token)
-	h.mux.HandleFunc("/", h.unknownRoute)
+	h.route("GET", "/livekit/rooms", h.ListRooms)
+	h.route("GET", "/livekit/rooms/{room_name}", h.Room)
+	h.route("DELETE", "/livekit/participant", h.RemoveParticipant)
+	h.route("POST", "/livekit/participant/mute", h.Mute)
 	return h, nil
 }
 
 func (h *Handler) route(method, path string, fn http.HandlerFunc) {
 	h.mux.HandleFunc(method+" "+path, fn)
-	h.paths[path] = true
 }
 
 // ServeHTTP implements http.Handler.
@@ -88,16 +93,35 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		h.log.InfoContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start))
 	}()
+	if _, pattern := h.mux.Handler(r); pattern == "" {
+		h.noRoute(rec, r)
+		return
+	}
 	h.mux.ServeHTTP(rec, r)
 }
 
-func (h *Handler) unknownRoute(w http.ResponseWriter, r *http.Request) {
-	if h.paths[r.URL.Path] {
-		writeProblem(w, newProblem(http.StatusMethodNotAllowed, CodeMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path))
+// noRoute answers a request no route matches with a problem, letting the
+// mux decide between 404 and 405 (and the Allow header).
+func (h *Handler) noRoute(w http.ResponseWriter, r *http.Request) {
+	verdict := &headerOnly{header: http.Header{}}
+	h.mux.ServeHTTP(verdict, r)
+	if verdict.status == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", verdict.header.Get("Allow"))
+		writeProblem(w, newProblem(http.StatusMethodNotAllowed, CodeMethodNotAllowed, r.Method+" is not allowed here"))
 		return
 	}
 	writeProblem(w, newProblem(http.StatusNotFound, CodeNotFound, "no such route"))
 }
+
+// headerOnly keeps the status and headers of a response and drops its body.
+type headerOnly struct {
+	header http.Header
+	status int
+}
+
+func (c *headerOnly) Header() http.Header         { return c.header }
+func (c *headerOnly) Write(b []byte) (int, error) { return len(b), nil }
+func (c *headerOnly) WriteHeader(status int)      { c.status = status }
 
 // authenticate resolves the principal or writes a 401.
 func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (Principal, bool) {
