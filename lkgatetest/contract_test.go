@@ -3,6 +3,8 @@ package lkgatetest_test
 import (
 	"testing"
 
+	"github.com/livekit/protocol/livekit"
+
 	"github.com/lkgate/lkgate/internal/contract"
 	"github.com/lkgate/lkgate/lkgatetest"
 )
@@ -15,6 +17,12 @@ func TestContract(t *testing.T) {
 		URL: fake.URL(), APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret,
 		Join: func(t *testing.T, room, identity string, attributes map[string]string) {
 			fake.AddParticipant(room, lkgatetest.Participant{Identity: identity, Attributes: attributes})
+		},
+		Publish: func(t *testing.T, room, identity string) string {
+			p := fake.AddParticipant(room, lkgatetest.Participant{Identity: identity, Tracks: []lkgatetest.Track{
+				{Source: livekit.TrackSource_MICROPHONE, Type: livekit.TrackType_AUDIO},
+			}})
+			return p.Tracks[0].Sid
 		},
 	})
 }

@@ -29,6 +29,9 @@ type Target struct {
 	// client holding a join token would (creating the room if needed), and
 	// returns once the server lists it.
 	Join func(t *testing.T, room, identity string, attributes map[string]string)
+	// Publish is Join, then publishes a microphone audio track; it returns
+	// once the server lists the track, with the track's SID.
+	Publish func(t *testing.T, room, identity string) string
 }
 
 // Run runs every contract test against target.
@@ -47,6 +50,10 @@ func Run(t *testing.T, target Target) {
 	t.Run("ClientTokensCannotManageRooms", c.clientTokensRefused)
 	t.Run("ManagerClaimsNewRoom", c.managerClaims)
 	t.Run("ManagerRespectsJoinedForeigner", c.managerForeigner)
+	t.Run("PublishedTrackIsListed", c.publishedTrack)
+	t.Run("MuteQuirks", c.muteQuirks)
+	t.Run("RemoveParticipant", c.removeParticipant)
+	t.Run("UpdateParticipantReplacesPermissions", c.replacePermissions)
 }
 
 type suite struct {
@@ -283,5 +290,79 @@ func (c *suite) managerForeigner(t *testing.T) {
 	}
 	if _, err := m.Token(ctx, "globex", lkgate.TokenRequest{Room: room, Identity: "g2"}); err != nil {
 		t.Errorf("the participant's own tenant: %v", err)
+	}
+}
+
+func (c *suite) publishedTrack(t *testing.T) {
+	room := unique("track")
+	sid := c.Publish(t, room, "speaker")
+	p, err := c.rooms.GetParticipant(context.Background(), &livekit.RoomParticipantIdentity{Room: room, Identity: "speaker"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Tracks) != 1 || p.Tracks[0].Sid != sid || p.Tracks[0].Source != livekit.TrackSource_MICROPHONE ||
+		p.Tracks[0].Type != livekit.TrackType_AUDIO || p.Tracks[0].Muted || !p.IsPublisher {
+		t.Errorf("participant %v", p)
+	}
+}
+
+// muteQuirks: an unknown track SID is no error and a nil track; remote
+// unmute is refused; an unknown participant is "unavailable" (the real
+// server takes about 3 s to say so), not "not found".
+func (c *suite) muteQuirks(t *testing.T) {
+	ctx := context.Background()
+	room := unique("mute")
+	sid := c.Publish(t, room, "speaker")
+	res, err := c.rooms.MutePublishedTrack(ctx, &livekit.MuteRoomTrackRequest{Room: room, Identity: "speaker", TrackSid: "TR_unknown", Muted: true})
+	if err != nil || res.Track != nil {
+		t.Errorf("unknown track sid: %v, %v; want a nil track and no error", res, err)
+	}
+	res, err = c.rooms.MutePublishedTrack(ctx, &livekit.MuteRoomTrackRequest{Room: room, Identity: "speaker", TrackSid: sid, Muted: true})
+	if err != nil || res.Track == nil || !res.Track.Muted {
+		t.Fatalf("mute: %v, %v", res, err)
+	}
+	_, err = c.rooms.MutePublishedTrack(ctx, &livekit.MuteRoomTrackRequest{Room: room, Identity: "speaker", TrackSid: sid, Muted: false})
+	wantCode(t, "remote unmute", err, twirp.FailedPrecondition)
+	_, err = c.rooms.MutePublishedTrack(ctx, &livekit.MuteRoomTrackRequest{Room: room, Identity: "nobody", TrackSid: sid, Muted: true})
+	wantCode(t, "unknown participant", err, twirp.Unavailable)
+}
+
+func (c *suite) removeParticipant(t *testing.T) {
+	ctx := context.Background()
+	room := unique("remove")
+	c.Join(t, room, "leaver", nil)
+	if _, err := c.rooms.RemoveParticipant(ctx, &livekit.RoomParticipantIdentity{Room: room, Identity: "leaver"}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := c.rooms.GetParticipant(ctx, &livekit.RoomParticipantIdentity{Room: room, Identity: "leaver"})
+		if codeOf(err) == twirp.NotFound {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("participant still there after removal: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (c *suite) replacePermissions(t *testing.T) {
+	ctx := context.Background()
+	room := unique("perm")
+	c.Join(t, room, "p", nil)
+	updated, err := c.rooms.UpdateParticipant(ctx, &livekit.UpdateParticipantRequest{Room: room, Identity: "p", Permission: &livekit.ParticipantPermission{CanSubscribe: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := updated.Permission; perm.CanPublish || perm.CanPublishData || !perm.CanSubscribe {
+		t.Errorf("permission after replace: %v", perm)
+	}
+	kept, err := c.rooms.UpdateParticipant(ctx, &livekit.UpdateParticipantRequest{Room: room, Identity: "p", Metadata: "only metadata"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := kept.Permission; perm.CanPublish || !perm.CanSubscribe || kept.Metadata != "only metadata" {
+		t.Errorf("a metadata-only update changed permissions: %v", kept)
 	}
 }

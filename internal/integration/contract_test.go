@@ -16,5 +16,9 @@ func TestContractRealServer(t *testing.T) {
 		Join: func(t *testing.T, room, identity string, attributes map[string]string) {
 			joinAs(t, srv, room, identity, attributes)
 		},
+		Publish: func(t *testing.T, room, identity string) string {
+			lkserver.PublishAudio(t, joinAs(t, srv, room, identity, nil))
+			return waitForTracks(t, srv, room, identity, 1).Tracks[0].Sid
+		},
 	})
 }

@@ -57,3 +57,19 @@ func waitForParticipant(t *testing.T, srv *lkserver.Server, room, identity strin
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// waitForTracks polls until identity in room has n published tracks.
+func waitForTracks(t *testing.T, srv *lkserver.Server, room, identity string, n int) *livekit.ParticipantInfo {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		p := waitForParticipant(t, srv, room, identity)
+		if len(p.Tracks) == n {
+			return p
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s has %d tracks, want %d", identity, len(p.Tracks), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
