@@ -5,7 +5,7 @@ SHELL := /bin/bash
 BIN := $(CURDIR)/.bin
 STATICCHECK_VERSION := v0.7.0
 
-.PHONY: test demo lint install unit
+.PHONY: test demo lint install unit bench
 
 install:
 	scripts/install-livekit.sh
@@ -28,3 +28,7 @@ unit:
 
 demo:
 	scripts/demo.sh
+
+# Benchmarks are run by hand, never asserted in tests.
+bench:
+	go test -run '^$$' -bench . -benchmem ./...

@@ -1,0 +1,79 @@
+package lkgate_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/livekit/protocol/livekit"
+
+	"github.com/lkgate/lkgate"
+	"github.com/lkgate/lkgate/lkgatetest"
+)
+
+// BenchmarkOperations runs each operation against the fake and reports the
+// LiveKit round trips it costs (lkcalls/op), the figure that dominates on a
+// real deployment. Time per op here is lkgate plus the fake over loopback.
+func BenchmarkOperations(b *testing.B) {
+	ctx := context.Background()
+	m, fake := newBenchManager(b, lkgate.Config{})
+	if _, err := m.Token(ctx, "acme", lkgate.TokenRequest{Room: "bench", Identity: "x"}); err != nil {
+		b.Fatal(err)
+	}
+	mic := lkgatetest.Track{Source: livekit.TrackSource_MICROPHONE, Type: livekit.TrackType_AUDIO}
+	fake.AddParticipant("bench", lkgatetest.Participant{Identity: "alice", Tracks: []lkgatetest.Track{mic}})
+
+	run := func(name string, op func(b *testing.B)) {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			fake.ResetCalls()
+			for b.Loop() {
+				op(b)
+			}
+			b.ReportMetric(float64(fake.TotalCalls())/float64(b.N), "lkcalls/op")
+		})
+	}
+	run("Token/owned", func(b *testing.B) {
+		if _, err := m.Token(ctx, "acme", lkgate.TokenRequest{Room: "bench", Identity: "alice"}); err != nil {
+			b.Fatal(err)
+		}
+	})
+	unauth, _ := newBenchManager(b, lkgate.Config{AllowUnauthenticated: true})
+	run("Token/unauthenticated", func(b *testing.B) {
+		if _, err := unauth.Token(ctx, "", lkgate.TokenRequest{Room: "bench", Identity: "alice"}); err != nil {
+			b.Fatal(err)
+		}
+	})
+	run("ListRooms", func(b *testing.B) {
+		if _, err := m.ListRooms(ctx, "acme"); err != nil {
+			b.Fatal(err)
+		}
+	})
+	run("Room", func(b *testing.B) {
+		if _, err := m.Room(ctx, "acme", "bench"); err != nil {
+			b.Fatal(err)
+		}
+	})
+	run("MuteTrack", func(b *testing.B) {
+		if _, err := m.MuteTrack(ctx, "acme", lkgate.MuteRequest{Room: "bench", Identity: "alice", Source: lkgate.SourceMicrophone, Muted: true}); err != nil {
+			b.Fatal(err)
+		}
+	})
+	run("RemoveParticipant", func(b *testing.B) {
+		b.StopTimer()
+		fake.AddParticipant("bench", lkgatetest.Participant{Identity: "leaver"}) // direct API: no RPC
+		b.StartTimer()
+		if err := m.RemoveParticipant(ctx, "acme", "bench", "leaver"); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
+func newBenchManager(b *testing.B, cfg lkgate.Config) (*lkgate.Manager, *lkgatetest.Server) {
+	fake := lkgatetest.NewServer(b)
+	cfg.URL, cfg.APIKey, cfg.APISecret = fake.URL(), lkgatetest.APIKey, lkgatetest.APISecret
+	m, err := lkgate.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m, fake
+}
