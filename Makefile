@@ -9,6 +9,7 @@ STATICCHECK_VERSION := v0.7.0
 
 install:
 	scripts/install-livekit.sh
+	scripts/install-redis.sh
 
 $(BIN)/staticcheck-$(STATICCHECK_VERSION):
 	GOBIN=$(BIN) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)

@@ -92,6 +92,10 @@ type Config struct {
 	// every ownership check. Off by default, so that a forgotten tenant is an
 	// error (ErrUnauthenticated) instead of access to every room.
 	AllowUnauthenticated bool
+	// AllowUnattributedJoins stops the join guard (GuardJoin) from removing
+	// participants whose tokens lkgate did not mint from owned rooms. Leave
+	// it off unless the host mints some tokens itself.
+	AllowUnattributedJoins bool
 
 	// RoomService reaches LiveKit. Nil means an SDK client for URL.
 	RoomService RoomService

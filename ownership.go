@@ -115,7 +115,11 @@ func (m *Manager) ensureRoomOnce(ctx context.Context, tenant, name string) error
 func (m *Manager) claimRoom(ctx context.Context, tenant, name string, existed bool) error {
 	unlock, err := m.locker.Lock(ctx, "lkgate:room:"+name)
 	if err != nil {
-		return contextError(err, "waiting for the room's claim lock")
+		if ctx.Err() != nil {
+			return contextError(ctx.Err(), "waiting for the room's claim lock")
+		}
+		m.log.ErrorContext(ctx, "claim lock failed", "room", name, "error", err.Error())
+		return &Error{Kind: ErrUnavailable, Msg: "the claim lock is unavailable"}
 	}
 	defer unlock()
 

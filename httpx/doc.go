@@ -10,11 +10,13 @@
 //	GET    /livekit/rooms/{room_name} a room with its participants and tracks
 //	DELETE /livekit/participant       remove a participant
 //	POST   /livekit/participant/mute  mute or unmute a track, by SID or by source
+//	POST   /livekit/webhook           LiveKit's signed webhooks; runs the join guard
 //
 // Every route on an existing room answers 404 with the same body for a room
 // that does not exist and for a room another tenant owns.
 //
-// Every route except guest room-auth authenticates through the
+// Every route except the webhook (signed by LiveKit) and guest room-auth
+// authenticates through the
 // Authenticator of Config. StaticKeys checks fixed API keys, given as
 // "Authorization: Bearer <key>" or "?api_key=<key>" (which can be switched
 // off), in constant time.

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/livekit/protocol/livekit"
+
 	"github.com/lkgate/lkgate"
 )
 
@@ -26,6 +28,12 @@ type Config struct {
 	// status, duration). Nil discards. Tokens, API keys and query
 	// strings are never logged.
 	Logger *slog.Logger
+	// OnWebhook receives every verified LiveKit webhook event, once per
+	// event id, after the join guard has run. Nil ignores them.
+	OnWebhook func(ctx context.Context, ev *livekit.WebhookEvent)
+	// DisableJoinGuard stops POST /livekit/webhook from removing
+	// participants who joined a room their tenant does not own.
+	DisableJoinGuard bool
 }
 
 // Handler serves lkgate's HTTP API. Its routes, relative to where it is
@@ -36,6 +44,7 @@ type Config struct {
 //	GET    /livekit/rooms/{room_name}
 //	DELETE /livekit/participant
 //	POST   /livekit/participant/mute
+//	POST   /livekit/webhook
 //
 // Mount it under a prefix with http.StripPrefix, or mount the exported
 // per-route methods (such as Token) yourself. It is safe for concurrent use.
@@ -45,6 +54,10 @@ type Handler struct {
 	maxBody int64
 	log     *slog.Logger
 	mux     *http.ServeMux
+
+	seen         *eventIDs
+	onWebhook    func(ctx context.Context, ev *livekit.WebhookEvent)
+	disableGuard bool
 }
 
 // New returns a Handler serving m.
@@ -58,7 +71,8 @@ func New(m *lkgate.Manager, cfg Config) (*Handler, error) {
 	if cfg.MaxBodyBytes < 0 {
 		return nil, errors.New("httpx: Config.MaxBodyBytes must not be negative")
 	}
-	h := &Handler{m: m, auth: cfg.Authenticator, maxBody: cfg.MaxBodyBytes, log: cfg.Logger, mux: http.NewServeMux()}
+	h := &Handler{m: m, auth: cfg.Authenticator, maxBody: cfg.MaxBodyBytes, log: cfg.Logger, mux: http.NewServeMux(),
+		seen: newEventIDs(recentWebhookIDs), onWebhook: cfg.OnWebhook, disableGuard: cfg.DisableJoinGuard}
 	if h.maxBody == 0 {
 		h.maxBody = DefaultMaxBodyBytes
 	}
@@ -70,6 +84,7 @@ func New(m *lkgate.Manager, cfg Config) (*Handler, error) {
 	h.route("GET", "/livekit/rooms/{room_name}", h.Room)
 	h.route("DELETE", "/livekit/participant", h.RemoveParticipant)
 	h.route("POST", "/livekit/participant/mute", h.Mute)
+	h.route("POST", "/livekit/webhook", h.Webhook)
 	return h, nil
 }
 
