@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"regexp"
 	"strings"
@@ -130,6 +131,10 @@ func fromLiveKit(op, room string, err error) error {
 		return e
 	case errors.Is(err, context.Canceled):
 		e.Kind, e.Msg = ErrUnavailable, "request canceled before LiveKit answered"
+		return e
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		e.Kind, e.Msg = ErrUnavailable, "LiveKit closed the connection mid-call"
 		return e
 	}
 	var netErr net.Error

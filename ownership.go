@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/livekit/protocol/livekit"
 )
@@ -152,6 +153,9 @@ func (m *Manager) claimRoom(ctx context.Context, tenant, name string, existed bo
 		return err
 	}
 	if _, err := m.rooms.UpdateRoomMetadata(ctx, &livekit.UpdateRoomMetadataRequest{Room: name, Metadata: metadata}); err != nil {
+		if !existed && room.NumParticipants == 0 {
+			m.abandonRoom(ctx, name)
+		}
 		return fromLiveKit("claim room", name, err)
 	}
 	confirmed, err := m.lookupRoom(ctx, name)
@@ -173,6 +177,18 @@ func (m *Manager) claimRoom(ctx context.Context, tenant, name string, existed bo
 	}
 	m.log.InfoContext(ctx, "room claimed", "room", name, "tenant", tenant, "existed", existed)
 	return nil
+}
+
+// abandonRoom deletes a room this ensure created but failed to claim, so
+// that it is not left ownerless (which DenyUnowned would then refuse until
+// LiveKit's empty timeout closes it). Best effort, on its own deadline: the
+// claim's context may be what failed.
+func (m *Manager) abandonRoom(ctx context.Context, name string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	if _, err := m.rooms.DeleteRoom(ctx, &livekit.DeleteRoomRequest{Room: name}); err != nil {
+		m.log.WarnContext(ctx, "could not delete a room whose claim failed", "room", name, "error", fromLiveKit("delete room", name, err).Error())
+	}
 }
 
 // checkProvenance refuses a claim if anyone in the room was not admitted by

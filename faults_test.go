@@ -1,0 +1,143 @@
+package lkgate_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/twitchtv/twirp"
+	"go.uber.org/goleak"
+
+	"github.com/lkgate/lkgate"
+	"github.com/lkgate/lkgate/lkgatetest"
+)
+
+// operations are every Manager method that reaches LiveKit, on a room that
+// acme owns (or a new one for "token, new room").
+func operations() map[string]func(context.Context, *lkgate.Manager) error {
+	return map[string]func(context.Context, *lkgate.Manager) error{
+		"token, owned room": func(ctx context.Context, m *lkgate.Manager) error {
+			_, err := m.Token(ctx, "acme", lkgate.TokenRequest{Room: "owned", Identity: "i"})
+			return err
+		},
+		"token, new room": func(ctx context.Context, m *lkgate.Manager) error {
+			_, err := m.Token(ctx, "acme", lkgate.TokenRequest{Room: "new", Identity: "i"})
+			return err
+		},
+		"list rooms": func(ctx context.Context, m *lkgate.Manager) error { _, err := m.ListRooms(ctx, "acme"); return err },
+		"room":       func(ctx context.Context, m *lkgate.Manager) error { _, err := m.Room(ctx, "acme", "owned"); return err },
+		"remove":     func(ctx context.Context, m *lkgate.Manager) error { return m.RemoveParticipant(ctx, "acme", "owned", "alice") },
+		"mute": func(ctx context.Context, m *lkgate.Manager) error {
+			_, err := m.MuteTrack(ctx, "acme", lkgate.MuteRequest{Room: "owned", Identity: "alice", Source: lkgate.SourceMicrophone, Muted: true})
+			return err
+		},
+		"permissions": func(ctx context.Context, m *lkgate.Manager) error {
+			_, err := m.UpdatePermissions(ctx, "acme", "owned", "alice", lkgate.ViewerGrant())
+			return err
+		},
+	}
+}
+
+// rawLiveKit is a server that is not LiveKit: it answers every request with
+// handle, to play a proxy in trouble.
+func rawLiveKit(t *testing.T, handle http.HandlerFunc) string {
+	srv := httptest.NewServer(handle)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func TestFaultsGiveClearErrorsWithinTheDeadline(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+
+	closedPort := func() string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		return "http://" + l.Addr().String()
+	}
+	faults := []struct {
+		name string
+		url  func(t *testing.T) string // a LiveKit in trouble; "" for the slow fake
+		want error
+	}{
+		{"down", func(*testing.T) string { return closedPort() }, lkgate.ErrUnavailable},
+		{"slow", nil, lkgate.ErrTimeout},
+		{"503 from a proxy", func(t *testing.T) string {
+			return rawLiveKit(t, func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "upstream down", http.StatusServiceUnavailable) })
+		}, lkgate.ErrUnavailable},
+		{"500 from a proxy", func(t *testing.T) string {
+			return rawLiveKit(t, func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "oops", http.StatusInternalServerError) })
+		}, lkgate.ErrUpstream},
+		{"connection closed mid-call", func(t *testing.T) string {
+			return rawLiveKit(t, func(w http.ResponseWriter, _ *http.Request) {
+				conn, _, err := http.NewResponseController(w).Hijack()
+				if err == nil {
+					conn.Close()
+				}
+			})
+		}, lkgate.ErrUnavailable},
+	}
+	for _, f := range faults {
+		t.Run(f.name, func(t *testing.T) {
+			for name, op := range operations() {
+				t.Run(name, func(t *testing.T) {
+					fake := lkgatetest.NewServer(t)
+					setup, err := lkgate.New(lkgate.Config{URL: fake.URL(), APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret})
+					if err != nil {
+						t.Fatal(err)
+					}
+					seedRoom(t, setup, fake, "acme", "owned")
+					url := fake.URL()
+					if f.url != nil {
+						url = f.url(t)
+					} else {
+						for _, method := range []string{"ListRooms", "CreateRoom", "UpdateRoomMetadata", "GetParticipant", "RemoveParticipant", "MutePublishedTrack", "UpdateParticipant", "ListParticipants"} {
+							fake.SetDelay(method, 500*time.Millisecond)
+						}
+					}
+					m, err := lkgate.New(lkgate.Config{URL: url, APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret, EnsureTimeout: time.Second})
+					if err != nil {
+						t.Fatal(err)
+					}
+					const deadline = 100 * time.Millisecond
+					ctx, cancel := context.WithTimeout(context.Background(), deadline)
+					defer cancel()
+					start := time.Now()
+					err = op(ctx, m)
+					if !errors.Is(err, f.want) {
+						t.Fatalf("got %v, want %v", err, f.want)
+					}
+					if elapsed := time.Since(start); elapsed > deadline+time.Second {
+						t.Errorf("returned after %s, past the caller's %s deadline", elapsed, deadline)
+					}
+				})
+			}
+		})
+	}
+}
+
+// A claim that fails halfway leaves nothing that breaks the next request,
+// even under DenyUnowned: the room lkgate created is deleted again.
+func TestFailedClaimLeavesNoOwnerlessRoom(t *testing.T) {
+	m, fake := newManager(t, lkgate.Config{UnownedRooms: lkgate.DenyUnowned})
+	fake.SetError("UpdateRoomMetadata", twirp.NewError(twirp.Unavailable, "flaky"))
+	if err := token(m, "acme", "r"); !errors.Is(err, lkgate.ErrUnavailable) {
+		t.Fatalf("claim with LiveKit failing = %v", err)
+	}
+	if _, ok := fake.Room("r"); ok {
+		t.Error("the room created for the failed claim was left behind")
+	}
+	fake.SetError("UpdateRoomMetadata", nil)
+	if err := token(m, "acme", "r"); err != nil {
+		t.Fatalf("next request after the failure: %v", err)
+	}
+	if got := roomMetadata(t, fake, "r")[lkgate.OwnerKey]; got != "acme" {
+		t.Errorf("owner %v", got)
+	}
+}
