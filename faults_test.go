@@ -30,7 +30,9 @@ func operations() map[string]func(context.Context, *lkgate.Manager) error {
 		},
 		"list rooms": func(ctx context.Context, m *lkgate.Manager) error { _, err := m.ListRooms(ctx, "acme"); return err },
 		"room":       func(ctx context.Context, m *lkgate.Manager) error { _, err := m.Room(ctx, "acme", "owned"); return err },
-		"remove":     func(ctx context.Context, m *lkgate.Manager) error { return m.RemoveParticipant(ctx, "acme", "owned", "alice") },
+		"remove": func(ctx context.Context, m *lkgate.Manager) error {
+			return m.RemoveParticipant(ctx, "acme", "owned", "alice")
+		},
 		"mute": func(ctx context.Context, m *lkgate.Manager) error {
 			_, err := m.MuteTrack(ctx, "acme", lkgate.MuteRequest{Room: "owned", Identity: "alice", Source: lkgate.SourceMicrophone, Muted: true})
 			return err
@@ -69,7 +71,9 @@ func TestFaultsGiveClearErrorsWithinTheDeadline(t *testing.T) {
 		{"down", func(*testing.T) string { return closedPort() }, lkgate.ErrUnavailable},
 		{"slow", nil, lkgate.ErrTimeout},
 		{"503 from a proxy", func(t *testing.T) string {
-			return rawLiveKit(t, func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "upstream down", http.StatusServiceUnavailable) })
+			return rawLiveKit(t, func(w http.ResponseWriter, _ *http.Request) {
+				http.Error(w, "upstream down", http.StatusServiceUnavailable)
+			})
 		}, lkgate.ErrUnavailable},
 		{"500 from a proxy", func(t *testing.T) string {
 			return rawLiveKit(t, func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "oops", http.StatusInternalServerError) })
