@@ -33,7 +33,7 @@ type env struct {
 	logs *syncBuffer
 }
 
-func newEnv(t *testing.T, mcfg lkgate.Config, keys httpx.StaticKeysConfig) *env {
+func newEnv(t testing.TB, mcfg lkgate.Config, keys httpx.StaticKeysConfig) *env {
 	t.Helper()
 	e := &env{fake: lkgatetest.NewServer(t), logs: &syncBuffer{}}
 	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
