@@ -20,7 +20,10 @@
 // tenant fails with ErrForbidden.
 //
 // LiveKit round trips per token: one (a ListRooms by name) for a room the
-// tenant owns; four (list, create, claim, confirm) for a new room.
+// tenant owns; three (list, create, claim) for a new room. The claim is
+// confirmed by UpdateRoomMetadata's own answer, the running room: a re-read
+// through ListRooms could be stale, as LiveKit's room store trails
+// metadata updates.
 // Concurrent requests for the same tenant and room share one ensure.
 //
 // The empty tenant is unauthenticated mode: no ownership checks and no

@@ -103,7 +103,7 @@ type Config struct {
 	// Locker serialises room claims. Nil means an in-process lock, which is
 	// correct for one replica; several replicas need a shared Locker.
 	Locker Locker
-	// EnsureTimeout bounds one room ensure (read, create, claim, confirm),
+	// EnsureTimeout bounds one room ensure (read, create, claim),
 	// which runs on behalf of every caller coalesced into it. Zero means
 	// DefaultEnsureTimeout.
 	EnsureTimeout time.Duration

@@ -112,7 +112,8 @@ func (m *Manager) ensureRoomOnce(ctx context.Context, tenant, name string) error
 
 // claimRoom creates the room if needed (with empty metadata: newer LiveKit
 // servers overwrite the metadata of an existing room on CreateRoom), then
-// writes the owner under the room's lock and reads it back.
+// writes the owner under the room's lock. Three LiveKit calls in all with
+// the first read of ensureRoomOnce.
 func (m *Manager) claimRoom(ctx context.Context, tenant, name string, existed bool) error {
 	unlock, err := m.locker.Lock(ctx, "lkgate:room:"+name)
 	if err != nil {
@@ -152,23 +153,20 @@ func (m *Manager) claimRoom(ctx context.Context, tenant, name string, existed bo
 	if err != nil {
 		return err
 	}
-	if _, err := m.rooms.UpdateRoomMetadata(ctx, &livekit.UpdateRoomMetadataRequest{Room: name, Metadata: metadata}); err != nil {
+	// The answer of UpdateRoomMetadata is the running room and confirms the
+	// claim; a re-read through ListRooms would not: LiveKit's room store
+	// trails metadata updates, and a stale read looks like a lost claim.
+	claimed, err := m.rooms.UpdateRoomMetadata(ctx, &livekit.UpdateRoomMetadataRequest{Room: name, Metadata: metadata})
+	if err != nil {
 		if !existed && room.NumParticipants == 0 {
 			m.abandonRoom(ctx, name)
 		}
 		return fromLiveKit("claim room", name, err)
 	}
-	confirmed, err := m.lookupRoom(ctx, name)
-	if err != nil {
-		return err
-	}
-	if confirmed == nil {
-		return &Error{Kind: ErrConflict, Msg: "the room closed while being claimed; retry"}
-	}
-	owner, state := ownerOf(confirmed.Metadata)
-	if state != owned || owner != tenant {
-		// Someone wrote the metadata without our lock: another replica
-		// with its own in-process lock, or another tool.
+	if owner, state := ownerOf(claimed.GetMetadata()); state != owned || owner != tenant {
+		// Someone wrote the metadata between our write and LiveKit's
+		// answer, outside our lock: another tool, or a replica with its
+		// own in-process lock.
 		m.log.WarnContext(ctx, "room claim lost to a writer outside the lock", "room", name, "tenant", tenant)
 		if state == owned {
 			return errOtherOwner

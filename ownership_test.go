@@ -45,7 +45,7 @@ func TestNewRoomIsCreatedAndClaimed(t *testing.T) {
 	for _, method := range []string{"ListRooms", "CreateRoom", "UpdateRoomMetadata", "ListParticipants"} {
 		calls[method] = fake.Calls(method)
 	}
-	want := map[string]int{"ListRooms": 2, "CreateRoom": 1, "UpdateRoomMetadata": 1, "ListParticipants": 0}
+	want := map[string]int{"ListRooms": 1, "CreateRoom": 1, "UpdateRoomMetadata": 1, "ListParticipants": 0}
 	if diff := cmp.Diff(want, calls); diff != "" {
 		t.Errorf("LiveKit calls for a new room (-want +got):\n%s", diff)
 	}
@@ -192,8 +192,8 @@ func TestConcurrentEnsuresAreCoalesced(t *testing.T) {
 	}
 	close(start)
 	wg.Wait()
-	if n := fake.TotalCalls(); n != 4 {
-		t.Errorf("100 concurrent requests made %d LiveKit calls, want 4 (one ensure)", n)
+	if n := fake.TotalCalls(); n != 3 {
+		t.Errorf("100 concurrent requests made %d LiveKit calls, want 3 (one ensure)", n)
 	}
 }
 

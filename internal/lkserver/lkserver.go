@@ -149,7 +149,7 @@ func Shared(t testing.TB) *Server {
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
 	if shared.srv == nil && shared.err == nil {
-		shared.srv, shared.err = launchShared()
+		shared.srv, shared.err = Launch()
 	}
 	if shared.err != nil {
 		t.Fatalf("lkserver: shared server: %v", shared.err)
@@ -163,12 +163,19 @@ func Shared(t testing.TB) *Server {
 	return shared.srv
 }
 
-func launchShared() (*Server, error) {
-	dir, err := os.MkdirTemp("", "lkserver-shared-")
+// Launch starts a livekit-server outside a test (for the bench program):
+// its config goes to a new temporary directory, removed by Stop, which the
+// caller must call.
+func Launch(opts ...Option) (*Server, error) {
+	o := options{logLevel: os.Getenv(LogLevelEnv)}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	dir, err := os.MkdirTemp("", "lkserver-")
 	if err != nil {
 		return nil, err
 	}
-	s, err := launch(dir, true, options{logLevel: os.Getenv(LogLevelEnv)})
+	s, err := launch(dir, true, o)
 	if err != nil {
 		_ = os.RemoveAll(dir)
 	}

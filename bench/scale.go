@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+)
+
+// listingScale measures a tenant's room list as the server holds more
+// rooms: LiveKit cannot filter by metadata, so lkgate lists them all and
+// keeps the tenant's. One room in ten belongs to the tenant.
+func (b *bench) listingScale(counts string) {
+	ctx := context.Background()
+	fmt.Println()
+	fmt.Println("| rooms on the server | tenant's rooms | list p50 | list p99 |")
+	fmt.Println("|---|---|---|---|")
+	created := 0
+	for _, field := range strings.Split(counts, ",") {
+		target, err := strconv.Atoi(strings.TrimSpace(field))
+		if err != nil {
+			log.Fatalf("bench: -scale: %v", err)
+		}
+		existing, err := b.admin.ListRooms(ctx, &livekit.ListRoomsRequest{})
+		if err != nil {
+			log.Fatal(err)
+		}
+		b.createRooms(ctx, &created, target-len(existing.Rooms))
+		var lat []time.Duration
+		var mine int
+		for range 50 {
+			start := time.Now()
+			rooms, err := b.m.ListRooms(ctx, "acme")
+			if err != nil {
+				log.Fatal(err)
+			}
+			lat = append(lat, time.Since(start))
+			mine = len(rooms)
+		}
+		slices.Sort(lat)
+		total, _ := b.admin.ListRooms(ctx, &livekit.ListRoomsRequest{})
+		fmt.Printf("| %d | %d | %s | %s |\n", len(total.GetRooms()), mine, lat[len(lat)/2].Round(10*time.Microsecond), lat[len(lat)*99/100].Round(10*time.Microsecond))
+	}
+}
+
+// createRooms creates n rooms, one in ten owned by acme and the rest by
+// other tenants, the way lkgate would have left them.
+func (b *bench) createRooms(ctx context.Context, created *int, n int) {
+	var wg sync.WaitGroup
+	work := make(chan int)
+	for range 16 {
+		wg.Go(func() {
+			for i := range work {
+				owner := "tenant-" + strconv.Itoa(i%97)
+				if i%10 == 0 {
+					owner = "acme"
+				}
+				_, err := b.admin.CreateRoom(ctx, &livekit.CreateRoomRequest{Name: fmt.Sprintf("scale-%06d", i), EmptyTimeout: 600,
+					Metadata: `{"auth_id":"` + owner + `"}`})
+				if err != nil {
+					log.Fatalf("bench: creating rooms: %v", err)
+				}
+			}
+		})
+	}
+	for range max(n, 0) {
+		work <- *created
+		*created++
+	}
+	close(work)
+	wg.Wait()
+}
