@@ -211,3 +211,38 @@ func BenchmarkSignToken(b *testing.B) {
 		}
 	}
 }
+
+// mayName must never skip a room the tenant owns, however the owner is
+// encoded.
+func TestMayNameNeverSkipsAnOwner(t *testing.T) {
+	for _, tt := range []struct{ metadata, tenant string }{
+		{`{"auth_id":"acme"}`, "acme"},
+		{`{"auth_id":"\u0061cme"}`, "acme"},
+		{`{"auth_id":"a\"b"}`, `a"b`},
+		{`{"auth_id":"\u003ctag\u003e"}`, "<tag>"},
+		{`{"auth_id":"ünï"}`, "ünï"},
+		{"{\"auth_id\":\"a\xffb\"}", "a\uFFFDb"},
+	} {
+		owner, state := ownerOf(tt.metadata)
+		if state != owned || owner != tt.tenant {
+			t.Fatalf("bad case %q", tt.metadata)
+		}
+		if !mayName(tt.metadata, tt.tenant) {
+			t.Errorf("mayName(%q, %q) skips the owner", tt.metadata, tt.tenant)
+		}
+	}
+	if mayName(`{"auth_id":"globex"}`, "acme") {
+		t.Error("mayName does not skip another tenant's room")
+	}
+}
+
+func FuzzMayName(f *testing.F) {
+	f.Add(`{"auth_id":"acme"}`, "acme")
+	f.Add(`{"auth_id":"\u0061cme"}`, "acme")
+	f.Add("{\"auth_id\":\"a\xffb\"}", "a\uFFFDb")
+	f.Fuzz(func(t *testing.T, metadata, tenant string) {
+		if owner, state := ownerOf(metadata); state == owned && owner == tenant && !mayName(metadata, tenant) {
+			t.Fatalf("mayName(%q, %q) skips the owner", metadata, tenant)
+		}
+	})
+}

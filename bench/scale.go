@@ -18,6 +18,7 @@ import (
 // keeps the tenant's. One room in ten belongs to the tenant.
 func (b *bench) listingScale(counts string) {
 	ctx := context.Background()
+	b.deleteAllRooms(ctx)
 	fmt.Println()
 	fmt.Println("| rooms on the server | tenant's rooms | list p50 | list p99 |")
 	fmt.Println("|---|---|---|---|")
@@ -75,4 +76,17 @@ func (b *bench) createRooms(ctx context.Context, created *int, n int) {
 	}
 	close(work)
 	wg.Wait()
+}
+
+// deleteAllRooms empties the server, so the scale test counts only its own rooms.
+func (b *bench) deleteAllRooms(ctx context.Context) {
+	res, err := b.admin.ListRooms(ctx, &livekit.ListRoomsRequest{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, r := range res.GetRooms() {
+		if _, err := b.admin.DeleteRoom(ctx, &livekit.DeleteRoomRequest{Room: r.GetName()}); err != nil {
+			log.Fatalf("bench: deleting room %s: %v", r.GetName(), err)
+		}
+	}
 }
