@@ -57,7 +57,7 @@ func (m *Manager) GuardJoin(ctx context.Context, ev *livekit.WebhookEvent) (remo
 		return false, nil
 	}
 	tenant, attributed := p.GetAttributes()[TenantAttribute]
-	if owner, state := ownerOf(room.GetMetadata()); state == owned && attributed && owner == tenant {
+	if attributed && ownedBy(room.GetMetadata(), tenant) {
 		return false, nil
 	}
 	current, err := m.lookupRoom(ctx, room.GetName())

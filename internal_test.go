@@ -246,3 +246,36 @@ func FuzzMayName(f *testing.F) {
 		}
 	})
 }
+
+// ownsPlain is a shortcut: it must agree with the full parse wherever it
+// answers yes.
+func FuzzOwnsPlain(f *testing.F) {
+	f.Add(`{"auth_id":"acme"}`, "acme")
+	f.Add(`{"auth_id":"a"b"}`, `a"b`)
+	f.Add(`{"auth_id":"a\b"}`, `a\b`)
+	f.Fuzz(func(t *testing.T, metadata, tenant string) {
+		if validateText("tenant", tenant, maxTenantBytes) != nil || !ownsPlain(metadata, tenant) {
+			return
+		}
+		if owner, state := ownerOf(metadata); state != owned || owner != tenant {
+			t.Fatalf("ownsPlain(%q, %q) but the parse says %q, %v", metadata, tenant, owner, state)
+		}
+	})
+}
+
+func TestOwnsPlain(t *testing.T) {
+	for _, tt := range []struct {
+		metadata, tenant string
+		want             bool
+	}{
+		{`{"auth_id":"acme"}`, "acme", true},
+		{`{"auth_id":"acme"}`, "acm", false},
+		{`{"auth_id":"acme","x":1}`, "acme", false},
+		{`{"auth_id":"a"b"}`, `a"b`, false},
+		{`{"auth_id":"a\"}`, `a\`, false},
+	} {
+		if got := ownsPlain(tt.metadata, tt.tenant); got != tt.want {
+			t.Errorf("ownsPlain(%q, %q) = %v", tt.metadata, tt.tenant, got)
+		}
+	}
+}

@@ -3,7 +3,6 @@ package lkgate
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -184,7 +183,7 @@ func New(cfg Config) (*Manager, error) {
 		m.locker = NewLocalLocker()
 	}
 	if m.log == nil {
-		m.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		m.log = slog.New(slog.DiscardHandler)
 	}
 	if m.now == nil {
 		m.now = time.Now

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/livekit/protocol/livekit"
@@ -46,6 +47,27 @@ func ownerOf(metadata string) (string, ownerState) {
 		return "", unowned
 	}
 	return owner, owned
+}
+
+// ownedBy reports whether metadata names tenant as the room's owner.
+func ownedBy(metadata, tenant string) bool {
+	if ownsPlain(metadata, tenant) {
+		return true
+	}
+	owner, state := ownerOf(metadata)
+	return state == owned && owner == tenant
+}
+
+// ownsPlain recognises, without parsing, metadata exactly as lkgate writes
+// it for a room with no other keys: the hot path of every token for an
+// owned room. It is sound because a validated tenant has no control
+// characters or invalid UTF-8, so without '"' or '\\' it is a literal JSON
+// string that decodes to itself.
+func ownsPlain(metadata, tenant string) bool {
+	const prefix, suffix = `{"auth_id":"`, `"}`
+	return len(metadata) == len(prefix)+len(tenant)+len(suffix) &&
+		strings.HasPrefix(metadata, prefix) && strings.HasSuffix(metadata, suffix) &&
+		metadata[len(prefix):len(metadata)-len(suffix)] == tenant && !strings.ContainsAny(tenant, `"\\`)
 }
 
 // metadataWithOwner returns metadata with OwnerKey set to tenant, every
@@ -100,6 +122,9 @@ func (m *Manager) ensureRoomOnce(ctx context.Context, tenant, name string) error
 		return err
 	}
 	if room != nil {
+		if ownedBy(room.Metadata, tenant) {
+			return nil
+		}
 		switch owner, state := ownerOf(room.Metadata); state {
 		case owned:
 			return ownerCheck(owner, tenant)

@@ -84,10 +84,8 @@ func (m *Manager) authorize(ctx context.Context, tenant, name string, needRoom b
 	if room == nil {
 		return nil, errRoomNotFound
 	}
-	if checked {
-		if owner, state := ownerOf(room.Metadata); state != owned || owner != tenant {
-			return nil, errRoomNotFound
-		}
+	if checked && !ownedBy(room.Metadata, tenant) {
+		return nil, errRoomNotFound
 	}
 	return room, nil
 }
@@ -107,13 +105,8 @@ func (m *Manager) ListRooms(ctx context.Context, tenant string) ([]Room, error) 
 	}
 	rooms := []Room{}
 	for _, r := range res.GetRooms() {
-		if checked {
-			if !mayName(r.Metadata, tenant) {
-				continue
-			}
-			if owner, state := ownerOf(r.Metadata); state != owned || owner != tenant {
-				continue
-			}
+		if checked && (!mayName(r.Metadata, tenant) || !ownedBy(r.Metadata, tenant)) {
+			continue
 		}
 		rooms = append(rooms, roomOf(r))
 	}

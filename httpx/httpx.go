@@ -3,7 +3,6 @@ package httpx
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -77,7 +76,7 @@ func New(m *lkgate.Manager, cfg Config) (*Handler, error) {
 		h.maxBody = DefaultMaxBodyBytes
 	}
 	if h.log == nil {
-		h.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		h.log = slog.New(slog.DiscardHandler)
 	}
 	h.route("POST", "/livekit/token", h.Token)
 	h.route("GET", "/livekit/rooms", h.ListRooms)
