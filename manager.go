@@ -97,7 +97,8 @@ type Config struct {
 	// it off unless the host mints some tokens itself.
 	AllowUnattributedJoins bool
 
-	// RoomService reaches LiveKit. Nil means an SDK client for URL.
+	// RoomService reaches LiveKit. Nil means NewRoomService(URL, APIKey,
+	// APISecret); *lksdk.RoomServiceClient also fits.
 	RoomService RoomService
 	// Locker serialises room claims. Nil means an in-process lock, which is
 	// correct for one replica; several replicas need a shared Locker.
@@ -177,7 +178,7 @@ func New(cfg Config) (*Manager, error) {
 	}
 	m := &Manager{cfg: cfg, publicURL: cfg.PublicURL, rooms: cfg.RoomService, locker: cfg.Locker, log: cfg.Logger, now: cfg.Now}
 	if m.rooms == nil {
-		m.rooms = lksdk.NewRoomServiceClient(cfg.URL, cfg.APIKey, cfg.APISecret)
+		m.rooms = newRoomClient(cfg.URL, cfg.APIKey, cfg.APISecret)
 	}
 	if m.locker == nil {
 		m.locker = NewLocalLocker()

@@ -87,7 +87,7 @@ func counting(n *atomic.Int64) twirp.ClientOption {
 func newBench(lkURL, key, secret string, d time.Duration, workers int) *bench {
 	b := &bench{lkURL: lkURL, key: key, secret: secret, duration: d, workers: workers}
 	m, err := lkgate.New(lkgate.Config{URL: lkURL, APIKey: key, APISecret: secret,
-		RoomService: lksdk.NewRoomServiceClient(lkURL, key, secret, counting(&b.lkCalls))})
+		RoomService: countingRooms{RoomService: lkgate.NewRoomService(lkURL, key, secret), n: &b.lkCalls}})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -78,7 +78,7 @@ func (b *bench) handlerShare() {
 	sign := (cpuTime() - start) / n
 
 	overhead := handler - sign
-	fmt.Printf("token request CPU in lkgate's process: %s with the real LiveKit (SDK client included), %s with LiveKit in memory, of which JWT signing %s\n",
+	fmt.Printf("token request CPU in lkgate's process: %s with the real LiveKit (its client included), %s with LiveKit in memory, of which JWT signing %s\n",
 		full.Round(100*time.Nanosecond), handler.Round(100*time.Nanosecond), sign.Round(100*time.Nanosecond))
 	fmt.Printf("handler overhead (all but LiveKit and signing): %s = %.1f%% of a token request's CPU\n",
 		overhead.Round(100*time.Nanosecond), 100*float64(overhead)/float64(full))

@@ -1,0 +1,110 @@
+package lkgate
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/livekit/protocol/auth"
+	"github.com/livekit/protocol/livekit"
+	"github.com/livekit/protocol/utils/xtwirp"
+	"github.com/twitchtv/twirp"
+)
+
+// roomClient is the default RoomService: LiveKit's own twirp client, as the
+// SDK uses it, but on a pooled transport. The SDK's HTTP client cannot be
+// configured and keeps two idle connections per host, so under concurrent
+// load most calls would open a new connection to LiveKit. Like the SDK,
+// each call carries a fresh token with the least grant it needs.
+type roomClient struct {
+	rpc         livekit.RoomService
+	key, secret string
+}
+
+// NewRoomService returns the RoomService a Manager uses when
+// Config.RoomService is nil: LiveKit's twirp client on a pooled HTTP
+// transport, signing a least-privilege token per call. It is exported so
+// that a host can wrap it (for metrics or tracing) and pass the wrapper in
+// Config.RoomService. It is safe for concurrent use.
+func NewRoomService(url, apiKey, apiSecret string) RoomService {
+	return newRoomClient(url, apiKey, apiSecret)
+}
+
+func newRoomClient(url, key, secret string) *roomClient {
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConns = 256
+	transport.MaxIdleConnsPerHost = 256
+	// The backstop the SDK has too; callers' contexts normally end sooner.
+	httpClient := &http.Client{Transport: transport, Timeout: 10 * time.Second}
+	return &roomClient{
+		rpc: livekit.NewRoomServiceProtobufClient(toHTTPURL(url), httpClient, xtwirp.DefaultClientOptions()...),
+		key: key, secret: secret,
+	}
+}
+
+func toHTTPURL(raw string) string {
+	switch {
+	case strings.HasPrefix(raw, "ws://"):
+		return "http://" + strings.TrimPrefix(raw, "ws://")
+	case strings.HasPrefix(raw, "wss://"):
+		return "https://" + strings.TrimPrefix(raw, "wss://")
+	}
+	return raw
+}
+
+// authorized returns ctx carrying a one-minute token with grant.
+func (c *roomClient) authorized(ctx context.Context, grant auth.VideoGrant) (context.Context, error) {
+	token, err := auth.NewAccessToken(c.key, c.secret).SetVideoGrant(&grant).SetValidFor(time.Minute).ToJWT()
+	if err != nil {
+		return nil, err
+	}
+	return twirp.WithHTTPRequestHeaders(ctx, http.Header{"Authorization": {"Bearer " + token}})
+}
+
+func call[Req, Res any](c *roomClient, ctx context.Context, grant auth.VideoGrant, req Req, fn func(context.Context, Req) (Res, error)) (Res, error) {
+	ctx, err := c.authorized(ctx, grant)
+	if err != nil {
+		var zero Res
+		return zero, err
+	}
+	return fn(ctx, req)
+}
+
+func admin(room string) auth.VideoGrant { return auth.VideoGrant{RoomAdmin: true, Room: room} }
+
+func (c *roomClient) CreateRoom(ctx context.Context, req *livekit.CreateRoomRequest) (*livekit.Room, error) {
+	return call(c, ctx, auth.VideoGrant{RoomCreate: true}, req, c.rpc.CreateRoom)
+}
+
+func (c *roomClient) DeleteRoom(ctx context.Context, req *livekit.DeleteRoomRequest) (*livekit.DeleteRoomResponse, error) {
+	return call(c, ctx, auth.VideoGrant{RoomCreate: true}, req, c.rpc.DeleteRoom)
+}
+
+func (c *roomClient) ListRooms(ctx context.Context, req *livekit.ListRoomsRequest) (*livekit.ListRoomsResponse, error) {
+	return call(c, ctx, auth.VideoGrant{RoomList: true}, req, c.rpc.ListRooms)
+}
+
+func (c *roomClient) UpdateRoomMetadata(ctx context.Context, req *livekit.UpdateRoomMetadataRequest) (*livekit.Room, error) {
+	return call(c, ctx, admin(req.GetRoom()), req, c.rpc.UpdateRoomMetadata)
+}
+
+func (c *roomClient) ListParticipants(ctx context.Context, req *livekit.ListParticipantsRequest) (*livekit.ListParticipantsResponse, error) {
+	return call(c, ctx, admin(req.GetRoom()), req, c.rpc.ListParticipants)
+}
+
+func (c *roomClient) GetParticipant(ctx context.Context, req *livekit.RoomParticipantIdentity) (*livekit.ParticipantInfo, error) {
+	return call(c, ctx, admin(req.GetRoom()), req, c.rpc.GetParticipant)
+}
+
+func (c *roomClient) RemoveParticipant(ctx context.Context, req *livekit.RoomParticipantIdentity) (*livekit.RemoveParticipantResponse, error) {
+	return call(c, ctx, admin(req.GetRoom()), req, c.rpc.RemoveParticipant)
+}
+
+func (c *roomClient) MutePublishedTrack(ctx context.Context, req *livekit.MuteRoomTrackRequest) (*livekit.MuteRoomTrackResponse, error) {
+	return call(c, ctx, admin(req.GetRoom()), req, c.rpc.MutePublishedTrack)
+}
+
+func (c *roomClient) UpdateParticipant(ctx context.Context, req *livekit.UpdateParticipantRequest) (*livekit.ParticipantInfo, error) {
+	return call(c, ctx, admin(req.GetRoom()), req, c.rpc.UpdateParticipant)
+}
