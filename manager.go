@@ -26,6 +26,7 @@ type RoomService interface {
 	RemoveParticipant(ctx context.Context, req *livekit.RoomParticipantIdentity) (*livekit.RemoveParticipantResponse, error)
 	MutePublishedTrack(ctx context.Context, req *livekit.MuteRoomTrackRequest) (*livekit.MuteRoomTrackResponse, error)
 	UpdateParticipant(ctx context.Context, req *livekit.UpdateParticipantRequest) (*livekit.ParticipantInfo, error)
+	SendData(ctx context.Context, req *livekit.SendDataRequest) (*livekit.SendDataResponse, error)
 }
 
 var _ RoomService = (*lksdk.RoomServiceClient)(nil)
@@ -84,6 +85,10 @@ type Config struct {
 	// DefaultMaxTokenTTL.
 	MaxTokenTTL time.Duration
 
+	// Guests configures guest invites and the lobby. Its zero value turns
+	// guests off: the guest methods then fail with ErrNotConfigured.
+	Guests GuestConfig
+
 	// Room is applied to the rooms lkgate creates.
 	Room RoomOptions
 	// UnownedRooms is the policy for rooms that exist without an owner.
@@ -121,6 +126,7 @@ type Manager struct {
 	log       *slog.Logger
 	now       func() time.Time
 	ensures   singleflight.Group
+	guests    *guests // nil when Config.Guests is the zero value
 }
 
 // New validates cfg and returns a Manager. It makes no network call. Errors
@@ -171,7 +177,11 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.UnownedRooms != ClaimUnowned && cfg.UnownedRooms != DenyUnowned {
 		return nil, invalidArg("UnownedRooms", "unknown policy %d", cfg.UnownedRooms)
 	}
-	m := &Manager{cfg: cfg, publicURL: cfg.PublicURL, rooms: cfg.RoomService, locker: cfg.Locker, log: cfg.Logger, now: cfg.Now}
+	g, err := newGuests(cfg.Guests, cfg.APISecret)
+	if err != nil {
+		return nil, err
+	}
+	m := &Manager{guests: g, cfg: cfg, publicURL: cfg.PublicURL, rooms: cfg.RoomService, locker: cfg.Locker, log: cfg.Logger, now: cfg.Now}
 	if m.rooms == nil {
 		m.rooms = lksdk.NewRoomServiceClient(cfg.URL, cfg.APIKey, cfg.APISecret)
 	}
