@@ -433,3 +433,32 @@ func mustRoomAuth(t *testing.T, m *lkgate.Manager, tok string) *lkgate.GuestSess
 	}
 	return s
 }
+
+// The largest invite lkgate accepts (every allowed admin at its longest)
+// still makes a lobby token the real server accepts, and its pass survives
+// the trip through LiveKit intact.
+func TestLargestInviteJoinsTheLobby(t *testing.T) {
+	srv := lkserver.Shared(t)
+	m := guestManager(t, srv, nil)
+	ctx := context.Background()
+	room := fmt.Sprintf("guestlarge-%d", time.Now().UnixNano())
+	admins := make([]string, lkgate.MaxAllowedAdmins)
+	for i := range admins {
+		admins[i] = fmt.Sprintf("%02d", i) + strings.Repeat("é", (lkgate.MaxAdminBytes-2)/2)
+	}
+	inv, err := m.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: room, AllowedAdmins: admins})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inv.Token) > lkgate.MaxInviteTokenBytes {
+		t.Fatalf("the largest invite is %d bytes, over the %d lkgate accepts back", len(inv.Token), lkgate.MaxInviteTokenBytes)
+	}
+	g := joinLobby(t, srv, m, inv.Token, strings.Repeat("n", 200))
+	t.Logf("invite %d bytes, lobby token %d bytes", len(inv.Token), len(g.session.Token.JWT))
+	if err := m.Admit(ctx, "acme", admins[len(admins)-1], lkgate.AdmitRequest{Room: room, GuestIdentity: g.session.Identity, Admit: true}); err != nil {
+		t.Fatal(err)
+	}
+	if msg := g.nextAdmission(t); msg.Type != lkgate.AdmissionAdmit {
+		t.Errorf("admission %+v", msg)
+	}
+}
