@@ -47,7 +47,8 @@
 // attribute it cannot change, so Admit needs no database: it finds the
 // guest in its lobby, checks the pass and the caller (AllowAll or the
 // caller's subject among AllowedAdmins), and sends the guest a main-room
-// token as a LiveKit data packet on AdmissionTopic (see AdmissionMessage),
+// token through LiveKit, in the guest's own participant attribute
+// AdmissionAttribute (see AdmissionMessage),
 // or a deny followed by removal. WaitingGuests lists who waits.
 //
 // # Errors

@@ -15,8 +15,8 @@ import (
 )
 
 // Invite a guest, let it wait in its lobby, and admit it. The fake stands in
-// for LiveKit and for the guest's client (Join); SentData shows the message
-// LiveKit delivers to the guest.
+// for LiveKit and for the guest's client (Join); the guest's participant
+// attributes show what LiveKit delivers to the guest.
 func ExampleManager_Admit() {
 	fake := lkgatetest.NewUnstartedServer()
 	fake.Start()
@@ -70,42 +70,51 @@ func ExampleManager_Admit() {
 		log.Fatal(err)
 	}
 
-	// What the guest's client receives in its lobby.
-	pkt := fake.SentData(g.LobbyRoom)[0]
+	// What the guest's client sees: its own attribute changes.
+	guest := fake.Participants(g.LobbyRoom)[0]
 	var msg lkgate.AdmissionMessage
-	if err := json.Unmarshal(pkt.Data, &msg); err != nil {
+	if err := json.Unmarshal([]byte(guest.Attributes[lkgate.AdmissionAttribute]), &msg); err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("topic:", pkt.GetTopic(), "to guest only:", len(pkt.DestinationIdentities) == 1)
 	fmt.Println("message:", msg.Type, msg.Room, msg.URL, "token present:", msg.Token != "")
+	fmt.Println("guest may still publish or subscribe in the lobby:", guest.Permission.CanPublish || guest.Permission.CanSubscribe)
 	// Output:
 	// invite: app.example.com/join invite_token present: true
 	// guest: Grace Hopper true true
 	// waiting: 1 Grace Hopper
 	// bob: lkgate: guest admit: room "standup": the guest's invite does not allow you to admit or deny it
-	// topic: lkgate.admission to guest only: true
 	// message: admit standup wss://rtc.example.com token present: true
+	// guest may still publish or subscribe in the lobby: false
 }
 
 // What a guest's client does, in Go: join the lobby with the room-auth
-// token, listen for data packets on lkgate.AdmissionTopic, and on "admit"
+// token, watch its own attribute lkgate.AdmissionAttribute, and on "admit"
 // leave the lobby and join the main room with the token in the message. In
 // a browser, livekit-client does the same with
-// room.on(RoomEvent.DataReceived, (payload, participant, kind, topic) => ...)
-// and topic === "lkgate.admission".
+// room.on(RoomEvent.ParticipantAttributesChanged, (changed, participant) => ...)
+// for participant === room.localParticipant and the key "lkgate.admission".
 func Example_guestClient() {
 	var session lkgate.GuestSession // from GuestRoomAuth (POST /livekit/guest/room-auth)
 	admitted := make(chan lkgate.AdmissionMessage, 1)
+	// The SDK calls back on its own goroutines; the first answer wins.
+	answer := func(msg lkgate.AdmissionMessage) {
+		select {
+		case admitted <- msg:
+		default:
+		}
+	}
 	lobby, err := lksdk.ConnectToRoomWithToken(session.Token.URL, session.Token.JWT, &lksdk.RoomCallback{
 		ParticipantCallback: lksdk.ParticipantCallback{
-			OnDataPacket: func(data lksdk.DataPacket, _ lksdk.DataReceiveParams) {
-				p, ok := data.(*lksdk.UserDataPacket)
-				if !ok || p.Topic != lkgate.AdmissionTopic {
+			// Called for the local participant too, including with its
+			// attributes as of joining (after a reconnect, say).
+			OnAttributesChanged: func(changed map[string]string, p lksdk.Participant) {
+				v, ok := changed[lkgate.AdmissionAttribute]
+				if !ok || p.Identity() != session.Identity {
 					return
 				}
 				var msg lkgate.AdmissionMessage
-				if json.Unmarshal(p.Payload, &msg) == nil {
-					admitted <- msg
+				if json.Unmarshal([]byte(v), &msg) == nil {
+					answer(msg)
 				}
 			},
 		},
@@ -113,7 +122,7 @@ func Example_guestClient() {
 		// message still sees this.
 		OnDisconnectedWithReason: func(r lksdk.DisconnectionReason) {
 			if r == lksdk.ParticipantRemoved {
-				admitted <- lkgate.AdmissionMessage{Type: lkgate.AdmissionDeny}
+				answer(lkgate.AdmissionMessage{Type: lkgate.AdmissionDeny})
 			}
 		},
 	})

@@ -24,9 +24,10 @@ const (
 	LobbyPrefix = "lkgate-lobby-"
 	// GuestIdentityPrefix starts every guest identity lkgate generates.
 	GuestIdentityPrefix = "guest-"
-	// AdmissionTopic is the data topic on which admit and deny reach the
-	// guest's client in its lobby. See AdmissionMessage.
-	AdmissionTopic = "lkgate.admission"
+	// AdmissionAttribute is the participant attribute of the guest, in its
+	// lobby, through which admit and deny reach the guest's client: lkgate
+	// sets it to an AdmissionMessage in JSON. See AdmissionMessage.
+	AdmissionAttribute = reservedAttributePrefix + "admission"
 	// GuestPassAttribute is the participant attribute, set in the lobby
 	// token, that carries the guest's encrypted admission pass (org, room,
 	// identity, allowed admins, expiry). The guest cannot change it (its
@@ -47,14 +48,22 @@ const (
 	AdmissionDeny  = "deny"
 )
 
-// AdmissionMessage is the JSON payload of the data packet that lkgate sends,
-// reliably and on topic AdmissionTopic, to a waiting guest alone in its
-// lobby. A guest client listens for data packets on that topic
-// (lksdk.RoomCallback.OnDataPacket in Go, RoomEvent.DataReceived in
-// livekit-client): on "admit" it disconnects from the lobby and connects to
-// URL with Token; on "deny" it disconnects and shows the refusal. lkgate
-// removes a denied guest right after, so a disconnect from the lobby with
-// reason "participant removed" means denied too.
+// AdmissionMessage is the JSON value lkgate writes into the waiting guest's
+// own participant attribute AdmissionAttribute, in its lobby. The guest's
+// client watches its own attributes: in livekit-client,
+// RoomEvent.ParticipantAttributesChanged for room.localParticipant (and
+// room.localParticipant.attributes after a reconnect); in Go,
+// lksdk.RoomCallback.OnAttributesChanged for the local participant. On
+// "admit" it disconnects from the lobby and connects to URL with Token; on
+// "deny" it disconnects and shows the refusal. lkgate removes a denied
+// guest right after, so a lobby disconnect with reason "participant
+// removed" means denied too.
+//
+// An attribute, not a data packet: LiveKit drops data sent to a participant
+// whose data channel is not open yet (measured: every packet lost when the
+// guest was admitted right after joining), while attributes are
+// participant state, sent over the signalling connection and again on
+// every reconnect.
 type AdmissionMessage struct {
 	// Type is AdmissionAdmit or AdmissionDeny.
 	Type string `json:"type"`
@@ -166,13 +175,13 @@ type AdmitRequest struct {
 // state.
 //
 // Admitting mints a main-room token for the guest (ParticipantGrant,
-// Config.TokenTTL, the org as TenantAttribute) and sends it to the guest in
-// its lobby as an AdmissionMessage; nothing is returned to the caller. It
-// may be repeated: every admit sends a fresh token, which is also how to
-// recover if the guest's client missed the first. Denying sends a deny
-// message, then removes the guest from its lobby. Three LiveKit calls for
-// admit (ListRooms, GetParticipant, SendData), four for deny
-// (RemoveParticipant).
+// Config.TokenTTL, the org as TenantAttribute) and hands it to the guest in
+// its lobby as an AdmissionMessage in its AdmissionAttribute; nothing is
+// returned to the caller. It may be repeated: every admit writes a fresh
+// token. Denying writes a deny message, then removes the guest from its
+// lobby. Three LiveKit calls for admit (ListRooms, GetParticipant,
+// UpdateParticipant with attributes only, which keeps the guest's empty
+// permissions), four for deny (RemoveParticipant).
 func (m *Manager) Admit(ctx context.Context, tenant, subject string, req AdmitRequest) error {
 	const op = "guest admit"
 	if m.guests == nil {
@@ -222,15 +231,12 @@ func (m *Manager) Admit(ctx context.Context, tenant, subject string, req AdmitRe
 	if err != nil {
 		return &Error{Kind: ErrUpstream, Op: op, Room: req.Room, Msg: "encoding the admission failed"}
 	}
-	topic := AdmissionTopic
-	if _, err := m.rooms.SendData(ctx, &livekit.SendDataRequest{
-		Room:                  lobby,
-		Data:                  payload,
-		Kind:                  livekit.DataPacket_RELIABLE,
-		DestinationIdentities: []string{req.GuestIdentity},
-		Topic:                 &topic,
+	if _, err := m.rooms.UpdateParticipant(ctx, &livekit.UpdateParticipantRequest{
+		Room:       lobby,
+		Identity:   req.GuestIdentity,
+		Attributes: map[string]string{AdmissionAttribute: string(payload)},
 	}); err != nil {
-		return fromLiveKit(op, req.Room, err)
+		return participantError(op, req.Room, err)
 	}
 	if !req.Admit {
 		_, err := m.rooms.RemoveParticipant(ctx, &livekit.RoomParticipantIdentity{Room: lobby, Identity: req.GuestIdentity})
@@ -256,9 +262,8 @@ type WaitingGuest struct {
 }
 
 // WaitingGuests lists the guests waiting for the tenant's room, longest
-// waiting first. A guest is listed from the moment its client joins the
-// lobby until it leaves it (an admitted guest leaves once it has its
-// main-room token). Cost: 2 + n LiveKit calls: ListRooms by name (the
+// waiting first: those in their lobby and not admitted yet (a denied guest
+// is removed from its lobby). Cost: 2 + n LiveKit calls: ListRooms by name (the
 // ownership check), one unfiltered ListRooms (LiveKit cannot filter by
 // prefix; the cost grows with the rooms on the server), and ListParticipants
 // for each of the n lobbies of this room, 8 at a time.
@@ -311,7 +316,8 @@ func (m *Manager) WaitingGuests(ctx context.Context, tenant, room string) ([]Wai
 			}
 			for _, p := range res.GetParticipants() {
 				pass := m.guests.passOf(p, room, now)
-				if pass == nil || (checked && pass.Org != tenant) || m.guests.lobbyName(room, p.GetIdentity()) != lobby {
+				if pass == nil || (checked && pass.Org != tenant) || m.guests.lobbyName(room, p.GetIdentity()) != lobby ||
+					p.GetAttributes()[AdmissionAttribute] != "" {
 					continue
 				}
 				waiting = append(waiting, WaitingGuest{Identity: p.GetIdentity(), Name: p.GetName(), Since: participantOf(p).JoinedAt})

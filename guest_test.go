@@ -77,6 +77,22 @@ func (e *guestEnv) waiting(t *testing.T, inv *lkgate.Invite, name string) *lkgat
 	return s
 }
 
+// admission returns the message lkgate left in the guest's admission
+// attribute, or nil if there is none.
+func (e *guestEnv) admission(t *testing.T, s *lkgate.GuestSession) *lkgate.AdmissionMessage {
+	t.Helper()
+	for _, p := range e.fake.Participants(s.LobbyRoom) {
+		if v := p.Attributes[lkgate.AdmissionAttribute]; p.Identity == s.Identity && v != "" {
+			var msg lkgate.AdmissionMessage
+			if err := json.Unmarshal([]byte(v), &msg); err != nil {
+				t.Fatalf("admission attribute %q: %v", v, err)
+			}
+			return &msg
+		}
+	}
+	return nil
+}
+
 func wantErr(t *testing.T, err error, kind error, field string) {
 	t.Helper()
 	var e *lkgate.Error
@@ -190,8 +206,8 @@ func TestGuestAdmitFlow(t *testing.T) {
 	wantErr(t, e.m.Admit(ctx, "acme", "bob", admit), lkgate.ErrForbidden, "")
 	wantErr(t, e.m.Admit(ctx, "acme", "", admit), lkgate.ErrForbidden, "")
 	wantErr(t, e.m.Admit(ctx, "globex", "alice", admit), lkgate.ErrNotFound, "")
-	if sent := e.fake.SentData(s.LobbyRoom); len(sent) != 0 {
-		t.Fatalf("refused admits sent %d packets", len(sent))
+	if msg := e.admission(t, s); msg != nil {
+		t.Fatalf("refused admits reached the guest: %+v", msg)
 	}
 
 	e.fake.ResetCalls()
@@ -201,17 +217,16 @@ func TestGuestAdmitFlow(t *testing.T) {
 	if n := e.fake.TotalCalls(); n != 3 {
 		t.Errorf("admit cost %d LiveKit calls, want 3", n)
 	}
-	sent := e.fake.SentData(s.LobbyRoom)
-	if len(sent) != 1 {
-		t.Fatalf("sent %d packets", len(sent))
+	msg := e.admission(t, s)
+	if msg == nil {
+		t.Fatal("no admission reached the guest")
 	}
-	p := sent[0]
-	if p.GetTopic() != lkgate.AdmissionTopic || !cmp.Equal(p.DestinationIdentities, []string{s.Identity}) || p.Kind != livekit.DataPacket_RELIABLE {
-		t.Errorf("packet %v", p)
+	lobby := e.fake.Participants(s.LobbyRoom)[0]
+	if perm := lobby.Permission; perm.CanPublish || perm.CanSubscribe || perm.CanPublishData || perm.CanUpdateMetadata {
+		t.Errorf("lobby permission after admission: %v", perm)
 	}
-	var msg lkgate.AdmissionMessage
-	if err := json.Unmarshal(p.Data, &msg); err != nil {
-		t.Fatal(err)
+	if waiting, err := e.m.WaitingGuests(ctx, "acme", "standup"); err != nil || len(waiting) != 0 {
+		t.Errorf("an admitted guest is still listed as waiting: %+v %v", waiting, err)
 	}
 	if msg.Type != "admit" || msg.Room != "standup" || msg.URL != e.m.PublicURL() {
 		t.Errorf("message %+v", msg)
@@ -241,9 +256,8 @@ func TestGuestDeny(t *testing.T) {
 	if n := e.fake.TotalCalls(); n != 4 {
 		t.Errorf("deny cost %d LiveKit calls, want 4", n)
 	}
-	sent := e.fake.SentData(s.LobbyRoom)
-	if len(sent) != 1 || string(sent[0].Data) != `{"type":"deny"}` || sent[0].GetTopic() != lkgate.AdmissionTopic {
-		t.Fatalf("sent %v", sent)
+	if n := e.fake.Calls("UpdateParticipant"); n != 1 {
+		t.Errorf("the deny message was written %d times, want once", n)
 	}
 	if ps := e.fake.Participants(s.LobbyRoom); len(ps) != 0 {
 		t.Errorf("denied guest still in the lobby: %v", ps)
@@ -279,8 +293,8 @@ func TestAdmitNeedsAWaitingGuestOfThisRoom(t *testing.T) {
 	s = e.waiting(t, e.invite(t, lkgate.InviteRequest{Org: "acme", Room: "standup", AllowAll: true}), "G")
 	e.clk.now = e.clk.now.Add(11 * time.Minute)
 	wantErr(t, e.m.Admit(ctx, "acme", "x", lkgate.AdmitRequest{Room: "standup", GuestIdentity: s.Identity}), lkgate.ErrNotFound, "")
-	if len(e.fake.SentData(s.LobbyRoom)) != 0 {
-		t.Error("data sent to an expired guest")
+	if e.admission(t, s) != nil {
+		t.Error("an expired guest was admitted")
 	}
 }
 

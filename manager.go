@@ -26,7 +26,6 @@ type RoomService interface {
 	RemoveParticipant(ctx context.Context, req *livekit.RoomParticipantIdentity) (*livekit.RemoveParticipantResponse, error)
 	MutePublishedTrack(ctx context.Context, req *livekit.MuteRoomTrackRequest) (*livekit.MuteRoomTrackResponse, error)
 	UpdateParticipant(ctx context.Context, req *livekit.UpdateParticipantRequest) (*livekit.ParticipantInfo, error)
-	SendData(ctx context.Context, req *livekit.SendDataRequest) (*livekit.SendDataResponse, error)
 }
 
 var _ RoomService = (*lksdk.RoomServiceClient)(nil)

@@ -18,7 +18,7 @@
 // Guest routes use the published guest API's camelCase field names; the
 // others use snake_case. Under an /api/v1 prefix they are that API's paths.
 // The guest's client waits in its own lobby room and learns of admission
-// through a LiveKit data packet on topic lkgate.AdmissionTopic (see
+// through its own participant attribute lkgate.AdmissionAttribute (see
 // lkgate.AdmissionMessage); it never polls this API.
 //
 // Every route on an existing room answers 404 with the same body for a room

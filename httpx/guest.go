@@ -47,10 +47,10 @@ type RoomAuthResponse struct {
 	GuestIdentity string `json:"guestIdentity"`
 	// GuestName is the display name after sanitising.
 	GuestName string `json:"guestName"`
-	// AdmissionTopic is the data topic the client listens on for the
-	// admit or deny message (lkgate.AdmissionTopic).
-	AdmissionTopic string    `json:"admissionTopic"`
-	ExpiresAt      time.Time `json:"expiresAt"`
+	// AdmissionAttribute is the client's own participant attribute in
+	// which the admit or deny message arrives (lkgate.AdmissionAttribute).
+	AdmissionAttribute string    `json:"admissionAttribute"`
+	ExpiresAt          time.Time `json:"expiresAt"`
 }
 
 // AdmitRequest is the body of POST /livekit/guest/admit.
@@ -136,13 +136,13 @@ func (h *Handler) GuestRoomAuth(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, RoomAuthResponse{
-		LiveKitToken:   s.Token.JWT,
-		LiveKitURL:     s.Token.URL,
-		LobbyRoom:      s.LobbyRoom,
-		GuestIdentity:  s.Identity,
-		GuestName:      s.Name,
-		AdmissionTopic: lkgate.AdmissionTopic,
-		ExpiresAt:      s.Token.ExpiresAt,
+		LiveKitToken:       s.Token.JWT,
+		LiveKitURL:         s.Token.URL,
+		LobbyRoom:          s.LobbyRoom,
+		GuestIdentity:      s.Identity,
+		GuestName:          s.Name,
+		AdmissionAttribute: lkgate.AdmissionAttribute,
+		ExpiresAt:          s.Token.ExpiresAt,
 	})
 }
 

@@ -62,7 +62,7 @@ func TestGuestRoutes(t *testing.T) {
 		t.Fatalf("room-auth: %d %s", res.status, res.body)
 	}
 	ra := decodeBody[httpx.RoomAuthResponse](t, res)
-	if ra.LiveKitToken == "" || ra.LobbyRoom == "" || ra.GuestName != "Grace" || ra.AdmissionTopic != lkgate.AdmissionTopic ||
+	if ra.LiveKitToken == "" || ra.LobbyRoom == "" || ra.GuestName != "Grace" || ra.AdmissionAttribute != lkgate.AdmissionAttribute ||
 		!strings.HasPrefix(ra.GuestIdentity, "guest-") || ra.LiveKitURL != "ws"+strings.TrimPrefix(e.fake.URL(), "http") {
 		t.Errorf("room-auth response %+v", ra)
 	}
@@ -98,13 +98,10 @@ func TestGuestRoutes(t *testing.T) {
 	if res.status != 200 || strings.TrimSpace(string(res.body)) != `{"code":200}` {
 		t.Fatalf("admit: %d %s", res.status, res.body)
 	}
-	sent := e.fake.SentData(ra.LobbyRoom)
-	if len(sent) != 1 {
-		t.Fatalf("sent %d packets", len(sent))
-	}
+	attr := e.fake.Participants(ra.LobbyRoom)[0].Attributes[lkgate.AdmissionAttribute]
 	var msg lkgate.AdmissionMessage
-	if err := json.Unmarshal(sent[0].Data, &msg); err != nil || msg.Type != "admit" || msg.Token == "" {
-		t.Fatalf("admission %s", sent[0].Data)
+	if err := json.Unmarshal([]byte(attr), &msg); err != nil || msg.Type != "admit" || msg.Token == "" {
+		t.Fatalf("admission %q", attr)
 	}
 	if bytes.Contains(res.body, []byte(msg.Token)) {
 		t.Error("the admin's response carries the guest's token")

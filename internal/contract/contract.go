@@ -373,8 +373,8 @@ func (c *suite) replacePermissions(t *testing.T) {
 
 // guestLobby: what lkgate's guests rely on. A lobby token's empty grant
 // and server-set attributes reach the participant as minted; the room its
-// join creates is listed unfiltered; SendData to the guest alone succeeds;
-// removal takes the guest out.
+// join creates is listed unfiltered; the admission attribute lands on the
+// guest and leaves its empty permissions alone; removal takes the guest out.
 func (c *suite) guestLobby(t *testing.T) {
 	ctx := context.Background()
 	m, err := lkgate.New(lkgate.Config{URL: c.URL, APIKey: c.APIKey, APISecret: c.APISecret, Guests: lkgate.GuestConfig{
@@ -417,6 +417,19 @@ func (c *suite) guestLobby(t *testing.T) {
 	}
 	if err := m.Admit(ctx, "acme", "", lkgate.AdmitRequest{Room: room, GuestIdentity: guests[0].Identity, Admit: true}); err != nil {
 		t.Errorf("admit: %v", err)
+	}
+	p, err = c.rooms.GetParticipant(ctx, &livekit.RoomParticipantIdentity{Room: guests[0].LobbyRoom, Identity: guests[0].Identity})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := p.GetPermission(); perm.GetCanPublish() || perm.GetCanSubscribe() || perm.GetCanPublishData() || perm.GetCanUpdateMetadata() {
+		t.Errorf("lobby permission after admission %v, want none", perm)
+	}
+	if !strings.Contains(p.Attributes[lkgate.AdmissionAttribute], `"type":"admit"`) || p.Attributes[lkgate.GuestPassAttribute] == "" {
+		t.Errorf("attributes after admission %v", p.Attributes)
+	}
+	if waiting, err := m.WaitingGuests(ctx, "acme", room); err != nil || len(waiting) != 1 {
+		t.Errorf("waiting after one admission: %+v %v", waiting, err)
 	}
 	if err := m.Admit(ctx, "acme", "", lkgate.AdmitRequest{Room: room, GuestIdentity: guests[1].Identity}); err != nil {
 		t.Errorf("deny: %v", err)

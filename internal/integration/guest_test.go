@@ -34,7 +34,7 @@ func guestManager(t *testing.T, srv *lkserver.Server, now func() time.Time) *lkg
 
 // guestClient is a real Go guest client: it joins its lobby with the token
 // from room-auth and does what the lkgate docs tell a guest client to do,
-// listening for data packets on lkgate.AdmissionTopic.
+// watching its own attribute lkgate.AdmissionAttribute.
 type guestClient struct {
 	session    *lkgate.GuestSession
 	lobby      *lksdk.Room
@@ -61,18 +61,20 @@ func joinLobby(t *testing.T, srv *lkserver.Server, m *lkgate.Manager, inviteToke
 	}
 	cb := &lksdk.RoomCallback{
 		ParticipantCallback: lksdk.ParticipantCallback{
-			OnDataPacket: func(data lksdk.DataPacket, _ lksdk.DataReceiveParams) {
-				p, ok := data.(*lksdk.UserDataPacket)
-				if !ok || p.Topic != lkgate.AdmissionTopic {
-					g.otherData <- fmt.Sprintf("%T %v", data, data)
+			OnAttributesChanged: func(changed map[string]string, p lksdk.Participant) {
+				v, ok := changed[lkgate.AdmissionAttribute]
+				if !ok || p.Identity() != s.Identity {
 					return
 				}
 				var msg lkgate.AdmissionMessage
-				if err := json.Unmarshal(p.Payload, &msg); err != nil {
+				if err := json.Unmarshal([]byte(v), &msg); err != nil {
 					g.otherData <- "undecodable admission: " + err.Error()
 					return
 				}
 				g.admission <- msg
+			},
+			OnDataPacket: func(data lksdk.DataPacket, _ lksdk.DataReceiveParams) {
+				g.otherData <- fmt.Sprintf("%T %v", data, data)
 			},
 			OnTrackSubscribed: func(_ *webrtc.TrackRemote, pub *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
 				g.subscribed <- rp.Identity() + "/" + pub.SID()
