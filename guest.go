@@ -134,8 +134,8 @@ func (m *Manager) GuestRoomAuth(ctx context.Context, inviteToken, guestName stri
 	}
 	lobby := m.guests.lobbyName(inv.Room, identity)
 	c := tokenClaims(m.cfg.APIKey, inv.Org, TokenRequest{Room: lobby, Identity: identity, Name: name, Grant: &Grant{}}, now, ttl)
-	// Set after tokenClaims, which refuses nothing but would copy the
-	// caller's attributes: the pass is lkgate's own, reserved attribute.
+	// The pass is a reserved attribute, which TokenRequest.Attributes may
+	// not carry, so it goes into the claims directly.
 	if c.Attributes == nil {
 		c.Attributes = map[string]string{}
 	}

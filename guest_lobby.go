@@ -22,10 +22,11 @@ type WaitingGuest struct {
 
 // WaitingGuests lists the guests waiting for the tenant's room, longest
 // waiting first: those in their lobby and not admitted yet (a denied guest
-// is removed from its lobby). Cost: 2 + n LiveKit calls: ListRooms by name (the
-// ownership check), one unfiltered ListRooms (LiveKit cannot filter by
-// prefix; the cost grows with the rooms on the server), and ListParticipants
-// for each of the n lobbies of this room, 8 at a time.
+// is removed from its lobby). Cost: 2 + n LiveKit calls: ListRooms by name
+// (the ownership check), one unfiltered ListRooms (LiveKit cannot filter by
+// prefix, so the cost grows with the rooms on the server), and
+// ListParticipants for each of the n lobbies of this room (admitted guests'
+// lobbies included until they leave), 8 at a time.
 //
 // Errors: ErrNotConfigured; ErrNotFound for a missing or foreign room.
 func (m *Manager) WaitingGuests(ctx context.Context, tenant, room string) ([]WaitingGuest, error) {
