@@ -39,6 +39,21 @@
 // TokenRequest.Elevated. Every token records its tenant in the participant
 // attribute TenantAttribute, which the client cannot change.
 //
+// # Guests
+//
+// With Config.Guests set, a tenant invites guests who have no account:
+// Invite returns a URL carrying a compact JWE (dir + A256GCM, with a kid for
+// key rotation and a required exp) bound to the org and the room.
+// GuestRoomAuth redeems it for a token to the guest's own lobby room, with
+// no permission at all, and a server-generated identity. The guest's
+// admission pass travels with it in LiveKit, as an encrypted participant
+// attribute it cannot change, so Admit needs no database: it finds the
+// guest in its lobby, checks the pass and the caller (AllowAll or the
+// caller's subject among AllowedAdmins), and sends the guest a main-room
+// token through LiveKit, in the guest's own participant attribute
+// AdmissionAttribute (see AdmissionMessage),
+// or a deny followed by removal. WaitingGuests lists who waits.
+//
 // # Errors
 //
 // Every error is an *Error that matches one sentinel with errors.Is:

@@ -3,6 +3,7 @@ module github.com/lkgate/lkgate
 go 1.26.8
 
 require (
+	github.com/go-jose/go-jose/v4 v4.1.4
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/google/go-cmp v0.7.0
 	github.com/livekit/protocol v1.49.0

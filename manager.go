@@ -84,6 +84,10 @@ type Config struct {
 	// DefaultMaxTokenTTL.
 	MaxTokenTTL time.Duration
 
+	// Guests configures guest invites and the lobby. Its zero value turns
+	// guests off: the guest methods then fail with ErrNotConfigured.
+	Guests GuestConfig
+
 	// Room is applied to the rooms lkgate creates.
 	Room RoomOptions
 	// UnownedRooms is the policy for rooms that exist without an owner.
@@ -126,6 +130,7 @@ type Manager struct {
 	log       *slog.Logger
 	now       func() time.Time
 	ensures   singleflight.Group
+	guests    *guests // nil when Config.Guests is the zero value
 }
 
 // New validates cfg and returns a Manager. It makes no network call. Errors
@@ -176,7 +181,11 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.UnownedRooms != ClaimUnowned && cfg.UnownedRooms != DenyUnowned {
 		return nil, invalidArg("UnownedRooms", "unknown policy %d", cfg.UnownedRooms)
 	}
-	m := &Manager{cfg: cfg, publicURL: cfg.PublicURL, rooms: cfg.RoomService, locker: cfg.Locker, log: cfg.Logger, now: cfg.Now}
+	g, err := newGuests(cfg.Guests, cfg.APISecret)
+	if err != nil {
+		return nil, err
+	}
+	m := &Manager{guests: g, cfg: cfg, publicURL: cfg.PublicURL, rooms: cfg.RoomService, locker: cfg.Locker, log: cfg.Logger, now: cfg.Now}
 	if m.rooms == nil {
 		m.rooms = newRoomClient(cfg.URL, cfg.APIKey, cfg.APISecret)
 	}

@@ -103,6 +103,11 @@ var (
 // one run, which continues even if the caller that started it goes away, so
 // a claim is never abandoned halfway by a client hanging up.
 func (m *Manager) ensureRoom(ctx context.Context, tenant, room string) error {
+	// Every claim passes here, whichever operation asks: a lobby must never
+	// become a tenant's room.
+	if err := validateRoomName("Room", room); err != nil {
+		return err
+	}
 	ch := m.ensures.DoChan(tenant+"\x00"+room, func() (any, error) {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.EnsureTimeout)
 		defer cancel()

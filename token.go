@@ -178,7 +178,7 @@ func (m *Manager) Token(ctx context.Context, tenant string, req TokenRequest) (*
 }
 
 func (m *Manager) validateTokenRequest(req TokenRequest) (time.Duration, error) {
-	if err := validateText("Room", req.Room, MaxRoomNameBytes); err != nil {
+	if err := validateRoomName("Room", req.Room); err != nil {
 		return 0, err
 	}
 	if err := validateText("Identity", req.Identity, MaxIdentityBytes); err != nil {

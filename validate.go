@@ -30,6 +30,18 @@ func validateText(field, s string, max int) error {
 	return validateOptionalText(field, s, max)
 }
 
+// validateRoomName checks a room name a tenant asks for: lobby rooms are
+// lkgate's own and never a tenant's.
+func validateRoomName(field, room string) error {
+	if err := validateText(field, room, MaxRoomNameBytes); err != nil {
+		return err
+	}
+	if strings.HasPrefix(room, LobbyPrefix) {
+		return invalidArg(field, "starts with %q, which lkgate reserves for guest lobbies", LobbyPrefix)
+	}
+	return nil
+}
+
 func validateOptionalText(field, s string, max int) error {
 	if len(s) > max {
 		return invalidArg(field, "is %d bytes long; the limit is %d", len(s), max)

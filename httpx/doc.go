@@ -11,6 +11,16 @@
 //	DELETE /livekit/participant       remove a participant
 //	POST   /livekit/participant/mute  mute or unmute a track, by SID or by source
 //	POST   /livekit/webhook           LiveKit's signed webhooks; runs the join guard
+//	POST   /livekit/guest/invite      201 {inviteUrl}: an encrypted invite to a room of the caller's tenant
+//	POST   /livekit/guest/room-auth   a guest redeems its invite for a lobby token (no API key)
+//	POST   /livekit/guest/admit       admit or deny a waiting guest (allowed admins only)
+//	GET    /livekit/guest/waiting     ?roomId=: the guests waiting for a room
+//
+// Guest routes use the published guest API's camelCase field names; the
+// others use snake_case. Under an /api/v1 prefix they are that API's paths.
+// The guest's client waits in its own lobby room and learns of admission
+// through its own participant attribute lkgate.AdmissionAttribute (see
+// lkgate.AdmissionMessage); it never polls this API.
 //
 // Every route on an existing room answers 404 with the same body for a room
 // that does not exist and for a room another tenant owns.

@@ -44,6 +44,10 @@ type Config struct {
 //	DELETE /livekit/participant
 //	POST   /livekit/participant/mute
 //	POST   /livekit/webhook
+//	POST   /livekit/guest/invite
+//	POST   /livekit/guest/room-auth   (no API key: the invite is the credential)
+//	POST   /livekit/guest/admit
+//	GET    /livekit/guest/waiting
 //
 // Mount it under a prefix with http.StripPrefix, or mount the exported
 // per-route methods (such as Token) yourself. It is safe for concurrent use.
@@ -84,6 +88,10 @@ func New(m *lkgate.Manager, cfg Config) (*Handler, error) {
 	h.route("DELETE", "/livekit/participant", h.RemoveParticipant)
 	h.route("POST", "/livekit/participant/mute", h.Mute)
 	h.route("POST", "/livekit/webhook", h.Webhook)
+	h.route("POST", "/livekit/guest/invite", h.GuestInvite)
+	h.route("POST", "/livekit/guest/room-auth", h.GuestRoomAuth)
+	h.route("POST", "/livekit/guest/admit", h.GuestAdmit)
+	h.route("GET", "/livekit/guest/waiting", h.GuestWaiting)
 	return h, nil
 }
 

@@ -220,3 +220,42 @@ func TestPerformRpcUnimplemented(t *testing.T) {
 	_, err := rc.PerformRpc(context.Background(), &livekit.PerformRpcRequest{Room: "r"})
 	wantErr(t, err, twirp.Unimplemented, "")
 }
+
+func TestJoinWithToken(t *testing.T) {
+	srv := lkgatetest.NewServer(t)
+	viewer := &auth.VideoGrant{RoomJoin: true, Room: "r", CanPublishSources: []string{"microphone"}}
+	viewer.SetCanPublish(false)
+	viewer.SetCanPublishData(false)
+	tok, err := auth.NewAccessToken(lkgatetest.APIKey, lkgatetest.APISecret).SetIdentity("v").SetName("Viewer").
+		SetAttributes(map[string]string{"k": "v"}).SetVideoGrant(viewer).SetValidFor(time.Minute).ToJWT()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := srv.Join(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	perm := p.Permission
+	if p.Identity != "v" || p.Name != "Viewer" || p.Attributes["k"] != "v" || perm.CanPublish || perm.CanPublishData || !perm.CanSubscribe ||
+		perm.CanUpdateMetadata || len(perm.CanPublishSources) != 1 {
+		t.Errorf("joined %v", p)
+	}
+	if got := srv.Participants("r"); len(got) != 1 {
+		t.Errorf("room holds %v", got)
+	}
+	for name, bad := range map[string]string{
+		"no roomJoin": mint(t, &auth.VideoGrant{RoomAdmin: true, Room: "r"}, time.Minute),
+		"tampered":    tok[:len(tok)-4] + "AAAA",
+		"garbage":     "x",
+	} {
+		if _, err := srv.Join(bad); err == nil {
+			t.Errorf("%s: joined", name)
+		} else if strings.Contains(err.Error(), "eyJ") {
+			t.Errorf("%s: the error carries the token: %v", name, err)
+		}
+	}
+	srv.SetClock(func() time.Time { return time.Now().Add(3 * time.Minute) })
+	if _, err := srv.Join(tok); err == nil {
+		t.Error("an expired token joined")
+	}
+}

@@ -24,5 +24,10 @@ func TestContract(t *testing.T) {
 			}})
 			return p.Tracks[0].Sid
 		},
+		JoinToken: func(t *testing.T, _, _, token string) {
+			if _, err := fake.Join(token); err != nil {
+				t.Fatal(err)
+			}
+		},
 	})
 }

@@ -16,8 +16,12 @@
 //
 // The direct API seeds and inspects state without tokens or HTTP:
 // AddParticipant joins a participant (with tracks) as a client would,
-// creating the room if needed; Room, Participants and SentData read state
-// back. Everything returned is a copy.
+// creating the room if needed; Join does the same from a token, checking it
+// and applying its identity, name, attributes and permissions, so a test can
+// stand in for the client of a token its code handed out (a guest's lobby
+// token, say); Room, Participants and SentData read state back (SentData
+// keeps whole requests: topic, destination identities, payload). Everything
+// returned is a copy.
 //
 // Faults and timing: SetError makes an RPC method fail, SetDelay makes it
 // slow, SetClock fixes the time used for creation times, join times and

@@ -8,10 +8,14 @@
 //	LKGATE_API_KEYS      comma-separated key=tenant[:subject] entries (required)
 //	LKGATE_ADDR          listen address (default 127.0.0.1:8080)
 //	LKGATE_PREFIX        where the API is mounted (default /api/v1)
+//	LKGATE_INVITE_KEYS   guest invite keys, comma-separated id=<base64 of 32 random
+//	                     bytes>, newest first (optional: without it guests are off)
+//	LKGATE_INVITE_BASE_URL  the guest page; invites are <it>/join?invite_token=...
 package main
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -61,6 +65,17 @@ func configFromEnv(getenv func(string) string) (config, error) {
 			return c, fmt.Errorf("LKGATE_API_KEYS: entry %d repeats a key", i+1)
 		}
 		c.keys[key] = httpx.Principal{Tenant: tenant, Subject: subject}
+	}
+	if keys := getenv("LKGATE_INVITE_KEYS"); keys != "" {
+		for i, entry := range strings.Split(keys, ",") {
+			id, b64, _ := strings.Cut(strings.TrimSpace(entry), "=")
+			key, err := base64.StdEncoding.DecodeString(b64)
+			if id == "" || err != nil {
+				return c, fmt.Errorf("LKGATE_INVITE_KEYS: entry %d is not id=<base64 key>", i+1)
+			}
+			c.manager.Guests.Keys = append(c.manager.Guests.Keys, lkgate.InviteKey{ID: id, Key: key})
+		}
+		c.manager.Guests.InviteBaseURL = getenv("LKGATE_INVITE_BASE_URL")
 	}
 	if c.addr == "" {
 		c.addr = "127.0.0.1:8080"

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"io"
 	"log/slog"
 	"net/http"
@@ -35,6 +36,7 @@ func TestConfigFromEnvNamesTheVariable(t *testing.T) {
 		{"malformed API key", "LKGATE_API_KEYS", "justakey", "LKGATE_API_KEYS"},
 		{"duplicate API key", "LKGATE_API_KEYS", "k=a,k=b", "LKGATE_API_KEYS"},
 		{"bad prefix", "LKGATE_PREFIX", "api/", "LKGATE_PREFIX"},
+		{"bad invite key", "LKGATE_INVITE_KEYS", "k1=not base64!", "LKGATE_INVITE_KEYS"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -74,6 +76,31 @@ func TestMuxServesTheAPIUnderThePrefix(t *testing.T) {
 	mux.ServeHTTP(rec, req)
 	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"token"`) {
 		t.Fatalf("got %d %s", rec.Code, rec.Body)
+	}
+	// Guests are off until invite keys are configured.
+	invite := func(mux *http.ServeMux) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("POST", "/api/v1/livekit/guest/invite", strings.NewReader(`{"orgId":"acme","roomId":"r","allowAll":true}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer acme-key-0123456789")
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, req)
+		return rec
+	}
+	if rec := invite(mux); rec.Code != http.StatusNotImplemented {
+		t.Errorf("invite without keys: %d %s", rec.Code, rec.Body)
+	}
+	vars["LKGATE_INVITE_KEYS"] = "2026-11=" + base64.StdEncoding.EncodeToString(make([]byte, 32))
+	vars["LKGATE_INVITE_BASE_URL"] = "https://app.example.com"
+	cfg, err = configFromEnv(env(vars))
+	if err != nil {
+		t.Fatal(err)
+	}
+	guestMux, err := newMux(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec := invite(guestMux); rec.Code != http.StatusCreated || !strings.Contains(rec.Body.String(), "https://app.example.com/join?invite_token=") {
+		t.Errorf("invite: %d %s", rec.Code, rec.Body)
 	}
 	vars["LIVEKIT_API_SECRET"] = "short"
 	cfg, _ = configFromEnv(env(vars))

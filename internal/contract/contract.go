@@ -32,6 +32,9 @@ type Target struct {
 	// Publish is Join, then publishes a microphone audio track; it returns
 	// once the server lists the track, with the track's SID.
 	Publish func(t *testing.T, room, identity string) string
+	// JoinToken joins as a client holding token would, the token naming
+	// room and identity, and returns once the server lists the participant.
+	JoinToken func(t *testing.T, room, identity, token string)
 }
 
 // Run runs every contract test against target.
@@ -54,6 +57,7 @@ func Run(t *testing.T, target Target) {
 	t.Run("MuteQuirks", c.muteQuirks)
 	t.Run("RemoveParticipant", c.removeParticipant)
 	t.Run("UpdateParticipantReplacesPermissions", c.replacePermissions)
+	t.Run("GuestLobby", c.guestLobby)
 }
 
 type suite struct {
@@ -365,4 +369,71 @@ func (c *suite) replacePermissions(t *testing.T) {
 	if perm := kept.Permission; perm.CanPublish || !perm.CanSubscribe || kept.Metadata != "only metadata" {
 		t.Errorf("a metadata-only update changed permissions: %v", kept)
 	}
+}
+
+// guestLobby: what lkgate's guests rely on. A lobby token's empty grant
+// and server-set attributes reach the participant as minted; the room its
+// join creates is listed unfiltered; the admission attribute lands on the
+// guest and leaves its empty permissions alone; removal takes the guest out.
+func (c *suite) guestLobby(t *testing.T) {
+	ctx := context.Background()
+	m, err := lkgate.New(lkgate.Config{URL: c.URL, APIKey: c.APIKey, APISecret: c.APISecret, Guests: lkgate.GuestConfig{
+		Keys: []lkgate.InviteKey{{ID: "k", Key: make([]byte, lkgate.InviteKeyBytes)}}, InviteBaseURL: "https://app.example.com",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	room := unique("guests")
+	inv, err := m.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: room, AllowAll: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var guests []*lkgate.GuestSession
+	for _, name := range []string{"Grace", "Eve"} {
+		s, err := m.GuestRoomAuth(ctx, inv.Token, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.JoinToken(t, s.LobbyRoom, s.Identity, s.Token.JWT)
+		guests = append(guests, s)
+	}
+	p, err := c.rooms.GetParticipant(ctx, &livekit.RoomParticipantIdentity{Room: guests[0].LobbyRoom, Identity: guests[0].Identity})
+	if err != nil {
+		t.Fatal(err)
+	}
+	perm := p.GetPermission()
+	if perm.GetCanPublish() || perm.GetCanSubscribe() || perm.GetCanPublishData() || perm.GetCanUpdateMetadata() || perm.GetHidden() {
+		t.Errorf("lobby permission %v, want none", perm)
+	}
+	if p.Name != "Grace" || p.Attributes[lkgate.TenantAttribute] != "acme" || p.Attributes[lkgate.GuestPassAttribute] == "" {
+		t.Errorf("lobby participant %q attributes %v", p.Name, p.Attributes)
+	}
+	waiting, err := m.WaitingGuests(ctx, "acme", room)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(waiting) != 2 {
+		t.Fatalf("waiting %+v, want both guests", waiting)
+	}
+	if err := m.Admit(ctx, "acme", "", lkgate.AdmitRequest{Room: room, GuestIdentity: guests[0].Identity, Admit: true}); err != nil {
+		t.Errorf("admit: %v", err)
+	}
+	p, err = c.rooms.GetParticipant(ctx, &livekit.RoomParticipantIdentity{Room: guests[0].LobbyRoom, Identity: guests[0].Identity})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := p.GetPermission(); perm.GetCanPublish() || perm.GetCanSubscribe() || perm.GetCanPublishData() || perm.GetCanUpdateMetadata() {
+		t.Errorf("lobby permission after admission %v, want none", perm)
+	}
+	if !strings.Contains(p.Attributes[lkgate.AdmissionAttribute], `"type":"admit"`) || p.Attributes[lkgate.GuestPassAttribute] == "" {
+		t.Errorf("attributes after admission %v", p.Attributes)
+	}
+	if waiting, err := m.WaitingGuests(ctx, "acme", room); err != nil || len(waiting) != 1 {
+		t.Errorf("waiting after one admission: %+v %v", waiting, err)
+	}
+	if err := m.Admit(ctx, "acme", "", lkgate.AdmitRequest{Room: room, GuestIdentity: guests[1].Identity}); err != nil {
+		t.Errorf("deny: %v", err)
+	}
+	_, err = c.rooms.GetParticipant(ctx, &livekit.RoomParticipantIdentity{Room: guests[1].LobbyRoom, Identity: guests[1].Identity})
+	wantCode(t, "GetParticipant(denied guest)", err, twirp.NotFound)
 }

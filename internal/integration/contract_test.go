@@ -20,5 +20,9 @@ func TestContractRealServer(t *testing.T) {
 			lkserver.PublishAudio(t, joinAs(t, srv, room, identity, nil))
 			return waitForTracks(t, srv, room, identity, 1).Tracks[0].Sid
 		},
+		JoinToken: func(t *testing.T, room, identity, token string) {
+			srv.Join(t, token)
+			waitForParticipant(t, srv, room, identity)
+		},
 	})
 }

@@ -1,0 +1,63 @@
+package lkgate_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/lkgate/lkgate"
+)
+
+// BenchmarkGuests reports the LiveKit round trips (lkcalls/op) of each
+// guest operation, as BenchmarkOperations does for the others.
+func BenchmarkGuests(b *testing.B) {
+	ctx := context.Background()
+	m, fake := newBenchManager(b, lkgate.Config{Guests: guestConfig()})
+	inv, err := m.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: "bench", AllowAll: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	wait := func() *lkgate.GuestSession {
+		s, err := m.GuestRoomAuth(ctx, inv.Token, "Guest")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := fake.Join(s.Token.JWT); err != nil { // direct API: no RPC
+			b.Fatal(err)
+		}
+		return s
+	}
+	for range 3 {
+		wait()
+	}
+	run := func(name string, op func(b *testing.B)) {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			fake.ResetCalls()
+			for b.Loop() {
+				op(b)
+			}
+			b.ReportMetric(float64(fake.TotalCalls())/float64(b.N), "lkcalls/op")
+		})
+	}
+	run("Invite", func(b *testing.B) {
+		if _, err := m.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: "bench", AllowAll: true}); err != nil {
+			b.Fatal(err)
+		}
+	})
+	run("GuestRoomAuth", func(b *testing.B) {
+		if _, err := m.GuestRoomAuth(ctx, inv.Token, "Guest"); err != nil {
+			b.Fatal(err)
+		}
+	})
+	admitted := wait()
+	run("Admit", func(b *testing.B) {
+		if err := m.Admit(ctx, "acme", "", lkgate.AdmitRequest{Room: "bench", GuestIdentity: admitted.Identity, Admit: true}); err != nil {
+			b.Fatal(err)
+		}
+	})
+	run("WaitingGuests/4-lobbies", func(b *testing.B) {
+		if _, err := m.WaitingGuests(ctx, "acme", "bench"); err != nil {
+			b.Fatal(err)
+		}
+	})
+}

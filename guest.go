@@ -1,0 +1,299 @@
+package lkgate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/livekit/protocol/livekit"
+)
+
+// Guests wait in a lobby room of their own, named from the main room and
+// their identity by an HMAC, so the name cannot be guessed or collide.
+const (
+	// LobbyPrefix starts every lobby room name. lkgate refuses tokens,
+	// invites and claims for rooms whose name starts with it.
+	LobbyPrefix = "lkgate-lobby-"
+	// GuestIdentityPrefix starts every guest identity lkgate generates.
+	GuestIdentityPrefix = "guest-"
+	// AdmissionAttribute is the participant attribute of the guest, in its
+	// lobby, through which admit and deny reach the guest's client: lkgate
+	// sets it to an AdmissionMessage in JSON. See AdmissionMessage.
+	AdmissionAttribute = reservedAttributePrefix + "admission"
+	// GuestPassAttribute is the participant attribute, set in the lobby
+	// token, that carries the guest's encrypted admission pass (org, room,
+	// identity, allowed admins, expiry). The guest cannot change it (its
+	// token has no canUpdateOwnMetadata) nor read it in clear.
+	GuestPassAttribute = reservedAttributePrefix + "guest"
+	// MaxGuestNameRunes caps a guest's display name after sanitising.
+	MaxGuestNameRunes = 64
+	// maxGuestNameInput caps the name as sent, before sanitising.
+	maxGuestNameInput = 1024
+	// waitingConcurrency bounds the ListParticipants calls of one
+	// WaitingGuests.
+	waitingConcurrency = 8
+)
+
+// Admission message types.
+const (
+	AdmissionAdmit = "admit"
+	AdmissionDeny  = "deny"
+)
+
+// AdmissionMessage is the JSON value lkgate writes into the waiting guest's
+// own participant attribute AdmissionAttribute, in its lobby. The guest's
+// client watches its own attributes: in livekit-client,
+// RoomEvent.ParticipantAttributesChanged for room.localParticipant (and
+// room.localParticipant.attributes after a reconnect); in Go,
+// lksdk.RoomCallback.OnAttributesChanged for the local participant. On
+// "admit" it disconnects from the lobby and connects to URL with Token; on
+// "deny" it disconnects and shows the refusal. lkgate removes a denied
+// guest right after, so a lobby disconnect with reason "participant
+// removed" means denied too.
+//
+// An attribute, not a data packet: LiveKit drops data sent to a participant
+// whose data channel is not open yet (measured: every packet lost when the
+// guest was admitted right after joining), while attributes are
+// participant state, sent over the signalling connection and again on
+// every reconnect.
+type AdmissionMessage struct {
+	// Type is AdmissionAdmit or AdmissionDeny.
+	Type string `json:"type"`
+	// Token, URL and Room are set for admit: a main-room token (the
+	// ordinary participant grant, Config.TokenTTL), where to connect, and
+	// the main room's name.
+	Token string `json:"token,omitempty"`
+	URL   string `json:"url,omitempty"`
+	Room  string `json:"room,omitempty"`
+}
+
+// GuestSession is what a guest needs to wait in its lobby.
+type GuestSession struct {
+	// Token joins the lobby room only, with no permission at all: the
+	// guest can neither publish, subscribe, send data nor change its own
+	// name or attributes.
+	Token *Token
+	// LobbyRoom is the guest's own lobby.
+	LobbyRoom string
+	// Identity is the guest's server-generated identity.
+	Identity string
+	// Name is the guest's display name after sanitising.
+	Name string
+}
+
+// GuestRoomAuth redeems an invite: it checks the invite, sanitises the
+// guest's name, generates the guest's identity and mints a token for the
+// guest's own lobby room, in which it waits until an admin admits or denies
+// it. No API key is involved: the invite is the credential. The invite's
+// room must still belong to the invite's org; it is created and claimed if
+// it closed meanwhile. One LiveKit call (a ListRooms by name) for a room the
+// org owns; none for an invite without org in unauthenticated mode. The
+// lobby room is not created here: the guest's join creates it.
+//
+// Errors: ErrNotConfigured; ErrInvalidArgument with Field "InviteToken" for
+// a missing, oversized, malformed, tampered, foreign-key, wrong-algorithm or
+// expired invite, "GuestName" for a name that is empty once sanitised;
+// ErrForbidden if the room now belongs to another tenant.
+func (m *Manager) GuestRoomAuth(ctx context.Context, inviteToken, guestName string) (*GuestSession, error) {
+	const op = "guest room-auth"
+	if m.guests == nil {
+		return nil, withContext(errGuestsOff, op, "")
+	}
+	name, err := sanitizeGuestName(guestName)
+	if err != nil {
+		return nil, withContext(err, op, "")
+	}
+	now := m.now()
+	inv, err := m.guests.open("InviteToken", inviteToken, sealedInvite, now)
+	if err != nil {
+		return nil, withContext(err, op, "")
+	}
+	if inv.Org != "" {
+		if err := m.ensureRoom(ctx, inv.Org, inv.Room); err != nil {
+			return nil, withContext(err, op, inv.Room)
+		}
+	} else if !m.cfg.AllowUnauthenticated {
+		// An invite made in unauthenticated mode is worthless once the
+		// host turns that mode off.
+		return nil, withContext(invalidArg("InviteToken", "is not a valid invite"), op, "")
+	}
+	identity := GuestIdentityPrefix + randomID()
+	ttl := m.guests.cfg.LobbyTTL
+	exp := now.Add(ttl).Unix()
+	pass, err := m.guests.seal(sealed{
+		Typ: sealedPass, Iss: sealedIssuer, Org: inv.Org, Room: inv.Room, Sub: identity,
+		AllowAll: inv.AllowAll, Admins: inv.Admins, Iat: now.Unix(), Exp: &exp, Jti: randomID(),
+	})
+	if err != nil {
+		return nil, &Error{Kind: ErrUpstream, Op: op, Msg: "encrypting the guest pass failed"}
+	}
+	lobby := m.guests.lobbyName(inv.Room, identity)
+	c := tokenClaims(m.cfg.APIKey, inv.Org, TokenRequest{Room: lobby, Identity: identity, Name: name, Grant: &Grant{}}, now, ttl)
+	// The pass is a reserved attribute, which TokenRequest.Attributes may
+	// not carry, so it goes into the claims directly.
+	if c.Attributes == nil {
+		c.Attributes = map[string]string{}
+	}
+	c.Attributes[GuestPassAttribute] = pass
+	jwt, err := signToken(m.cfg.APISecret, c)
+	if err != nil {
+		return nil, &Error{Kind: ErrUpstream, Op: op, Msg: "signing failed"}
+	}
+	m.log.InfoContext(ctx, "guest waiting", "tenant", inv.Org, "room", inv.Room, "guest", identity)
+	return &GuestSession{
+		Token:     &Token{JWT: jwt, URL: m.publicURL, Room: lobby, Identity: identity, ExpiresAt: now.Add(ttl).Truncate(time.Second)},
+		LobbyRoom: lobby,
+		Identity:  identity,
+		Name:      name,
+	}, nil
+}
+
+// AdmitRequest names a waiting guest and what to do with it.
+type AdmitRequest struct {
+	// Room is the main room the guest was invited to.
+	Room string
+	// GuestIdentity is the guest's identity, as WaitingGuests lists it.
+	GuestIdentity string
+	// Admit admits the guest when true and denies it when false.
+	Admit bool
+}
+
+// Admit admits or denies a waiting guest on behalf of subject, an admin of
+// tenant. The tenant must own req.Room (ErrNotFound otherwise, as for any
+// room operation), the guest must be waiting in its lobby for that room
+// (ErrNotFound), and the invite must allow subject: AllowAll, or subject
+// among AllowedAdmins (ErrForbidden). The guest's identity, room, org and
+// admins are read from the pass it carries in LiveKit, so lkgate keeps no
+// state.
+//
+// Admitting mints a main-room token for the guest (ParticipantGrant,
+// Config.TokenTTL, the org as TenantAttribute) and hands it to the guest in
+// its lobby as an AdmissionMessage in its AdmissionAttribute; nothing is
+// returned to the caller. It may be repeated: every admit writes a fresh
+// token. Denying writes a deny message, then removes the guest from its
+// lobby. Three LiveKit calls for admit (ListRooms, GetParticipant,
+// UpdateParticipant with attributes only, which keeps the guest's empty
+// permissions), four for deny (RemoveParticipant).
+func (m *Manager) Admit(ctx context.Context, tenant, subject string, req AdmitRequest) error {
+	const op = "guest admit"
+	if m.guests == nil {
+		return withContext(errGuestsOff, op, "")
+	}
+	checked, err := m.tenantMode(tenant)
+	if err != nil {
+		return withContext(err, op, "")
+	}
+	if err := validateGuestIdentity(req.GuestIdentity); err != nil {
+		return withContext(err, op, req.Room)
+	}
+	if err := validateOptionalText("subject", subject, MaxIdentityBytes); err != nil {
+		return withContext(err, op, req.Room)
+	}
+	if _, err := m.authorize(ctx, tenant, req.Room, false); err != nil {
+		return withContext(err, op, req.Room)
+	}
+	lobby := m.guests.lobbyName(req.Room, req.GuestIdentity)
+	p, err := m.rooms.GetParticipant(ctx, &livekit.RoomParticipantIdentity{Room: lobby, Identity: req.GuestIdentity})
+	if err != nil {
+		err = fromLiveKit(op, req.Room, err)
+		if errors.Is(err, ErrNotFound) {
+			return errGuestNotWaiting(op, req.Room)
+		}
+		return err
+	}
+	pass := m.guests.passOf(p, req.Room, m.now())
+	if pass == nil || (checked && pass.Org != tenant) {
+		return errGuestNotWaiting(op, req.Room)
+	}
+	if !pass.AllowAll && (subject == "" || !slices.Contains(pass.Admins, subject)) {
+		return &Error{Kind: ErrForbidden, Op: op, Room: req.Room, Msg: "the guest's invite does not allow you to admit or deny it"}
+	}
+	msg := AdmissionMessage{Type: AdmissionDeny}
+	if req.Admit {
+		now := m.now()
+		ttl := m.cfg.TokenTTL
+		jwt, err := signToken(m.cfg.APISecret, tokenClaims(m.cfg.APIKey, pass.Org,
+			TokenRequest{Room: req.Room, Identity: req.GuestIdentity, Name: p.GetName()}, now, ttl))
+		if err != nil {
+			return &Error{Kind: ErrUpstream, Op: op, Room: req.Room, Msg: "signing failed"}
+		}
+		msg = AdmissionMessage{Type: AdmissionAdmit, Token: jwt, URL: m.publicURL, Room: req.Room}
+	}
+	payload, err := json.Marshal(msg)
+	if err != nil {
+		return &Error{Kind: ErrUpstream, Op: op, Room: req.Room, Msg: "encoding the admission failed"}
+	}
+	if _, err := m.rooms.UpdateParticipant(ctx, &livekit.UpdateParticipantRequest{
+		Room:       lobby,
+		Identity:   req.GuestIdentity,
+		Attributes: map[string]string{AdmissionAttribute: string(payload)},
+	}); err != nil {
+		return participantError(op, req.Room, err)
+	}
+	if !req.Admit {
+		_, err := m.rooms.RemoveParticipant(ctx, &livekit.RoomParticipantIdentity{Room: lobby, Identity: req.GuestIdentity})
+		// Gone already (it left after reading the deny): that is the goal.
+		if err = participantError(op, req.Room, err); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+	}
+	m.log.InfoContext(ctx, "guest "+msg.Type, "tenant", tenant, "subject", subject, "room", req.Room, "guest", req.GuestIdentity)
+	return nil
+}
+
+func errGuestNotWaiting(op, room string) error {
+	return &Error{Kind: ErrNotFound, Op: op, Room: room, Msg: "no such guest is waiting for this room"}
+}
+
+// sanitizeGuestName turns what a guest typed into a display name: invalid
+// UTF-8, control characters and invisible format characters (bidi
+// overrides and isolates, zero-width characters) are removed, runs of
+// white space become one space, and the result is cut to MaxGuestNameRunes.
+func sanitizeGuestName(in string) (string, error) {
+	if len(in) > maxGuestNameInput {
+		return "", invalidArg("GuestName", "is %d bytes long; the limit is %d", len(in), maxGuestNameInput)
+	}
+	var b strings.Builder
+	space, n := false, 0
+	for _, r := range strings.ToValidUTF8(in, "") {
+		switch {
+		case unicode.IsSpace(r):
+			space = b.Len() > 0
+			continue
+		case unicode.IsControl(r), unicode.Is(unicode.Cf, r), isForbiddenRune(r), r == utf8.RuneError:
+			continue
+		}
+		if n == MaxGuestNameRunes {
+			break
+		}
+		if space {
+			if n+1 == MaxGuestNameRunes {
+				break
+			}
+			b.WriteByte(' ')
+			n++
+			space = false
+		}
+		b.WriteRune(r)
+		n++
+	}
+	if b.Len() == 0 {
+		return "", invalidArg("GuestName", "is required (letters, not only spaces or invisible characters)")
+	}
+	return b.String(), nil
+}
+
+func validateGuestIdentity(id string) error {
+	if err := validateText("GuestIdentity", id, MaxIdentityBytes); err != nil {
+		return err
+	}
+	if !strings.HasPrefix(id, GuestIdentityPrefix) {
+		return invalidArg("GuestIdentity", "is not a guest identity (they start with %q)", GuestIdentityPrefix)
+	}
+	return nil
+}

@@ -1,0 +1,198 @@
+package httpx
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/lkgate/lkgate"
+)
+
+// Guest routes speak the published guest API: camelCase JSON.
+
+// InviteRequest is the body of POST /livekit/guest/invite.
+type InviteRequest struct {
+	// OrgID must be the caller's tenant (403 otherwise).
+	OrgID  string `json:"orgId"`
+	RoomID string `json:"roomId"`
+	// DurationSeconds is clamped to the Manager's configured range; 0 or
+	// absent means its default.
+	DurationSeconds int64    `json:"durationSeconds"`
+	AllowAll        bool     `json:"allowAll"`
+	AllowedAdmins   []string `json:"allowedAdmins"`
+}
+
+// InviteResponse is the answer (201) of POST /livekit/guest/invite.
+type InviteResponse struct {
+	// InviteURL is <base>/join?invite_token=<JWE>: the guest's credential.
+	InviteURL string    `json:"inviteUrl"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// RoomAuthRequest is the body of POST /livekit/guest/room-auth.
+type RoomAuthRequest struct {
+	InviteToken string `json:"inviteToken"`
+	GuestName   string `json:"guestName"`
+}
+
+// RoomAuthResponse is the answer of POST /livekit/guest/room-auth: what the
+// guest's client needs to wait in its lobby.
+type RoomAuthResponse struct {
+	// LiveKitToken joins the lobby room, with no permission at all.
+	LiveKitToken string `json:"livekitToken"`
+	// LiveKitURL is where to connect.
+	LiveKitURL string `json:"livekitUrl"`
+	// LobbyRoom is the guest's own lobby room.
+	LobbyRoom string `json:"lobbyRoom"`
+	// GuestIdentity is the identity lkgate generated for the guest.
+	GuestIdentity string `json:"guestIdentity"`
+	// GuestName is the display name after sanitising.
+	GuestName string `json:"guestName"`
+	// AdmissionAttribute is the client's own participant attribute in
+	// which the admit or deny message arrives (lkgate.AdmissionAttribute).
+	AdmissionAttribute string    `json:"admissionAttribute"`
+	ExpiresAt          time.Time `json:"expiresAt"`
+}
+
+// AdmitRequest is the body of POST /livekit/guest/admit.
+type AdmitRequest struct {
+	RoomID        string `json:"roomId"`
+	GuestIdentity string `json:"guestIdentity"`
+	// Action is "admit" or "deny".
+	Action string `json:"action"`
+}
+
+// AdmitResponse is the answer of POST /livekit/guest/admit.
+type AdmitResponse struct {
+	Code int `json:"code"` // 200
+}
+
+// WaitingResponse is the answer of GET /livekit/guest/waiting.
+type WaitingResponse struct {
+	Guests []WaitingGuest `json:"guests"`
+}
+
+// WaitingGuest is a guest in WaitingResponse.
+type WaitingGuest struct {
+	Identity string    `json:"identity"`
+	Name     string    `json:"name"`
+	Since    time.Time `json:"since"`
+}
+
+var guestFields = fieldNames{
+	"Org":           "orgId",
+	"Room":          "roomId",
+	"Duration":      "durationSeconds",
+	"AllowedAdmins": "allowedAdmins",
+	"InviteToken":   "inviteToken",
+	"GuestName":     "guestName",
+	"GuestIdentity": "guestIdentity",
+}
+
+// maxDurationSeconds keeps durationSeconds * time.Second from overflowing;
+// anything this large is clamped to the configured maximum anyway.
+const maxDurationSeconds = 100 * 365 * 24 * 3600
+
+// GuestInvite serves POST /livekit/guest/invite: 201 with the invite URL.
+func (h *Handler) GuestInvite(w http.ResponseWriter, r *http.Request) {
+	p, ok := h.authenticate(w, r)
+	if !ok {
+		return
+	}
+	var req InviteRequest
+	if prob, ok := h.decodeJSON(w, r, &req, true); !ok {
+		writeProblem(w, prob)
+		return
+	}
+	if req.DurationSeconds < 0 {
+		writeProblem(w, fieldProblem("durationSeconds", "must not be negative"))
+		return
+	}
+	inv, err := h.m.Invite(r.Context(), p.Tenant, lkgate.InviteRequest{
+		Org:           req.OrgID,
+		Room:          req.RoomID,
+		Duration:      time.Duration(min(req.DurationSeconds, maxDurationSeconds)) * time.Second,
+		AllowAll:      req.AllowAll,
+		AllowedAdmins: req.AllowedAdmins,
+	})
+	if err != nil {
+		h.fail(r.Context(), w, err, guestFields)
+		return
+	}
+	writeJSON(w, http.StatusCreated, InviteResponse{InviteURL: inv.URL, ExpiresAt: inv.ExpiresAt})
+}
+
+// GuestRoomAuth serves POST /livekit/guest/room-auth, the one route that
+// needs no API key: the invite token is the credential. It answers a lobby
+// token; every bad, tampered or expired invite is a 400 on inviteToken.
+func (h *Handler) GuestRoomAuth(w http.ResponseWriter, r *http.Request) {
+	var req RoomAuthRequest
+	if prob, ok := h.decodeJSON(w, r, &req, true); !ok {
+		writeProblem(w, prob)
+		return
+	}
+	s, err := h.m.GuestRoomAuth(r.Context(), req.InviteToken, req.GuestName)
+	if err != nil {
+		h.fail(r.Context(), w, err, guestFields)
+		return
+	}
+	writeJSON(w, http.StatusOK, RoomAuthResponse{
+		LiveKitToken:       s.Token.JWT,
+		LiveKitURL:         s.Token.URL,
+		LobbyRoom:          s.LobbyRoom,
+		GuestIdentity:      s.Identity,
+		GuestName:          s.Name,
+		AdmissionAttribute: lkgate.AdmissionAttribute,
+		ExpiresAt:          s.Token.ExpiresAt,
+	})
+}
+
+// GuestAdmit serves POST /livekit/guest/admit. The caller's tenant must own
+// the room (404 otherwise) and the invite must allow the caller's Subject
+// (403 otherwise).
+func (h *Handler) GuestAdmit(w http.ResponseWriter, r *http.Request) {
+	p, ok := h.authenticate(w, r)
+	if !ok {
+		return
+	}
+	var req AdmitRequest
+	if prob, ok := h.decodeJSON(w, r, &req, true); !ok {
+		writeProblem(w, prob)
+		return
+	}
+	if req.Action != lkgate.AdmissionAdmit && req.Action != lkgate.AdmissionDeny {
+		writeProblem(w, fieldProblem("action", `must be "admit" or "deny"`))
+		return
+	}
+	err := h.m.Admit(r.Context(), p.Tenant, p.Subject, lkgate.AdmitRequest{
+		Room: req.RoomID, GuestIdentity: req.GuestIdentity, Admit: req.Action == lkgate.AdmissionAdmit,
+	})
+	if err != nil {
+		h.fail(r.Context(), w, err, guestFields)
+		return
+	}
+	writeJSON(w, http.StatusOK, AdmitResponse{Code: http.StatusOK})
+}
+
+// GuestWaiting serves GET /livekit/guest/waiting?roomId=: the guests
+// waiting for the caller's room, longest waiting first.
+func (h *Handler) GuestWaiting(w http.ResponseWriter, r *http.Request) {
+	p, ok := h.authenticate(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	if len(q["roomId"]) > 1 {
+		writeProblem(w, fieldProblem("roomId", "is given more than once"))
+		return
+	}
+	guests, err := h.m.WaitingGuests(r.Context(), p.Tenant, q.Get("roomId"))
+	if err != nil {
+		h.fail(r.Context(), w, err, guestFields)
+		return
+	}
+	res := WaitingResponse{Guests: make([]WaitingGuest, 0, len(guests))}
+	for _, g := range guests {
+		res.Guests = append(res.Guests, WaitingGuest{Identity: g.Identity, Name: g.Name, Since: g.Since})
+	}
+	writeJSON(w, http.StatusOK, res)
+}

@@ -1,0 +1,241 @@
+package httpx_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/lkgate/lkgate"
+	"github.com/lkgate/lkgate/httpx"
+	"github.com/lkgate/lkgate/lkgatetest"
+)
+
+const keyAcmeBob = "acme-bob-key-0123456789"
+
+func newGuestEnv(t *testing.T) *env {
+	t.Helper()
+	return newEnv(t, lkgate.Config{Guests: lkgate.GuestConfig{
+		Keys:          []lkgate.InviteKey{{ID: "k1", Key: bytes.Repeat([]byte{7}, 32)}},
+		InviteBaseURL: "https://app.example.com",
+	}}, httpx.StaticKeysConfig{Keys: map[string]httpx.Principal{
+		keyAcme:    {Tenant: "acme", Subject: "alice"},
+		keyAcmeBob: {Tenant: "acme", Subject: "bob"},
+		keyGlobex:  {Tenant: "globex", Subject: "alice"},
+	}})
+}
+
+func decodeBody[T any](t *testing.T, res response) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(res.body, &v); err != nil {
+		t.Fatalf("%s: %v", res.body, err)
+	}
+	return v
+}
+
+// inviteToken creates an invite through the route and returns its token.
+func (e *env) inviteToken(t *testing.T, body string) string {
+	t.Helper()
+	res := e.do(t, "POST", "/livekit/guest/invite", keyAcme, body)
+	if res.status != http.StatusCreated {
+		t.Fatalf("invite: %d %s", res.status, res.body)
+	}
+	inv := decodeBody[httpx.InviteResponse](t, res)
+	u, err := url.Parse(inv.InviteURL)
+	if err != nil || u.Scheme+"://"+u.Host+u.Path != "https://app.example.com/join" {
+		t.Fatalf("invite URL %q", inv.InviteURL)
+	}
+	return u.Query().Get("invite_token")
+}
+
+func TestGuestRoutes(t *testing.T) {
+	e := newGuestEnv(t)
+	tok := e.inviteToken(t, `{"orgId":"acme","roomId":"standup","durationSeconds":600,"allowAll":false,"allowedAdmins":["alice"]}`)
+
+	// No API key: the invite is the credential.
+	res := e.do(t, "POST", "/livekit/guest/room-auth", "", `{"inviteToken":"`+tok+`","guestName":"Grace"}`)
+	if res.status != http.StatusOK {
+		t.Fatalf("room-auth: %d %s", res.status, res.body)
+	}
+	ra := decodeBody[httpx.RoomAuthResponse](t, res)
+	if ra.LiveKitToken == "" || ra.LobbyRoom == "" || ra.GuestName != "Grace" || ra.AdmissionAttribute != lkgate.AdmissionAttribute ||
+		!strings.HasPrefix(ra.GuestIdentity, "guest-") || ra.LiveKitURL != "ws"+strings.TrimPrefix(e.fake.URL(), "http") {
+		t.Errorf("room-auth response %+v", ra)
+	}
+	for _, k := range []string{`"livekitToken"`, `"livekitUrl"`, `"lobbyRoom"`, `"guestIdentity"`} {
+		if !bytes.Contains(res.body, []byte(k)) {
+			t.Errorf("room-auth response lacks %s: %s", k, res.body)
+		}
+	}
+	if _, err := e.fake.Join(ra.LiveKitToken); err != nil {
+		t.Fatal(err)
+	}
+
+	res = e.do(t, "GET", "/livekit/guest/waiting?roomId=standup", keyAcme, "")
+	w := decodeBody[httpx.WaitingResponse](t, res)
+	if res.status != 200 || len(w.Guests) != 1 || w.Guests[0].Identity != ra.GuestIdentity || w.Guests[0].Name != "Grace" || w.Guests[0].Since.IsZero() {
+		t.Fatalf("waiting: %d %s", res.status, res.body)
+	}
+	if res := e.do(t, "GET", "/livekit/guest/waiting?roomId=standup", keyGlobex, ""); res.status != 404 {
+		t.Errorf("globex waiting list: %d %s", res.status, res.body)
+	}
+
+	admit := `{"roomId":"standup","guestIdentity":"` + ra.GuestIdentity + `","action":"admit"}`
+	if res := e.do(t, "POST", "/livekit/guest/admit", keyAcmeBob, admit); res.status != 403 || res.problem.Code != httpx.CodeForbidden {
+		t.Errorf("bob admits: %d %s", res.status, res.body)
+	}
+	if res := e.do(t, "POST", "/livekit/guest/admit", keyGlobex, admit); res.status != 404 {
+		t.Errorf("globex's alice admits: %d %s", res.status, res.body)
+	}
+	if res := e.do(t, "POST", "/livekit/guest/admit", "", admit); res.status != 401 {
+		t.Errorf("admit without a key: %d", res.status)
+	}
+	res = e.do(t, "POST", "/livekit/guest/admit", keyAcme, admit)
+	if res.status != 200 || strings.TrimSpace(string(res.body)) != `{"code":200}` {
+		t.Fatalf("admit: %d %s", res.status, res.body)
+	}
+	attr := e.fake.Participants(ra.LobbyRoom)[0].Attributes[lkgate.AdmissionAttribute]
+	var msg lkgate.AdmissionMessage
+	if err := json.Unmarshal([]byte(attr), &msg); err != nil || msg.Type != "admit" || msg.Token == "" {
+		t.Fatalf("admission %q", attr)
+	}
+	if bytes.Contains(res.body, []byte(msg.Token)) {
+		t.Error("the admin's response carries the guest's token")
+	}
+
+	// Deny the second guest.
+	res = e.do(t, "POST", "/livekit/guest/room-auth", "", `{"inviteToken":"`+tok+`","guestName":"Eve"}`)
+	eve := decodeBody[httpx.RoomAuthResponse](t, res)
+	if _, err := e.fake.Join(eve.LiveKitToken); err != nil {
+		t.Fatal(err)
+	}
+	if res := e.do(t, "POST", "/livekit/guest/admit", keyAcme, `{"roomId":"standup","guestIdentity":"`+eve.GuestIdentity+`","action":"deny"}`); res.status != 200 {
+		t.Fatalf("deny: %d %s", res.status, res.body)
+	}
+	if len(e.fake.Participants(eve.LobbyRoom)) != 0 {
+		t.Error("denied guest is still in its lobby")
+	}
+
+	logs := e.logs.String()
+	assertNoSecrets(t, logs)
+	for _, s := range []string{tok, ra.LiveKitToken, msg.Token} {
+		if strings.Contains(logs, s) {
+			t.Error("a token reached the logs")
+		}
+	}
+}
+
+func TestGuestRoutesBadInput(t *testing.T) {
+	e := newGuestEnv(t)
+	tok := e.inviteToken(t, `{"orgId":"acme","roomId":"standup","allowAll":true}`)
+	if res := e.do(t, "POST", "/livekit/token", keyGlobex, `{"room_name":"theirs","participant_identity":"g"}`); res.status != 200 {
+		t.Fatalf("globex token: %d %s", res.status, res.body)
+	}
+	tests := []struct {
+		name, method, target, key, body string
+		status                          int
+		field                           string
+	}{
+		{"invite: org missing", "POST", "/livekit/guest/invite", keyAcme, `{"roomId":"r","allowAll":true}`, 400, "orgId"},
+		{"invite: other org", "POST", "/livekit/guest/invite", keyAcme, `{"orgId":"globex","roomId":"r","allowAll":true}`, 403, "orgId"},
+		{"invite: room missing", "POST", "/livekit/guest/invite", keyAcme, `{"orgId":"acme","allowAll":true}`, 400, "roomId"},
+		{"invite: another tenant's room", "POST", "/livekit/guest/invite", keyAcme, `{"orgId":"acme","roomId":"theirs","allowAll":true}`, 403, ""},
+		{"invite: nobody may admit", "POST", "/livekit/guest/invite", keyAcme, `{"orgId":"acme","roomId":"r"}`, 400, "allowedAdmins"},
+		{"invite: admins not a list", "POST", "/livekit/guest/invite", keyAcme, `{"orgId":"acme","roomId":"r","allowedAdmins":"alice"}`, 400, "allowedAdmins"},
+		{"invite: duration a string", "POST", "/livekit/guest/invite", keyAcme, `{"orgId":"acme","roomId":"r","allowAll":true,"durationSeconds":"60"}`, 400, "durationSeconds"},
+		{"invite: duration fractional", "POST", "/livekit/guest/invite", keyAcme, `{"orgId":"acme","roomId":"r","allowAll":true,"durationSeconds":1.5}`, 400, "durationSeconds"},
+		{"invite: negative duration", "POST", "/livekit/guest/invite", keyAcme, `{"orgId":"acme","roomId":"r","allowAll":true,"durationSeconds":-1}`, 400, "durationSeconds"},
+		{"invite: unknown field", "POST", "/livekit/guest/invite", keyAcme, `{"orgId":"acme","roomId":"r","allowAll":true,"role":"admin"}`, 400, "role"},
+		{"invite: snake case", "POST", "/livekit/guest/invite", keyAcme, `{"org_id":"acme"}`, 400, "org_id"},
+		{"invite: no key", "POST", "/livekit/guest/invite", "", `{"orgId":"acme","roomId":"r","allowAll":true}`, 401, ""},
+		{"room-auth: token missing", "POST", "/livekit/guest/room-auth", "", `{"guestName":"G"}`, 400, "inviteToken"},
+		{"room-auth: garbage token", "POST", "/livekit/guest/room-auth", "", `{"inviteToken":"x.y.z.w.v","guestName":"G"}`, 400, "inviteToken"},
+		{"room-auth: tampered token", "POST", "/livekit/guest/room-auth", "", `{"inviteToken":"` + tok[:len(tok)-2] + `AA","guestName":"G"}`, 400, "inviteToken"},
+		{"room-auth: oversized token", "POST", "/livekit/guest/room-auth", "", `{"inviteToken":"` + strings.Repeat("a", 5000) + `","guestName":"G"}`, 400, "inviteToken"},
+		{"room-auth: name missing", "POST", "/livekit/guest/room-auth", "", `{"inviteToken":"` + tok + `"}`, 400, "guestName"},
+		{"room-auth: name invisible", "POST", "/livekit/guest/room-auth", "", `{"inviteToken":"` + tok + `","guestName":"\u202e\u200b"}`, 400, "guestName"},
+		{"room-auth: name not a string", "POST", "/livekit/guest/room-auth", "", `{"inviteToken":"` + tok + `","guestName":7}`, 400, "guestName"},
+		{"room-auth: unknown field", "POST", "/livekit/guest/room-auth", "", `{"inviteToken":"` + tok + `","guestName":"G","identity":"admin"}`, 400, "identity"},
+		{"room-auth: not JSON", "POST", "/livekit/guest/room-auth", "", `inviteToken=x`, 400, ""},
+		{"admit: bad action", "POST", "/livekit/guest/admit", keyAcme, `{"roomId":"standup","guestIdentity":"guest-x","action":"kick"}`, 400, "action"},
+		{"admit: no action", "POST", "/livekit/guest/admit", keyAcme, `{"roomId":"standup","guestIdentity":"guest-x"}`, 400, "action"},
+		{"admit: no room", "POST", "/livekit/guest/admit", keyAcme, `{"guestIdentity":"guest-x","action":"admit"}`, 400, "roomId"},
+		{"admit: no guest", "POST", "/livekit/guest/admit", keyAcme, `{"roomId":"standup","action":"admit"}`, 400, "guestIdentity"},
+		{"admit: not a guest", "POST", "/livekit/guest/admit", keyAcme, `{"roomId":"standup","guestIdentity":"alice","action":"admit"}`, 400, "guestIdentity"},
+		{"admit: unknown guest", "POST", "/livekit/guest/admit", keyAcme, `{"roomId":"standup","guestIdentity":"guest-x","action":"admit"}`, 404, ""},
+		{"admit: missing room", "POST", "/livekit/guest/admit", keyAcme, `{"roomId":"nope","guestIdentity":"guest-x","action":"deny"}`, 404, ""},
+		{"waiting: no room", "GET", "/livekit/guest/waiting", keyAcme, "", 400, "roomId"},
+		{"waiting: two rooms", "GET", "/livekit/guest/waiting?roomId=a&roomId=b", keyAcme, "", 400, "roomId"},
+		{"waiting: missing room", "GET", "/livekit/guest/waiting?roomId=nope", keyAcme, "", 404, ""},
+		{"waiting: no key", "GET", "/livekit/guest/waiting?roomId=standup", "", "", 401, ""},
+		{"waiting: wrong method", "POST", "/livekit/guest/waiting?roomId=standup", keyAcme, "{}", 405, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := e.do(t, tt.method, tt.target, tt.key, tt.body)
+			if res.status != tt.status || res.problem.Field != tt.field {
+				t.Fatalf("status %d field %q, want %d %q: %s", res.status, res.problem.Field, tt.status, tt.field, res.body)
+			}
+		})
+	}
+	assertNoSecrets(t, e.logs.String())
+}
+
+func TestGuestRoutesNotConfigured(t *testing.T) {
+	e := newEnv(t, lkgate.Config{}, httpx.StaticKeysConfig{})
+	for _, r := range [][3]string{
+		{"POST", "/livekit/guest/invite", `{"orgId":"acme","roomId":"r","allowAll":true}`},
+		{"POST", "/livekit/guest/room-auth", `{"inviteToken":"x","guestName":"G"}`},
+		{"POST", "/livekit/guest/admit", `{"roomId":"r","guestIdentity":"guest-x","action":"admit"}`},
+		{"GET", "/livekit/guest/waiting?roomId=r", ""},
+	} {
+		res := e.do(t, r[0], r[1], keyAcme, r[2])
+		if res.status != 501 || res.problem.Code != httpx.CodeNotConfigured {
+			t.Errorf("%s %s: %d %s", r[0], r[1], res.status, res.body)
+		}
+	}
+}
+
+// The guest routes' JSON decoding never answers 5xx, whatever the body.
+func FuzzGuestRoutes(f *testing.F) {
+	fake := lkgatetest.NewServer(f)
+	m, err := lkgate.New(lkgate.Config{URL: fake.URL(), APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret, Guests: lkgate.GuestConfig{
+		Keys: []lkgate.InviteKey{{ID: "k1", Key: bytes.Repeat([]byte{7}, 32)}}, InviteBaseURL: "https://app.example.com",
+	}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	keys, _ := httpx.NewStaticKeys(httpx.StaticKeysConfig{Keys: map[string]httpx.Principal{keyAcme: {Tenant: "acme", Subject: "alice"}}})
+	h, err := httpx.New(m, httpx.Config{Authenticator: keys})
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, seed := range []struct {
+		route uint8
+		body  string
+	}{
+		{0, `{"orgId":"acme","roomId":"r","durationSeconds":60,"allowAll":false,"allowedAdmins":["alice"]}`},
+		{0, `{"orgId":"acme","roomId":"r","durationSeconds":1e30,"allowAll":true}`},
+		{1, `{"inviteToken":"a.b.c.d.e","guestName":"G"}`},
+		{1, `{"inviteToken":null,"guestName":["x"]}`},
+		{2, `{"roomId":"r","guestIdentity":"guest-x","action":"admit"}`},
+		{2, `{"roomId":{},"action":"deny"}`},
+	} {
+		f.Add(seed.route, seed.body)
+	}
+	routes := []string{"/livekit/guest/invite", "/livekit/guest/room-auth", "/livekit/guest/admit"}
+	f.Fuzz(func(t *testing.T, route uint8, body string) {
+		req, _ := http.NewRequest("POST", routes[int(route)%len(routes)], strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+keyAcme)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code >= 500 {
+			t.Fatalf("%d for %q: %s", rec.Code, body, rec.Body.String())
+		}
+	})
+}

@@ -1,0 +1,466 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/pion/webrtc/v4"
+	"github.com/twitchtv/twirp"
+
+	"github.com/lkgate/lkgate"
+	"github.com/lkgate/lkgate/httpx"
+	"github.com/lkgate/lkgate/internal/lkserver"
+)
+
+var inviteKey = lkgate.InviteKey{ID: "k1", Key: bytes.Repeat([]byte{0x42}, 32)}
+
+func guestManager(t *testing.T, srv *lkserver.Server, now func() time.Time) *lkgate.Manager {
+	t.Helper()
+	return newManager(t, srv, lkgate.Config{Now: now, Guests: lkgate.GuestConfig{
+		Keys: []lkgate.InviteKey{inviteKey}, InviteBaseURL: "https://app.example.com",
+	}})
+}
+
+// guestClient is a real Go guest client: it joins its lobby with the token
+// from room-auth and does what the lkgate docs tell a guest client to do,
+// watching its own attribute lkgate.AdmissionAttribute.
+type guestClient struct {
+	session    *lkgate.GuestSession
+	lobby      *lksdk.Room
+	admission  chan lkgate.AdmissionMessage
+	otherData  chan string // any other data packet: must never arrive
+	others     chan string // participants seen in the lobby: must never arrive
+	subscribed chan string // tracks subscribed in the lobby: must never arrive
+	left       chan lksdk.DisconnectionReason
+}
+
+func joinLobby(t *testing.T, srv *lkserver.Server, m *lkgate.Manager, inviteToken, name string) *guestClient {
+	t.Helper()
+	s, err := m.GuestRoomAuth(context.Background(), inviteToken, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &guestClient{
+		session:    s,
+		admission:  make(chan lkgate.AdmissionMessage, 4),
+		otherData:  make(chan string, 16),
+		others:     make(chan string, 16),
+		subscribed: make(chan string, 16),
+		left:       make(chan lksdk.DisconnectionReason, 1),
+	}
+	cb := &lksdk.RoomCallback{
+		ParticipantCallback: lksdk.ParticipantCallback{
+			OnAttributesChanged: func(changed map[string]string, p lksdk.Participant) {
+				v, ok := changed[lkgate.AdmissionAttribute]
+				if !ok || p.Identity() != s.Identity {
+					return
+				}
+				var msg lkgate.AdmissionMessage
+				if err := json.Unmarshal([]byte(v), &msg); err != nil {
+					g.otherData <- "undecodable admission: " + err.Error()
+					return
+				}
+				g.admission <- msg
+			},
+			OnDataPacket: func(data lksdk.DataPacket, _ lksdk.DataReceiveParams) {
+				g.otherData <- fmt.Sprintf("%T %v", data, data)
+			},
+			OnTrackSubscribed: func(_ *webrtc.TrackRemote, pub *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
+				g.subscribed <- rp.Identity() + "/" + pub.SID()
+			},
+		},
+		OnParticipantConnected:   func(rp *lksdk.RemoteParticipant) { g.others <- rp.Identity() },
+		OnDisconnectedWithReason: func(r lksdk.DisconnectionReason) { g.left <- r },
+	}
+	// Auto-subscribe on: if the lobby let anything through, it would show.
+	g.lobby = srv.JoinWithCallback(t, s.Token.JWT, cb, lksdk.WithAutoSubscribe(true))
+	waitForParticipant(t, srv, s.LobbyRoom, s.Identity)
+	return g
+}
+
+// assertIsolated fails if the guest has seen anyone, any track or any data
+// but its own admission messages.
+func (g *guestClient) assertIsolated(t *testing.T) {
+	t.Helper()
+	if rps := g.lobby.GetRemoteParticipants(); len(rps) != 0 {
+		t.Errorf("guest sees %d participants", len(rps))
+	}
+	for _, ch := range []chan string{g.otherData, g.others, g.subscribed} {
+		select {
+		case v := <-ch:
+			t.Errorf("guest received %s", v)
+		default:
+		}
+	}
+}
+
+func (g *guestClient) nextAdmission(t *testing.T) lkgate.AdmissionMessage {
+	t.Helper()
+	select {
+	case msg := <-g.admission:
+		return msg
+	case <-time.After(10 * time.Second):
+		t.Fatal("the guest's client never received its admission")
+	}
+	return lkgate.AdmissionMessage{}
+}
+
+// The whole flow against a real livekit-server, with real Go clients: a
+// host in the main room publishing audio and data, a guest who redeems an
+// invite, waits alone, is refused by the wrong admins, then is admitted by
+// the right one, receives its token through LiveKit and joins.
+func TestGuestInviteWaitAdmitJoin(t *testing.T) {
+	srv := lkserver.Shared(t)
+	m := guestManager(t, srv, nil)
+	ctx := context.Background()
+	room := fmt.Sprintf("guestflow-%d", time.Now().UnixNano())
+
+	hostSees := make(chan string, 16)
+	host := mintAndJoin(t, srv, m, "acme", room, "host", &lksdk.RoomCallback{
+		OnParticipantConnected: func(rp *lksdk.RemoteParticipant) { hostSees <- rp.Identity() },
+	})
+	lkserver.PublishAudio(t, host)
+	waitForTracks(t, srv, room, "host", 1)
+
+	inv, err := m.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: room, AllowedAdmins: []string{"alice"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := joinLobby(t, srv, m, inv.Token, "Grace \u202eHopper")
+	other := joinLobby(t, srv, m, inv.Token, "Second guest")
+
+	// While they wait, the host talks and sends data to the main room.
+	for range 5 {
+		if err := host.LocalParticipant.PublishDataPacket(lksdk.UserData([]byte("main-room secret")), lksdk.WithDataPublishReliable(true)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(time.Second)
+
+	// Waiting alone: no participant list, no media, no data, not even the
+	// other guest; and no permission to do anything.
+	g.assertIsolated(t)
+	other.assertIsolated(t)
+	p := waitForParticipant(t, srv, g.session.LobbyRoom, g.session.Identity)
+	perm := p.GetPermission()
+	if perm.GetCanPublish() || perm.GetCanSubscribe() || perm.GetCanPublishData() || perm.GetCanUpdateMetadata() || p.Name != "Grace Hopper" {
+		t.Errorf("lobby participant %s permission %v", p.Name, perm)
+	}
+	main, err := adminClient(srv).ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: room})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(main.Participants) != 1 || main.Participants[0].Identity != "host" {
+		t.Errorf("main room holds %v", main.Participants)
+	}
+	select {
+	case id := <-hostSees:
+		t.Errorf("the host saw %s join before admission", id)
+	default:
+	}
+
+	waiting, err := m.WaitingGuests(ctx, "acme", room)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(waiting) != 2 || waiting[0].Identity != g.session.Identity || waiting[1].Identity != other.session.Identity || waiting[0].Name != "Grace Hopper" {
+		t.Errorf("waiting %+v", waiting)
+	}
+
+	admit := lkgate.AdmitRequest{Room: room, GuestIdentity: g.session.Identity, Admit: true}
+	if err := m.Admit(ctx, "acme", "bob", admit); !errors.Is(err, lkgate.ErrForbidden) {
+		t.Errorf("an admin not in allowedAdmins: %v", err)
+	}
+	if err := m.Admit(ctx, "globex", "alice", admit); !errors.Is(err, lkgate.ErrNotFound) {
+		t.Errorf("another tenant's admin: %v", err)
+	}
+	select {
+	case msg := <-g.admission:
+		t.Fatalf("refused admits reached the guest: %+v", msg)
+	case <-time.After(300 * time.Millisecond):
+	}
+
+	if err := m.Admit(ctx, "acme", "alice", admit); err != nil {
+		t.Fatal(err)
+	}
+	msg := g.nextAdmission(t)
+	if msg.Type != lkgate.AdmissionAdmit || msg.Room != room || msg.URL != m.PublicURL() || msg.Token == "" {
+		t.Fatalf("admission %+v", msg)
+	}
+	// The other guest heard nothing.
+	other.assertIsolated(t)
+	select {
+	case m := <-other.admission:
+		t.Errorf("the other guest received %+v", m)
+	default:
+	}
+
+	// What the guest client does: leave the lobby, join the main room.
+	g.lobby.Disconnect()
+	inMain := srv.JoinWithCallback(t, msg.Token, &lksdk.RoomCallback{})
+	pm := waitForParticipant(t, srv, room, g.session.Identity)
+	if pm.Attributes[lkgate.TenantAttribute] != "acme" || pm.Name != "Grace Hopper" || !pm.GetPermission().GetCanPublish() {
+		t.Errorf("admitted guest %v", pm)
+	}
+	select {
+	case id := <-hostSees:
+		if id != g.session.Identity {
+			t.Errorf("host saw %s", id)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("the host never saw the admitted guest")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for inMain.GetParticipantByIdentity("host") == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the admitted guest never saw the host")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Once it has left its lobby, it is no longer waiting.
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		waiting, err := m.WaitingGuests(ctx, "acme", room)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(waiting) == 1 && waiting[0].Identity == other.session.Identity {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting after admission: %+v", waiting)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestGuestDenyRemovesTheGuest(t *testing.T) {
+	srv := lkserver.Shared(t)
+	m := guestManager(t, srv, nil)
+	ctx := context.Background()
+	room := fmt.Sprintf("guestdeny-%d", time.Now().UnixNano())
+	inv, err := m.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: room, AllowAll: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := joinLobby(t, srv, m, inv.Token, "Eve")
+	if err := m.Admit(ctx, "acme", "anyone", lkgate.AdmitRequest{Room: room, GuestIdentity: g.session.Identity}); err != nil {
+		t.Fatal(err)
+	}
+	if msg := g.nextAdmission(t); msg.Type != lkgate.AdmissionDeny || msg.Token != "" {
+		t.Errorf("admission %+v", msg)
+	}
+	select {
+	case r := <-g.left:
+		if r != lksdk.ParticipantRemoved {
+			t.Errorf("disconnected with reason %v", r)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the denied guest was not disconnected")
+	}
+	_, err = adminClient(srv).GetParticipant(ctx, &livekit.RoomParticipantIdentity{Room: g.session.LobbyRoom, Identity: g.session.Identity})
+	var terr twirp.Error
+	if !errors.As(err, &terr) || terr.Code() != twirp.NotFound {
+		t.Errorf("denied guest still in the lobby: %v", err)
+	}
+	if err := m.Admit(ctx, "acme", "anyone", lkgate.AdmitRequest{Room: room, GuestIdentity: g.session.Identity, Admit: true}); !errors.Is(err, lkgate.ErrNotFound) {
+		t.Errorf("admitting a denied guest: %v", err)
+	}
+}
+
+// A waiting guest's client tries everything a modified client could: publish
+// media and data, rename itself, rewrite its pass, use its lobby token on
+// the main room. The real server refuses all of it.
+func TestWaitingGuestCannotEscapeTheLobby(t *testing.T) {
+	srv := lkserver.Shared(t)
+	m := guestManager(t, srv, nil)
+	ctx := context.Background()
+	room := fmt.Sprintf("guestescape-%d", time.Now().UnixNano())
+	hostData := make(chan string, 4)
+	mintAndJoin(t, srv, m, "acme", room, "host", &lksdk.RoomCallback{ParticipantCallback: lksdk.ParticipantCallback{
+		OnDataPacket: func(lksdk.DataPacket, lksdk.DataReceiveParams) { hostData <- "data" },
+	}})
+	inv, err := m.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: room, AllowAll: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := joinLobby(t, srv, m, inv.Token, "Mallory")
+	before := waitForParticipant(t, srv, g.session.LobbyRoom, g.session.Identity)
+
+	// Publishing media: refused.
+	track, err := lksdk.NewLocalSampleTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := g.lobby.LocalParticipant.PublishTrack(track, &lksdk.TrackPublicationOptions{Name: "sneaky", Source: livekit.TrackSource_MICROPHONE})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("publishing succeeded")
+		}
+	case <-time.After(15 * time.Second):
+		// The SDK may wait for a publish answer that never comes; the
+		// server's state below is what counts.
+	}
+	// Data, name, attributes: ignored by the server.
+	_ = g.lobby.LocalParticipant.PublishDataPacket(lksdk.UserData([]byte("hello")), lksdk.WithDataPublishReliable(true))
+	g.lobby.LocalParticipant.SetName("Admin")
+	g.lobby.LocalParticipant.SetAttributes(map[string]string{lkgate.GuestPassAttribute: "forged", lkgate.TenantAttribute: "globex"})
+	time.Sleep(time.Second)
+	after := waitForParticipant(t, srv, g.session.LobbyRoom, g.session.Identity)
+	if len(after.Tracks) != 0 || after.Name != before.Name || after.Attributes[lkgate.GuestPassAttribute] != before.Attributes[lkgate.GuestPassAttribute] ||
+		after.Attributes[lkgate.TenantAttribute] != "acme" {
+		t.Errorf("the guest changed itself: tracks %v name %q attributes %v", after.Tracks, after.Name, after.Attributes)
+	}
+	select {
+	case <-hostData:
+		t.Error("the host received the guest's data")
+	default:
+	}
+
+	// The lobby token names the lobby; rewriting it to name the main room
+	// breaks its signature, and the server refuses the join.
+	parts := strings.Split(g.session.Token.JWT, ".")
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := bytes.Replace(payload, []byte(`"room":"`+g.session.LobbyRoom+`"`), []byte(`"room":"`+room+`"`), 1)
+	if bytes.Equal(forged, payload) {
+		t.Fatal("room claim not found in the lobby token")
+	}
+	parts[1] = base64.RawURLEncoding.EncodeToString(forged)
+	if r, err := lksdk.ConnectToRoomWithToken(srv.WSURL, strings.Join(parts, "."), &lksdk.RoomCallback{}, lksdk.WithAutoSubscribe(false)); err == nil {
+		r.Disconnect()
+		t.Error("the server accepted a lobby token rewritten for the main room")
+	}
+	// The lobby token as is gives no power over the main room's API either.
+	raw := livekit.NewRoomServiceProtobufClient(srv.URL, http.DefaultClient)
+	hdr := http.Header{"Authorization": {"Bearer " + g.session.Token.JWT}}
+	hctx, err := twirp.WithHTTPRequestHeaders(ctx, hdr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := raw.ListParticipants(hctx, &livekit.ListParticipantsRequest{Room: room}); err == nil {
+		t.Errorf("the lobby token listed the main room: %v", res)
+	}
+	main, err := adminClient(srv).ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: room})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(main.Participants) != 1 {
+		t.Errorf("main room holds %v", main.Participants)
+	}
+	g.assertIsolated(t)
+	select {
+	case msg := <-g.admission:
+		t.Errorf("the guest received %+v without admission", msg)
+	default:
+	}
+}
+
+// Every tampered invite is a 400 from the HTTP route, with lkgate in front
+// of the real server, and none reaches LiveKit as a join.
+func TestTamperedInvitesOverHTTP(t *testing.T) {
+	srv := lkserver.Shared(t)
+	later := time.Now().Add(3 * time.Hour)
+	m := guestManager(t, srv, nil)
+	future := guestManager(t, srv, func() time.Time { return later })
+	other := newManager(t, srv, lkgate.Config{Guests: lkgate.GuestConfig{
+		Keys: []lkgate.InviteKey{{ID: "k1", Key: bytes.Repeat([]byte{0x43}, 32)}}, InviteBaseURL: "https://app.example.com",
+	}})
+	room := fmt.Sprintf("guesttamper-%d", time.Now().UnixNano())
+	inv, err := m.Invite(context.Background(), "acme", lkgate.InviteRequest{Org: "acme", Room: room, AllowAll: true, Duration: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := inv.Token
+	parts := strings.Split(tok, ".")
+	flipped := []byte(parts[3])
+	flipped[0] ^= 1
+	cases := map[string]struct {
+		m     *lkgate.Manager
+		token string
+	}{
+		"tampered ciphertext": {m, strings.Join([]string{parts[0], parts[1], parts[2], string(flipped), parts[4]}, ".")},
+		"expired":             {future, tok},
+		"wrong key":           {other, tok},
+		"extra part":          {m, tok + ".e30"},
+		"oversized":           {m, tok + strings.Repeat("A", lkgate.MaxInviteTokenBytes)},
+		"garbage":             {m, "garbage"},
+		"lobby token (a JWS)": {m, mustRoomAuth(t, m, tok).Token.JWT},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			h, err := httpx.New(c.m, httpx.Config{Authenticator: httpx.Unauthenticated()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := json.Marshal(httpx.RoomAuthRequest{InviteToken: c.token, GuestName: "G"})
+			req := httptest.NewRequest("POST", "/livekit/guest/room-auth", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			var p httpx.Problem
+			if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || rec.Code != 400 || p.Field != "inviteToken" {
+				t.Errorf("%d %s", rec.Code, rec.Body)
+			}
+		})
+	}
+	if _, err := m.GuestRoomAuth(context.Background(), tok, "G"); err != nil {
+		t.Errorf("the untampered invite is refused: %v", err)
+	}
+}
+
+func mustRoomAuth(t *testing.T, m *lkgate.Manager, tok string) *lkgate.GuestSession {
+	t.Helper()
+	s, err := m.GuestRoomAuth(context.Background(), tok, "G")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// The largest invite lkgate accepts (every allowed admin at its longest)
+// still makes a lobby token the real server accepts, and its pass survives
+// the trip through LiveKit intact.
+func TestLargestInviteJoinsTheLobby(t *testing.T) {
+	srv := lkserver.Shared(t)
+	m := guestManager(t, srv, nil)
+	ctx := context.Background()
+	room := fmt.Sprintf("guestlarge-%d", time.Now().UnixNano())
+	admins := make([]string, lkgate.MaxAllowedAdmins)
+	for i := range admins {
+		admins[i] = fmt.Sprintf("%02d", i) + strings.Repeat("é", (lkgate.MaxAdminBytes-2)/2)
+	}
+	inv, err := m.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: room, AllowedAdmins: admins})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inv.Token) > lkgate.MaxInviteTokenBytes {
+		t.Fatalf("the largest invite is %d bytes, over the %d lkgate accepts back", len(inv.Token), lkgate.MaxInviteTokenBytes)
+	}
+	g := joinLobby(t, srv, m, inv.Token, strings.Repeat("n", 200))
+	t.Logf("invite %d bytes, lobby token %d bytes", len(inv.Token), len(g.session.Token.JWT))
+	if err := m.Admit(ctx, "acme", admins[len(admins)-1], lkgate.AdmitRequest{Room: room, GuestIdentity: g.session.Identity, Admit: true}); err != nil {
+		t.Fatal(err)
+	}
+	if msg := g.nextAdmission(t); msg.Type != lkgate.AdmissionAdmit {
+		t.Errorf("admission %+v", msg)
+	}
+}
