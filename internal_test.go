@@ -279,3 +279,35 @@ func TestOwnsPlain(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkInvite measures sealing and opening an invite (JWE, dir +
+// A256GCM), with no LiveKit involved.
+func BenchmarkInvite(b *testing.B) {
+	g, err := newGuests(GuestConfig{Keys: []InviteKey{{ID: "k1", Key: make([]byte, InviteKeyBytes)}}, InviteBaseURL: "https://app.example"}, strings.Repeat("s", 36))
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now()
+	exp := now.Add(time.Hour).Unix()
+	claims := sealed{Typ: sealedInvite, Iss: sealedIssuer, Org: "acme", Room: "standup", Admins: []string{"alice", "bob"}, Iat: now.Unix(), Exp: &exp, Jti: "j"}
+	token, err := g.seal(claims)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("seal", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := g.seal(claims); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("open", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := g.open("inviteToken", token, sealedInvite, now); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
