@@ -93,8 +93,15 @@ type Config struct {
 	// error (ErrUnauthenticated) instead of access to every room.
 	AllowUnauthenticated bool
 
+	// SIP configures outbound calls and transfers. Its zero value turns
+	// them off.
+	SIP SIPConfig
+
 	// RoomService reaches LiveKit. Nil means an SDK client for URL.
 	RoomService RoomService
+	// SIPService reaches LiveKit's SIP API. Nil means an SDK client for
+	// URL. It is used only when SIP.Trunks is set.
+	SIPService SIPService
 	// Locker serialises room claims. Nil means an in-process lock, which is
 	// correct for one replica; several replicas need a shared Locker.
 	Locker Locker
@@ -117,6 +124,7 @@ type Manager struct {
 	cfg       Config
 	publicURL string
 	rooms     RoomService
+	sip       SIPService
 	locker    Locker
 	log       *slog.Logger
 	now       func() time.Time
@@ -171,9 +179,12 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.UnownedRooms != ClaimUnowned && cfg.UnownedRooms != DenyUnowned {
 		return nil, invalidArg("UnownedRooms", "unknown policy %d", cfg.UnownedRooms)
 	}
-	m := &Manager{cfg: cfg, publicURL: cfg.PublicURL, rooms: cfg.RoomService, locker: cfg.Locker, log: cfg.Logger, now: cfg.Now}
+	m := &Manager{cfg: cfg, publicURL: cfg.PublicURL, rooms: cfg.RoomService, sip: cfg.SIPService, locker: cfg.Locker, log: cfg.Logger, now: cfg.Now}
 	if m.rooms == nil {
 		m.rooms = lksdk.NewRoomServiceClient(cfg.URL, cfg.APIKey, cfg.APISecret)
+	}
+	if m.sip == nil && cfg.SIP.Trunks != nil {
+		m.sip = lksdk.NewSIPClient(cfg.URL, cfg.APIKey, cfg.APISecret)
 	}
 	if m.locker == nil {
 		m.locker = NewLocalLocker()
