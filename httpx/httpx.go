@@ -36,6 +36,8 @@ type Config struct {
 //	GET    /livekit/rooms/{room_name}
 //	DELETE /livekit/participant
 //	POST   /livekit/participant/mute
+//	POST   /sip/call
+//	POST   /sip/transfer
 //
 // Mount it under a prefix with http.StripPrefix, or mount the exported
 // per-route methods (such as Token) yourself. It is safe for concurrent use.
@@ -70,6 +72,8 @@ func New(m *lkgate.Manager, cfg Config) (*Handler, error) {
 	h.route("GET", "/livekit/rooms/{room_name}", h.Room)
 	h.route("DELETE", "/livekit/participant", h.RemoveParticipant)
 	h.route("POST", "/livekit/participant/mute", h.Mute)
+	h.route("POST", "/sip/call", h.Call)
+	h.route("POST", "/sip/transfer", h.Transfer)
 	return h, nil
 }
 
