@@ -1,0 +1,270 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+
+	"github.com/lkgate/lkgate"
+	"github.com/lkgate/lkgate/httpx"
+	"github.com/lkgate/lkgate/internal/contract"
+	"github.com/lkgate/lkgate/internal/sipstack"
+)
+
+// The SIP contract suite against livekit-server + livekit-sip + sipp;
+// lkgatetest runs the same suite against the fake.
+func TestSIPContractRealStack(t *testing.T) {
+	s := sipstack.Start(t)
+	t.Logf("SIP stack started in %v", s.Started)
+	scenario := map[contract.FarEnd]struct {
+		file string
+		o    sipstack.PeerOptions
+	}{
+		contract.Answers:         {sipstack.AnswerAndRefer, sipstack.PeerOptions{}},
+		contract.IsBusy:          {sipstack.Busy, sipstack.PeerOptions{}},
+		contract.RefusesTransfer: {sipstack.AnswerRefuseRefer, sipstack.PeerOptions{}},
+		contract.FailsTransfer:   {sipstack.AnswerAndRefer, sipstack.PeerOptions{Notify: "503 Service Unavailable"}},
+	}
+	var last *sipstack.Peer
+	contract.RunSIP(t, contract.SIPTarget{
+		URL: s.LiveKit.URL, APIKey: s.LiveKit.APIKey, APISecret: s.LiveKit.APISecret,
+		Phone: func(t *testing.T, far contract.FarEnd) (string, string) {
+			sc := scenario[far]
+			last = sipstack.StartPeer(t, sc.file, sc.o)
+			return s.Trunk(t, last.Addr), "+15550100"
+		},
+		Transferred: func(t *testing.T) string { return referTo(t, last) },
+	})
+}
+
+// referTo waits for sipp to log the REFER it got and returns its Refer-To.
+func referTo(t *testing.T, p *sipstack.Peer) string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, after, ok := strings.Cut(p.Actions(), "Refer-To="); ok {
+			return strings.TrimSpace(strings.SplitN(after, "\n", 2)[0])
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sipp logged no REFER: %q", p.Actions())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// sipAPI is lkgate's HTTP API on a real SIP stack, with keys for acme and
+// globex and each tenant's trunk set by the test.
+type sipAPI struct {
+	stack *sipstack.Stack
+	h     http.Handler
+	mu    sync.Mutex
+	trunk map[string]string
+}
+
+func newSIPAPI(t *testing.T) *sipAPI {
+	t.Helper()
+	a := &sipAPI{stack: sipstack.Start(t), trunk: map[string]string{}}
+	t.Logf("SIP stack started in %v", a.stack.Started)
+	policy := lkgate.TrunkPolicyFunc(func(ctx context.Context, tenant string) (string, error) {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return lkgate.TenantTrunks(a.trunk).OutboundTrunk(ctx, tenant)
+	})
+	m := newManager(t, a.stack.LiveKit, lkgate.Config{SIP: lkgate.SIPConfig{Trunks: policy}})
+	keys, err := httpx.NewStaticKeys(httpx.StaticKeysConfig{Keys: map[string]httpx.Principal{
+		"acme-key-0123456789":   {Tenant: "acme"},
+		"globex-key-0123456789": {Tenant: "globex"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.h, err = httpx.New(m, httpx.Config{Authenticator: keys}); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// phone starts a sipp far end for tenant's next call.
+func (a *sipAPI) phone(t *testing.T, tenant, scenario string, o sipstack.PeerOptions) *sipstack.Peer {
+	t.Helper()
+	p := sipstack.StartPeer(t, scenario, o)
+	id := a.stack.Trunk(t, p.Addr)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.trunk[tenant] = id
+	return p
+}
+
+func (a *sipAPI) post(t *testing.T, tenant, path, body string) (int, []byte, httpx.Problem) {
+	t.Helper()
+	req := httptest.NewRequest("POST", path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+tenant+"-key-0123456789")
+	rec := httptest.NewRecorder()
+	a.h.ServeHTTP(rec, req)
+	var p httpx.Problem
+	if rec.Code >= 400 {
+		_ = json.Unmarshal(rec.Body.Bytes(), &p)
+	}
+	return rec.Code, rec.Body.Bytes(), p
+}
+
+func callJSON(room, to string) string {
+	return `{"room_name":"` + room + `","participant_identity":"phone","participant_name":"Phone","from_phone_number":"` +
+		sipstack.TrunkNumber + `","to_phone_number":"` + to + `","wait_until_answered":true}`
+}
+
+// hangUp removes the SIP participant, which makes livekit-sip send BYE.
+func (a *sipAPI) hangUp(t *testing.T, room string) {
+	t.Helper()
+	if _, err := adminClient(a.stack.LiveKit).RemoveParticipant(context.Background(), &livekit.RoomParticipantIdentity{Room: room, Identity: "phone"}); err != nil {
+		t.Fatalf("hang up: %v", lkgate.Redact(err.Error()))
+	}
+}
+
+func TestSIPCallReachesSippAndJoinsRoom(t *testing.T) {
+	a := newSIPAPI(t)
+	peer := a.phone(t, "acme", sipstack.AnswerAndRefer, sipstack.PeerOptions{})
+	begin := time.Now()
+	status, body, _ := a.post(t, "acme", "/sip/call", callJSON("sip-call", "+15550100"))
+	t.Logf("answered call latency: %v", time.Since(begin))
+	if status != 200 {
+		t.Fatalf("%d %s", status, body)
+	}
+	var c httpx.CallResponse
+	if err := json.Unmarshal(body, &c); err != nil || c.Status != "answered" || c.ParticipantID == "" || c.SIPCallID == "" {
+		t.Fatalf("%s", body)
+	}
+	p := waitForParticipant(t, a.stack.LiveKit, "sip-call", "phone")
+	if p.Kind != livekit.ParticipantInfo_SIP || p.Sid != c.ParticipantID || p.Attributes[lkgate.TenantAttribute] != "acme" ||
+		p.Attributes["sip.phoneNumber"] != "+15550100" || p.Attributes["sip.callStatus"] != "active" {
+		t.Errorf("SIP participant %v", p)
+	}
+	r, err := adminClient(a.stack.LiveKit).ListRooms(context.Background(), &livekit.ListRoomsRequest{Names: []string{"sip-call"}})
+	if err != nil || len(r.Rooms) != 1 || !strings.Contains(r.Rooms[0].Metadata, `"auth_id":"acme"`) {
+		t.Errorf("room not owned by acme: %v %v", r.GetRooms(), err)
+	}
+	a.hangUp(t, "sip-call")
+	if code := peer.Wait(t, 10*time.Second); code != 0 {
+		t.Errorf("sipp exit code %d, want 0", code)
+	}
+}
+
+func TestSIPBusyThroughAPI(t *testing.T) {
+	a := newSIPAPI(t)
+	peer := a.phone(t, "acme", sipstack.Busy, sipstack.PeerOptions{})
+	begin := time.Now()
+	status, body, p := a.post(t, "acme", "/sip/call", callJSON("sip-busy", "+15550100"))
+	t.Logf("busy latency: %v", time.Since(begin))
+	if status != 409 || p.Code != httpx.CodeSIPBusy || p.SIPStatus != 486 {
+		t.Errorf("%d %s; want 409 sip_busy with sip_status 486", status, body)
+	}
+	if code := peer.Wait(t, 10*time.Second); code != 0 {
+		t.Errorf("sipp exit code %d, want 0", code)
+	}
+}
+
+func TestSIPTransferThroughAPI(t *testing.T) {
+	a := newSIPAPI(t)
+	peer := a.phone(t, "acme", sipstack.AnswerAndRefer, sipstack.PeerOptions{})
+	if status, body, _ := a.post(t, "acme", "/sip/call", callJSON("sip-xfer", "+15550100")); status != 200 {
+		t.Fatalf("%d %s", status, body)
+	}
+	begin := time.Now()
+	status, body, _ := a.post(t, "acme", "/sip/transfer", `{"room_name":"sip-xfer","participant_identity":"phone","transfer_to":"+15550199"}`)
+	t.Logf("transfer latency: %v", time.Since(begin))
+	if status != 200 || !bytes.Contains(body, []byte(`"status":"completed"`)) || !bytes.Contains(body, []byte(`"transfer_to":"tel:+15550199"`)) {
+		t.Fatalf("%d %s", status, body)
+	}
+	if got := referTo(t, peer); got != "tel:+15550199" {
+		t.Errorf("Refer-To %q, want tel:+15550199", got)
+	}
+	// After a completed transfer livekit-sip hangs up: the scenario ends.
+	if code := peer.Wait(t, 10*time.Second); code != 0 {
+		t.Errorf("sipp exit code %d, want 0", code)
+	}
+}
+
+func TestSIPTransferRefusedAndFailed(t *testing.T) {
+	a := newSIPAPI(t)
+	for _, tc := range []struct {
+		scenario string
+		o        sipstack.PeerOptions
+		code     string
+	}{
+		{sipstack.AnswerRefuseRefer, sipstack.PeerOptions{}, httpx.CodeSIPTransferRefused},
+		{sipstack.AnswerAndRefer, sipstack.PeerOptions{Notify: "503 Service Unavailable"}, httpx.CodeSIPTransferFailed},
+	} {
+		t.Run(tc.code, func(t *testing.T) {
+			peer := a.phone(t, "acme", tc.scenario, tc.o)
+			room := "sip-" + tc.code
+			if status, body, _ := a.post(t, "acme", "/sip/call", callJSON(room, "+15550100")); status != 200 {
+				t.Fatalf("%d %s", status, body)
+			}
+			status, body, p := a.post(t, "acme", "/sip/transfer", `{"room_name":"`+room+`","participant_identity":"phone","transfer_to":"tel:+15550199"}`)
+			if status != 409 || p.Code != tc.code {
+				t.Errorf("%d %s; want 409 %s", status, body, tc.code)
+			}
+			if got := referTo(t, peer); got != "tel:+15550199" {
+				t.Errorf("Refer-To %q", got)
+			}
+			// The call survives a refused or failed transfer.
+			waitForParticipant(t, a.stack.LiveKit, room, "phone")
+			a.hangUp(t, room)
+			if code := peer.Wait(t, 10*time.Second); code != 0 {
+				t.Errorf("sipp exit code %d, want 0", code)
+			}
+		})
+	}
+}
+
+func TestSIPCrossTenantAndBadInputNeverDial(t *testing.T) {
+	a := newSIPAPI(t)
+	acme := a.phone(t, "acme", sipstack.AnswerAndRefer, sipstack.PeerOptions{})
+	if status, body, _ := a.post(t, "acme", "/sip/call", callJSON("sip-acme", "+15550100")); status != 200 {
+		t.Fatalf("%d %s", status, body)
+	}
+	globex := a.phone(t, "globex", sipstack.Busy, sipstack.PeerOptions{})
+
+	status, body, _ := a.post(t, "globex", "/sip/call", callJSON("sip-acme", "+15550101"))
+	if status != 403 {
+		t.Errorf("globex call into acme's room: %d %s, want 403", status, body)
+	}
+	status, body, _ = a.post(t, "globex", "/sip/transfer", `{"room_name":"sip-acme","participant_identity":"phone","transfer_to":"+15550199"}`)
+	if status != 404 {
+		t.Errorf("globex transfer in acme's room: %d %s, want 404", status, body)
+	}
+	for _, bad := range []string{"+1 555 0101", "15550101", "sip:x@127.0.0.1", "+01"} {
+		status, body, p := a.post(t, "globex", "/sip/call", callJSON("sip-globex", bad))
+		if status != 400 || p.Field != "to_phone_number" {
+			t.Errorf("to %q: %d %s, want 400 on to_phone_number", bad, status, body)
+		}
+	}
+	r, err := adminClient(a.stack.LiveKit).ListRooms(context.Background(), &livekit.ListRoomsRequest{Names: []string{"sip-globex"}})
+	if err != nil || len(r.Rooms) != 0 {
+		t.Errorf("a refused call reached LiveKit: rooms %v, %v", r.GetRooms(), err)
+	}
+
+	// Nothing reached either phone: globex's sipp still waits for its
+	// INVITE and acme's got no REFER.
+	time.Sleep(500 * time.Millisecond)
+	if a := acme.Actions(); strings.Contains(a, "REFER") {
+		t.Errorf("acme's phone got a REFER: %s", a)
+	}
+	if strings.Contains(a.stack.SIPLogs(), "+15550101") {
+		t.Error("livekit-sip dialed globex's refused call")
+	}
+	_ = globex
+	a.hangUp(t, "sip-acme")
+	if code := acme.Wait(t, 10*time.Second); code != 0 {
+		t.Errorf("sipp exit code %d, want 0", code)
+	}
+}
