@@ -265,7 +265,7 @@ func sipError(op, room string, err error) error {
 	case transfer && code == twirp.NotFound:
 		e.Kind, e.Msg = ErrNotFound, "participant not found"
 	case !transfer && e.SIPStatus != 0:
-		e.Kind, e.Msg = callOutcome(e.SIPStatus)
+		e.Msg, e.Kind = callOutcome(e.SIPStatus)
 	case !transfer && code == twirp.NotFound:
 		// CreateSIPParticipant creates missing rooms, so only the trunk
 		// can be missing.
@@ -277,17 +277,18 @@ func sipError(op, room string, err error) error {
 	return e
 }
 
-// callOutcome classifies the SIP status of a failed call.
-func callOutcome(sipStatus int) (error, string) {
+// callOutcome classifies the SIP status of a failed call: a message and
+// the sentinel it matches.
+func callOutcome(sipStatus int) (string, error) {
 	switch sipStatus {
 	case 486, 600:
-		return ErrBusy, "the callee is busy"
+		return "the callee is busy", ErrBusy
 	case 403, 603, 607, 608:
-		return ErrDeclined, "the callee declined the call"
+		return "the callee declined the call", ErrDeclined
 	case 408, 480, 487:
-		return ErrNoAnswer, "the callee did not answer"
+		return "the callee did not answer", ErrNoAnswer
 	}
-	return ErrCallFailed, "the call failed at the far end"
+	return "the call failed at the far end", ErrCallFailed
 }
 
 // upstreamCode returns the code, as twirp spells it, and message of an

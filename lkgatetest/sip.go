@@ -193,6 +193,7 @@ func ensureSIP(ctx context.Context, admin bool) error {
 	return nil
 }
 
+//lint:ignore SA1019 livekit.SIP still declares the deprecated method
 func (sipService) ListSIPTrunk(context.Context, *livekit.ListSIPTrunkRequest) (*livekit.ListSIPTrunkResponse, error) {
 	return nil, errUnimplemented("ListSIPTrunk")
 }
@@ -225,6 +226,7 @@ func (sipService) ListSIPOutboundTrunk(context.Context, *livekit.ListSIPOutbound
 	return nil, errUnimplemented("ListSIPOutboundTrunk")
 }
 
+//lint:ignore SA1019 livekit.SIP still declares the deprecated method
 func (sipService) DeleteSIPTrunk(context.Context, *livekit.DeleteSIPTrunkRequest) (*livekit.SIPTrunkInfo, error) {
 	return nil, errUnimplemented("DeleteSIPTrunk")
 }
