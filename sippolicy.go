@@ -2,6 +2,7 @@ package lkgate
 
 import (
 	"context"
+	"maps"
 	"regexp"
 	"strings"
 )
@@ -51,10 +52,7 @@ func StaticTrunk(trunkID string) TrunkPolicy {
 // TenantTrunks gives each tenant its own trunk. A tenant missing from the
 // map has no telephony: its calls are ErrForbidden. The map is copied.
 func TenantTrunks(trunks map[string]string) TrunkPolicy {
-	own := make(map[string]string, len(trunks))
-	for tenant, id := range trunks {
-		own[tenant] = id
-	}
+	own := maps.Clone(trunks)
 	return TrunkPolicyFunc(func(_ context.Context, tenant string) (string, error) {
 		if id, ok := own[tenant]; ok {
 			return id, nil

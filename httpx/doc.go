@@ -40,8 +40,9 @@
 // stable Code, the Field at fault when there is one, and a Detail safe to
 // show: status 400 for bad input, 401 without valid credentials, 403 for
 // another tenant's room or a refused destination, 404, 409 for a state
-// that forbids the operation or a refused call, 413 for an oversized body, 415 for a
-// body that is not JSON, 502 when LiveKit answers with an error, 503 when it
-// is unreachable and 504 when it is too slow. No stack trace, token or
+// that forbids the operation or a call the far end refused, 413 for an
+// oversized body, 415 for a body that is not JSON, 501 for what is not
+// configured, 502 when LiveKit answers with an error, 503 when it is
+// unreachable and 504 when it is too slow. No stack trace, token or
 // upstream secret ever reaches a response or a log line.
 package httpx

@@ -8,6 +8,8 @@
 //	LKGATE_API_KEYS      comma-separated key=tenant[:subject] entries (required)
 //	LKGATE_ADDR          listen address (default 127.0.0.1:8080)
 //	LKGATE_PREFIX        where the API is mounted (default /api/v1)
+//	LKGATE_SIP_TRUNKS    comma-separated tenant=trunk-id entries: each tenant's
+//	                     LiveKit outbound trunk (default: SIP routes off, 501)
 package main
 
 import (
@@ -61,6 +63,17 @@ func configFromEnv(getenv func(string) string) (config, error) {
 			return c, fmt.Errorf("LKGATE_API_KEYS: entry %d repeats a key", i+1)
 		}
 		c.keys[key] = httpx.Principal{Tenant: tenant, Subject: subject}
+	}
+	if raw := getenv("LKGATE_SIP_TRUNKS"); raw != "" {
+		trunks := map[string]string{}
+		for i, entry := range strings.Split(raw, ",") {
+			tenant, trunk, ok := strings.Cut(strings.TrimSpace(entry), "=")
+			if !ok || tenant == "" || trunk == "" {
+				return c, fmt.Errorf("LKGATE_SIP_TRUNKS: entry %d is not tenant=trunk-id", i+1)
+			}
+			trunks[tenant] = trunk
+		}
+		c.manager.SIP.Trunks = lkgate.TenantTrunks(trunks)
 	}
 	if c.addr == "" {
 		c.addr = "127.0.0.1:8080"
