@@ -39,6 +39,10 @@ type SIPTarget struct {
 	// Transferred reports what the far end received as the REFER's target
 	// once a transfer has returned; empty if it cannot tell.
 	Transferred func(t *testing.T) string
+	// Settle, when set, waits after a call is answered until a transfer
+	// can be asked for: livekit-sip v1.0.0 fails a REFER sent in the first
+	// milliseconds of a call ("transaction failed to complete").
+	Settle func(t *testing.T, room string)
 }
 
 // RunSIP runs every SIP contract test against target.
@@ -128,6 +132,9 @@ func (c *sipSuite) transferTo(t *testing.T, far FarEnd) error {
 	room, _, err := c.dial(t, far)
 	if err != nil {
 		t.Fatal(lkgate.Redact(err.Error()))
+	}
+	if c.Settle != nil {
+		c.Settle(t, room)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()

@@ -106,6 +106,16 @@ func (p *Peer) Wait(t testing.TB, d time.Duration) int {
 	}
 }
 
+// Running reports whether sipp is still waiting for (or in) its call.
+func (p *Peer) Running() bool {
+	select {
+	case <-p.proc.done:
+		return false
+	default:
+		return true
+	}
+}
+
 // Actions returns what the scenario's <log> actions wrote, such as
 // "GOT REFER cseq=... Refer-To=...".
 func (p *Peer) Actions() string {

@@ -43,6 +43,8 @@ const (
 	stopGrace    = 5 * time.Second
 	maxLogBytes  = 1 << 20
 	errLogTail   = 8 << 10
+	// livekit-sip start attempts, each on fresh ports.
+	startAttempts = 3
 )
 
 // Stack is a running redis-server, livekit-server and livekit-sip.
@@ -86,12 +88,37 @@ func Start(t testing.TB) *Stack {
 
 	s.LiveKit = lkserver.Start(t, lkserver.WithRedis(redisAddr))
 
+	for attempt := 1; ; attempt++ {
+		s.sip, err = startSIP(t, sipBin, s.LiveKit, redisAddr)
+		if err == nil {
+			break
+		}
+		// A port picked as free can be taken before livekit-sip binds it;
+		// fresh ports usually work.
+		if attempt == startAttempts {
+			t.Fatalf("sipstack: livekit-sip: %v", err)
+		}
+		t.Logf("sipstack: livekit-sip attempt %d: %v", attempt, err)
+	}
+	t.Cleanup(func() {
+		// SIGTERM makes livekit-sip wait for calls to end, which can hang.
+		s.sip.stop(syscall.SIGINT, t)
+		if t.Failed() {
+			t.Logf("livekit-sip log tail:\n%s", s.sip.tail())
+		}
+	})
+	s.Started = time.Since(begin)
+	return s
+}
+
+// startSIP starts livekit-sip on fresh ports and waits until it is ready.
+func startSIP(t testing.TB, bin string, lk *lkserver.Server, redisAddr string) (*process, error) {
 	dir := t.TempDir()
 	rtp := freePort(t, "udp")
 	conf, err := yaml.Marshal(map[string]any{
-		"api_key":    s.LiveKit.APIKey,
-		"api_secret": s.LiveKit.APISecret,
-		"ws_url":     s.LiveKit.WSURL,
+		"api_key":    lk.APIKey,
+		"api_secret": lk.APISecret,
+		"ws_url":     lk.WSURL,
 		"redis":      map[string]any{"address": redisAddr},
 		"sip_port":   freePort(t, "udp"),
 		"listen_ip":  "127.0.0.1",
@@ -104,29 +131,22 @@ func Start(t testing.TB) *Stack {
 		"max_cpu_utilization": 1.0,
 	})
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	confPath := filepath.Join(dir, "sip.yaml")
 	if err := os.WriteFile(confPath, conf, 0o600); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	s.sip, err = startProcess(dir, sipBin, "--config", confPath)
+	p, err := startProcess(dir, bin, "--config", confPath)
 	if err != nil {
-		t.Fatalf("sipstack: %v", err)
+		return nil, err
 	}
-	t.Cleanup(func() {
-		// SIGTERM makes livekit-sip wait for calls to end, which can hang.
-		s.sip.stop(syscall.SIGINT, t)
-		if t.Failed() {
-			t.Logf("livekit-sip log tail:\n%s", s.sip.tail())
-		}
-	})
 	// livekit-sip v1.0.0 has no health endpoint.
-	if err := s.sip.waitFor("service ready"); err != nil {
-		t.Fatalf("sipstack: livekit-sip: %v; log tail:\n%s", err, s.sip.tail())
+	if err := p.waitFor("service ready"); err != nil {
+		p.stop(syscall.SIGINT, t)
+		return nil, fmt.Errorf("%w; log tail:\n%s", err, p.tail())
 	}
-	s.Started = time.Since(begin)
-	return s
+	return p, nil
 }
 
 // SIPLogs returns livekit-sip's captured output.
