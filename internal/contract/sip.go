@@ -43,6 +43,11 @@ type SIPTarget struct {
 	// can be asked for: livekit-sip v1.0.0 fails a REFER sent in the first
 	// milliseconds of a call ("transaction failed to complete").
 	Settle func(t *testing.T, room string)
+	// LostAnswer, when set, reports whether a transfer's error says the
+	// target's SIP service lost the far end's answer to the REFER
+	// (livekit-sip v1.0.0 loses about one in ten in a race of its own);
+	// such a transfer is retried with a new call, at most twice.
+	LostAnswer func(err error) bool
 }
 
 // RunSIP runs every SIP contract test against target.
@@ -129,19 +134,24 @@ func (c *sipSuite) busy(t *testing.T) {
 
 func (c *sipSuite) transferTo(t *testing.T, far FarEnd) error {
 	t.Helper()
-	room, _, err := c.dial(t, far)
-	if err != nil {
-		t.Fatal(lkgate.Redact(err.Error()))
+	for attempt := 1; ; attempt++ {
+		room, _, err := c.dial(t, far)
+		if err != nil {
+			t.Fatal(lkgate.Redact(err.Error()))
+		}
+		if c.Settle != nil {
+			c.Settle(t, room)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		_, err = c.sip.TransferSIPParticipant(ctx, &livekit.TransferSIPParticipantRequest{
+			RoomName: room, ParticipantIdentity: "phone", TransferTo: "tel:+15550199",
+		})
+		cancel()
+		if err == nil || c.LostAnswer == nil || !c.LostAnswer(err) || attempt == 3 {
+			return err
+		}
+		t.Logf("attempt %d: the SIP service lost the answer to its REFER; retrying with a new call", attempt)
 	}
-	if c.Settle != nil {
-		c.Settle(t, room)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	_, err = c.sip.TransferSIPParticipant(ctx, &livekit.TransferSIPParticipantRequest{
-		RoomName: room, ParticipantIdentity: "phone", TransferTo: "tel:+15550199",
-	})
-	return err
 }
 
 func (c *sipSuite) transfer(t *testing.T) {

@@ -66,10 +66,19 @@ func StartPeer(t testing.TB, scenario string, o PeerOptions) *Peer {
 	if o.Notify == "" {
 		o.Notify = "200 OK"
 	}
-	port := freePort(t, "udp")
+	port, err := quietPort(1)
+	if err != nil {
+		t.Fatalf("sipstack: %v", err)
+	}
+	// sipp binds its audio and video RTP ports (and their RTCP ports)
+	// from -mp on, even for a scenario without media.
+	media, err := quietPort(4)
+	if err != nil {
+		t.Fatalf("sipstack: %v", err)
+	}
 	p := &Peer{Addr: "127.0.0.1:" + strconv.Itoa(port), logFile: filepath.Join(dir, "actions.log")}
 	args := []string{"-sf", sf, "-i", "127.0.0.1", "-p", strconv.Itoa(port),
-		"-mp", strconv.Itoa(freePort(t, "udp")), "-m", "1", "-nostdin",
+		"-mp", strconv.Itoa(media), "-m", "1", "-nostdin",
 		"-d", strconv.FormatInt(o.Ring.Milliseconds(), 10),
 		"-trace_logs", "-log_file", p.logFile,
 		"-timeout", "60s", "-timeout_error"}

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -45,6 +46,8 @@ const (
 	errLogTail   = 8 << 10
 	// livekit-sip start attempts, each on fresh ports.
 	startAttempts = 3
+	// RTP ports per livekit-sip: two per call, and tests make few at once.
+	rtpPorts = 20
 )
 
 // Stack is a running redis-server, livekit-server and livekit-sip.
@@ -73,7 +76,10 @@ func Start(t testing.TB) *Stack {
 		t.Fatalf("sipstack: %v", err)
 	}
 	s := &Stack{}
-	redisPort := freePort(t, "tcp")
+	redisPort, err := quietPort(1)
+	if err != nil {
+		t.Fatalf("sipstack: %v", err)
+	}
 	// No persistence: the stack is thrown away with the test.
 	s.redis, err = startProcess(t.TempDir(), redisBin, "--port", strconv.Itoa(redisPort), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--daemonize", "no")
@@ -114,17 +120,24 @@ func Start(t testing.TB) *Stack {
 // startSIP starts livekit-sip on fresh ports and waits until it is ready.
 func startSIP(t testing.TB, bin string, lk *lkserver.Server, redisAddr string) (*process, error) {
 	dir := t.TempDir()
-	rtp := freePort(t, "udp")
+	sipPort, err := quietPort(1)
+	if err != nil {
+		return nil, err
+	}
+	rtp, err := quietPort(rtpPorts)
+	if err != nil {
+		return nil, err
+	}
 	conf, err := yaml.Marshal(map[string]any{
 		"api_key":    lk.APIKey,
 		"api_secret": lk.APISecret,
 		"ws_url":     lk.WSURL,
 		"redis":      map[string]any{"address": redisAddr},
-		"sip_port":   freePort(t, "udp"),
+		"sip_port":   sipPort,
 		"listen_ip":  "127.0.0.1",
 		// Without it livekit-sip looks up its public address on the Internet.
 		"nat_1_to_1_ip": "127.0.0.1",
-		"rtp_port":      fmt.Sprintf("%d-%d", rtp, rtp+20),
+		"rtp_port":      fmt.Sprintf("%d-%d", rtp, rtp+rtpPorts-1),
 		"logging":       map[string]any{"level": "debug"},
 		// Otherwise calls are refused ("cpu exhausted") while a build or
 		// other tests keep the cores busy.
@@ -180,23 +193,36 @@ func sipBinary() (string, error) {
 	return p, nil
 }
 
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t testing.TB, network string) int {
-	t.Helper()
-	if network == "udp" {
-		l, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
+// quietPort returns the first of n consecutive loopback ports, free for
+// both TCP and UDP, below Linux's ephemeral range (32768 and up). livekit-
+// sip listens on its SIP port with both protocols, and a port picked from
+// the ephemeral range is soon taken by some outgoing TCP connection.
+func quietPort(n int) (int, error) {
+	const low, high = 20000, 32768
+	for range 100 {
+		base := low + rand.IntN(high-low-n)
+		if portsFree(base, n) {
+			return base, nil
 		}
-		defer l.Close()
-		return l.LocalAddr().(*net.UDPAddr).Port
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	return 0, fmt.Errorf("no %d free consecutive ports between %d and %d", n, low, high)
+}
+
+func portsFree(base, n int) bool {
+	for p := base; p < base+n; p++ {
+		addr := "127.0.0.1:" + strconv.Itoa(p)
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return false
+		}
+		u, err := net.ListenPacket("udp", addr)
+		l.Close()
+		if err != nil {
+			return false
+		}
+		u.Close()
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return true
 }
 
 func waitRedis(addr string, p *process) error {
