@@ -58,6 +58,7 @@ var (
 	ErrTransferRefused = errors.New("transfer refused")
 	// ErrTransferFailed: the far end accepted the transfer, then reported it
 	// failed (NOTIFY with a non-2xx status), or never answered the REFER.
+	// The call stays up.
 	ErrTransferFailed = errors.New("transfer failed")
 )
 

@@ -257,7 +257,10 @@ func sipError(op, room string, err error) error {
 		// The only sign of a LiveKit without SIP (no Redis) is this message.
 		e.Kind, e.Msg = ErrNotConfigured, "LiveKit's SIP service is not connected (it needs Redis and livekit-sip)"
 	case transfer && code == twirp.Canceled:
-		e.Kind, e.Msg = ErrTransferFailed, "the far end accepted the transfer, then reported it failed"
+		// A failing NOTIFY, and also livekit-sip v1.0.0 losing the far
+		// end's answer to its REFER in a race: either way the call was not
+		// transferred and stays up.
+		e.Kind, e.Msg = ErrTransferFailed, "the transfer failed after the far end was asked to make it"
 	case transfer && code == twirp.DeadlineExceeded:
 		e.Kind, e.Msg = ErrTransferFailed, "the far end did not answer the transfer request"
 	case transfer && (code == twirp.PermissionDenied || e.SIPStatus >= 300):
