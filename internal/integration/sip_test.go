@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +18,7 @@ import (
 	"github.com/lkgate/lkgate"
 	"github.com/lkgate/lkgate/httpx"
 	"github.com/lkgate/lkgate/internal/contract"
+	"github.com/lkgate/lkgate/internal/lkserver"
 	"github.com/lkgate/lkgate/internal/sipstack"
 )
 
@@ -165,6 +167,38 @@ func TestSIPCallReachesSippAndJoinsRoom(t *testing.T) {
 	a.hangUp(t, "sip-call")
 	if code := peer.Wait(t, 10*time.Second); code != 0 {
 		t.Errorf("sipp exit code %d, want 0", code)
+	}
+}
+
+func TestSIPDeclinedAndUnansweredThroughAPI(t *testing.T) {
+	a := newSIPAPI(t)
+	peer := a.phone(t, "acme", sipstack.Decline, sipstack.PeerOptions{})
+	status, body, p := a.post(t, "acme", "/sip/call", callJSON("sip-declined", "+15550100"))
+	if status != 409 || p.Code != httpx.CodeSIPDeclined || p.SIPStatus != 603 {
+		t.Errorf("%d %s; want 409 sip_declined with sip_status 603", status, body)
+	}
+	if code := peer.Wait(t, 10*time.Second); code != 0 {
+		t.Errorf("sipp exit code %d, want 0", code)
+	}
+
+	// The phone rings for 5 s; the call gives up after 1 s. (sipp is not
+	// scripted for the CANCEL that follows, so its exit code says nothing.)
+	a.phone(t, "acme", sipstack.AnswerAndRefer, sipstack.PeerOptions{Ring: 5 * time.Second})
+	begin := time.Now()
+	status, body, p = a.post(t, "acme", "/sip/call", strings.Replace(callJSON("sip-unanswered", "+15550100"), "}", `,"ringing_timeout":1}`, 1))
+	t.Logf("no answer after %v", time.Since(begin))
+	if status != 409 || p.Code != httpx.CodeSIPNoAnswer {
+		t.Errorf("%d %s; want 409 sip_no_answer", status, body)
+	}
+}
+
+// A LiveKit without Redis has no SIP service: 501, not a 5xx failure.
+func TestSIPNotConnected(t *testing.T) {
+	srv := lkserver.Shared(t)
+	m := newManager(t, srv, lkgate.Config{SIP: lkgate.SIPConfig{Trunks: lkgate.StaticTrunk("ST_any")}})
+	_, err := m.Call(context.Background(), "acme", lkgate.CallRequest{Room: "sip-nowhere", Identity: "p", From: "+15550000000", To: "+15550100"})
+	if !errors.Is(err, lkgate.ErrNotConfigured) {
+		t.Errorf("err %v, want ErrNotConfigured", err)
 	}
 }
 

@@ -28,6 +28,8 @@ const (
 	AnswerRefuseRefer = "uas_refer_403.xml"
 	// Busy rings, then answers 486 Busy Here.
 	Busy = "uas_486.xml"
+	// Decline rings, then answers 603 Decline.
+	Decline = "uas_603.xml"
 )
 
 // PeerOptions tunes a Peer.
