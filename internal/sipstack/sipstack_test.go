@@ -7,6 +7,9 @@ import (
 
 // The harness starts every process, and its cleanup stops each by pid.
 func TestStartAndStop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the real SIP stack; run without -short")
+	}
 	var s *Stack
 	var peer *Peer
 	t.Run("start", func(t *testing.T) {
