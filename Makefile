@@ -1,5 +1,6 @@
 # Two commands set everything up on a fresh machine:
-#   make test   installs the pinned livekit-server, lints, runs every test with -race
+#   make test   installs the pinned livekit-server, livekit-sip, redis-server and
+#               sipp, lints, runs every test with -race
 #   make demo   starts a real local LiveKit and the example server
 SHELL := /bin/bash
 BIN := $(CURDIR)/.bin
@@ -9,7 +10,7 @@ STATICCHECK_VERSION := v0.7.0
 
 install:
 	scripts/install-livekit.sh
-	scripts/install-redis.sh
+	scripts/install-sip.sh
 
 $(BIN)/staticcheck-$(STATICCHECK_VERSION):
 	GOBIN=$(BIN) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)

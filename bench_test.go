@@ -77,3 +77,45 @@ func newBenchManager(b *testing.B, cfg lkgate.Config) (*lkgate.Manager, *lkgatet
 	}
 	return m, fake
 }
+
+// BenchmarkSIP reports the LiveKit round trips of a call into a room the
+// tenant owns and of a transfer, against the fake.
+func BenchmarkSIP(b *testing.B) {
+	ctx := context.Background()
+	fake := lkgatetest.NewServer(b)
+	trunk := fake.AddOutboundTrunk("pbx.example:5060", "+15550000001")
+	m, err := lkgate.New(lkgate.Config{URL: fake.URL(), APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret,
+		SIP: lkgate.SIPConfig{Trunks: lkgate.TenantTrunks(map[string]string{"acme": trunk})}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	call := lkgate.CallRequest{Room: "bench", Identity: "phone", From: "+15550000001", To: "+15550100", WaitUntilAnswered: true}
+	if _, err := m.Call(ctx, "acme", call); err != nil {
+		b.Fatal(err)
+	}
+	run := func(name string, op func(b *testing.B)) {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			fake.ResetCalls()
+			for b.Loop() {
+				op(b)
+			}
+			b.ReportMetric(float64(fake.TotalCalls())/float64(b.N), "lkcalls/op")
+		})
+	}
+	run("Call/owned", func(b *testing.B) {
+		if _, err := m.Call(ctx, "acme", call); err != nil {
+			b.Fatal(err)
+		}
+	})
+	run("TransferCall", func(b *testing.B) {
+		b.StopTimer()
+		// A completed transfer ends the call; put the caller back without an RPC.
+		fake.AddParticipant("bench", lkgatetest.Participant{Identity: "phone", Kind: livekit.ParticipantInfo_SIP,
+			Attributes: map[string]string{"sip.phoneNumber": "+15550100"}})
+		b.StartTimer()
+		if _, err := m.TransferCall(ctx, "acme", lkgate.TransferRequest{Room: "bench", Identity: "phone", TransferTo: "+15550199"}); err != nil {
+			b.Fatal(err)
+		}
+	})
+}

@@ -1,7 +1,7 @@
 // Package lkgate puts a multi-tenant management layer in front of LiveKit.
 // A Go backend uses it to mint participant tokens and to run
 // ownership-checked operations, without ever handing LiveKit credentials or
-// admin power to its clients. The httpx subpackage serves the same
+// admin power to its clients, and to place and transfer SIP calls. The httpx subpackage serves the same
 // operations as net/http handlers; lkgatetest is an in-memory LiveKit for
 // tests.
 //
@@ -54,12 +54,26 @@
 // AdmissionAttribute (see AdmissionMessage),
 // or a deny followed by removal. WaitingGuests lists who waits.
 //
+// # SIP
+//
+// Call dials a number into a room of the tenant; TransferCall transfers a
+// SIP participant's call. Both are off until Config.SIP.Trunks names the
+// outbound trunk of each tenant (TenantTrunks, StaticTrunk, or your own
+// TrunkPolicy): requests never carry a trunk, a SIP address or
+// credentials. Config.SIP.AllowDestination guards against toll fraud
+// (AllowPrefixes). Every check runs before LiveKit is called, and the room
+// is created and claimed for the tenant before anything is dialed, so a
+// call never lands in another tenant's room. The callee joins carrying
+// TenantAttribute, like every participant lkgate admits.
+//
 // # Errors
 //
 // Every error is an *Error that matches one sentinel with errors.Is:
 // ErrInvalidArgument (with Error.Field), ErrUnauthenticated, ErrForbidden,
-// ErrNotFound, ErrConflict, ErrUnavailable, ErrTimeout, ErrUpstream or
-// ErrNotConfigured. LiveKit's twirp and gRPC errors are converted at the
+// ErrNotFound, ErrConflict, ErrUnavailable, ErrTimeout, ErrUpstream,
+// ErrNotConfigured, or for what the far end of a call answered, ErrBusy,
+// ErrDeclined, ErrNoAnswer, ErrCallFailed, ErrTransferRefused or
+// ErrTransferFailed (with Error.SIPStatus when LiveKit reports it). LiveKit's twirp and gRPC errors are converted at the
 // boundary, and tokens found in their messages are redacted.
 //
 // # Replicas

@@ -37,8 +37,30 @@ var (
 	// ErrUpstream: LiveKit answered with an unexpected error, such as an
 	// internal error or a refusal of lkgate's own API credentials.
 	ErrUpstream = errors.New("livekit error")
-	// ErrNotConfigured: the operation needs configuration the Manager lacks.
+	// ErrNotConfigured: the operation needs configuration the Manager or
+	// LiveKit lacks: SIP not configured, a trunk LiveKit does not know, or
+	// LiveKit's SIP service not connected.
 	ErrNotConfigured = errors.New("not configured")
+
+	// Call and transfer outcomes, reported by the far end of a SIP call.
+	// Error.SIPStatus carries the SIP status when LiveKit reports one.
+
+	// ErrBusy: the callee is busy (SIP 486 or 600).
+	ErrBusy = errors.New("callee busy")
+	// ErrDeclined: the callee declined the call (SIP 403, 603, 607, 608).
+	ErrDeclined = errors.New("call declined")
+	// ErrNoAnswer: nobody answered before the ringing timeout (or SIP 408,
+	// 480, 487).
+	ErrNoAnswer = errors.New("no answer")
+	// ErrCallFailed: the call failed with another SIP status.
+	ErrCallFailed = errors.New("call failed")
+	// ErrTransferRefused: the far end refused the transfer (REFER answered
+	// with an error such as 403).
+	ErrTransferRefused = errors.New("transfer refused")
+	// ErrTransferFailed: the far end accepted the transfer, then reported it
+	// failed (NOTIFY with a non-2xx status), or never answered the REFER.
+	// The call stays up.
+	ErrTransferFailed = errors.New("transfer failed")
 )
 
 // Error is the one error type lkgate returns. It matches its Kind with

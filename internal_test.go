@@ -311,3 +311,66 @@ func BenchmarkInvite(b *testing.B) {
 		}
 	})
 }
+
+func TestSIPError(t *testing.T) {
+	withSIP := func(code codes.Code, sip livekit.SIPStatusCode) error {
+		st, err := status.New(code, "INVITE failed").WithDetails(&livekit.SIPStatus{Code: sip})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Err()
+	}
+	tests := []struct {
+		name string
+		op   string
+		in   error
+		kind error
+		sip  int
+	}{
+		{"busy", "call", withSIP(codes.Unavailable, livekit.SIPStatusCode_SIP_STATUS_BUSY_HERE), ErrBusy, 486},
+		{"busy everywhere", "call", withSIP(codes.ResourceExhausted, livekit.SIPStatusCode_SIP_STATUS_GLOBAL_BUSY_EVERYWHERE), ErrBusy, 600},
+		{"declined", "call", withSIP(codes.Unavailable, livekit.SIPStatusCode_SIP_STATUS_GLOBAL_DECLINE), ErrDeclined, 603},
+		{"forbidden INVITE", "call", withSIP(codes.PermissionDenied, livekit.SIPStatusCode_SIP_STATUS_FORBIDDEN), ErrDeclined, 403},
+		{"temporarily unavailable", "call", withSIP(codes.Unavailable, livekit.SIPStatusCode_SIP_STATUS_TEMPORARILY_UNAVAILABLE), ErrNoAnswer, 480},
+		{"not found far end", "call", withSIP(codes.NotFound, livekit.SIPStatusCode_SIP_STATUS_NOTFOUND), ErrCallFailed, 404},
+		{"ringing timeout", "call", twirp.NewError(twirp.Canceled, "twirp error unknown: canceled"), ErrNoAnswer, 0},
+		{"unknown trunk", "call", twirp.NewError(twirp.NotFound, "twirp error unknown: requested sip trunk does not exist"), ErrNotConfigured, 0},
+		{"not connected", "call", twirp.NewError(twirp.Internal, "sip not connected (redis required)"), ErrNotConfigured, 0},
+		{"our deadline", "call", fmt.Errorf("twirp: %w", context.DeadlineExceeded), ErrTimeout, 0},
+		{"refer refused", "transfer call", twirp.NewError(twirp.PermissionDenied, "twirp error unknown: SIP REFER was denied"), ErrTransferRefused, 0},
+		{"refer refused with status", "transfer call", withSIP(codes.PermissionDenied, livekit.SIPStatusCode_SIP_STATUS_FORBIDDEN), ErrTransferRefused, 403},
+		{"notify failed", "transfer call", twirp.NewError(twirp.Canceled, "twirp error unknown: call transfer failed"), ErrTransferFailed, 0},
+		{"refer unanswered", "transfer call", twirp.NewError(twirp.DeadlineExceeded, "twirp error unknown: deadline exceeded"), ErrTransferFailed, 0},
+		{"participant gone", "transfer call", twirp.NewError(twirp.NotFound, "participant does not exist"), ErrNotFound, 0},
+		{"transfer unavailable", "transfer call", twirp.NewError(twirp.Unavailable, "x"), ErrUnavailable, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := sipError(tc.op, "r", tc.in)
+			var e *Error
+			if !errors.Is(err, tc.kind) || !errors.As(err, &e) || e.SIPStatus != tc.sip {
+				t.Errorf("sipError = %v (%+v), want %v with SIP status %d", err, e, tc.kind, tc.sip)
+			}
+		})
+	}
+}
+
+func TestTransferTarget(t *testing.T) {
+	for in, want := range map[string]string{
+		"+4930123456":                   "tel:+4930123456",
+		"tel:+4930123456":               "tel:+4930123456",
+		"TEL:+4930123456":               "tel:+4930123456",
+		"sip:desk@pbx.example":          "sip:desk@pbx.example",
+		"sips:desk@pbx.example:5061":    "sips:desk@pbx.example:5061",
+		"sip:+4930@10.0.0.1;user=phone": "sip:+4930@10.0.0.1;user=phone",
+	} {
+		if got, _, err := transferTarget(in); err != nil || got != want {
+			t.Errorf("transferTarget(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "4930", "tel:4930", "tel:+49 30", "sip:", "sip:a@", "sip:a@b c", "sip:a@b>x", "<sip:a@b>", "sip:a@b\r\nX: y", "mailto:a@b", "sip:" + strings.Repeat("a", 300) + "@b"} {
+		if _, _, err := transferTarget(bad); !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("transferTarget(%q) accepted", bad)
+		}
+	}
+}

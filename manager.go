@@ -101,9 +101,16 @@ type Config struct {
 	// it off unless the host mints some tokens itself.
 	AllowUnattributedJoins bool
 
+	// SIP configures outbound calls and transfers. Its zero value turns
+	// them off.
+	SIP SIPConfig
+
 	// RoomService reaches LiveKit. Nil means NewRoomService(URL, APIKey,
 	// APISecret); *lksdk.RoomServiceClient also fits.
 	RoomService RoomService
+	// SIPService reaches LiveKit's SIP API. Nil means an SDK client for
+	// URL. It is used only when SIP.Trunks is set.
+	SIPService SIPService
 	// Locker serialises room claims. Nil means an in-process lock, which is
 	// correct for one replica; several replicas need a shared Locker.
 	Locker Locker
@@ -126,6 +133,7 @@ type Manager struct {
 	cfg       Config
 	publicURL string
 	rooms     RoomService
+	sip       SIPService
 	locker    Locker
 	log       *slog.Logger
 	now       func() time.Time
@@ -185,9 +193,12 @@ func New(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Manager{guests: g, cfg: cfg, publicURL: cfg.PublicURL, rooms: cfg.RoomService, locker: cfg.Locker, log: cfg.Logger, now: cfg.Now}
+	m := &Manager{guests: g, cfg: cfg, publicURL: cfg.PublicURL, rooms: cfg.RoomService, sip: cfg.SIPService, locker: cfg.Locker, log: cfg.Logger, now: cfg.Now}
 	if m.rooms == nil {
 		m.rooms = newRoomClient(cfg.URL, cfg.APIKey, cfg.APISecret)
+	}
+	if m.sip == nil && cfg.SIP.Trunks != nil {
+		m.sip = lksdk.NewSIPClient(cfg.URL, cfg.APIKey, cfg.APISecret)
 	}
 	if m.locker == nil {
 		m.locker = NewLocalLocker()

@@ -15,6 +15,8 @@
 //	POST   /livekit/guest/room-auth   a guest redeems its invite for a lobby token (no API key)
 //	POST   /livekit/guest/admit       admit or deny a waiting guest (allowed admins only)
 //	GET    /livekit/guest/waiting     ?roomId=: the guests waiting for a room
+//	POST   /sip/call                  dial a number into a room of the tenant (403 for another tenant's room)
+//	POST   /sip/transfer              transfer a SIP participant's call (REFER)
 //
 // Guest routes use the published guest API's camelCase field names; the
 // others use snake_case. Under an /api/v1 prefix they are that API's paths.
@@ -24,6 +26,17 @@
 //
 // Every route on an existing room answers 404 with the same body for a room
 // that does not exist and for a room another tenant owns.
+//
+// SIP routes answer 501 (not_configured) when the Manager has no SIP
+// configuration, when the tenant's trunk does not exist in LiveKit, and
+// when LiveKit's SIP service is not connected. What the far end of a call
+// answers comes back as 409 with a code of its own and, where LiveKit
+// reports it, the SIP status in sip_status: sip_busy (486, 600),
+// sip_declined (403, 603, 607, 608), sip_no_answer (ringing timeout, 408,
+// 480, 487), sip_call_failed (any other status), sip_transfer_refused (the
+// REFER was refused, e.g. 403) and sip_transfer_failed (the far end
+// accepted the REFER, then reported failure). 409, because the request was
+// valid and LiveKit worked: the callee's answer is not a server failure.
 //
 // Every route except the webhook (signed by LiveKit) and guest room-auth
 // authenticates through the
@@ -38,8 +51,10 @@
 // Every error is an RFC 9457 problem (application/problem+json) with a
 // stable Code, the Field at fault when there is one, and a Detail safe to
 // show: status 400 for bad input, 401 without valid credentials, 403 for
-// another tenant's room, 404, 409, 413 for an oversized body, 415 for a
-// body that is not JSON, 502 when LiveKit answers with an error, 503 when it
-// is unreachable and 504 when it is too slow. No stack trace, token or
+// another tenant's room or a refused destination, 404, 409 for a state
+// that forbids the operation or a call the far end refused, 413 for an
+// oversized body, 415 for a body that is not JSON, 501 for what is not
+// configured, 502 when LiveKit answers with an error, 503 when it is
+// unreachable and 504 when it is too slow. No stack trace, token or
 // upstream secret ever reaches a response or a log line.
 package httpx

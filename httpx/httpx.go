@@ -48,6 +48,8 @@ type Config struct {
 //	POST   /livekit/guest/room-auth   (no API key: the invite is the credential)
 //	POST   /livekit/guest/admit
 //	GET    /livekit/guest/waiting
+//	POST   /sip/call
+//	POST   /sip/transfer
 //
 // Mount it under a prefix with http.StripPrefix, or mount the exported
 // per-route methods (such as Token) yourself. It is safe for concurrent use.
@@ -92,6 +94,8 @@ func New(m *lkgate.Manager, cfg Config) (*Handler, error) {
 	h.route("POST", "/livekit/guest/room-auth", h.GuestRoomAuth)
 	h.route("POST", "/livekit/guest/admit", h.GuestAdmit)
 	h.route("GET", "/livekit/guest/waiting", h.GuestWaiting)
+	h.route("POST", "/sip/call", h.Call)
+	h.route("POST", "/sip/transfer", h.Transfer)
 	return h, nil
 }
 

@@ -39,6 +39,14 @@ const (
 	CodeLiveKitUnavailable   = "livekit_unavailable"
 	CodeLiveKitTimeout       = "livekit_timeout"
 	CodeInternal             = "internal"
+	// Outcomes of SIP calls and transfers, reported by the far end (409,
+	// with sip_status when LiveKit reports one).
+	CodeSIPBusy            = "sip_busy"
+	CodeSIPDeclined        = "sip_declined"
+	CodeSIPNoAnswer        = "sip_no_answer"
+	CodeSIPCallFailed      = "sip_call_failed"
+	CodeSIPTransferRefused = "sip_transfer_refused"
+	CodeSIPTransferFailed  = "sip_transfer_failed"
 )
 
 var kinds = []struct {
@@ -55,6 +63,15 @@ var kinds = []struct {
 	{lkgate.ErrUpstream, http.StatusBadGateway, CodeLiveKitError},
 	{lkgate.ErrUnavailable, http.StatusServiceUnavailable, CodeLiveKitUnavailable},
 	{lkgate.ErrTimeout, http.StatusGatewayTimeout, CodeLiveKitTimeout},
+	// The far end of a call answered, and its answer was no: the request
+	// was valid and LiveKit worked, so these are neither 4xx input errors
+	// nor 5xx failures (which proxies retry and operators get paged for).
+	{lkgate.ErrBusy, http.StatusConflict, CodeSIPBusy},
+	{lkgate.ErrDeclined, http.StatusConflict, CodeSIPDeclined},
+	{lkgate.ErrNoAnswer, http.StatusConflict, CodeSIPNoAnswer},
+	{lkgate.ErrCallFailed, http.StatusConflict, CodeSIPCallFailed},
+	{lkgate.ErrTransferRefused, http.StatusConflict, CodeSIPTransferRefused},
+	{lkgate.ErrTransferFailed, http.StatusConflict, CodeSIPTransferFailed},
 }
 
 // fieldNames maps lkgate's Go field names to a route's JSON names.

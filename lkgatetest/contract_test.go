@@ -1,6 +1,7 @@
 package lkgatetest_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/livekit/protocol/livekit"
@@ -28,6 +29,34 @@ func TestContract(t *testing.T) {
 			if _, err := fake.Join(token); err != nil {
 				t.Fatal(err)
 			}
+		},
+	})
+}
+
+// The fake's SIP passes the SIP contract suite that internal/integration
+// runs against livekit-server, livekit-sip and sipp.
+func TestSIPContract(t *testing.T) {
+	fake := lkgatetest.NewServer(t)
+	trunk := fake.AddOutboundTrunk("pbx.example:5060", "+15550000000")
+	farEnds := map[contract.FarEnd]lkgatetest.FarEnd{
+		contract.Answers:         {},
+		contract.IsBusy:          {CallStatus: 486},
+		contract.RefusesTransfer: {ReferStatus: 403},
+		contract.FailsTransfer:   {NotifyStatus: 503},
+	}
+	contract.RunSIP(t, contract.SIPTarget{
+		URL: fake.URL(), APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret,
+		Phone: func(t *testing.T, far contract.FarEnd) (string, string) {
+			number := fmt.Sprintf("+1555010%d", far)
+			fake.SetFarEnd(number, farEnds[far])
+			return trunk, number
+		},
+		Transferred: func(t *testing.T) string {
+			tr := fake.Transfers()
+			if len(tr) == 0 {
+				return "(none)"
+			}
+			return tr[len(tr)-1].TransferTo
 		},
 	})
 }

@@ -1,5 +1,5 @@
-// Package lkgatetest provides an in-memory fake of LiveKit's RoomService for
-// tests, in the manner of miniredis: a real HTTP server speaking the real
+// Package lkgatetest provides an in-memory fake of LiveKit's RoomService and
+// of the SIP calls lkgate makes, for tests, in the manner of miniredis: a real HTTP server speaking the real
 // twirp protocol, so code under test uses the real SDK client, its auth
 // headers and its errors, with no livekit-server to run.
 //
@@ -22,6 +22,11 @@
 // token, say); Room, Participants and SentData read state back (SentData
 // keeps whole requests: topic, destination identities, payload). Everything
 // returned is a copy.
+//
+// SIP: AddOutboundTrunk stores a trunk (so does CreateSIPOutboundTrunk);
+// SetFarEnd scripts the phone at a number (answers, busy or any other SIP
+// status, no answer, refused or failed transfers); Dialed and Transfers
+// return the requests that reached a trunk or a SIP participant.
 //
 // Faults and timing: SetError makes an RPC method fail, SetDelay makes it
 // slow, SetClock fixes the time used for creation times, join times and
@@ -63,6 +68,18 @@
 //     key; name, metadata and attribute limits are checked before the token.
 //   - Joining an identity already present replaces the earlier participant.
 //   - NumParticipants leaves out agents and recorders, as the server does.
+//   - SIP, as livekit-server v1.8.4 with livekit-sip v1.0.0: a sip.call
+//     grant for calls and transfers (plus roomAdmin for transfers),
+//     sip.admin for CreateSIPOutboundTrunk. An unknown trunk: not_found.
+//     A refused call with WaitUntilAnswered: unavailable as a gRPC status
+//     carrying the SIP status in its details (lksdk.SIPStatusFrom reads
+//     it); no answer: canceled. An answered call joins the room (creating
+//     it if needed) as a SIP participant with the request's attributes and
+//     sip.callID, sip.callStatus "active", sip.phoneNumber, sip.trunkID and
+//     sip.trunkPhoneNumber. A transfer: REFER refused is
+//     permission_denied "SIP REFER was denied"; a failing NOTIFY is
+//     canceled "call transfer failed"; an unknown participant not_found;
+//     success ends the call and the participant leaves.
 //
 // Differs from the real server:
 //
@@ -81,6 +98,13 @@
 //     unimplemented (a v1.8.4 server, which lacks them, answers bad_route).
 //   - The 401 body's text after "error:" comes from golang-jwt, where the
 //     server's comes from go-jose.
-//   - Only RoomService is served: no Egress, Ingress, SIP or agent dispatch,
-//     and no WebRTC signalling, so clients cannot really join.
+//   - Only RoomService and the SIP calls above are served: no Egress,
+//     Ingress or agent dispatch, and no WebRTC signalling, so clients cannot
+//     really join. The other SIP methods (inbound trunks, dispatch rules,
+//     listing, deleting) answer unimplemented.
+//   - Calls are answered, refused or given up at once: there is no ringing
+//     time, and a call placed without WaitUntilAnswered joins its callee at
+//     once (the real one joins with sip.callStatus "ringing" until answered).
+//     A transfer of a participant that is not on a SIP call is not_found
+//     (not measured on the real server). No audio flows.
 package lkgatetest

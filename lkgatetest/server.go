@@ -12,7 +12,9 @@ import (
 
 	"github.com/livekit/protocol/livekit"
 	"github.com/livekit/protocol/utils/guid"
+	"github.com/livekit/protocol/utils/xtwirp"
 	"github.com/twitchtv/twirp"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -40,6 +42,11 @@ type Server struct {
 	errs   map[string]error
 	delays map[string]time.Duration
 	calls  map[string]int
+
+	trunks    map[string]*livekit.SIPOutboundTrunkInfo
+	farEnds   map[string]FarEnd
+	dialed    []*livekit.CreateSIPParticipantRequest
+	transfers []*livekit.TransferSIPParticipantRequest
 }
 
 // room is the state of one running room.
@@ -92,6 +99,8 @@ func NewUnstartedServer() *Server {
 		errs:    make(map[string]error),
 		delays:  make(map[string]time.Duration),
 		calls:   make(map[string]int),
+		trunks:  make(map[string]*livekit.SIPOutboundTrunkInfo),
+		farEnds: make(map[string]FarEnd),
 	}
 	s.srv = httptest.NewUnstartedServer(s.handler())
 	return s
@@ -126,9 +135,11 @@ func (s *Server) SetClock(now func() time.Time) {
 	s.now = now
 }
 
-// SetError makes every following call of the RPC method (e.g. "ListRooms")
-// fail with err until SetError(method, nil). A twirp.Error reaches the
-// client as is; any other error arrives as twirp internal. Injected errors
+// SetError makes every following call of the RPC method (e.g. "ListRooms"
+// or "CreateSIPParticipant") fail with err until SetError(method, nil). A
+// twirp.Error reaches the client as is; a gRPC status error keeps its
+// details (such as a livekit.SIPStatus) as LiveKit's SIP errors do; any
+// other error arrives as twirp internal. Injected errors
 // are answered before authentication and after any SetDelay.
 func (s *Server) SetError(method string, err error) {
 	s.mu.Lock()
@@ -161,7 +172,7 @@ func (s *Server) Calls(method string) int {
 	return s.calls[method]
 }
 
-// TotalCalls returns how many RoomService requests arrived since the start
+// TotalCalls returns how many RoomService and SIP requests arrived since the start
 // or the last ResetCalls, failed ones included.
 func (s *Server) TotalCalls() int {
 	s.mu.Lock()
@@ -266,13 +277,21 @@ func (s *Server) SentData(roomName string) []*livekit.SendDataRequest {
 	return cloneAll(r.sent)
 }
 
-// handler counts each RoomService request, applies injected delays and
-// errors, authenticates like livekit-server's middleware and hands the
+// handler counts each RoomService and SIP request, applies injected delays
+// and errors, authenticates like livekit-server's middleware and hands the
 // request to the generated twirp server.
 func (s *Server) handler() http.Handler {
-	rpc := livekit.NewRoomServiceServer(roomService{s})
+	rooms := livekit.NewRoomServiceServer(roomService{s})
+	// As in livekit-server, SIP errors keep their gRPC details (the SIP
+	// status) on the way through twirp.
+	sip := livekit.NewSIPServer(sipService{s}, xtwirp.ServerPassErrorDetails())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if method, ok := strings.CutPrefix(r.URL.Path, livekit.RoomServicePathPrefix); ok {
+		var rpc http.Handler = rooms
+		method, ok := strings.CutPrefix(r.URL.Path, livekit.RoomServicePathPrefix)
+		if m, isSIP := strings.CutPrefix(r.URL.Path, livekit.SIPPathPrefix); isSIP {
+			rpc, method, ok = sip, m, true
+		}
+		if ok {
 			delay, injected := s.receive(method)
 			if delay > 0 {
 				select {
@@ -285,6 +304,9 @@ func (s *Server) handler() http.Handler {
 				}
 			}
 			if injected != nil {
+				if _, isStatus := status.FromError(injected); isStatus {
+					injected = xtwirp.ToError(injected)
+				}
 				_ = twirp.WriteError(w, injected)
 				return
 			}

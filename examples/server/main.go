@@ -11,6 +11,8 @@
 //	LKGATE_INVITE_KEYS   guest invite keys, comma-separated id=<base64 of 32 random
 //	                     bytes>, newest first (optional: without it guests are off)
 //	LKGATE_INVITE_BASE_URL  the guest page; invites are <it>/join?invite_token=...
+//	LKGATE_SIP_TRUNKS    comma-separated tenant=trunk-id entries: each tenant's
+//	                     LiveKit outbound trunk (default: SIP routes off, 501)
 package main
 
 import (
@@ -76,6 +78,17 @@ func configFromEnv(getenv func(string) string) (config, error) {
 			c.manager.Guests.Keys = append(c.manager.Guests.Keys, lkgate.InviteKey{ID: id, Key: key})
 		}
 		c.manager.Guests.InviteBaseURL = getenv("LKGATE_INVITE_BASE_URL")
+	}
+	if raw := getenv("LKGATE_SIP_TRUNKS"); raw != "" {
+		trunks := map[string]string{}
+		for i, entry := range strings.Split(raw, ",") {
+			tenant, trunk, ok := strings.Cut(strings.TrimSpace(entry), "=")
+			if !ok || tenant == "" || trunk == "" {
+				return c, fmt.Errorf("LKGATE_SIP_TRUNKS: entry %d is not tenant=trunk-id", i+1)
+			}
+			trunks[tenant] = trunk
+		}
+		c.manager.SIP.Trunks = lkgate.TenantTrunks(trunks)
 	}
 	if c.addr == "" {
 		c.addr = "127.0.0.1:8080"

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/base64"
 	"io"
 	"log/slog"
@@ -37,6 +38,7 @@ func TestConfigFromEnvNamesTheVariable(t *testing.T) {
 		{"duplicate API key", "LKGATE_API_KEYS", "k=a,k=b", "LKGATE_API_KEYS"},
 		{"bad prefix", "LKGATE_PREFIX", "api/", "LKGATE_PREFIX"},
 		{"bad invite key", "LKGATE_INVITE_KEYS", "k1=not base64!", "LKGATE_INVITE_KEYS"},
+		{"malformed SIP trunk", "LKGATE_SIP_TRUNKS", "acme=ST_a,globex", "LKGATE_SIP_TRUNKS"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -52,8 +54,16 @@ func TestConfigFromEnvNamesTheVariable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.keys["acme-key-0123456789"].Subject != "alice" || cfg.keys["globex-key-0123456789"].Tenant != "globex" || cfg.addr != "127.0.0.1:8080" || cfg.prefix != "/api/v1" {
+	if cfg.keys["acme-key-0123456789"].Subject != "alice" || cfg.keys["globex-key-0123456789"].Tenant != "globex" || cfg.addr != "127.0.0.1:8080" || cfg.prefix != "/api/v1" || cfg.manager.SIP.Trunks != nil {
 		t.Errorf("config %+v", cfg)
+	}
+	vars := validEnv()
+	vars["LKGATE_SIP_TRUNKS"] = "acme=ST_a, globex=ST_g"
+	if cfg, err = configFromEnv(env(vars)); err != nil {
+		t.Fatal(err)
+	}
+	if id, err := cfg.manager.SIP.Trunks.OutboundTrunk(context.Background(), "globex"); id != "ST_g" || err != nil {
+		t.Errorf("globex's trunk: %q, %v", id, err)
 	}
 }
 

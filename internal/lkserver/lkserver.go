@@ -453,15 +453,24 @@ func binaryPath() (string, error) {
 		}
 		return p, nil
 	}
-	root, err := repoRoot()
+	p, err := BinPath("livekit-server")
 	if err != nil {
 		return "", err
 	}
-	p := filepath.Join(root, ".bin", "livekit-server")
 	if _, err := os.Stat(p); err != nil {
 		return "", fmt.Errorf("livekit-server binary not found at %s: run scripts/install-livekit.sh (or set $%s)", p, BinEnv)
 	}
 	return p, nil
+}
+
+// BinPath returns <repo root>/.bin/name, where the install scripts put the
+// pinned binaries, whether or not the file exists.
+func BinPath(name string) (string, error) {
+	root, err := repoRoot()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(root, ".bin", name), nil
 }
 
 // repoRoot walks up from the working directory to the directory whose go.mod

@@ -1,5 +1,5 @@
 // Package redisserver starts a real redis-server (Debian's package, installed
-// by scripts/install-redis.sh) on a free loopback port for tests.
+// by scripts/install-sip.sh) on a free loopback port for tests.
 package redisserver
 
 import (
@@ -33,7 +33,7 @@ func Start(t testing.TB) *Server {
 	}
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		t.Fatalf("redisserver: redis-server is not installed (run scripts/install-redis.sh): %v", err)
+		t.Fatalf("redisserver: redis-server is not installed (run scripts/install-sip.sh): %v", err)
 	}
 	port, err := freePort()
 	if err != nil {

@@ -1,0 +1,63 @@
+package lkgate_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/lkgate/lkgate"
+	"github.com/lkgate/lkgate/lkgatetest"
+)
+
+// Place a call and transfer it, against the fake: each tenant dials through
+// its own trunk, to numbers its allow-list accepts.
+func ExampleManager_Call() {
+	fake := lkgatetest.NewUnstartedServer()
+	trunk := fake.AddOutboundTrunk("pbx.example:5060", "+15550000001")
+	fake.SetFarEnd("+15550100", lkgatetest.FarEnd{})                // answers
+	fake.SetFarEnd("+15550199", lkgatetest.FarEnd{CallStatus: 486}) // busy
+	fake.Start()
+	defer fake.Close()
+
+	m, err := lkgate.New(lkgate.Config{
+		URL: fake.URL(), APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret,
+		SIP: lkgate.SIPConfig{
+			Trunks:           lkgate.TenantTrunks(map[string]string{"acme": trunk}),
+			AllowDestination: lkgate.AllowPrefixes(map[string][]string{"acme": {"+1555"}}),
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+	req := lkgate.CallRequest{Room: "support", Identity: "caller", From: "+15550000001", To: "+15550100", WaitUntilAnswered: true}
+
+	c, err := m.Call(ctx, "acme", req)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("answered:", c.Answered, "in", c.Room)
+
+	target, err := m.TransferCall(ctx, "acme", lkgate.TransferRequest{Room: "support", Identity: "caller", TransferTo: "+15550123"})
+	fmt.Println("transferred to", target, err)
+
+	req.To = "+15550199"
+	_, err = m.Call(ctx, "acme", req)
+	var e *lkgate.Error
+	if errors.Is(err, lkgate.ErrBusy) && errors.As(err, &e) {
+		fmt.Println("busy, SIP status", e.SIPStatus)
+	}
+
+	req.To = "+4930123456"
+	_, err = m.Call(ctx, "acme", req)
+	fmt.Println("abroad forbidden:", errors.Is(err, lkgate.ErrForbidden))
+
+	_, err = m.Call(ctx, "globex", req)
+	fmt.Println("globex, without a trunk, forbidden:", errors.Is(err, lkgate.ErrForbidden))
+	// Output:
+	// answered: true in support
+	// transferred to tel:+15550123 <nil>
+	// busy, SIP status 486
+	// abroad forbidden: true
+	// globex, without a trunk, forbidden: true
+}

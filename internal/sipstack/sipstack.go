@@ -1,0 +1,354 @@
+// Package sipstack runs the real SIP test stack on loopback: redis-server,
+// livekit-server (through lkserver, with that Redis), livekit-sip v1.0.0
+// (<repo>/.bin/livekit-sip, built by scripts/install-sip.sh) and, per test,
+// sipp as the far end of calls.
+//
+// Start gives a test its own stack and stops it, by pid, when the test
+// ends. A missing binary or a stack that cannot start fails the test; it
+// is never skipped, except under -short.
+package sipstack
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/lkgate/lkgate/internal/lkserver"
+)
+
+const (
+	// SIPBinEnv overrides the path of the livekit-sip binary.
+	SIPBinEnv = "LKGATE_SIP_BIN"
+	// TrunkNumber is the caller number of trunks made by Trunk.
+	TrunkNumber = "+15550000000"
+
+	readyTimeout = 20 * time.Second
+	stopGrace    = 5 * time.Second
+	maxLogBytes  = 1 << 20
+	errLogTail   = 8 << 10
+	// livekit-sip start attempts, each on fresh ports.
+	startAttempts = 3
+	// RTP ports per livekit-sip: two per call, and tests make few at once.
+	rtpPorts = 20
+)
+
+// Stack is a running redis-server, livekit-server and livekit-sip.
+type Stack struct {
+	// LiveKit is the livekit-server, configured with the stack's Redis.
+	LiveKit *lkserver.Server
+	// Started is how long the whole stack took to start.
+	Started time.Duration
+
+	redis, sip *process
+}
+
+// Start starts a stack for t and stops it when t's cleanup runs.
+func Start(t testing.TB) *Stack {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: needs redis-server, livekit-server and livekit-sip; run without -short")
+	}
+	begin := time.Now()
+	redisBin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatalf("sipstack: redis-server not on PATH (run scripts/install-sip.sh): %v", err)
+	}
+	sipBin, err := sipBinary()
+	if err != nil {
+		t.Fatalf("sipstack: %v", err)
+	}
+	s := &Stack{}
+	redisPort, err := quietPort(1)
+	if err != nil {
+		t.Fatalf("sipstack: %v", err)
+	}
+	// No persistence: the stack is thrown away with the test.
+	s.redis, err = startProcess(t.TempDir(), redisBin, "--port", strconv.Itoa(redisPort), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--daemonize", "no")
+	if err != nil {
+		t.Fatalf("sipstack: %v", err)
+	}
+	t.Cleanup(func() { s.redis.stop(syscall.SIGTERM, t) })
+	redisAddr := "127.0.0.1:" + strconv.Itoa(redisPort)
+	if err := waitRedis(redisAddr, s.redis); err != nil {
+		t.Fatalf("sipstack: redis-server: %v; log:\n%s", err, s.redis.tail())
+	}
+
+	s.LiveKit = lkserver.Start(t, lkserver.WithRedis(redisAddr))
+
+	for attempt := 1; ; attempt++ {
+		s.sip, err = startSIP(t, sipBin, s.LiveKit, redisAddr)
+		if err == nil {
+			break
+		}
+		// A port picked as free can be taken before livekit-sip binds it;
+		// fresh ports usually work.
+		if attempt == startAttempts {
+			t.Fatalf("sipstack: livekit-sip: %v", err)
+		}
+		t.Logf("sipstack: livekit-sip attempt %d: %v", attempt, err)
+	}
+	t.Cleanup(func() {
+		// SIGTERM makes livekit-sip wait for calls to end, which can hang.
+		s.sip.stop(syscall.SIGINT, t)
+		if t.Failed() {
+			t.Logf("livekit-sip log tail:\n%s", s.sip.tail())
+		}
+	})
+	s.Started = time.Since(begin)
+	return s
+}
+
+// startSIP starts livekit-sip on fresh ports and waits until it is ready.
+func startSIP(t testing.TB, bin string, lk *lkserver.Server, redisAddr string) (*process, error) {
+	dir := t.TempDir()
+	sipPort, err := quietPort(1)
+	if err != nil {
+		return nil, err
+	}
+	rtp, err := quietPort(rtpPorts)
+	if err != nil {
+		return nil, err
+	}
+	conf, err := yaml.Marshal(map[string]any{
+		"api_key":    lk.APIKey,
+		"api_secret": lk.APISecret,
+		"ws_url":     lk.WSURL,
+		"redis":      map[string]any{"address": redisAddr},
+		"sip_port":   sipPort,
+		"listen_ip":  "127.0.0.1",
+		// Without it livekit-sip looks up its public address on the Internet.
+		"nat_1_to_1_ip": "127.0.0.1",
+		"rtp_port":      fmt.Sprintf("%d-%d", rtp, rtp+rtpPorts-1),
+		"logging":       map[string]any{"level": "debug"},
+		// Otherwise calls are refused ("cpu exhausted") while a build or
+		// other tests keep the cores busy.
+		"max_cpu_utilization": 1.0,
+	})
+	if err != nil {
+		return nil, err
+	}
+	confPath := filepath.Join(dir, "sip.yaml")
+	if err := os.WriteFile(confPath, conf, 0o600); err != nil {
+		return nil, err
+	}
+	p, err := startProcess(dir, bin, "--config", confPath)
+	if err != nil {
+		return nil, err
+	}
+	// livekit-sip v1.0.0 has no health endpoint.
+	if err := p.waitFor("service ready"); err != nil {
+		p.stop(syscall.SIGINT, t)
+		return nil, fmt.Errorf("%w; log tail:\n%s", err, p.tail())
+	}
+	return p, nil
+}
+
+// SIPLogs returns livekit-sip's captured output.
+func (s *Stack) SIPLogs() string { return s.sip.logs.String() }
+
+// Trunk creates an outbound trunk to the SIP peer at addr (host:port, UDP)
+// with caller number TrunkNumber, and returns its id.
+func (s *Stack) Trunk(t testing.TB, addr string) string {
+	t.Helper()
+	c := lksdk.NewSIPClient(s.LiveKit.URL, s.LiveKit.APIKey, s.LiveKit.APISecret)
+	tr, err := c.CreateSIPOutboundTrunk(context.Background(), &livekit.CreateSIPOutboundTrunkRequest{Trunk: &livekit.SIPOutboundTrunkInfo{
+		Name: "sipp " + addr, Address: addr, Transport: livekit.SIPTransport_SIP_TRANSPORT_UDP, Numbers: []string{TrunkNumber},
+	}})
+	if err != nil {
+		t.Fatalf("sipstack: CreateSIPOutboundTrunk: %v", err)
+	}
+	return tr.SipTrunkId
+}
+
+func sipBinary() (string, error) {
+	if p := os.Getenv(SIPBinEnv); p != "" {
+		return p, nil
+	}
+	p, err := lkserver.BinPath("livekit-sip")
+	if err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("livekit-sip not found at %s: run scripts/install-sip.sh (or set $%s)", p, SIPBinEnv)
+	}
+	return p, nil
+}
+
+// quietPort returns the first of n consecutive loopback ports, free for
+// both TCP and UDP, below Linux's ephemeral range (32768 and up). livekit-
+// sip listens on its SIP port with both protocols, and a port picked from
+// the ephemeral range is soon taken by some outgoing TCP connection.
+func quietPort(n int) (int, error) {
+	const low, high = 20000, 32768
+	for range 100 {
+		base := low + rand.IntN(high-low-n)
+		if portsFree(base, n) {
+			return base, nil
+		}
+	}
+	return 0, fmt.Errorf("no %d free consecutive ports between %d and %d", n, low, high)
+}
+
+func portsFree(base, n int) bool {
+	for p := base; p < base+n; p++ {
+		addr := "127.0.0.1:" + strconv.Itoa(p)
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return false
+		}
+		u, err := net.ListenPacket("udp", addr)
+		l.Close()
+		if err != nil {
+			return false
+		}
+		u.Close()
+	}
+	return true
+}
+
+func waitRedis(addr string, p *process) error {
+	deadline := time.Now().Add(readyTimeout)
+	for {
+		if pong(addr) {
+			return nil
+		}
+		select {
+		case <-p.done:
+			return errors.New("exited")
+		default:
+		}
+		if time.Now().After(deadline) {
+			return errors.New("no PONG")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func pong(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return false
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	return err == nil && strings.TrimSpace(line) == "+PONG"
+}
+
+// process is a child process whose output is kept for diagnosis.
+type process struct {
+	cmd  *exec.Cmd
+	logs *logBuffer
+	done chan struct{}
+	once sync.Once
+}
+
+func startProcess(dir, bin string, args ...string) (*process, error) {
+	p := &process{cmd: exec.Command(bin, args...), logs: &logBuffer{}, done: make(chan struct{})}
+	p.cmd.Dir = dir
+	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
+	// Own process group, so a signal aimed at the test's group does not
+	// reach it; killed by the kernel if the test binary dies first.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	started := make(chan error, 1)
+	go func() {
+		// Pdeathsig fires when the starting thread exits: keep that thread
+		// for as long as the child lives.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := p.cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		_ = p.cmd.Wait()
+		close(p.done)
+	}()
+	if err := <-started; err != nil {
+		return nil, fmt.Errorf("starting %s: %w", bin, err)
+	}
+	return p, nil
+}
+
+// waitFor waits until the process logs a line containing s.
+func (p *process) waitFor(s string) error {
+	deadline := time.Now().Add(readyTimeout)
+	for !strings.Contains(p.logs.String(), s) {
+		select {
+		case <-p.done:
+			return fmt.Errorf("exited (%s) before logging %q", p.cmd.ProcessState, s)
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("did not log %q within %v", s, readyTimeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
+}
+
+// stop signals the process by its pid, then kills it after stopGrace.
+func (p *process) stop(sig syscall.Signal, t testing.TB) {
+	p.once.Do(func() {
+		_ = p.cmd.Process.Signal(sig)
+		select {
+		case <-p.done:
+		case <-time.After(stopGrace):
+			t.Logf("sipstack: %s ignored %v for %v; killing pid %d", filepath.Base(p.cmd.Path), sig, stopGrace, p.cmd.Process.Pid)
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+	})
+}
+
+func (p *process) tail() string {
+	l := p.logs.String()
+	if len(l) > errLogTail {
+		l = "[...]" + l[len(l)-errLogTail:]
+	}
+	return l
+}
+
+// logBuffer keeps the first maxLogBytes of output: the start-up and the
+// test's calls, which is what explains a failure.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if room := maxLogBytes - b.buf.Len(); room > 0 {
+		b.buf.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

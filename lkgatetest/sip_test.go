@@ -1,0 +1,70 @@
+package lkgatetest_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"github.com/livekit/protocol/auth"
+	"github.com/livekit/protocol/livekit"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/twitchtv/twirp"
+
+	"github.com/lkgate/lkgate/lkgatetest"
+)
+
+func TestSIPNeedsSIPGrants(t *testing.T) {
+	srv := lkgatetest.NewServer(t)
+	trunk := srv.AddOutboundTrunk("pbx.example", "+15550000000")
+	raw := livekit.NewSIPProtobufClient(srv.URL(), http.DefaultClient)
+	for name, grant := range map[string]*auth.SIPGrant{"no SIP grant": nil, "admin only": {Admin: true}} {
+		tok := auth.NewAccessToken(lkgatetest.APIKey, lkgatetest.APISecret).SetVideoGrant(&auth.VideoGrant{RoomAdmin: true, Room: "r"})
+		if grant != nil {
+			tok.SetSIPGrant(grant)
+		}
+		jwt, err := tok.ToJWT()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, err := twirp.WithHTTPRequestHeaders(context.Background(), http.Header{"Authorization": {"Bearer " + jwt}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = raw.CreateSIPParticipant(ctx, &livekit.CreateSIPParticipantRequest{SipTrunkId: trunk, SipCallTo: "+15550100", RoomName: "r", ParticipantIdentity: "p"})
+		wantErr(t, err, twirp.Unauthenticated, "")
+		if name == "admin only" {
+			continue
+		}
+		_, err = raw.CreateSIPOutboundTrunk(ctx, &livekit.CreateSIPOutboundTrunkRequest{Trunk: &livekit.SIPOutboundTrunkInfo{Address: "x"}})
+		wantErr(t, err, twirp.Unauthenticated, "")
+	}
+	if len(srv.Dialed()) != 0 {
+		t.Error("a refused request was dialed")
+	}
+}
+
+func TestSIPUnimplementedAndRecorded(t *testing.T) {
+	srv := lkgatetest.NewServer(t)
+	sc := lksdk.NewSIPClient(srv.URL(), lkgatetest.APIKey, lkgatetest.APISecret)
+	ctx := context.Background()
+	_, err := sc.ListSIPDispatchRule(ctx, &livekit.ListSIPDispatchRuleRequest{})
+	wantErr(t, err, twirp.Unimplemented, "")
+	tr, err := sc.CreateSIPOutboundTrunk(ctx, &livekit.CreateSIPOutboundTrunkRequest{Trunk: &livekit.SIPOutboundTrunkInfo{Address: "pbx.example", Numbers: []string{"+15550000000"}}})
+	if err != nil || tr.SipTrunkId == "" || tr.Address != "pbx.example" {
+		t.Fatalf("%v %v", tr, err)
+	}
+	if _, err := sc.CreateSIPParticipant(ctx, &livekit.CreateSIPParticipantRequest{SipTrunkId: tr.SipTrunkId, SipCallTo: "+15550100", RoomName: "r", ParticipantIdentity: "p"}); err != nil {
+		t.Fatal(err)
+	}
+	d := srv.Dialed()
+	d[0].SipCallTo = "changed"
+	if srv.Dialed()[0].SipCallTo != "+15550100" {
+		t.Error("Dialed returned the stored request, not a copy")
+	}
+	if ps := srv.Participants("r"); len(ps) != 1 || ps[0].Kind != livekit.ParticipantInfo_SIP || ps[0].Attributes["sip.callStatus"] != "active" {
+		t.Errorf("participants %v", ps)
+	}
+	if srv.Calls("CreateSIPParticipant") != 1 || srv.Calls("ListSIPDispatchRule") != 1 {
+		t.Error("SIP calls not counted")
+	}
+}

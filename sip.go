@@ -1,0 +1,312 @@
+package lkgate
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	"github.com/livekit/protocol/utils/xtwirp"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/twitchtv/twirp"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/emptypb"
+)
+
+// SIPService is the part of LiveKit's SIP API that lkgate calls.
+// *lksdk.SIPClient satisfies it, and so does the client of an
+// lkgatetest.Server.
+type SIPService interface {
+	CreateSIPParticipant(ctx context.Context, req *livekit.CreateSIPParticipantRequest) (*livekit.SIPParticipantInfo, error)
+	TransferSIPParticipant(ctx context.Context, req *livekit.TransferSIPParticipantRequest) (*emptypb.Empty, error)
+}
+
+var _ SIPService = (*lksdk.SIPClient)(nil)
+
+// MaxRingingTimeout is the longest RingingTimeout a call may ask for.
+const MaxRingingTimeout = 2 * time.Minute
+
+// CallRequest describes an outbound call that joins a room as a SIP
+// participant.
+type CallRequest struct {
+	// Room is the room the callee joins; it is created and claimed for the
+	// tenant if it does not exist. Required.
+	Room string
+	// Identity is the SIP participant's identity in the room. Required.
+	Identity string
+	// Name is the SIP participant's display name.
+	Name string
+	// From is the caller number shown to the callee (E.164). Required.
+	From string
+	// To is the number dialed (E.164, such as "+4930123456"). Required.
+	To string
+	// WaitUntilAnswered makes Call return only once the callee answers, so
+	// that busy, declined and unanswered calls are reported as errors.
+	// Otherwise Call returns as soon as the call is placed.
+	WaitUntilAnswered bool
+	// RingingTimeout is how long the callee's phone may ring. Zero means
+	// LiveKit's default (30 s); at most MaxRingingTimeout.
+	RingingTimeout time.Duration
+}
+
+// Call is a placed outbound call.
+type Call struct {
+	Room     string
+	Identity string
+	// ParticipantSID is the SIP participant's sid in the room.
+	ParticipantSID string
+	// SIPCallID is LiveKit's id of the call ("SCL_...").
+	SIPCallID string
+	// Answered is true when the call waited for, and got, an answer.
+	Answered bool
+}
+
+// Call dials req.To through the tenant's outbound trunk and brings the
+// callee into req.Room as a SIP participant carrying TenantAttribute.
+//
+// Everything is checked before LiveKit is called: the numbers (E.164), the
+// trunk (Config.SIP.Trunks) and the destination (Config.SIP.AllowDestination).
+// Then the room is ensured exactly as for a token, so that nothing is ever
+// dialed into another tenant's room. LiveKit calls: one ListRooms and
+// CreateSIPParticipant for a room the tenant owns; four calls to create and
+// claim a new room, then CreateSIPParticipant.
+//
+// Errors: ErrNotConfigured without SIP configuration, for a trunk LiveKit
+// does not know, or when LiveKit's SIP service is not connected;
+// ErrInvalidArgument naming the field; ErrForbidden for another tenant's
+// room, a tenant without a trunk or a refused destination; with
+// WaitUntilAnswered, ErrBusy, ErrDeclined, ErrNoAnswer or ErrCallFailed
+// carrying the SIP status.
+func (m *Manager) Call(ctx context.Context, tenant string, req CallRequest) (*Call, error) {
+	const op = "call"
+	if m.cfg.SIP.Trunks == nil {
+		return nil, errSIPOff(op, req.Room)
+	}
+	checked, err := m.tenantMode(tenant)
+	if err != nil {
+		return nil, withContext(err, op, req.Room)
+	}
+	if err := validateCall(req); err != nil {
+		return nil, withContext(err, op, req.Room)
+	}
+	if allow := m.cfg.SIP.AllowDestination; allow != nil && !allow(tenant, req.To) {
+		return nil, &Error{Kind: ErrForbidden, Op: op, Room: req.Room, Field: "To", Msg: "this number may not be dialed"}
+	}
+	trunk, err := m.trunk(ctx, tenant)
+	if err != nil {
+		return nil, withContext(err, op, req.Room)
+	}
+	lkreq := &livekit.CreateSIPParticipantRequest{
+		SipTrunkId:          trunk,
+		SipCallTo:           req.To,
+		SipNumber:           req.From,
+		RoomName:            req.Room,
+		ParticipantIdentity: req.Identity,
+		ParticipantName:     req.Name,
+		WaitUntilAnswered:   req.WaitUntilAnswered,
+	}
+	if req.RingingTimeout > 0 {
+		lkreq.RingingTimeout = durationpb.New(req.RingingTimeout)
+	}
+	if checked {
+		if err := m.ensureRoom(ctx, tenant, req.Room); err != nil {
+			return nil, withContext(err, op, req.Room)
+		}
+		lkreq.ParticipantAttributes = map[string]string{TenantAttribute: tenant}
+	}
+	info, err := m.sip.CreateSIPParticipant(ctx, lkreq)
+	if err != nil {
+		err = sipError(op, req.Room, err)
+		m.log.InfoContext(ctx, "call failed", "room", req.Room, "tenant", tenant, "error", err.Error())
+		return nil, err
+	}
+	m.log.InfoContext(ctx, "call placed", "room", req.Room, "tenant", tenant, "sip_call_id", info.GetSipCallId())
+	return &Call{
+		Room: req.Room, Identity: info.GetParticipantIdentity(), ParticipantSID: info.GetParticipantId(),
+		SIPCallID: info.GetSipCallId(), Answered: req.WaitUntilAnswered,
+	}, nil
+}
+
+func validateCall(req CallRequest) error {
+	if err := validateText("Room", req.Room, MaxRoomNameBytes); err != nil {
+		return err
+	}
+	if err := validateText("Identity", req.Identity, MaxIdentityBytes); err != nil {
+		return err
+	}
+	if err := validateOptionalText("Name", req.Name, MaxNameBytes); err != nil {
+		return err
+	}
+	if err := validateE164("From", req.From); err != nil {
+		return err
+	}
+	if err := validateE164("To", req.To); err != nil {
+		return err
+	}
+	if req.RingingTimeout < 0 || req.RingingTimeout > MaxRingingTimeout {
+		return invalidArg("RingingTimeout", "must be between 0 and %s", MaxRingingTimeout)
+	}
+	return nil
+}
+
+// trunk asks the policy for the tenant's trunk.
+func (m *Manager) trunk(ctx context.Context, tenant string) (string, error) {
+	id, err := m.cfg.SIP.Trunks.OutboundTrunk(ctx, tenant)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return "", e
+		}
+		m.log.WarnContext(ctx, "trunk policy failed", "tenant", tenant, "error", err.Error())
+		return "", &Error{Kind: ErrUnavailable, Msg: "the outbound trunk could not be resolved"}
+	}
+	if id == "" || strings.ContainsFunc(id, isControlOrSpace) {
+		return "", &Error{Kind: ErrNotConfigured, Msg: "the trunk policy returned no valid trunk id"}
+	}
+	return id, nil
+}
+
+// TransferRequest asks for a SIP participant's call to be transferred.
+type TransferRequest struct {
+	Room     string
+	Identity string
+	// TransferTo is an E.164 number (sent as a tel: URI), a tel: URI, or a
+	// sip: URI if Config.SIP.AllowSIPTransfer approves it.
+	TransferTo string
+}
+
+// TransferCall transfers the call of a SIP participant in the tenant's room
+// (a SIP REFER) and returns the target as sent, such as "tel:+4930123456".
+// It returns only once LiveKit reports the transfer complete: the far end
+// accepted the REFER and reported the new call connected.
+//
+// LiveKit calls: ListRooms, GetParticipant, TransferSIPParticipant.
+// Errors: ErrNotConfigured without SIP configuration; ErrInvalidArgument
+// naming the field; ErrForbidden for a refused target; ErrNotFound for a
+// missing or foreign room or an unknown participant; ErrConflict for a
+// participant that is not on a SIP call; ErrTransferRefused when the far
+// end refuses the REFER; ErrTransferFailed when the transfer was attempted
+// and failed.
+func (m *Manager) TransferCall(ctx context.Context, tenant string, req TransferRequest) (string, error) {
+	const op = "transfer call"
+	if m.cfg.SIP.Trunks == nil {
+		return "", errSIPOff(op, req.Room)
+	}
+	if _, err := m.tenantMode(tenant); err != nil {
+		return "", withContext(err, op, req.Room)
+	}
+	if err := validateText("Room", req.Room, MaxRoomNameBytes); err != nil {
+		return "", withContext(err, op, req.Room)
+	}
+	if err := validateText("Identity", req.Identity, MaxIdentityBytes); err != nil {
+		return "", withContext(err, op, req.Room)
+	}
+	target, number, err := transferTarget(req.TransferTo)
+	if err != nil {
+		return "", withContext(err, op, req.Room)
+	}
+	if number != "" {
+		if allow := m.cfg.SIP.AllowDestination; allow != nil && !allow(tenant, number) {
+			return "", &Error{Kind: ErrForbidden, Op: op, Room: req.Room, Field: "TransferTo", Msg: "this number may not be dialed"}
+		}
+	} else if allow := m.cfg.SIP.AllowSIPTransfer; allow == nil || !allow(tenant, target) {
+		return "", &Error{Kind: ErrForbidden, Op: op, Room: req.Room, Field: "TransferTo", Msg: "transfers to this SIP URI are not allowed"}
+	}
+	p, err := m.participant(ctx, tenant, req.Room, req.Identity, op)
+	if err != nil {
+		return "", err
+	}
+	if p.GetKind() != livekit.ParticipantInfo_SIP {
+		return "", &Error{Kind: ErrConflict, Op: op, Room: req.Room, Field: "Identity", Msg: "the participant is not on a SIP call"}
+	}
+	_, err = m.sip.TransferSIPParticipant(ctx, &livekit.TransferSIPParticipantRequest{
+		RoomName: req.Room, ParticipantIdentity: req.Identity, TransferTo: target,
+	})
+	if err != nil {
+		err = sipError(op, req.Room, err)
+		m.log.InfoContext(ctx, "transfer failed", "room", req.Room, "tenant", tenant, "error", err.Error())
+		return "", err
+	}
+	m.log.InfoContext(ctx, "call transferred", "room", req.Room, "tenant", tenant, "identity", req.Identity)
+	return target, nil
+}
+
+func errSIPOff(op, room string) error {
+	return &Error{Kind: ErrNotConfigured, Op: op, Room: room, Msg: "SIP is not configured (Config.SIP.Trunks is nil)"}
+}
+
+// sipError converts an error of CreateSIPParticipant or
+// TransferSIPParticipant. Call outcomes are classified by the SIP status
+// LiveKit attaches (its gRPC code for a busy callee is "unavailable", which
+// would otherwise read as LiveKit being down); transfer outcomes, which
+// livekit-sip v1.0.0 reports without a SIP status, by code.
+func sipError(op, room string, err error) error {
+	out := fromLiveKit(op, room, err)
+	var e *Error
+	if !errors.As(out, &e) {
+		return out
+	}
+	code, msg, remote := upstreamCode(err)
+	transfer := op != "call"
+	switch {
+	case !remote:
+		return e // our own deadline or cancellation, or the network
+	case code == twirp.Internal && strings.Contains(msg, "sip not connected"):
+		// The only sign of a LiveKit without SIP (no Redis) is this message.
+		e.Kind, e.Msg = ErrNotConfigured, "LiveKit's SIP service is not connected (it needs Redis and livekit-sip)"
+	case transfer && code == twirp.Canceled:
+		// A failing NOTIFY, and also livekit-sip v1.0.0 losing the far
+		// end's answer to its REFER in a race: either way the call was not
+		// transferred and stays up.
+		e.Kind, e.Msg = ErrTransferFailed, "the transfer failed after the far end was asked to make it"
+	case transfer && code == twirp.DeadlineExceeded:
+		e.Kind, e.Msg = ErrTransferFailed, "the far end did not answer the transfer request"
+	case transfer && (code == twirp.PermissionDenied || e.SIPStatus >= 300):
+		e.Kind, e.Msg = ErrTransferRefused, "the far end refused the transfer"
+	case transfer && code == twirp.NotFound:
+		e.Kind, e.Msg = ErrNotFound, "participant not found"
+	case !transfer && e.SIPStatus != 0:
+		e.Msg, e.Kind = callOutcome(e.SIPStatus)
+	case !transfer && code == twirp.NotFound:
+		// CreateSIPParticipant creates missing rooms, so only the trunk
+		// can be missing.
+		e.Kind, e.Msg = ErrNotConfigured, "the tenant's outbound trunk does not exist in LiveKit"
+	case !transfer && code == twirp.Canceled:
+		// LiveKit cancels the INVITE when the ringing timeout ends.
+		e.Kind, e.Msg = ErrNoAnswer, "the callee did not answer"
+	}
+	return e
+}
+
+// callOutcome classifies the SIP status of a failed call: a message and
+// the sentinel it matches.
+func callOutcome(sipStatus int) (string, error) {
+	switch sipStatus {
+	case 486, 600:
+		return "the callee is busy", ErrBusy
+	case 403, 603, 607, 608:
+		return "the callee declined the call", ErrDeclined
+	case 408, 480, 487:
+		return "the callee did not answer", ErrNoAnswer
+	}
+	return "the call failed at the far end", ErrCallFailed
+}
+
+// upstreamCode returns the code, as twirp spells it, and message of an
+// error LiveKit answered with; remote is false for errors of our own
+// (context, network).
+func upstreamCode(err error) (code twirp.ErrorCode, msg string, remote bool) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return "", "", false
+	}
+	var twerr twirp.Error
+	if errors.As(err, &twerr) {
+		return twerr.Code(), twerr.Msg(), true
+	}
+	if st, ok := status.FromError(err); ok {
+		return xtwirp.ErrorCodeFromGRPC(st.Code()), st.Message(), true
+	}
+	return "", "", false
+}

@@ -1,0 +1,354 @@
+package lkgate_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	"github.com/twitchtv/twirp"
+
+	"github.com/lkgate/lkgate"
+	"github.com/lkgate/lkgate/lkgatetest"
+)
+
+// sipEnv is a Manager on a fake with one outbound trunk per tenant.
+type sipEnv struct {
+	m                *lkgate.Manager
+	fake             *lkgatetest.Server
+	acmeTrunk, gTrnk string
+}
+
+func newSIPEnv(t *testing.T, sip lkgate.SIPConfig) *sipEnv {
+	t.Helper()
+	fake := lkgatetest.NewServer(t)
+	e := &sipEnv{fake: fake, acmeTrunk: fake.AddOutboundTrunk("acme.example:5060", "+15550000001"), gTrnk: fake.AddOutboundTrunk("globex.example:5060", "+15550000002")}
+	if sip.Trunks == nil {
+		sip.Trunks = lkgate.TenantTrunks(map[string]string{"acme": e.acmeTrunk, "globex": e.gTrnk})
+	}
+	m, err := lkgate.New(lkgate.Config{URL: fake.URL(), APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret, SIP: sip})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.m = m
+	return e
+}
+
+func call(room, to string) lkgate.CallRequest {
+	return lkgate.CallRequest{Room: room, Identity: "phone", Name: "Phone", From: "+15550000001", To: to, WaitUntilAnswered: true}
+}
+
+func TestCallNewRoom(t *testing.T) {
+	e := newSIPEnv(t, lkgate.SIPConfig{})
+	c, err := e.m.Call(context.Background(), "acme", call("support", "+4930123456"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Answered || c.Room != "support" || c.Identity != "phone" || !strings.HasPrefix(c.ParticipantSID, "PA_") || !strings.HasPrefix(c.SIPCallID, "SCL_") {
+		t.Errorf("call %+v", c)
+	}
+	// Ensure (ListRooms, CreateRoom, UpdateRoomMetadata), then dial.
+	for method, want := range map[string]int{"ListRooms": 1, "CreateRoom": 1, "UpdateRoomMetadata": 1, "CreateSIPParticipant": 1} {
+		if got := e.fake.Calls(method); got != want {
+			t.Errorf("%s calls = %d, want %d", method, got, want)
+		}
+	}
+	if got := e.fake.TotalCalls(); got != 4 {
+		t.Errorf("total LiveKit calls = %d, want 4", got)
+	}
+	room, _ := e.fake.Room("support")
+	if !strings.Contains(room.Metadata, `"auth_id":"acme"`) {
+		t.Errorf("room not claimed before dialing: %q", room.Metadata)
+	}
+	d := e.fake.Dialed()
+	if len(d) != 1 || d[0].SipTrunkId != e.acmeTrunk || d[0].SipCallTo != "+4930123456" || d[0].SipNumber != "+15550000001" ||
+		d[0].ParticipantAttributes[lkgate.TenantAttribute] != "acme" || d[0].ParticipantName != "Phone" || !d[0].WaitUntilAnswered {
+		t.Errorf("dialed %v", d)
+	}
+	ps := e.fake.Participants("support")
+	if len(ps) != 1 || ps[0].Kind != livekit.ParticipantInfo_SIP || ps[0].Attributes[lkgate.TenantAttribute] != "acme" {
+		t.Errorf("participants %v", ps)
+	}
+
+	// A room the tenant owns: one look-up, then the call.
+	e.fake.ResetCalls()
+	if _, err := e.m.Call(context.Background(), "acme", call("support", "+4930123457")); err != nil {
+		t.Fatal(err)
+	}
+	if e.fake.Calls("ListRooms") != 1 || e.fake.Calls("CreateSIPParticipant") != 1 || e.fake.TotalCalls() != 2 {
+		t.Errorf("calls into an owned room: %d in all", e.fake.TotalCalls())
+	}
+}
+
+func TestCallWithoutWaiting(t *testing.T) {
+	e := newSIPEnv(t, lkgate.SIPConfig{})
+	req := call("r", "+4930123456")
+	req.WaitUntilAnswered, req.RingingTimeout = false, 5*time.Second
+	c, err := e.m.Call(context.Background(), "acme", req)
+	if err != nil || c.Answered {
+		t.Fatalf("%+v %v", c, err)
+	}
+	if d := e.fake.Dialed(); d[0].RingingTimeout.AsDuration() != 5*time.Second || d[0].WaitUntilAnswered {
+		t.Errorf("dialed %v", d[0])
+	}
+}
+
+func TestCallIntoAnotherTenantsRoomIsNeverDialed(t *testing.T) {
+	e := newSIPEnv(t, lkgate.SIPConfig{})
+	if err := token(e.m, "globex", "theirs"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.m.Call(context.Background(), "acme", call("theirs", "+4930123456"))
+	if !errors.Is(err, lkgate.ErrForbidden) {
+		t.Fatalf("err %v, want ErrForbidden", err)
+	}
+	if n := e.fake.Calls("CreateSIPParticipant"); n != 0 || len(e.fake.Dialed()) != 0 {
+		t.Errorf("dialed %d times into another tenant's room", n)
+	}
+}
+
+func TestCallRefusesBadInputBeforeLiveKit(t *testing.T) {
+	allowUS := lkgate.AllowPrefixes(map[string][]string{"acme": {"+1"}})
+	for _, tc := range []struct {
+		name  string
+		edit  func(*lkgate.CallRequest)
+		field string
+		kind  error
+	}{
+		{"no room", func(r *lkgate.CallRequest) { r.Room = "" }, "Room", lkgate.ErrInvalidArgument},
+		{"no identity", func(r *lkgate.CallRequest) { r.Identity = "" }, "Identity", lkgate.ErrInvalidArgument},
+		{"control in name", func(r *lkgate.CallRequest) { r.Name = "a\nb" }, "Name", lkgate.ErrInvalidArgument},
+		{"no from", func(r *lkgate.CallRequest) { r.From = "" }, "From", lkgate.ErrInvalidArgument},
+		{"from without plus", func(r *lkgate.CallRequest) { r.From = "15550000001" }, "From", lkgate.ErrInvalidArgument},
+		{"to with spaces", func(r *lkgate.CallRequest) { r.To = "+1 555 0100" }, "To", lkgate.ErrInvalidArgument},
+		{"to too long", func(r *lkgate.CallRequest) { r.To = "+1234567890123456" }, "To", lkgate.ErrInvalidArgument},
+		{"to leading zero", func(r *lkgate.CallRequest) { r.To = "+0123456" }, "To", lkgate.ErrInvalidArgument},
+		{"to as sip uri", func(r *lkgate.CallRequest) { r.To = "sip:evil@attacker.example" }, "To", lkgate.ErrInvalidArgument},
+		{"negative ringing", func(r *lkgate.CallRequest) { r.RingingTimeout = -time.Second }, "RingingTimeout", lkgate.ErrInvalidArgument},
+		{"long ringing", func(r *lkgate.CallRequest) { r.RingingTimeout = time.Hour }, "RingingTimeout", lkgate.ErrInvalidArgument},
+		{"not allowed destination", func(r *lkgate.CallRequest) { r.To = "+4930123456" }, "To", lkgate.ErrForbidden},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newSIPEnv(t, lkgate.SIPConfig{AllowDestination: allowUS})
+			req := call("r", "+15550100")
+			tc.edit(&req)
+			_, err := e.m.Call(context.Background(), "acme", req)
+			var le *lkgate.Error
+			if !errors.Is(err, tc.kind) || !errors.As(err, &le) || le.Field != tc.field {
+				t.Fatalf("err %v, want %v on %s", err, tc.kind, tc.field)
+			}
+			if n := e.fake.TotalCalls(); n != 0 {
+				t.Errorf("%d LiveKit calls for a refused request", n)
+			}
+		})
+	}
+}
+
+func TestCallTrunkPolicy(t *testing.T) {
+	ctx := context.Background()
+	t.Run("tenant without trunk", func(t *testing.T) {
+		e := newSIPEnv(t, lkgate.SIPConfig{})
+		_, err := e.m.Call(ctx, "initech", call("r", "+15550100"))
+		if !errors.Is(err, lkgate.ErrForbidden) || e.fake.TotalCalls() != 0 {
+			t.Errorf("err %v, %d calls", err, e.fake.TotalCalls())
+		}
+	})
+	t.Run("each tenant its own trunk", func(t *testing.T) {
+		e := newSIPEnv(t, lkgate.SIPConfig{})
+		for _, tenant := range []string{"acme", "globex"} {
+			if _, err := e.m.Call(ctx, tenant, call(tenant+"-room", "+15550100")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		d := e.fake.Dialed()
+		if d[0].SipTrunkId != e.acmeTrunk || d[1].SipTrunkId != e.gTrnk {
+			t.Errorf("trunks %s %s", d[0].SipTrunkId, d[1].SipTrunkId)
+		}
+	})
+	t.Run("static trunk", func(t *testing.T) {
+		fake := lkgatetest.NewServer(t)
+		id := fake.AddOutboundTrunk("pbx.example:5060", "+15550000001")
+		m, err := lkgate.New(lkgate.Config{URL: fake.URL(), APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret,
+			SIP: lkgate.SIPConfig{Trunks: lkgate.StaticTrunk(id)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Call(ctx, "anyone", call("r", "+15550100")); err != nil || fake.Dialed()[0].SipTrunkId != id {
+			t.Errorf("err %v", err)
+		}
+	})
+	t.Run("policy failure", func(t *testing.T) {
+		e := newSIPEnv(t, lkgate.SIPConfig{Trunks: lkgate.TrunkPolicyFunc(func(context.Context, string) (string, error) {
+			return "", errors.New("db down: password=hunter2")
+		})})
+		_, err := e.m.Call(ctx, "acme", call("r", "+15550100"))
+		if !errors.Is(err, lkgate.ErrUnavailable) || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("err %v", err)
+		}
+	})
+	t.Run("unknown trunk", func(t *testing.T) {
+		e := newSIPEnv(t, lkgate.SIPConfig{Trunks: lkgate.StaticTrunk("ST_missing")})
+		_, err := e.m.Call(ctx, "acme", call("r", "+15550100"))
+		if !errors.Is(err, lkgate.ErrNotConfigured) {
+			t.Errorf("err %v, want ErrNotConfigured", err)
+		}
+	})
+	t.Run("SIP off", func(t *testing.T) {
+		m, fake := newManager(t, lkgate.Config{})
+		_, err := m.Call(ctx, "acme", call("r", "+15550100"))
+		_, terr := m.TransferCall(ctx, "acme", lkgate.TransferRequest{Room: "r", Identity: "p", TransferTo: "+15550100"})
+		if !errors.Is(err, lkgate.ErrNotConfigured) || !errors.Is(terr, lkgate.ErrNotConfigured) || fake.TotalCalls() != 0 {
+			t.Errorf("call %v, transfer %v", err, terr)
+		}
+	})
+}
+
+func TestCallOutcomes(t *testing.T) {
+	for _, tc := range []struct {
+		far    lkgatetest.FarEnd
+		kind   error
+		status int
+	}{
+		{lkgatetest.FarEnd{CallStatus: 486}, lkgate.ErrBusy, 486},
+		{lkgatetest.FarEnd{CallStatus: 600}, lkgate.ErrBusy, 600},
+		{lkgatetest.FarEnd{CallStatus: 603}, lkgate.ErrDeclined, 603},
+		{lkgatetest.FarEnd{CallStatus: 480}, lkgate.ErrNoAnswer, 480},
+		{lkgatetest.FarEnd{NoAnswer: true}, lkgate.ErrNoAnswer, 0},
+		{lkgatetest.FarEnd{CallStatus: 404}, lkgate.ErrCallFailed, 404},
+	} {
+		t.Run(tc.kind.Error(), func(t *testing.T) {
+			e := newSIPEnv(t, lkgate.SIPConfig{})
+			e.fake.SetFarEnd("+15550100", tc.far)
+			_, err := e.m.Call(context.Background(), "acme", call("r", "+15550100"))
+			var le *lkgate.Error
+			if !errors.Is(err, tc.kind) || !errors.As(err, &le) || le.SIPStatus != tc.status {
+				t.Fatalf("err %v (%+v), want %v with SIP status %d", err, le, tc.kind, tc.status)
+			}
+			if len(e.fake.Participants("r")) != 0 {
+				t.Error("a refused callee joined the room")
+			}
+		})
+	}
+}
+
+// sipCall places an answered call into room for acme and returns the env.
+func sipCall(t *testing.T, sip lkgate.SIPConfig, far lkgatetest.FarEnd) *sipEnv {
+	t.Helper()
+	e := newSIPEnv(t, sip)
+	e.fake.SetFarEnd("+15550100", far)
+	if _, err := e.m.Call(context.Background(), "acme", call("r", "+15550100")); err != nil {
+		t.Fatal(err)
+	}
+	e.fake.ResetCalls()
+	return e
+}
+
+func TestTransfer(t *testing.T) {
+	ctx := context.Background()
+	e := sipCall(t, lkgate.SIPConfig{}, lkgatetest.FarEnd{})
+	target, err := e.m.TransferCall(ctx, "acme", lkgate.TransferRequest{Room: "r", Identity: "phone", TransferTo: "+4930999"})
+	if err != nil || target != "tel:+4930999" {
+		t.Fatalf("%q %v", target, err)
+	}
+	for method, want := range map[string]int{"ListRooms": 1, "GetParticipant": 1, "TransferSIPParticipant": 1} {
+		if got := e.fake.Calls(method); got != want {
+			t.Errorf("%s calls = %d, want %d", method, got, want)
+		}
+	}
+	if tr := e.fake.Transfers(); len(tr) != 1 || tr[0].TransferTo != "tel:+4930999" || tr[0].ParticipantIdentity != "phone" {
+		t.Errorf("transfers %v", tr)
+	}
+}
+
+func TestTransferOutcomes(t *testing.T) {
+	for _, tc := range []struct {
+		far  lkgatetest.FarEnd
+		kind error
+	}{
+		{lkgatetest.FarEnd{ReferStatus: 403}, lkgate.ErrTransferRefused},
+		{lkgatetest.FarEnd{NotifyStatus: 503}, lkgate.ErrTransferFailed},
+	} {
+		t.Run(tc.kind.Error(), func(t *testing.T) {
+			e := sipCall(t, lkgate.SIPConfig{}, tc.far)
+			_, err := e.m.TransferCall(context.Background(), "acme", lkgate.TransferRequest{Room: "r", Identity: "phone", TransferTo: "tel:+4930999"})
+			if !errors.Is(err, tc.kind) {
+				t.Fatalf("err %v, want %v", err, tc.kind)
+			}
+		})
+	}
+}
+
+func TestTransferRefusals(t *testing.T) {
+	ctx := context.Background()
+	sipOK := func(_, uri string) bool { return strings.HasSuffix(uri, "@pbx.example") }
+	for _, tc := range []struct {
+		name   string
+		tenant string
+		req    lkgate.TransferRequest
+		kind   error
+		field  string
+		calls  int // LiveKit calls made before the refusal
+	}{
+		{"no target", "acme", lkgate.TransferRequest{Room: "r", Identity: "phone"}, lkgate.ErrInvalidArgument, "TransferTo", 0},
+		{"bad number", "acme", lkgate.TransferRequest{Room: "r", Identity: "phone", TransferTo: "+49 30"}, lkgate.ErrInvalidArgument, "TransferTo", 0},
+		{"bad tel", "acme", lkgate.TransferRequest{Room: "r", Identity: "phone", TransferTo: "tel:555"}, lkgate.ErrInvalidArgument, "TransferTo", 0},
+		{"header injection", "acme", lkgate.TransferRequest{Room: "r", Identity: "phone", TransferTo: "sip:a@pbx.example>\r\nX: y"}, lkgate.ErrInvalidArgument, "TransferTo", 0},
+		{"display name", "acme", lkgate.TransferRequest{Room: "r", Identity: "phone", TransferTo: `"A" <sip:a@pbx.example>`}, lkgate.ErrInvalidArgument, "TransferTo", 0},
+		{"other scheme", "acme", lkgate.TransferRequest{Room: "r", Identity: "phone", TransferTo: "http://x"}, lkgate.ErrInvalidArgument, "TransferTo", 0},
+		{"sip uri not allowed", "acme", lkgate.TransferRequest{Room: "r", Identity: "phone", TransferTo: "sip:a@evil.example"}, lkgate.ErrForbidden, "TransferTo", 0},
+		{"no identity", "acme", lkgate.TransferRequest{Room: "r", TransferTo: "+4930999"}, lkgate.ErrInvalidArgument, "Identity", 0},
+		{"another tenant's room", "globex", lkgate.TransferRequest{Room: "r", Identity: "phone", TransferTo: "+4930999"}, lkgate.ErrNotFound, "", 1},
+		{"missing room", "acme", lkgate.TransferRequest{Room: "nope", Identity: "phone", TransferTo: "+4930999"}, lkgate.ErrNotFound, "", 1},
+		{"unknown participant", "acme", lkgate.TransferRequest{Room: "r", Identity: "ghost", TransferTo: "+4930999"}, lkgate.ErrNotFound, "", 2},
+		{"not a SIP participant", "acme", lkgate.TransferRequest{Room: "r", Identity: "alice", TransferTo: "+4930999"}, lkgate.ErrConflict, "Identity", 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := sipCall(t, lkgate.SIPConfig{AllowSIPTransfer: sipOK}, lkgatetest.FarEnd{})
+			e.fake.AddParticipant("r", lkgatetest.Participant{Identity: "alice", Attributes: map[string]string{lkgate.TenantAttribute: "acme"}})
+			_, err := e.m.TransferCall(context.Background(), tc.tenant, tc.req)
+			var le *lkgate.Error
+			if !errors.Is(err, tc.kind) || !errors.As(err, &le) || le.Field != tc.field {
+				t.Fatalf("err %v, want %v on %q", err, tc.kind, tc.field)
+			}
+			if n := e.fake.TotalCalls(); n != tc.calls || len(e.fake.Transfers()) != 0 {
+				t.Errorf("%d LiveKit calls, %d transfers; want %d calls, none", n, len(e.fake.Transfers()), tc.calls)
+			}
+		})
+	}
+	t.Run("allowed sip uri", func(t *testing.T) {
+		e := sipCall(t, lkgate.SIPConfig{AllowSIPTransfer: sipOK}, lkgatetest.FarEnd{})
+		target, err := e.m.TransferCall(ctx, "acme", lkgate.TransferRequest{Room: "r", Identity: "phone", TransferTo: "sip:desk@pbx.example"})
+		if err != nil || target != "sip:desk@pbx.example" {
+			t.Errorf("%q %v", target, err)
+		}
+	})
+	t.Run("destination allow-list applies to transfers", func(t *testing.T) {
+		e := sipCall(t, lkgate.SIPConfig{AllowDestination: lkgate.AllowPrefixes(map[string][]string{"acme": {"+1555"}})}, lkgatetest.FarEnd{})
+		_, err := e.m.TransferCall(ctx, "acme", lkgate.TransferRequest{Room: "r", Identity: "phone", TransferTo: "tel:+900123"})
+		if !errors.Is(err, lkgate.ErrForbidden) || e.fake.TotalCalls() != 0 {
+			t.Errorf("err %v", err)
+		}
+	})
+}
+
+func TestSIPErrorsFromLiveKit(t *testing.T) {
+	ctx := context.Background()
+	t.Run("sip not connected", func(t *testing.T) {
+		e := newSIPEnv(t, lkgate.SIPConfig{})
+		e.fake.SetError("CreateSIPParticipant", twirp.NewError(twirp.Internal, "twirp error unknown: sip not connected (redis required)"))
+		_, err := e.m.Call(ctx, "acme", call("r", "+15550100"))
+		if !errors.Is(err, lkgate.ErrNotConfigured) {
+			t.Errorf("err %v, want ErrNotConfigured", err)
+		}
+	})
+	t.Run("other internal error", func(t *testing.T) {
+		e := newSIPEnv(t, lkgate.SIPConfig{})
+		e.fake.SetError("CreateSIPParticipant", twirp.NewError(twirp.Internal, "boom"))
+		_, err := e.m.Call(ctx, "acme", call("r", "+15550100"))
+		if !errors.Is(err, lkgate.ErrUpstream) {
+			t.Errorf("err %v, want ErrUpstream", err)
+		}
+	})
+}

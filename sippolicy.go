@@ -1,0 +1,139 @@
+package lkgate
+
+import (
+	"context"
+	"maps"
+	"regexp"
+	"strings"
+)
+
+// SIPConfig configures outbound calls and transfers. Its zero value turns
+// SIP off: Call and TransferCall answer ErrNotConfigured.
+type SIPConfig struct {
+	// Trunks chooses the LiveKit outbound trunk each tenant dials through.
+	// Nil turns SIP off. Requests never name a trunk, a SIP address or
+	// credentials: what a tenant may dial through is the host's decision
+	// alone.
+	Trunks TrunkPolicy
+	// AllowDestination, when set, must approve every number a tenant dials
+	// or transfers to (E.164, such as "+4930123456"); a refused number is
+	// ErrForbidden and never reaches LiveKit. It is the place for a toll-
+	// fraud guard (see AllowPrefixes). Nil allows every valid number.
+	AllowDestination func(tenant, number string) bool
+	// AllowSIPTransfer, when set, may approve transfers to sip: and sips:
+	// URIs (which route to any SIP server, bypassing AllowDestination). Nil
+	// refuses them all (ErrForbidden): only tel: numbers are transferred to.
+	AllowSIPTransfer func(tenant, uri string) bool
+}
+
+// TrunkPolicy chooses the outbound trunk a tenant's calls go through.
+type TrunkPolicy interface {
+	// OutboundTrunk returns the id of a LiveKit outbound trunk (such as
+	// "ST_..."). An error that is an *Error (for example one whose Kind is
+	// ErrForbidden, for a tenant without telephony) is returned as it is;
+	// any other error is reported as ErrUnavailable.
+	OutboundTrunk(ctx context.Context, tenant string) (string, error)
+}
+
+// TrunkPolicyFunc adapts a function to TrunkPolicy.
+type TrunkPolicyFunc func(ctx context.Context, tenant string) (string, error)
+
+// OutboundTrunk calls f.
+func (f TrunkPolicyFunc) OutboundTrunk(ctx context.Context, tenant string) (string, error) {
+	return f(ctx, tenant)
+}
+
+// StaticTrunk sends every tenant's calls through one trunk: for
+// deployments with one tenant, or whose tenants share a trunk on purpose.
+func StaticTrunk(trunkID string) TrunkPolicy {
+	return TrunkPolicyFunc(func(context.Context, string) (string, error) { return trunkID, nil })
+}
+
+// TenantTrunks gives each tenant its own trunk. A tenant missing from the
+// map has no telephony: its calls are ErrForbidden. The map is copied.
+func TenantTrunks(trunks map[string]string) TrunkPolicy {
+	own := maps.Clone(trunks)
+	return TrunkPolicyFunc(func(_ context.Context, tenant string) (string, error) {
+		if id, ok := own[tenant]; ok {
+			return id, nil
+		}
+		return "", &Error{Kind: ErrForbidden, Msg: "no outbound SIP trunk is configured for this tenant"}
+	})
+}
+
+// AllowPrefixes returns an AllowDestination that lets each tenant dial only
+// numbers starting with one of its prefixes (E.164, such as "+49" or
+// "+1800"). A tenant missing from the map may dial nothing. The map is
+// copied.
+func AllowPrefixes(prefixes map[string][]string) func(tenant, number string) bool {
+	own := make(map[string][]string, len(prefixes))
+	for tenant, p := range prefixes {
+		own[tenant] = append([]string(nil), p...)
+	}
+	return func(tenant, number string) bool {
+		for _, p := range own[tenant] {
+			if strings.HasPrefix(number, p) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// e164 is a phone number in E.164 form: "+", a non-zero digit, at most 15
+// digits in all.
+var e164 = regexp.MustCompile(`^\+[1-9][0-9]{1,14}$`)
+
+func validateE164(field, number string) error {
+	if number == "" {
+		return invalidArg(field, "is required")
+	}
+	if !e164.MatchString(number) {
+		return invalidArg(field, "must be an E.164 number such as +4930123456 (a plus sign and up to 15 digits, no spaces)")
+	}
+	return nil
+}
+
+// sipURI is a sip: or sips: URI without a display name or angle brackets:
+// optional user info, a host name or IPv4 address, an optional port and
+// URI parameters. Anything that could end the Refer-To header (spaces,
+// '<', '>', '"', line breaks) is refused: LiveKit copies the target into
+// the header as it is.
+var sipURI = regexp.MustCompile(`^sips?:([A-Za-z0-9\-_.!~*'()&=+$,;?/%]+@)?[A-Za-z0-9]([A-Za-z0-9\-.]*[A-Za-z0-9])?(:[0-9]{1,5})?(;[A-Za-z0-9\-_.!~*'()&=+$%]+)*$`)
+
+// maxTransferTarget bounds transfer targets; real ones are far shorter.
+const maxTransferTarget = 256
+
+// transferTarget validates a transfer target and returns it as sent in the
+// REFER: "tel:+E164" for a number (given bare or as a tel: URI), or a sip:
+// URI unchanged. number is the E.164 number of a tel: target, empty for a
+// sip: URI, and tells which policy applies.
+func transferTarget(to string) (target, number string, err error) {
+	const field = "TransferTo"
+	if to == "" {
+		return "", "", invalidArg(field, "is required")
+	}
+	if len(to) > maxTransferTarget {
+		return "", "", invalidArg(field, "is %d bytes long; the limit is %d", len(to), maxTransferTarget)
+	}
+	lower := strings.ToLower(to)
+	switch {
+	case strings.HasPrefix(to, "+"):
+		if err := validateE164(field, to); err != nil {
+			return "", "", err
+		}
+		return "tel:" + to, to, nil
+	case strings.HasPrefix(lower, "tel:"):
+		n := to[len("tel:"):]
+		if !e164.MatchString(n) {
+			return "", "", invalidArg(field, "a tel: URI must hold an E.164 number such as tel:+4930123456")
+		}
+		return "tel:" + n, n, nil
+	case strings.HasPrefix(lower, "sip:"), strings.HasPrefix(lower, "sips:"):
+		if !sipURI.MatchString(to) {
+			return "", "", invalidArg(field, "is not a valid sip: URI (give it without display name or angle brackets)")
+		}
+		return to, "", nil
+	}
+	return "", "", invalidArg(field, "must be an E.164 number, a tel: URI or a sip: URI")
+}
