@@ -19,7 +19,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +27,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/lkgate/lkgate/internal/proc"
 )
 
 // Dev credentials every server started here accepts.
@@ -52,8 +53,6 @@ const (
 	readyPoll    = 20 * time.Millisecond
 	forceAfter   = 250 * time.Millisecond
 	stopGrace    = 5 * time.Second
-	// Bounds the captured log; the tail is what explains a failure.
-	maxLogBytes = 1 << 20
 	// How much of the log goes into error messages.
 	errLogTail = 8 << 10
 	// A free port found by listening on :0 can be taken by another process
@@ -71,10 +70,8 @@ type Server struct {
 	APIKey    string
 	APISecret string
 
-	cmd      *exec.Cmd
-	logs     *tailBuffer
-	done     chan struct{} // closed once the process has exited and been reaped
-	dir      string        // removed by Stop when rmDir is set (Shared)
+	proc     *proc.Process
+	dir      string // removed by Stop when rmDir is set (Shared)
 	rmDir    bool
 	stopOnce sync.Once
 }
@@ -127,7 +124,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 	t.Cleanup(func() {
 		s.Stop()
 		if t.Failed() {
-			t.Logf("livekit-server log tail:\n%s", s.tail(errLogTail))
+			t.Logf("livekit-server log tail:\n%s", s.proc.Tail(errLogTail))
 		}
 	})
 	return s
@@ -154,11 +151,8 @@ func Shared(t testing.TB) *Server {
 	if shared.err != nil {
 		t.Fatalf("lkserver: shared server: %v", shared.err)
 	}
-	select {
-	case <-shared.srv.done:
-		t.Fatalf("lkserver: shared livekit-server has exited (%s); log tail:\n%s",
-			shared.srv.cmd.ProcessState, shared.srv.tail(errLogTail))
-	default:
+	if state := shared.srv.proc.State(); state != nil {
+		t.Fatalf("lkserver: shared livekit-server has exited (%s); log tail:\n%s", state, shared.srv.proc.Tail(errLogTail))
 	}
 	return shared.srv
 }
@@ -207,13 +201,9 @@ func (s *Server) Stop() {
 		// livekit-server v1.8.4 ignores a SIGTERM that arrives in the 100 ms
 		// after it starts serving, and on SIGTERM waits for connected
 		// participants to leave; its second SIGTERM forces the stop.
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		if !s.exitsWithin(forceAfter) {
-			_ = s.cmd.Process.Signal(syscall.SIGTERM)
-			if !s.exitsWithin(stopGrace - forceAfter) {
-				_ = s.cmd.Process.Kill()
-				<-s.done
-			}
+		_ = s.proc.Signal(syscall.SIGTERM)
+		if !s.proc.ExitsWithin(forceAfter) {
+			s.proc.Stop(syscall.SIGTERM, stopGrace-forceAfter)
 		}
 		if s.rmDir {
 			_ = os.RemoveAll(s.dir)
@@ -221,28 +211,9 @@ func (s *Server) Stop() {
 	})
 }
 
-func (s *Server) exitsWithin(d time.Duration) bool {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-s.done:
-		return true
-	case <-timer.C:
-		return false
-	}
-}
-
 // Logs returns the server's captured stdout and stderr: the last megabyte or so,
 // preceded by a note when earlier output was dropped.
-func (s *Server) Logs() string { return s.logs.String() }
-
-func (s *Server) tail(n int) string {
-	l := s.logs.String()
-	if len(l) > n {
-		l = "[...]" + l[len(l)-n:]
-	}
-	return l
-}
+func (s *Server) Logs() string { return s.proc.Logs() }
 
 func launch(dir string, rmDir bool, o options) (*Server, error) {
 	bin, err := binaryPath()
@@ -281,51 +252,17 @@ func launchOnce(bin, dir string, o options) (*Server, error) {
 	}
 
 	base := "127.0.0.1:" + strconv.Itoa(ports.http)
-	s := &Server{
-		URL:       "http://" + base,
-		WSURL:     "ws://" + base,
-		APIKey:    APIKey,
-		APISecret: APISecret,
-		logs:      &tailBuffer{max: maxLogBytes},
-		done:      make(chan struct{}),
+	p, err := proc.Start(dir, bin, "--config", confPath)
+	if err != nil {
+		return nil, err
 	}
-	s.cmd = exec.Command(bin, "--config", confPath)
-	s.cmd.Dir = dir
-	s.cmd.Stdout = s.logs
-	s.cmd.Stderr = s.logs
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{
-		// Own process group: a Ctrl-C or signal aimed at the test's group
-		// does not reach the server behind the harness's back.
-		Setpgid: true,
-		// The kernel kills the server if the test binary dies without
-		// stopping it (timeout panic, SIGKILL, missing StopShared).
-		Pdeathsig: syscall.SIGKILL,
-	}
-
-	started := make(chan error, 1)
-	go func() {
-		// Pdeathsig fires when the *thread* that started the child exits, and
-		// the Go runtime may retire threads; so start and reap the child on a
-		// locked thread that lives exactly as long as it does.
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := s.cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		_ = s.cmd.Wait()
-		close(s.done)
-	}()
-	if err := <-started; err != nil {
-		return nil, fmt.Errorf("starting %s: %w", bin, err)
-	}
+	s := &Server{URL: "http://" + base, WSURL: "ws://" + base, APIKey: APIKey, APISecret: APISecret, proc: p}
 
 	begin := time.Now()
 	if err := s.waitReady(); err != nil {
 		s.Stop()
 		return nil, fmt.Errorf("livekit-server (pid %d, config %s) not ready after %v: %w; log tail:\n%s",
-			s.cmd.Process.Pid, confPath, time.Since(begin).Round(time.Millisecond), err, s.tail(errLogTail))
+			p.Pid(), confPath, time.Since(begin).Round(time.Millisecond), err, s.proc.Tail(errLogTail))
 	}
 	return s, nil
 }
@@ -343,11 +280,11 @@ func (s *Server) waitReady() error {
 			return nil
 		}
 		select {
-		case <-s.done:
+		case <-s.proc.Done():
 			if strings.Contains(s.Logs(), "address already in use") {
-				return fmt.Errorf("exited (%s): %w", s.cmd.ProcessState, errPortTaken)
+				return fmt.Errorf("exited (%s): %w", s.proc.State(), errPortTaken)
 			}
-			return fmt.Errorf("exited (%s)", s.cmd.ProcessState)
+			return fmt.Errorf("exited (%s)", s.proc.State())
 		case <-deadline.C:
 			return errors.New("timed out waiting for GET / to answer 200 OK")
 		case <-tick.C:
@@ -531,37 +468,4 @@ func checkVersion(bin string) error {
 	}
 	versions.checked[bin] = err
 	return err
-}
-
-// tailBuffer keeps the last max bytes or so written to it.
-type tailBuffer struct {
-	mu      sync.Mutex
-	max     int
-	buf     []byte
-	dropped int
-}
-
-func (b *tailBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	if len(b.buf) > b.max {
-		// Drop down to half, not to max, so trimming is amortised over many writes.
-		cut := len(b.buf) - b.max/2
-		if i := bytes.IndexByte(b.buf[cut:], '\n'); i >= 0 {
-			cut += i + 1
-		}
-		b.dropped += cut
-		b.buf = append(b.buf[:0], b.buf[cut:]...)
-	}
-	return len(p), nil
-}
-
-func (b *tailBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.dropped == 0 {
-		return string(b.buf)
-	}
-	return fmt.Sprintf("[... %d bytes of earlier output dropped ...]\n%s", b.dropped, b.buf)
 }

@@ -188,7 +188,7 @@ func TestJoinCallbackSeesRemoval(t *testing.T) {
 
 func TestStopEndsProcess(t *testing.T) {
 	s := Start(t)
-	pid := s.cmd.Process.Pid
+	pid := s.proc.Pid()
 	host := strings.TrimPrefix(s.URL, "http://")
 
 	begin := time.Now()
@@ -204,8 +204,8 @@ func TestStopEndsProcess(t *testing.T) {
 		c.Close()
 		t.Errorf("%s still accepts connections after Stop", host)
 	}
-	if !s.cmd.ProcessState.Exited() || s.cmd.ProcessState.ExitCode() != 0 {
-		t.Errorf("server did not exit cleanly on SIGTERM: %v", s.cmd.ProcessState)
+	if state := s.proc.State(); !state.Exited() || state.ExitCode() != 0 {
+		t.Errorf("server did not exit cleanly on SIGTERM: %v", state)
 	}
 }
 
@@ -229,7 +229,7 @@ const orphanEnv = "LKSERVER_TEST_ORPHAN"
 func TestServerDiesWithTestBinary(t *testing.T) {
 	if os.Getenv(orphanEnv) != "" {
 		s := Start(t)
-		fmt.Printf("orphan %d %s\n", s.cmd.Process.Pid, s.URL)
+		fmt.Printf("orphan %d %s\n", s.proc.Pid(), s.URL)
 		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		select {}
 	}
@@ -421,17 +421,5 @@ func TestRedactJWT(t *testing.T) {
 	}
 	if strings.Count(got, "<redacted-jwt>") != 2 || !strings.Contains(got, "&auto_subscribe=false: 401") {
 		t.Errorf("RedactJWT = %s", got)
-	}
-}
-
-func TestTailBufferIsBounded(t *testing.T) {
-	b := &tailBuffer{max: 1000}
-	line := strings.Repeat("x", 99) + "\n"
-	for range 100 {
-		b.Write([]byte(line))
-	}
-	got := b.String()
-	if len(got) > 1100 || !strings.HasPrefix(got, "[... ") || !strings.HasSuffix(got, line) {
-		t.Errorf("tail buffer holds %d bytes: %.80q...", len(got), got)
 	}
 }

@@ -1,26 +1,24 @@
-// Package redisserver starts a real redis-server (Debian's package, installed
-// by scripts/install-sip.sh) on a free loopback port for tests.
+// Package redisserver starts a real redis-server (Debian's package,
+// installed by scripts/install-sip.sh) on a free loopback port for tests.
 package redisserver
 
 import (
 	"bufio"
-	"bytes"
-	"fmt"
 	"net"
 	"os/exec"
 	"strconv"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lkgate/lkgate/internal/proc"
 )
 
 // Server is a running redis-server.
 type Server struct {
 	// Addr is host:port on 127.0.0.1.
 	Addr string
-	cmd  *exec.Cmd
-	logs bytes.Buffer
-	done chan struct{}
+	proc *proc.Process
 }
 
 // Start starts a private redis-server for t, without persistence, and stops
@@ -35,53 +33,39 @@ func Start(t testing.TB) *Server {
 	if err != nil {
 		t.Fatalf("redisserver: redis-server is not installed (run scripts/install-sip.sh): %v", err)
 	}
-	port, err := freePort()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("redisserver: no free port: %v", err)
 	}
-	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), done: make(chan struct{})}
-	s.cmd = exec.Command(bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no",
-		"--daemonize", "no", "--dir", t.TempDir())
-	s.cmd.Stdout, s.cmd.Stderr = &s.logs, &s.logs
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := s.cmd.Start(); err != nil {
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	s := &Server{Addr: net.JoinHostPort("127.0.0.1", port)}
+	s.proc, err = proc.Start(t.TempDir(), bin, "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no", "--daemonize", "no")
+	if err != nil {
 		t.Fatalf("redisserver: %v", err)
 	}
-	go func() { _ = s.cmd.Wait(); close(s.done) }()
-	t.Cleanup(s.Stop)
+	t.Cleanup(func() { s.proc.Stop(syscall.SIGTERM, 5*time.Second) })
 	deadline := time.Now().Add(10 * time.Second)
-	for !s.pong() {
-		select {
-		case <-s.done:
-			t.Fatalf("redisserver: redis-server exited: %s", s.logs.String())
-		default:
+	for !pong(s.Addr) {
+		if s.proc.State() != nil {
+			t.Fatalf("redisserver: redis-server exited: %s", s.proc.Logs())
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("redisserver: no PONG from %s", s.Addr)
+			t.Fatalf("redisserver: no PONG from %s; log:\n%s", s.Addr, s.proc.Tail(4096))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	return s
 }
 
-// Stop stops the server by its pid and waits for it to exit.
-func (s *Server) Stop() {
-	select {
-	case <-s.done:
-		return
-	default:
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(5 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
-}
+// Pid is the server's process id.
+func (s *Server) Pid() int { return s.proc.Pid() }
 
-func (s *Server) pong() bool {
-	c, err := net.DialTimeout("tcp", s.Addr, 200*time.Millisecond)
+// Done is closed once the server has exited.
+func (s *Server) Done() <-chan struct{} { return s.proc.Done() }
+
+func pong(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
 	if err != nil {
 		return false
 	}
@@ -92,13 +76,4 @@ func (s *Server) pong() bool {
 	}
 	line, err := bufio.NewReader(c).ReadString('\n')
 	return err == nil && line == "+PONG\r\n"
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("redisserver: no free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

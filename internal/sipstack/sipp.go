@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lkgate/lkgate/internal/proc"
 )
 
 // The scenarios of shared/reference/sip, copied.
@@ -44,7 +46,7 @@ type PeerOptions struct {
 type Peer struct {
 	// Addr is where it listens for SIP over UDP (127.0.0.1:port).
 	Addr    string
-	proc    *process
+	proc    *proc.Process
 	logFile string
 }
 
@@ -88,18 +90,18 @@ func StartPeer(t testing.TB, scenario string, o PeerOptions) *Peer {
 		// sipp refuses to set a variable the scenario does not declare.
 		args = append(args, "-set", "notifycode", o.Notify)
 	}
-	p.proc, err = startProcess(dir, bin, args...)
+	p.proc, err = proc.Start(dir, bin, args...)
 	if err != nil {
 		t.Fatalf("sipstack: %v", err)
 	}
 	t.Cleanup(func() {
-		p.proc.stop(syscall.SIGKILL, t)
+		stop(t, p.proc, syscall.SIGKILL)
 		if t.Failed() {
-			t.Logf("sipp %s output:\n%s\nactions:\n%s", scenario, p.proc.tail(), p.Actions())
+			t.Logf("sipp %s output:\n%s\nactions:\n%s", scenario, p.proc.Tail(errLogTail), p.Actions())
 		}
 	})
 	if err := waitUDP(port, p.proc); err != nil {
-		t.Fatalf("sipstack: sipp: %v; output:\n%s", err, p.proc.tail())
+		t.Fatalf("sipstack: sipp: %v; output:\n%s", err, p.proc.Tail(errLogTail))
 	}
 	return p
 }
@@ -109,22 +111,17 @@ func StartPeer(t testing.TB, scenario string, o PeerOptions) *Peer {
 func (p *Peer) Wait(t testing.TB, d time.Duration) int {
 	t.Helper()
 	select {
-	case <-p.proc.done:
-		return p.proc.cmd.ProcessState.ExitCode()
+	case <-p.proc.Done():
+		return p.proc.State().ExitCode()
 	case <-time.After(d):
-		t.Fatalf("sipp still running after %v; output:\n%s", d, p.proc.tail())
+		t.Fatalf("sipp still running after %v; output:\n%s", d, p.proc.Tail(errLogTail))
 		return -1
 	}
 }
 
 // Running reports whether sipp is still waiting for (or in) its call.
 func (p *Peer) Running() bool {
-	select {
-	case <-p.proc.done:
-		return false
-	default:
-		return true
-	}
+	return p.proc.State() == nil
 }
 
 // Actions returns what the scenario's <log> actions wrote, such as
@@ -136,7 +133,7 @@ func (p *Peer) Actions() string {
 
 // waitUDP waits until something listens on the UDP port of 127.0.0.1,
 // reading /proc/net/udp: a UDP port cannot be probed from outside.
-func waitUDP(port int, p *process) error {
+func waitUDP(port int, p *proc.Process) error {
 	want := fmt.Sprintf("0100007F:%04X", port)
 	deadline := time.Now().Add(readyTimeout)
 	for {
@@ -148,8 +145,8 @@ func waitUDP(port int, p *process) error {
 			return nil
 		}
 		select {
-		case <-p.done:
-			return fmt.Errorf("exited (%s)", p.cmd.ProcessState)
+		case <-p.Done():
+			return fmt.Errorf("exited (%s)", p.State())
 		default:
 		}
 		if time.Now().After(deadline) {

@@ -9,20 +9,13 @@
 package sipstack
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
-	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -32,6 +25,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/lkgate/lkgate/internal/lkserver"
+	"github.com/lkgate/lkgate/internal/proc"
+	"github.com/lkgate/lkgate/internal/redisserver"
 )
 
 const (
@@ -42,7 +37,6 @@ const (
 
 	readyTimeout = 20 * time.Second
 	stopGrace    = 5 * time.Second
-	maxLogBytes  = 1 << 20
 	errLogTail   = 8 << 10
 	// livekit-sip start attempts, each on fresh ports.
 	startAttempts = 3
@@ -57,7 +51,8 @@ type Stack struct {
 	// Started is how long the whole stack took to start.
 	Started time.Duration
 
-	redis, sip *process
+	redis *redisserver.Server
+	sip   *proc.Process
 }
 
 // Start starts a stack for t and stops it when t's cleanup runs.
@@ -67,30 +62,12 @@ func Start(t testing.TB) *Stack {
 		t.Skip("integration test: needs redis-server, livekit-server and livekit-sip; run without -short")
 	}
 	begin := time.Now()
-	redisBin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Fatalf("sipstack: redis-server not on PATH (run scripts/install-sip.sh): %v", err)
-	}
 	sipBin, err := sipBinary()
 	if err != nil {
 		t.Fatalf("sipstack: %v", err)
 	}
-	s := &Stack{}
-	redisPort, err := quietPort(1)
-	if err != nil {
-		t.Fatalf("sipstack: %v", err)
-	}
-	// No persistence: the stack is thrown away with the test.
-	s.redis, err = startProcess(t.TempDir(), redisBin, "--port", strconv.Itoa(redisPort), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--daemonize", "no")
-	if err != nil {
-		t.Fatalf("sipstack: %v", err)
-	}
-	t.Cleanup(func() { s.redis.stop(syscall.SIGTERM, t) })
-	redisAddr := "127.0.0.1:" + strconv.Itoa(redisPort)
-	if err := waitRedis(redisAddr, s.redis); err != nil {
-		t.Fatalf("sipstack: redis-server: %v; log:\n%s", err, s.redis.tail())
-	}
+	s := &Stack{redis: redisserver.Start(t)}
+	redisAddr := s.redis.Addr
 
 	s.LiveKit = lkserver.Start(t, lkserver.WithRedis(redisAddr))
 
@@ -108,9 +85,9 @@ func Start(t testing.TB) *Stack {
 	}
 	t.Cleanup(func() {
 		// SIGTERM makes livekit-sip wait for calls to end, which can hang.
-		s.sip.stop(syscall.SIGINT, t)
+		stop(t, s.sip, syscall.SIGINT)
 		if t.Failed() {
-			t.Logf("livekit-sip log tail:\n%s", s.sip.tail())
+			t.Logf("livekit-sip log tail:\n%s", s.sip.Tail(errLogTail))
 		}
 	})
 	s.Started = time.Since(begin)
@@ -118,7 +95,7 @@ func Start(t testing.TB) *Stack {
 }
 
 // startSIP starts livekit-sip on fresh ports and waits until it is ready.
-func startSIP(t testing.TB, bin string, lk *lkserver.Server, redisAddr string) (*process, error) {
+func startSIP(t testing.TB, bin string, lk *lkserver.Server, redisAddr string) (*proc.Process, error) {
 	dir := t.TempDir()
 	sipPort, err := quietPort(1)
 	if err != nil {
@@ -150,20 +127,20 @@ func startSIP(t testing.TB, bin string, lk *lkserver.Server, redisAddr string) (
 	if err := os.WriteFile(confPath, conf, 0o600); err != nil {
 		return nil, err
 	}
-	p, err := startProcess(dir, bin, "--config", confPath)
+	p, err := proc.Start(dir, bin, "--config", confPath)
 	if err != nil {
 		return nil, err
 	}
 	// livekit-sip v1.0.0 has no health endpoint.
-	if err := p.waitFor("service ready"); err != nil {
-		p.stop(syscall.SIGINT, t)
-		return nil, fmt.Errorf("%w; log tail:\n%s", err, p.tail())
+	if err := p.WaitForLog("service ready", readyTimeout); err != nil {
+		stop(t, p, syscall.SIGINT)
+		return nil, fmt.Errorf("%w; log tail:\n%s", err, p.Tail(errLogTail))
 	}
 	return p, nil
 }
 
 // SIPLogs returns livekit-sip's captured output.
-func (s *Stack) SIPLogs() string { return s.sip.logs.String() }
+func (s *Stack) SIPLogs() string { return s.sip.Logs() }
 
 // Trunk creates an outbound trunk to the SIP peer at addr (host:port, UDP)
 // with caller number TrunkNumber, and returns its id.
@@ -225,130 +202,9 @@ func portsFree(base, n int) bool {
 	return true
 }
 
-func waitRedis(addr string, p *process) error {
-	deadline := time.Now().Add(readyTimeout)
-	for {
-		if pong(addr) {
-			return nil
-		}
-		select {
-		case <-p.done:
-			return errors.New("exited")
-		default:
-		}
-		if time.Now().After(deadline) {
-			return errors.New("no PONG")
-		}
-		time.Sleep(10 * time.Millisecond)
+// stop stops p by its pid with sig, saying so if it had to be killed.
+func stop(t testing.TB, p *proc.Process, sig syscall.Signal) {
+	if p.Stop(sig, stopGrace) {
+		t.Logf("sipstack: pid %d ignored %v for %v and was killed", p.Pid(), sig, stopGrace)
 	}
-}
-
-func pong(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return false
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return false
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	return err == nil && strings.TrimSpace(line) == "+PONG"
-}
-
-// process is a child process whose output is kept for diagnosis.
-type process struct {
-	cmd  *exec.Cmd
-	logs *logBuffer
-	done chan struct{}
-	once sync.Once
-}
-
-func startProcess(dir, bin string, args ...string) (*process, error) {
-	p := &process{cmd: exec.Command(bin, args...), logs: &logBuffer{}, done: make(chan struct{})}
-	p.cmd.Dir = dir
-	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
-	// Own process group, so a signal aimed at the test's group does not
-	// reach it; killed by the kernel if the test binary dies first.
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	started := make(chan error, 1)
-	go func() {
-		// Pdeathsig fires when the starting thread exits: keep that thread
-		// for as long as the child lives.
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := p.cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		_ = p.cmd.Wait()
-		close(p.done)
-	}()
-	if err := <-started; err != nil {
-		return nil, fmt.Errorf("starting %s: %w", bin, err)
-	}
-	return p, nil
-}
-
-// waitFor waits until the process logs a line containing s.
-func (p *process) waitFor(s string) error {
-	deadline := time.Now().Add(readyTimeout)
-	for !strings.Contains(p.logs.String(), s) {
-		select {
-		case <-p.done:
-			return fmt.Errorf("exited (%s) before logging %q", p.cmd.ProcessState, s)
-		default:
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("did not log %q within %v", s, readyTimeout)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return nil
-}
-
-// stop signals the process by its pid, then kills it after stopGrace.
-func (p *process) stop(sig syscall.Signal, t testing.TB) {
-	p.once.Do(func() {
-		_ = p.cmd.Process.Signal(sig)
-		select {
-		case <-p.done:
-		case <-time.After(stopGrace):
-			t.Logf("sipstack: %s ignored %v for %v; killing pid %d", filepath.Base(p.cmd.Path), sig, stopGrace, p.cmd.Process.Pid)
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-	})
-}
-
-func (p *process) tail() string {
-	l := p.logs.String()
-	if len(l) > errLogTail {
-		l = "[...]" + l[len(l)-errLogTail:]
-	}
-	return l
-}
-
-// logBuffer keeps the first maxLogBytes of output: the start-up and the
-// test's calls, which is what explains a failure.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if room := maxLogBytes - b.buf.Len(); room > 0 {
-		b.buf.Write(p[:min(len(p), room)])
-	}
-	return len(p), nil
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

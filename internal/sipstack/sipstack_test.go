@@ -23,11 +23,15 @@ func TestStartAndStop(t *testing.T) {
 	if s == nil || peer == nil {
 		t.Fatal("the stack did not start")
 	}
-	for name, p := range map[string]*process{"redis-server": s.redis, "livekit-sip": s.sip, "sipp": peer.proc} {
+	type process interface {
+		Pid() int
+		Done() <-chan struct{}
+	}
+	for name, p := range map[string]process{"redis-server": s.redis, "livekit-sip": s.sip, "sipp": peer.proc} {
 		select {
-		case <-p.done:
+		case <-p.Done():
 		case <-time.After(time.Second):
-			t.Errorf("%s (pid %d) still runs after cleanup", name, p.cmd.Process.Pid)
+			t.Errorf("%s (pid %d) still runs after cleanup", name, p.Pid())
 		}
 	}
 }
