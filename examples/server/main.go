@@ -5,7 +5,10 @@
 //	LIVEKIT_PUBLIC_URL   URL handed to clients (default: LIVEKIT_URL as ws/wss)
 //	LIVEKIT_API_KEY      LiveKit API key (required)
 //	LIVEKIT_API_SECRET   LiveKit API secret, at least 32 bytes (required)
-//	LKGATE_API_KEYS      comma-separated key=tenant[:subject] entries (required)
+//	LKGATE_API_KEYS      comma-separated key=tenant[:subject] entries (required,
+//	                     unless LKGATE_UNAUTHENTICATED=1)
+//	LKGATE_UNAUTHENTICATED  1: no API keys, no tenants, every room open to every
+//	                     caller (for local experiments only; refused with API keys)
 //	LKGATE_ADDR          listen address (default 127.0.0.1:8080)
 //	LKGATE_PREFIX        where the API is mounted (default /api/v1)
 //	LKGATE_INVITE_KEYS   guest invite keys, comma-separated id=<base64 of 32 random
@@ -52,21 +55,33 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		addr:   getenv("LKGATE_ADDR"),
 		prefix: getenv("LKGATE_PREFIX"),
 	}
-	for _, name := range []string{"LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET", "LKGATE_API_KEYS"} {
+	for _, name := range []string{"LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"} {
 		if getenv(name) == "" {
 			return c, fmt.Errorf("%s is not set", name)
 		}
 	}
-	for i, entry := range strings.Split(getenv("LKGATE_API_KEYS"), ",") {
-		key, principal, ok := strings.Cut(strings.TrimSpace(entry), "=")
-		tenant, subject, _ := strings.Cut(principal, ":")
-		if !ok || key == "" || tenant == "" {
-			return c, fmt.Errorf("LKGATE_API_KEYS: entry %d is not key=tenant[:subject]", i+1)
+	switch open, keys := getenv("LKGATE_UNAUTHENTICATED"), getenv("LKGATE_API_KEYS"); {
+	case open != "" && open != "1":
+		return c, fmt.Errorf("LKGATE_UNAUTHENTICATED must be 1 or unset, got %q", open)
+	case open == "1" && keys != "":
+		return c, fmt.Errorf("LKGATE_UNAUTHENTICATED=1 and LKGATE_API_KEYS are both set: choose one")
+	case open == "1":
+		c.manager.AllowUnauthenticated = true
+	case keys == "":
+		return c, fmt.Errorf("LKGATE_API_KEYS is not set (set LKGATE_UNAUTHENTICATED=1 to run without API keys)")
+	}
+	if !c.manager.AllowUnauthenticated {
+		for i, entry := range strings.Split(getenv("LKGATE_API_KEYS"), ",") {
+			key, principal, ok := strings.Cut(strings.TrimSpace(entry), "=")
+			tenant, subject, _ := strings.Cut(principal, ":")
+			if !ok || key == "" || tenant == "" {
+				return c, fmt.Errorf("LKGATE_API_KEYS: entry %d is not key=tenant[:subject]", i+1)
+			}
+			if _, dup := c.keys[key]; dup {
+				return c, fmt.Errorf("LKGATE_API_KEYS: entry %d repeats a key", i+1)
+			}
+			c.keys[key] = httpx.Principal{Tenant: tenant, Subject: subject}
 		}
-		if _, dup := c.keys[key]; dup {
-			return c, fmt.Errorf("LKGATE_API_KEYS: entry %d repeats a key", i+1)
-		}
-		c.keys[key] = httpx.Principal{Tenant: tenant, Subject: subject}
 	}
 	if keys := getenv("LKGATE_INVITE_KEYS"); keys != "" {
 		for i, entry := range strings.Split(keys, ",") {
@@ -110,11 +125,13 @@ func newMux(cfg config, logger *slog.Logger) (*http.ServeMux, error) {
 	if err != nil {
 		return nil, fmt.Errorf("LiveKit settings: %w", err)
 	}
-	keys, err := httpx.NewStaticKeys(httpx.StaticKeysConfig{Keys: cfg.keys})
-	if err != nil {
-		return nil, fmt.Errorf("LKGATE_API_KEYS: %w", err)
+	authenticator := httpx.Unauthenticated()
+	if !mcfg.AllowUnauthenticated {
+		if authenticator, err = httpx.NewStaticKeys(httpx.StaticKeysConfig{Keys: cfg.keys}); err != nil {
+			return nil, fmt.Errorf("LKGATE_API_KEYS: %w", err)
+		}
 	}
-	api, err := httpx.New(m, httpx.Config{Authenticator: keys, Logger: logger})
+	api, err := httpx.New(m, httpx.Config{Authenticator: authenticator, Logger: logger})
 	if err != nil {
 		return nil, err
 	}

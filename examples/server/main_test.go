@@ -37,6 +37,8 @@ func TestConfigFromEnvNamesTheVariable(t *testing.T) {
 		{"malformed API key", "LKGATE_API_KEYS", "justakey", "LKGATE_API_KEYS"},
 		{"duplicate API key", "LKGATE_API_KEYS", "k=a,k=b", "LKGATE_API_KEYS"},
 		{"bad prefix", "LKGATE_PREFIX", "api/", "LKGATE_PREFIX"},
+		{"unauthenticated with keys", "LKGATE_UNAUTHENTICATED", "1", "LKGATE_UNAUTHENTICATED"},
+		{"unauthenticated not 1", "LKGATE_UNAUTHENTICATED", "yes", "LKGATE_UNAUTHENTICATED"},
 		{"bad invite key", "LKGATE_INVITE_KEYS", "k1=not base64!", "LKGATE_INVITE_KEYS"},
 		{"malformed SIP trunk", "LKGATE_SIP_TRUNKS", "acme=ST_a,globex", "LKGATE_SIP_TRUNKS"},
 	}
@@ -116,5 +118,31 @@ func TestMuxServesTheAPIUnderThePrefix(t *testing.T) {
 	cfg, _ = configFromEnv(env(vars))
 	if _, err := newMux(cfg, nil); err == nil || !strings.Contains(err.Error(), "APISecret") {
 		t.Errorf("short secret: %v", err)
+	}
+}
+
+func TestUnauthenticatedModeOnlyWhenAskedFor(t *testing.T) {
+	fake := lkgatetest.NewServer(t)
+	vars := validEnv()
+	vars["LIVEKIT_URL"] = fake.URL()
+	delete(vars, "LKGATE_API_KEYS")
+	if _, err := configFromEnv(env(vars)); err == nil || !strings.Contains(err.Error(), "LKGATE_UNAUTHENTICATED=1") {
+		t.Fatalf("no API keys and no opt-in: %v", err)
+	}
+	vars["LKGATE_UNAUTHENTICATED"] = "1"
+	cfg, err := configFromEnv(env(vars))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux, err := newMux(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest("POST", "/api/v1/livekit/token", strings.NewReader(`{"room_name":"r","participant_identity":"i"}`))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK || fake.TotalCalls() != 0 {
+		t.Errorf("unauthenticated token: %d %s, %d LiveKit calls (want 200 and 0)", rec.Code, rec.Body, fake.TotalCalls())
 	}
 }
