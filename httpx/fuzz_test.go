@@ -14,8 +14,7 @@ import (
 // fuzzRoute sends body to method path and fails on any answer a client
 // mistake must never produce: a panic, a 500, or an error that is not a
 // problem document.
-func fuzzRoute(f *testing.F, method, path string, seeds []string) {
-	e := newEnv(f, lkgate.Config{}, httpx.StaticKeysConfig{})
+func fuzzRoute(f *testing.F, e *env, method, path string, seeds []string) {
 	for _, s := range seeds {
 		f.Add(s)
 	}
@@ -38,7 +37,7 @@ func fuzzRoute(f *testing.F, method, path string, seeds []string) {
 }
 
 func FuzzTokenRequest(f *testing.F) {
-	fuzzRoute(f, "POST", "/livekit/token", []string{
+	fuzzRoute(f, newEnv(f, lkgate.Config{}, httpx.StaticKeysConfig{}), "POST", "/livekit/token", []string{
 		`{"room_name":"r","participant_identity":"i"}`,
 		`{"room_name":"r","participant_identity":"i","participant_name":"n","participant_metadata":"m","participant_attributes":{"a":"b"}}`,
 		`{"room_name":"` + strings.Repeat("r", 300) + `","participant_identity":"i"}`,
@@ -49,7 +48,7 @@ func FuzzTokenRequest(f *testing.F) {
 }
 
 func FuzzRemoveParticipantRequest(f *testing.F) {
-	fuzzRoute(f, "DELETE", "/livekit/participant", []string{
+	fuzzRoute(f, newEnv(f, lkgate.Config{}, httpx.StaticKeysConfig{}), "DELETE", "/livekit/participant", []string{
 		`{"room_name":"r","participant_identity":"i"}`,
 		`{"room_name":"","participant_identity":""}`,
 		`{"room_name":"r","participant_identity":"i","x":1}`,
@@ -58,12 +57,32 @@ func FuzzRemoveParticipantRequest(f *testing.F) {
 }
 
 func FuzzMuteRequest(f *testing.F) {
-	fuzzRoute(f, "POST", "/livekit/participant/mute", []string{
+	fuzzRoute(f, newEnv(f, lkgate.Config{}, httpx.StaticKeysConfig{}), "POST", "/livekit/participant/mute", []string{
 		`{"room_name":"r","participant_identity":"i","source":"camera","muted":true}`,
 		`{"room_name":"r","participant_identity":"i","track_sid":"TR_x","muted":false}`,
 		`{"room_name":"r","participant_identity":"i","source":"camera","track_sid":"x","muted":true}`,
 		`{"room_name":"r","participant_identity":"i","source":"webcam","muted":true}`,
 		`{"muted":"yes"}`, `{"muted":null}`,
+	})
+}
+
+func FuzzSIPCall(f *testing.F) {
+	fuzzRoute(f, newSIPEnv(f, lkgate.SIPConfig{}), "POST", "/sip/call", []string{
+		callBody,
+		`{"room_name":"r","participant_identity":"p","from_phone_number":"+15550000001","to_phone_number":"5550100"}`,
+		`{"room_name":"r","participant_identity":"p","from_phone_number":"+1","to_phone_number":"+1555","ringing_timeout":-1}`,
+		`{"room_name":"r","participant_identity":"p","to_phone_number":"sip:evil@example.com","sip_trunk_id":"ST_x"}`,
+		`{"wait_until_answered":"yes"}`, `{"ringing_timeout":1e99}`,
+	})
+}
+
+func FuzzSIPTransfer(f *testing.F) {
+	fuzzRoute(f, newSIPEnv(f, lkgate.SIPConfig{}), "POST", "/sip/transfer", []string{
+		`{"room_name":"support","participant_identity":"phone","transfer_to":"+15550199"}`,
+		`{"room_name":"support","participant_identity":"phone","transfer_to":"tel:+15550199"}`,
+		`{"room_name":"support","participant_identity":"phone","transfer_to":"sip:a@b>;x=<y"}`,
+		`{"room_name":"support","participant_identity":"phone","transfer_to":"sip:a@b\r\nVia: x"}`,
+		`{"transfer_to":5}`,
 	})
 }
 

@@ -15,7 +15,7 @@ import (
 
 // newSIPEnv is newEnv with an outbound trunk for acme and globex on the
 // fake, and the allow-list (if any) of sip.
-func newSIPEnv(t *testing.T, sip lkgate.SIPConfig) *env {
+func newSIPEnv(t testing.TB, sip lkgate.SIPConfig) *env {
 	t.Helper()
 	var mu sync.Mutex
 	trunks := map[string]string{}
