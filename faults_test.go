@@ -1,6 +1,7 @@
 package lkgate_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -16,9 +17,19 @@ import (
 	"github.com/lkgate/lkgate/lkgatetest"
 )
 
+// faultConfig enables guests and SIP, so that every operation can be tried.
+func faultConfig(url string) lkgate.Config {
+	return lkgate.Config{
+		URL: url, APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret, EnsureTimeout: time.Second,
+		Guests: lkgate.GuestConfig{Keys: []lkgate.InviteKey{{ID: "k1", Key: bytes.Repeat([]byte{7}, lkgate.InviteKeyBytes)}}, InviteBaseURL: "https://app.example"},
+		SIP:    lkgate.SIPConfig{Trunks: lkgate.StaticTrunk("ST_fault")},
+	}
+}
+
 // operations are every Manager method that reaches LiveKit, on a room that
-// acme owns (or a new one for "token, new room").
-func operations() map[string]func(context.Context, *lkgate.Manager) error {
+// acme owns (or a new one for "token, new room"); invite is a valid invite
+// to that room.
+func operations(invite string) map[string]func(context.Context, *lkgate.Manager) error {
 	return map[string]func(context.Context, *lkgate.Manager) error{
 		"token, owned room": func(ctx context.Context, m *lkgate.Manager) error {
 			_, err := m.Token(ctx, "acme", lkgate.TokenRequest{Room: "owned", Identity: "i"})
@@ -39,6 +50,26 @@ func operations() map[string]func(context.Context, *lkgate.Manager) error {
 		},
 		"permissions": func(ctx context.Context, m *lkgate.Manager) error {
 			_, err := m.UpdatePermissions(ctx, "acme", "owned", "alice", lkgate.ViewerGrant())
+			return err
+		},
+		"guest invite": func(ctx context.Context, m *lkgate.Manager) error {
+			_, err := m.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: "owned", AllowAll: true})
+			return err
+		},
+		"guest room-auth": func(ctx context.Context, m *lkgate.Manager) error {
+			_, err := m.GuestRoomAuth(ctx, invite, "Guest")
+			return err
+		},
+		"guest admit": func(ctx context.Context, m *lkgate.Manager) error {
+			return m.Admit(ctx, "acme", "alice", lkgate.AdmitRequest{Room: "owned", GuestIdentity: "guest-x", Admit: true})
+		},
+		"waiting guests": func(ctx context.Context, m *lkgate.Manager) error { _, err := m.WaitingGuests(ctx, "acme", "owned"); return err },
+		"sip call": func(ctx context.Context, m *lkgate.Manager) error {
+			_, err := m.Call(ctx, "acme", lkgate.CallRequest{Room: "owned", Identity: "phone", From: "+15550000001", To: "+15550100"})
+			return err
+		},
+		"sip transfer": func(ctx context.Context, m *lkgate.Manager) error {
+			_, err := m.TransferCall(ctx, "acme", lkgate.TransferRequest{Room: "owned", Identity: "alice", TransferTo: "+15550199"})
 			return err
 		},
 	}
@@ -89,23 +120,28 @@ func TestFaultsGiveClearErrorsWithinTheDeadline(t *testing.T) {
 	}
 	for _, f := range faults {
 		t.Run(f.name, func(t *testing.T) {
-			for name, op := range operations() {
+			for name := range operations("") {
 				t.Run(name, func(t *testing.T) {
 					fake := lkgatetest.NewServer(t)
-					setup, err := lkgate.New(lkgate.Config{URL: fake.URL(), APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret})
+					setup, err := lkgate.New(faultConfig(fake.URL()))
 					if err != nil {
 						t.Fatal(err)
 					}
 					seedRoom(t, setup, fake, "acme", "owned")
+					invite, err := setup.Invite(context.Background(), "acme", lkgate.InviteRequest{Org: "acme", Room: "owned", AllowAll: true})
+					if err != nil {
+						t.Fatal(err)
+					}
+					op := operations(invite.Token)[name]
 					url := fake.URL()
 					if f.url != nil {
 						url = f.url(t)
 					} else {
-						for _, method := range []string{"ListRooms", "CreateRoom", "UpdateRoomMetadata", "GetParticipant", "RemoveParticipant", "MutePublishedTrack", "UpdateParticipant", "ListParticipants"} {
+						for _, method := range []string{"ListRooms", "CreateRoom", "UpdateRoomMetadata", "GetParticipant", "RemoveParticipant", "MutePublishedTrack", "UpdateParticipant", "ListParticipants", "CreateSIPParticipant", "TransferSIPParticipant"} {
 							fake.SetDelay(method, 500*time.Millisecond)
 						}
 					}
-					m, err := lkgate.New(lkgate.Config{URL: url, APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret, EnsureTimeout: time.Second})
+					m, err := lkgate.New(faultConfig(url))
 					if err != nil {
 						t.Fatal(err)
 					}
