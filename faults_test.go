@@ -63,7 +63,10 @@ func operations(invite string) map[string]func(context.Context, *lkgate.Manager)
 		"guest admit": func(ctx context.Context, m *lkgate.Manager) error {
 			return m.Admit(ctx, "acme", "alice", lkgate.AdmitRequest{Room: "owned", GuestIdentity: "guest-x", Admit: true})
 		},
-		"waiting guests": func(ctx context.Context, m *lkgate.Manager) error { _, err := m.WaitingGuests(ctx, "acme", "owned"); return err },
+		"waiting guests": func(ctx context.Context, m *lkgate.Manager) error {
+			_, err := m.WaitingGuests(ctx, "acme", "owned")
+			return err
+		},
 		"sip call": func(ctx context.Context, m *lkgate.Manager) error {
 			_, err := m.Call(ctx, "acme", lkgate.CallRequest{Room: "owned", Identity: "phone", From: "+15550000001", To: "+15550100"})
 			return err
