@@ -49,7 +49,10 @@ func (h *Handler) decodeJSON(w http.ResponseWriter, r *http.Request, dst any, st
 func jsonProblem(err error) Problem {
 	var syntaxErr *json.SyntaxError
 	var typeErr *json.UnmarshalTypeError
+	var fieldErr *fieldError
 	switch {
+	case errors.As(err, &fieldErr):
+		return fieldProblem(fieldErr.field, fieldErr.msg)
 	case errors.As(err, &syntaxErr):
 		return newProblem(http.StatusBadRequest, CodeInvalidArgument, fmt.Sprintf("malformed JSON at byte %d", syntaxErr.Offset))
 	case errors.As(err, &typeErr):
@@ -82,3 +85,11 @@ func jsonKind(goKind string) string {
 	}
 	return "of another type"
 }
+
+// fieldError is a decoding error of one named field, returned by the
+// UnmarshalJSON methods that check more than types.
+type fieldError struct {
+	field, msg string
+}
+
+func (e *fieldError) Error() string { return e.field + ": " + e.msg }

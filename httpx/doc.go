@@ -17,6 +17,7 @@
 //	GET    /livekit/guest/waiting     ?roomId=: the guests waiting for a room
 //	POST   /sip/call                  dial a number into a room of the tenant (403 for another tenant's room)
 //	POST   /sip/transfer              transfer a SIP participant's call (REFER)
+//	GET    /openapi.yaml              the OpenAPI 3 document of these routes (OpenAPI)
 //
 // Guest routes use the published guest API's camelCase field names; the
 // others use snake_case. Under an /api/v1 prefix they are that API's paths.
@@ -38,11 +39,10 @@
 // accepted the REFER, then reported failure). 409, because the request was
 // valid and LiveKit worked: the callee's answer is not a server failure.
 //
-// Every route except the webhook (signed by LiveKit) and guest room-auth
-// authenticates through the
-// Authenticator of Config. StaticKeys checks fixed API keys, given as
-// "Authorization: Bearer <key>" or "?api_key=<key>" (which can be switched
-// off), in constant time.
+// Every route except the webhook (signed by LiveKit), guest room-auth and
+// the OpenAPI document authenticates through the Authenticator of Config.
+// StaticKeys checks fixed API keys, given as "Authorization: Bearer <key>"
+// or "?api_key=<key>" (which can be switched off), in constant time.
 //
 // Request bodies are JSON, capped (DefaultMaxBodyBytes), and must be sent
 // as application/json. Management routes refuse unknown fields; the token

@@ -50,6 +50,7 @@ type Config struct {
 //	GET    /livekit/guest/waiting
 //	POST   /sip/call
 //	POST   /sip/transfer
+//	GET    /openapi.yaml              (no API key: this API's OpenAPI document)
 //
 // Mount it under a prefix with http.StripPrefix, or mount the exported
 // per-route methods (such as Token) yourself. It is safe for concurrent use.
@@ -96,6 +97,7 @@ func New(m *lkgate.Manager, cfg Config) (*Handler, error) {
 	h.route("GET", "/livekit/guest/waiting", h.GuestWaiting)
 	h.route("POST", "/sip/call", h.Call)
 	h.route("POST", "/sip/transfer", h.Transfer)
+	h.route("GET", "/openapi.yaml", h.OpenAPIDocument)
 	return h, nil
 }
 

@@ -1,0 +1,204 @@
+package httpx_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/livekit/protocol/auth"
+	"github.com/livekit/protocol/livekit"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/lkgate/lkgate"
+	"github.com/lkgate/lkgate/httpx"
+	"github.com/lkgate/lkgate/lkgatetest"
+)
+
+func init() {
+	// LiveKit sends webhooks as application/webhook+json.
+	openapi3filter.RegisterBodyDecoder("application/webhook+json", openapi3filter.JSONBodyDecoder)
+}
+
+// openAPIRouter loads the embedded document, checks it is valid OpenAPI 3
+// and returns a router over it.
+func openAPIRouter(t *testing.T) (*openapi3.T, routers.Router) {
+	t.Helper()
+	doc, err := openapi3.NewLoader().LoadFromData(httpx.OpenAPI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		t.Fatalf("the OpenAPI document is invalid: %v", err)
+	}
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc, router
+}
+
+// newFullEnv is an env with guests and SIP configured: every route works.
+func newFullEnv(t *testing.T) *env {
+	t.Helper()
+	var mu sync.Mutex
+	trunks := map[string]string{}
+	e := newEnv(t, lkgate.Config{
+		Guests: lkgate.GuestConfig{
+			Keys:          []lkgate.InviteKey{{ID: "k1", Key: bytes.Repeat([]byte{7}, 32)}},
+			InviteBaseURL: "https://app.example.com",
+		},
+		SIP: lkgate.SIPConfig{Trunks: lkgate.TrunkPolicyFunc(func(ctx context.Context, tenant string) (string, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return lkgate.TenantTrunks(trunks).OutboundTrunk(ctx, tenant)
+		})},
+	}, httpx.StaticKeysConfig{})
+	mu.Lock()
+	defer mu.Unlock()
+	trunks["acme"] = e.fake.AddOutboundTrunk("acme.example", "+15550000001")
+	return e
+}
+
+// TestOpenAPIConformance drives every route, successes and errors, and
+// validates each request and each real response against the document.
+func TestOpenAPIConformance(t *testing.T) {
+	doc, router := openAPIRouter(t)
+	e := newFullEnv(t)
+	covered := map[string]bool{}
+
+	// check validates req against the document (which must refuse it when
+	// invalidRequest), serves it and validates the response.
+	check := func(t *testing.T, req *http.Request, wantStatus int, invalidRequest bool) []byte {
+		t.Helper()
+		var body []byte
+		if req.Body != nil {
+			body, _ = io.ReadAll(req.Body)
+		}
+		route, params, err := router.FindRoute(req)
+		if err != nil {
+			t.Fatalf("%s %s is not in the document: %v", req.Method, req.URL.Path, err)
+		}
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
+			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
+		err = openapi3filter.ValidateRequest(context.Background(), in)
+		switch {
+		case invalidRequest && err == nil:
+			t.Errorf("the document accepts a request the server refuses: %s", body)
+		case !invalidRequest && err != nil:
+			t.Errorf("request does not match the document: %v", err)
+		}
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		rec := httptest.NewRecorder()
+		e.h.ServeHTTP(rec, req)
+		if rec.Code != wantStatus {
+			t.Fatalf("status %d, want %d: %s", rec.Code, wantStatus, rec.Body)
+		}
+		out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: rec.Code, Header: rec.Header(),
+			Options: &openapi3filter.Options{IncludeResponseStatus: true}}
+		out.SetBodyBytes(rec.Body.Bytes())
+		if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
+			t.Errorf("response does not match the document: %v\n%s", err, rec.Body)
+		}
+		covered[route.Method+" "+route.Path] = true
+		return rec.Body.Bytes()
+	}
+	request := func(method, target, key, body string) *http.Request {
+		req := httptest.NewRequest(method, target, strings.NewReader(body))
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		return req
+	}
+	run := func(name string, req *http.Request, status int, invalid bool) []byte {
+		var out []byte
+		t.Run(name, func(t *testing.T) { out = check(t, req, status, invalid) })
+		return out
+	}
+
+	run("token", request("POST", "/livekit/token", keyAcme, `{"room_name":"standup","participant_identity":"alice","participant_name":"Alice"}`), 200, false)
+	run("token TokenSource", request("POST", "/livekit/token", keyAcme, `{"room_name":"standup","participant_name":"Ann","room_config":{"agents":[{"agent_name":"helper"}]}}`), 200, false)
+	run("token refused room_config", request("POST", "/livekit/token", keyAcme, `{"room_name":"standup","room_config":{"egress":{}}}`), 400, true)
+	run("token no key", request("POST", "/livekit/token", "", `{"room_name":"standup"}`), 401, false)
+	run("token other tenant", request("POST", "/livekit/token", keyGlobex, `{"room_name":"standup","participant_identity":"g"}`), 403, false)
+	run("token not JSON", func() *http.Request {
+		r := request("POST", "/livekit/token", keyAcme, `room_name=x`)
+		r.Header.Set("Content-Type", "text/plain")
+		return r
+	}(), 415, true)
+	e.seed(t, "standup")
+	run("rooms", request("GET", "/livekit/rooms", keyAcme, ""), 200, false)
+	run("room", request("GET", "/livekit/rooms/standup", keyAcme, ""), 200, false)
+	run("room not found", request("GET", "/livekit/rooms/standup", keyGlobex, ""), 404, false)
+	run("mute", request("POST", "/livekit/participant/mute", keyAcme, `{"room_name":"standup","participant_identity":"alice","source":"microphone","muted":true}`), 200, false)
+	run("mute bad source", request("POST", "/livekit/participant/mute", keyAcme, `{"room_name":"standup","participant_identity":"alice","source":"mouth","muted":true}`), 400, true)
+	run("remove", request("DELETE", "/livekit/participant", keyAcme, `{"room_name":"standup","participant_identity":"alice"}`), 200, false)
+	run("remove unknown field", request("DELETE", "/livekit/participant", keyAcme, `{"room_name":"standup","participant_identity":"alice","force":true}`), 400, true)
+
+	inv := decodeBody[httpx.InviteResponse](t, response{body: run("invite",
+		request("POST", "/livekit/guest/invite", keyAcme, `{"orgId":"acme","roomId":"standup","allowAll":true}`), 201, false)})
+	u, err := url.Parse(inv.InviteURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ra := decodeBody[httpx.RoomAuthResponse](t, response{body: run("room-auth",
+		request("POST", "/livekit/guest/room-auth", "", `{"inviteToken":"`+u.Query().Get("invite_token")+`","guestName":"Grace"}`), 200, false)})
+	run("room-auth bad invite", request("POST", "/livekit/guest/room-auth", "", `{"inviteToken":"x.y.z","guestName":"Grace"}`), 400, false)
+	if _, err := e.fake.Join(ra.LiveKitToken); err != nil {
+		t.Fatal(err)
+	}
+	run("waiting", request("GET", "/livekit/guest/waiting?roomId=standup", keyAcme, ""), 200, false)
+	run("admit", request("POST", "/livekit/guest/admit", keyAcme, `{"roomId":"standup","guestIdentity":"`+ra.GuestIdentity+`","action":"admit"}`), 200, false)
+	run("admit unknown guest", request("POST", "/livekit/guest/admit", keyAcme, `{"roomId":"standup","guestIdentity":"guest-nobody","action":"deny"}`), 404, false)
+
+	run("call", request("POST", "/sip/call", keyAcme, callBody), 200, false)
+	run("transfer", request("POST", "/sip/transfer", keyAcme, `{"room_name":"support","participant_identity":"phone","transfer_to":"+4930999"}`), 200, false)
+	run("call no trunk", request("POST", "/sip/call", keyGlobex, `{"room_name":"g","participant_identity":"p","from_phone_number":"+15550000002","to_phone_number":"+15550100"}`), 403, false)
+
+	event, err := protojson.Marshal(&livekit.WebhookEvent{Event: "room_started", Id: "EV_1", Room: &livekit.Room{Name: "standup"}, CreatedAt: time.Now().Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(event)
+	signature, err := auth.NewAccessToken(lkgatetest.APIKey, lkgatetest.APISecret).SetValidFor(time.Minute).SetSha256(base64.StdEncoding.EncodeToString(sum[:])).ToJWT()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook := func(sig string) *http.Request {
+		r := httptest.NewRequest("POST", "/livekit/webhook", bytes.NewReader(event))
+		r.Header.Set("Content-Type", "application/webhook+json")
+		r.Header.Set("Authorization", sig)
+		return r
+	}
+	run("webhook", hook(signature), 200, false)
+	run("webhook unsigned", hook("nope"), 401, false)
+
+	served := run("openapi", httptest.NewRequest("GET", "/openapi.yaml", nil), 200, false)
+	if !bytes.Equal(served, httpx.OpenAPI) {
+		t.Error("GET /openapi.yaml does not serve the embedded document")
+	}
+
+	for path, item := range doc.Paths.Map() {
+		for method := range item.Operations() {
+			if !covered[method+" "+path] {
+				t.Errorf("%s %s is documented but not exercised", method, path)
+			}
+		}
+	}
+}
