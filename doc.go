@@ -1,9 +1,10 @@
 // Package lkgate puts a multi-tenant management layer in front of LiveKit.
 // A Go backend uses it to mint participant tokens and to run
-// ownership-checked operations, without ever handing LiveKit credentials or
-// admin power to its clients, and to place and transfer SIP calls. The httpx subpackage serves the same
-// operations as net/http handlers; lkgatetest is an in-memory LiveKit for
-// tests.
+// ownership-checked operations on rooms, participants, guests and SIP
+// calls, without ever handing LiveKit credentials or admin power to its
+// clients. The httpx subpackage serves the same operations as net/http
+// handlers; lkgatetest is an in-memory LiveKit for tests; redislock shares
+// the claim lock between replicas.
 //
 // # Tenants and ownership
 //
@@ -15,16 +16,16 @@
 // metadata, a JSON object whose other keys lkgate preserves. Room names are
 // never rewritten. When a token is asked for a room that does not exist,
 // lkgate creates it with empty metadata and then claims it: it writes the
-// owner under a per-room Locker and reads it back. Rooms that exist without
+// owner under a per-room Locker, and LiveKit's answer (the running room)
+// confirms it. Rooms that exist without
 // an owner follow Config.UnownedRooms. A token for a room owned by another
 // tenant fails with ErrForbidden.
 //
 // LiveKit round trips per token: one (a ListRooms by name) for a room the
-// tenant owns; three (list, create, claim) for a new room. The claim is
-// confirmed by UpdateRoomMetadata's own answer, the running room: a re-read
-// through ListRooms could be stale, as LiveKit's room store trails
-// metadata updates.
-// Concurrent requests for the same tenant and room share one ensure.
+// tenant owns; three (list, create, claim) for a new room. A re-read
+// through ListRooms would not do to confirm a claim: LiveKit's room store
+// trails metadata updates. Concurrent requests for the same tenant and room
+// share one ensure.
 //
 // The empty tenant is unauthenticated mode: no ownership checks and no
 // LiveKit call at all to mint a token. It is refused (ErrUnauthenticated)
@@ -38,6 +39,22 @@
 // admin) and canUpdateOwnMetadata appear only when the host sets them in
 // TokenRequest.Elevated. Every token records its tenant in the participant
 // attribute TenantAttribute, which the client cannot change.
+//
+// # Rooms and participants
+//
+// ListRooms, Room, RemoveParticipant, MuteTrack and UpdatePermissions all
+// pass one gate that answers ErrNotFound alike for a room that does not
+// exist and one another tenant owns, so a tenant cannot probe other
+// tenants' rooms. MuteTrack and UpdatePermissions look the participant up
+// first, answering an unknown one at once where LiveKit stalls.
+//
+// # The join guard
+//
+// LiveKit's tokens name rooms, not room instances: when a room closes and
+// another tenant re-creates its name, an old token still joins. GuardJoin,
+// fed LiveKit's participant_joined webhooks (httpx does it, after
+// VerifyWebhook), removes a participant whose TenantAttribute is not the
+// room's owner.
 //
 // # Guests
 //
@@ -73,8 +90,9 @@
 // ErrNotFound, ErrConflict, ErrUnavailable, ErrTimeout, ErrUpstream,
 // ErrNotConfigured, or for what the far end of a call answered, ErrBusy,
 // ErrDeclined, ErrNoAnswer, ErrCallFailed, ErrTransferRefused or
-// ErrTransferFailed (with Error.SIPStatus when LiveKit reports it). LiveKit's twirp and gRPC errors are converted at the
-// boundary, and tokens found in their messages are redacted.
+// ErrTransferFailed (with Error.SIPStatus when LiveKit reports it).
+// LiveKit's twirp and gRPC errors are converted at the boundary, and tokens
+// found in their messages are redacted.
 //
 // # Replicas
 //
