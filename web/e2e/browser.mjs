@@ -5,7 +5,8 @@
 //      token route (no identity, an agent dispatch) and connects;
 //   2. a host signs in, joins with camera and microphone, creates an invite;
 //   3. a guest opens the invite link and waits in its lobby;
-//   4. the host admits it; the guest sees the room with the host in it.
+//   4. the host admits it; the guest sees the room with the host in it;
+//   5. the host mutes the guest's microphone, then removes the guest.
 // Environment: BASE_URL, API_KEY, ARTIFACT_DIR, CHROMIUM (default /usr/bin/chromium).
 import { join } from "node:path";
 import { chromium } from "playwright-core";
@@ -103,6 +104,14 @@ try {
   await guest.screenshot({ path: shot, fullPage: true });
   await host.screenshot({ path: join(artifacts, "host.png"), fullPage: true });
   console.log("screenshot:", shot);
+
+  step("host mutes, then removes the guest");
+  const graceRow = host.locator("#participants li", { hasText: "Grace Guest" });
+  await graceRow.getByRole("button", { name: "Mute microphone" }).click();
+  await graceRow.getByRole("button", { name: "Unmute microphone" }).waitFor();
+  await graceRow.getByRole("button", { name: "Remove" }).click();
+  await graceRow.waitFor({ state: "detached" });
+  await guest.waitForFunction(() => document.querySelector("#status").textContent === "You have left the room.");
   step("done");
 } catch (e) {
   for (const [name, page] of [["host", host], ["guest", guest]]) {

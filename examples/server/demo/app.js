@@ -145,6 +145,7 @@ async function guest() {
       return li;
     }));
     room.on(RoomEvent.ParticipantConnected, list).on(RoomEvent.ParticipantDisconnected, list);
+    room.on(RoomEvent.Disconnected, () => status("You have left the room."));
     await room.connect(msg.url, msg.token);
     await room.localParticipant.enableCameraAndMicrophone();
     $("guestroomtitle").hidden = false;
