@@ -9,7 +9,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 "$root/scripts/install-livekit.sh"
-"$root/scripts/install-browser.sh"
+"$root/scripts/install-browser.sh" --npm-only
 
 export LIVEKIT_PORT="${LIVEKIT_PORT:-7880}"
 export LKGATE_ADDR="${LKGATE_ADDR:-127.0.0.1:8080}"

@@ -4,14 +4,17 @@
 # livekit-client and playwright-core from web/package-lock.json. Playwright
 # drives the Debian browser; it never downloads one of its own.
 # Idempotent: installs only what is missing or out of date.
+#   --npm-only  skip chromium (the demo page needs only the npm packages)
 set -euo pipefail
+npm_only=false
+[[ "${1:-}" == --npm-only ]] && npm_only=true
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 command -v node >/dev/null || { echo "install-browser: node (Node.js 20+) is required" >&2; exit 1; }
 command -v npm >/dev/null || { echo "install-browser: npm is required" >&2; exit 1; }
 
-if [[ ! -x /usr/bin/chromium ]]; then
+if ! $npm_only && [[ ! -x /usr/bin/chromium ]]; then
 	command -v apt-get >/dev/null || { echo "install-browser: need chromium, and apt-get is not available" >&2; exit 1; }
 	sudo=""
 	[[ $(id -u) == 0 ]] || sudo=sudo
