@@ -1,7 +1,9 @@
 # Two commands set everything up on a fresh machine:
-#   make test   installs the pinned livekit-server, livekit-sip, redis-server and
-#               sipp, lints, runs every test with -race
-#   make demo   starts a real local LiveKit and the example server
+#   make test   installs the pinned livekit-server, livekit-sip, redis-server,
+#               sipp, Debian chromium and web/'s npm packages, lints, runs
+#               every test with -race (the browser test included)
+#   make demo   starts a real local LiveKit and the example server with its
+#               demo page, and prints the page's URL
 SHELL := /bin/bash
 BIN := $(CURDIR)/.bin
 STATICCHECK_VERSION := v0.7.0
@@ -11,6 +13,7 @@ STATICCHECK_VERSION := v0.7.0
 install:
 	scripts/install-livekit.sh
 	scripts/install-sip.sh
+	scripts/install-browser.sh
 
 $(BIN)/staticcheck-$(STATICCHECK_VERSION):
 	GOBIN=$(BIN) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)

@@ -19,6 +19,13 @@
 //	POST   /sip/transfer              transfer a SIP participant's call (REFER)
 //	GET    /openapi.yaml              the OpenAPI 3 document of these routes (OpenAPI)
 //
+// The token route is also LiveKit's standard token endpoint
+// (TokenSourceRequest / TokenSourceResponse, snake_case), so
+// livekit-client's TokenSource.endpoint works against it unchanged: the
+// identity may be omitted (one is generated), room_config may carry agent
+// dispatch and nothing else (any other field is a 400 naming it), and the
+// answer repeats the token and URL as participant_token and server_url.
+//
 // Guest routes use the published guest API's camelCase field names; the
 // others use snake_case. Under an /api/v1 prefix they are that API's paths.
 // The guest's client waits in its own lobby room and learns of admission

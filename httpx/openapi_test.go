@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -194,6 +196,20 @@ func TestOpenAPIConformance(t *testing.T) {
 		t.Error("GET /openapi.yaml does not serve the embedded document")
 	}
 
+	// Every route New registers is documented.
+	src, err := os.ReadFile("httpx.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := regexp.MustCompile(`h\.route\("([A-Z]+)", "([^"]+)"`).FindAllStringSubmatch(string(src), -1)
+	if len(routes) < 13 {
+		t.Fatalf("found %d routes in httpx.go", len(routes))
+	}
+	for _, r := range routes {
+		if item := doc.Paths.Find(r[2]); item == nil || item.GetOperation(r[1]) == nil {
+			t.Errorf("%s %s is served but not documented", r[1], r[2])
+		}
+	}
 	for path, item := range doc.Paths.Map() {
 		for method := range item.Operations() {
 			if !covered[method+" "+path] {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: installs and starts a real local livekit-server, then the
-# example server mounting lkgate's HTTP API, and prints a curl line that
-# returns a token. Ctrl-C stops both (each by its own pid).
+# example server mounting lkgate's HTTP API and serving the demo page, and
+# prints the page's URL and curl lines. Ctrl-C stops both (each by its own pid).
 #   LIVEKIT_PORT  livekit-server port (default 7880)
 #   LKGATE_ADDR   example server address (default 127.0.0.1:8080)
 set -euo pipefail
@@ -9,6 +9,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 "$root/scripts/install-livekit.sh"
+"$root/scripts/install-browser.sh" --npm-only
 
 export LIVEKIT_PORT="${LIVEKIT_PORT:-7880}"
 export LKGATE_ADDR="${LKGATE_ADDR:-127.0.0.1:8080}"
@@ -44,6 +45,10 @@ export LIVEKIT_URL="http://127.0.0.1:$LIVEKIT_PORT"
 export LIVEKIT_API_KEY=devkey
 export LIVEKIT_API_SECRET=secretsecretsecretsecretsecretsecret
 export LKGATE_API_KEYS="demo-key-acme-0001=acme:alice,demo-key-globex-0001=globex:gina"
+# A fresh invite key per run; invite links open this server's guest page.
+export LKGATE_INVITE_KEYS="demo=$(head -c 32 /dev/urandom | base64)"
+export LKGATE_INVITE_BASE_URL="http://$LKGATE_ADDR"
+export LKGATE_DEMO_LIVEKIT_CLIENT="$root/web/node_modules/livekit-client/dist/livekit-client.esm.mjs"
 "$logdir/server" > >(tee "$logdir/server.log") 2>&1 &
 srv_pid=$!
 wait_for "http://$LKGATE_ADDR/healthz" "example server" "$logdir/server.log"
@@ -51,8 +56,10 @@ wait_for "http://$LKGATE_ADDR/healthz" "example server" "$logdir/server.log"
 cat <<MSG
 
 lkgate demo is running:
+  demo page       http://$LKGATE_ADDR/  (sign in with API key demo-key-acme-0001; "Create guest
+                  invite" gives a link to open in another browser window, then admit the guest)
   livekit-server  http://127.0.0.1:$LIVEKIT_PORT  (key devkey)
-  lkgate API      http://$LKGATE_ADDR/api/v1  (API keys: demo-key-acme-0001 for tenant acme, demo-key-globex-0001 for globex)
+  lkgate API      http://$LKGATE_ADDR/api/v1  (OpenAPI: /api/v1/openapi.yaml; API keys: demo-key-acme-0001 for tenant acme, demo-key-globex-0001 for globex)
 
 Get a token for tenant acme:
   curl -sS -X POST http://$LKGATE_ADDR/api/v1/livekit/token -H 'Authorization: Bearer demo-key-acme-0001' -H 'Content-Type: application/json' -d '{"room_name":"standup","participant_identity":"alice","participant_name":"Alice"}'

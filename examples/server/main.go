@@ -16,6 +16,17 @@
 //	LKGATE_INVITE_BASE_URL  the guest page; invites are <it>/join?invite_token=...
 //	LKGATE_SIP_TRUNKS    comma-separated tenant=trunk-id entries: each tenant's
 //	                     LiveKit outbound trunk (default: SIP routes off, 501)
+//	LKGATE_DEMO_LIVEKIT_CLIENT  path of livekit-client's ESM build
+//	                     (web/node_modules/livekit-client/dist/livekit-client.esm.mjs
+//	                     after npm ci in web/); when set, the demo page is served
+//	                     at / (host) and /join (guest). Default: API only.
+//
+// The demo page signs in with an API key, fetches its token through
+// livekit-client's TokenSource.endpoint from the token route, joins with
+// camera and microphone, lists the participants through the room route,
+// mutes and removes them, invites guests and admits them from the waiting
+// list. /join is the guest page: set LKGATE_INVITE_BASE_URL to this
+// server's address so invite links open it.
 package main
 
 import (
@@ -40,6 +51,9 @@ type config struct {
 	keys    map[string]httpx.Principal
 	addr    string
 	prefix  string
+	// livekitClient is the path of livekit-client's ESM build; empty means
+	// no demo page.
+	livekitClient string
 }
 
 // configFromEnv reads the configuration; every error names the variable.
@@ -51,9 +65,10 @@ func configFromEnv(getenv func(string) string) (config, error) {
 			APIKey:    getenv("LIVEKIT_API_KEY"),
 			APISecret: getenv("LIVEKIT_API_SECRET"),
 		},
-		keys:   map[string]httpx.Principal{},
-		addr:   getenv("LKGATE_ADDR"),
-		prefix: getenv("LKGATE_PREFIX"),
+		keys:          map[string]httpx.Principal{},
+		addr:          getenv("LKGATE_ADDR"),
+		prefix:        getenv("LKGATE_PREFIX"),
+		livekitClient: getenv("LKGATE_DEMO_LIVEKIT_CLIENT"),
 	}
 	for _, name := range []string{"LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"} {
 		if getenv(name) == "" {
@@ -114,6 +129,14 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	if !strings.HasPrefix(c.prefix, "/") || strings.HasSuffix(c.prefix, "/") {
 		return c, fmt.Errorf("LKGATE_PREFIX must start with / and not end with one, got %q", c.prefix)
 	}
+	if c.prefix == "/demo" {
+		return c, errors.New("LKGATE_PREFIX must not be /demo: the demo page uses it")
+	}
+	if c.livekitClient != "" {
+		if st, err := os.Stat(c.livekitClient); err != nil || st.IsDir() {
+			return c, fmt.Errorf("LKGATE_DEMO_LIVEKIT_CLIENT: %q is not a file (run npm ci in web/): %v", c.livekitClient, err)
+		}
+	}
 	return c, nil
 }
 
@@ -140,6 +163,9 @@ func newMux(cfg config, logger *slog.Logger) (*http.ServeMux, error) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	if cfg.livekitClient != "" {
+		mountDemo(mux, cfg)
+	}
 	return mux, nil
 }
 
@@ -172,7 +198,7 @@ func run(logger *slog.Logger) error {
 	defer stop()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
-	logger.Info("lkgate example server listening", "addr", cfg.addr, "api", cfg.prefix, "livekit", cfg.manager.URL)
+	logger.Info("lkgate example server listening", "addr", cfg.addr, "api", cfg.prefix, "livekit", cfg.manager.URL, "demo", cfg.livekitClient != "")
 	select {
 	case err := <-errc:
 		return err

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -40,6 +42,8 @@ func TestConfigFromEnvNamesTheVariable(t *testing.T) {
 		{"unauthenticated with keys", "LKGATE_UNAUTHENTICATED", "1", "LKGATE_UNAUTHENTICATED"},
 		{"unauthenticated not 1", "LKGATE_UNAUTHENTICATED", "yes", "LKGATE_UNAUTHENTICATED"},
 		{"bad invite key", "LKGATE_INVITE_KEYS", "k1=not base64!", "LKGATE_INVITE_KEYS"},
+		{"demo client missing", "LKGATE_DEMO_LIVEKIT_CLIENT", "/nonexistent/livekit-client.esm.mjs", "LKGATE_DEMO_LIVEKIT_CLIENT"},
+		{"demo prefix", "LKGATE_PREFIX", "/demo", "LKGATE_PREFIX"},
 		{"malformed SIP trunk", "LKGATE_SIP_TRUNKS", "acme=ST_a,globex", "LKGATE_SIP_TRUNKS"},
 	}
 	for _, tt := range tests {
@@ -121,6 +125,46 @@ func TestMuxServesTheAPIUnderThePrefix(t *testing.T) {
 	}
 }
 
+func TestDemoPageRoutes(t *testing.T) {
+	vars := validEnv()
+	vars["LKGATE_DEMO_LIVEKIT_CLIENT"] = filepath.Join(t.TempDir(), "livekit-client.esm.mjs")
+	if err := os.WriteFile(vars["LKGATE_DEMO_LIVEKIT_CLIENT"], []byte("export const Room = 1;\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := configFromEnv(env(vars))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux, err := newMux(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ path, contentType, contains string }{
+		{"/", "text/html", `src="/demo/app.js"`},
+		{"/join?invite_token=x", "text/html", `id="guestform"`},
+		{"/demo/app.js", "text/javascript", "TokenSource.endpoint"},
+		{"/demo/livekit-client.esm.mjs", "text/javascript", "export const Room"},
+		{"/demo/config.json", "application/json", `{"api":"/api/v1"}`},
+		{"/api/v1/openapi.yaml", "application/yaml", "openapi: 3"},
+	} {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest("GET", tc.path, nil))
+		if rec.Code != 200 || !strings.HasPrefix(rec.Header().Get("Content-Type"), tc.contentType) || !strings.Contains(rec.Body.String(), tc.contains) {
+			t.Errorf("GET %s: %d %q, body lacks %q", tc.path, rec.Code, rec.Header().Get("Content-Type"), tc.contains)
+		}
+	}
+	// Without the variable, no demo page.
+	cfg.livekitClient = ""
+	if mux, err = newMux(cfg, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if rec.Code != http.StatusNotFound {
+		t.Errorf("GET / without the demo: %d", rec.Code)
+	}
+}
+
 func TestUnauthenticatedModeOnlyWhenAskedFor(t *testing.T) {
 	fake := lkgatetest.NewServer(t)
 	vars := validEnv()
@@ -134,7 +178,7 @@ func TestUnauthenticatedModeOnlyWhenAskedFor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux, err := newMux(cfg, nil)
+	mux, err := newMux(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

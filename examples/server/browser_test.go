@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lkgate/lkgate/internal/lkserver"
+)
+
+// TestBrowser runs web/e2e/browser.mjs (playwright-core in headless Debian
+// Chromium, fake camera and microphone) against the demo page of this
+// server and a real livekit-server: TokenSource.endpoint fetches a token
+// and connects; a host joins, a guest waits in its lobby, the host admits
+// it, the guest sees the room. Screenshots go to .artifacts/browser/.
+// Install its parts with scripts/install-browser.sh (make install); a
+// missing part fails the test, except under -short.
+func TestBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test: needs Chromium, node and a real livekit-server; run without -short")
+	}
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	chromium := os.Getenv("CHROMIUM")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	livekitClient := filepath.Join(root, "web", "node_modules", "livekit-client", "dist", "livekit-client.esm.mjs")
+	for _, need := range []string{chromium, livekitClient, filepath.Join(root, "web", "node_modules", "playwright-core", "package.json")} {
+		if _, err := os.Stat(need); err != nil {
+			t.Fatalf("browser test: %v; run scripts/install-browser.sh (make install)", err)
+		}
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("browser test: %v", err)
+	}
+	artifacts := filepath.Join(root, ".artifacts", "browser")
+	if err := os.MkdirAll(artifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	lk := lkserver.Start(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	inviteKey := make([]byte, 32)
+	_, _ = rand.Read(inviteKey)
+	const apiKey = "e2e-key-acme-0123456789"
+	cfg, err := configFromEnv(env(map[string]string{
+		"LIVEKIT_URL":                lk.URL,
+		"LIVEKIT_API_KEY":            lk.APIKey,
+		"LIVEKIT_API_SECRET":         lk.APISecret,
+		"LKGATE_API_KEYS":            apiKey + "=acme:hana",
+		"LKGATE_INVITE_KEYS":         "k1=" + base64.StdEncoding.EncodeToString(inviteKey),
+		"LKGATE_INVITE_BASE_URL":     base,
+		"LKGATE_DEMO_LIVEKIT_CLIENT": livekitClient,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux, err := newMux(cfg, slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, filepath.Join(root, "web", "e2e", "browser.mjs"))
+	cmd.Dir = filepath.Join(root, "web")
+	cmd.Env = append(os.Environ(), "BASE_URL="+base, "API_KEY="+apiKey, "ARTIFACT_DIR="+artifacts, "CHROMIUM="+chromium)
+	// Killing node's process group also ends the Chromium it started.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	t.Logf("browser run (%v):\n%s", time.Since(start).Round(time.Millisecond), out)
+	if err != nil {
+		t.Fatalf("browser test failed: %v; screenshots in %s", err, artifacts)
+	}
+	t.Logf("screenshots in %s", artifacts)
+}
