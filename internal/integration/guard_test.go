@@ -2,12 +2,10 @@ package integration
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -111,38 +109,6 @@ func TestReplicasShareRedisLock(t *testing.T) {
 		replicas = append(replicas, newManager(t, srv, lkgate.Config{Locker: lock}))
 	}
 	for trial := range 10 {
-		room := fmt.Sprintf("replicas-%d-%d", trial, time.Now().UnixNano())
-		var mu sync.Mutex
-		winners := map[string]int{}
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for i := range 60 {
-			tenant, m := []string{"acme", "globex"}[i%2], replicas[(i/2)%2]
-			wg.Go(func() {
-				<-start
-				_, err := m.Token(context.Background(), tenant, lkgate.TokenRequest{Room: room, Identity: fmt.Sprint(i)})
-				switch {
-				case err == nil:
-					mu.Lock()
-					winners[tenant]++
-					mu.Unlock()
-				case !errors.Is(err, lkgate.ErrForbidden):
-					t.Errorf("unexpected: %v", err)
-				}
-			})
-		}
-		close(start)
-		wg.Wait()
-		if len(winners) != 1 || winners["acme"]+winners["globex"] != 30 {
-			t.Fatalf("trial %d: winners %v; want one tenant with all its 30 requests", trial, winners)
-		}
-		info, err := adminClient(srv).ListRooms(context.Background(), &livekit.ListRoomsRequest{Names: []string{room}})
-		if err != nil || len(info.Rooms) != 1 {
-			t.Fatal(info.GetRooms(), err)
-		}
-		var md map[string]string
-		if err := json.Unmarshal([]byte(info.Rooms[0].Metadata), &md); err != nil || winners[md[lkgate.OwnerKey]] != 30 {
-			t.Fatalf("trial %d: LiveKit records owner %q, winners %v", trial, md[lkgate.OwnerKey], winners)
-		}
+		raceTenants(t, srv, replicas, fmt.Sprintf("replicas-%d-%d", trial, time.Now().UnixNano()), 60)
 	}
 }

@@ -103,44 +103,47 @@ func TestRacingTenantsOneWinner(t *testing.T) {
 	lock := lkgate.NewLocalLocker()
 	managers := []*lkgate.Manager{newManager(t, srv, lkgate.Config{Locker: lock}), newManager(t, srv, lkgate.Config{Locker: lock})}
 	for trial := range 10 {
-		room := fmt.Sprintf("race-%d-%d", trial, time.Now().UnixNano())
-		var mu sync.Mutex
-		winners := map[string]int{}
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for i := range 50 {
-			tenant := []string{"acme", "globex"}[i%2]
-			m := managers[(i/2)%2]
-			wg.Go(func() {
-				<-start
-				_, err := m.Token(context.Background(), tenant, lkgate.TokenRequest{Room: room, Identity: fmt.Sprintf("%s-%d", tenant, i)})
-				if err != nil && !errors.Is(err, lkgate.ErrForbidden) {
-					t.Errorf("unexpected: %v", err)
-					return
-				}
-				if err == nil {
-					mu.Lock()
-					winners[tenant]++
-					mu.Unlock()
-				}
-			})
-		}
-		close(start)
-		wg.Wait()
-		if len(winners) != 1 || winners["acme"]+winners["globex"] != 25 {
-			t.Fatalf("trial %d: winners %v; want one tenant with all its 25 requests", trial, winners)
-		}
-		info, err := adminClient(srv).ListRooms(context.Background(), &livekit.ListRoomsRequest{Names: []string{room}})
-		if err != nil || len(info.Rooms) != 1 {
-			t.Fatal(info.GetRooms(), err)
-		}
-		var md map[string]string
-		if err := json.Unmarshal([]byte(info.Rooms[0].Metadata), &md); err != nil {
-			t.Fatal(err)
-		}
-		if _, ok := winners[md[lkgate.OwnerKey]]; !ok {
-			t.Fatalf("trial %d: LiveKit records owner %q, winners %v", trial, md[lkgate.OwnerKey], winners)
-		}
+		raceTenants(t, srv, managers, fmt.Sprintf("race-%d-%d", trial, time.Now().UnixNano()), 50)
+	}
+}
+
+// raceTenants sends n concurrent token requests for the new room, half for
+// acme and half for globex, spread over managers. Exactly one tenant must
+// get all of its tokens, the other none, and LiveKit must record the
+// winner as owner.
+func raceTenants(t *testing.T, srv *lkserver.Server, managers []*lkgate.Manager, room string, n int) {
+	t.Helper()
+	var mu sync.Mutex
+	winners := map[string]int{}
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		tenant, m := []string{"acme", "globex"}[i%2], managers[(i/2)%len(managers)]
+		wg.Go(func() {
+			<-start
+			_, err := m.Token(context.Background(), tenant, lkgate.TokenRequest{Room: room, Identity: fmt.Sprintf("%s-%d", tenant, i)})
+			switch {
+			case err == nil:
+				mu.Lock()
+				winners[tenant]++
+				mu.Unlock()
+			case !errors.Is(err, lkgate.ErrForbidden):
+				t.Errorf("unexpected: %v", err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if len(winners) != 1 || winners["acme"]+winners["globex"] != n/2 {
+		t.Fatalf("room %s: winners %v; want one tenant with all its %d requests", room, winners, n/2)
+	}
+	info, err := adminClient(srv).ListRooms(context.Background(), &livekit.ListRoomsRequest{Names: []string{room}})
+	if err != nil || len(info.Rooms) != 1 {
+		t.Fatal(info.GetRooms(), err)
+	}
+	var md map[string]string
+	if err := json.Unmarshal([]byte(info.Rooms[0].Metadata), &md); err != nil || winners[md[lkgate.OwnerKey]] != n/2 {
+		t.Fatalf("room %s: LiveKit records owner %q, winners %v", room, md[lkgate.OwnerKey], winners)
 	}
 }
 
