@@ -113,9 +113,16 @@ func (c *sipSuite) answered(t *testing.T) {
 	if info.RoomName != room || info.ParticipantIdentity != "phone" || info.ParticipantId == "" || info.SipCallId == "" {
 		t.Errorf("answer %v", info)
 	}
-	p, err := c.rooms.GetParticipant(context.Background(), &livekit.RoomParticipantIdentity{Room: room, Identity: "phone"})
-	if err != nil {
-		t.Fatal(err)
+	// livekit-sip sets sip.callStatus to active just after the call's answer
+	// returns; under load the attribute trails it.
+	var p *livekit.ParticipantInfo
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if p, err = c.rooms.GetParticipant(context.Background(), &livekit.RoomParticipantIdentity{Room: room, Identity: "phone"}); err != nil {
+			t.Fatal(err)
+		}
+		if p.Attributes["sip.callStatus"] == "active" || time.Now().After(deadline) {
+			break
+		}
 	}
 	a := p.Attributes
 	if p.Kind != livekit.ParticipantInfo_SIP || p.Sid != info.ParticipantId || p.Name != "Phone" || a[lkgate.TenantAttribute] != "acme" ||

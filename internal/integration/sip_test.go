@@ -60,15 +60,13 @@ func settle(t *testing.T, s *sipstack.Stack, room string) {
 // referTo waits for sipp to log the REFER it got and returns its Refer-To.
 func referTo(t *testing.T, p *sipstack.Peer) string {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if _, after, ok := strings.Cut(p.Actions(), "Refer-To="); ok {
 			return strings.TrimSpace(strings.SplitN(after, "\n", 2)[0])
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("sipp logged no REFER: %q", p.Actions())
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -246,9 +244,9 @@ func callAndTransfer(t *testing.T, a *sipAPI, scenario string, o sipstack.PeerOp
 }
 
 // logsGrow reports whether livekit-sip logs s more than seen times within
-// a second: it logs a failed transfer just after LiveKit answers.
+// three seconds: it logs a failed transfer just after LiveKit answers.
 func (a *sipAPI) logsGrow(s string, seen int) bool {
-	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if strings.Count(a.stack.SIPLogs(), s) > seen {
 			return true
 		}

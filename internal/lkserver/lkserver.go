@@ -139,7 +139,8 @@ var shared struct {
 // Shared returns the test binary's shared livekit-server, starting it on first
 // use. Call StopShared from TestMain after m.Run. Tests sharing it should use
 // distinct room names. It fails t when the server cannot run (every call
-// reports the same start error); under -short it skips t.
+// reports the same start error); under -short it skips t. If t fails, the
+// tail of the server's log is logged.
 func Shared(t testing.TB) *Server {
 	t.Helper()
 	skipIfShort(t)
@@ -151,10 +152,16 @@ func Shared(t testing.TB) *Server {
 	if shared.err != nil {
 		t.Fatalf("lkserver: shared server: %v", shared.err)
 	}
-	if state := shared.srv.proc.State(); state != nil {
-		t.Fatalf("lkserver: shared livekit-server has exited (%s); log tail:\n%s", state, shared.srv.proc.Tail(errLogTail))
+	srv := shared.srv
+	if state := srv.proc.State(); state != nil {
+		t.Fatalf("lkserver: shared livekit-server has exited (%s); log tail:\n%s", state, srv.proc.Tail(errLogTail))
 	}
-	return shared.srv
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("shared livekit-server log tail:\n%s", srv.proc.Tail(errLogTail))
+		}
+	})
+	return srv
 }
 
 // Launch starts a livekit-server outside a test (for the bench program):
