@@ -29,16 +29,7 @@ func BenchmarkGuests(b *testing.B) {
 	for range 3 {
 		wait()
 	}
-	run := func(name string, op func(b *testing.B)) {
-		b.Run(name, func(b *testing.B) {
-			b.ReportAllocs()
-			fake.ResetCalls()
-			for b.Loop() {
-				op(b)
-			}
-			b.ReportMetric(float64(fake.TotalCalls())/float64(b.N), "lkcalls/op")
-		})
-	}
+	run := func(name string, op func(b *testing.B)) { benchCalls(b, fake, name, op) }
 	run("Invite", func(b *testing.B) {
 		if _, err := m.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: "bench", AllowAll: true}); err != nil {
 			b.Fatal(err)

@@ -22,16 +22,7 @@ func BenchmarkOperations(b *testing.B) {
 	mic := lkgatetest.Track{Source: livekit.TrackSource_MICROPHONE, Type: livekit.TrackType_AUDIO}
 	fake.AddParticipant("bench", lkgatetest.Participant{Identity: "alice", Tracks: []lkgatetest.Track{mic}})
 
-	run := func(name string, op func(b *testing.B)) {
-		b.Run(name, func(b *testing.B) {
-			b.ReportAllocs()
-			fake.ResetCalls()
-			for b.Loop() {
-				op(b)
-			}
-			b.ReportMetric(float64(fake.TotalCalls())/float64(b.N), "lkcalls/op")
-		})
-	}
+	run := func(name string, op func(b *testing.B)) { benchCalls(b, fake, name, op) }
 	run("Token/owned", func(b *testing.B) {
 		if _, err := m.Token(ctx, "acme", lkgate.TokenRequest{Room: "bench", Identity: "alice"}); err != nil {
 			b.Fatal(err)
@@ -93,16 +84,7 @@ func BenchmarkSIP(b *testing.B) {
 	if _, err := m.Call(ctx, "acme", call); err != nil {
 		b.Fatal(err)
 	}
-	run := func(name string, op func(b *testing.B)) {
-		b.Run(name, func(b *testing.B) {
-			b.ReportAllocs()
-			fake.ResetCalls()
-			for b.Loop() {
-				op(b)
-			}
-			b.ReportMetric(float64(fake.TotalCalls())/float64(b.N), "lkcalls/op")
-		})
-	}
+	run := func(name string, op func(b *testing.B)) { benchCalls(b, fake, name, op) }
 	run("Call/owned", func(b *testing.B) {
 		if _, err := m.Call(ctx, "acme", call); err != nil {
 			b.Fatal(err)
@@ -117,5 +99,18 @@ func BenchmarkSIP(b *testing.B) {
 		if _, err := m.TransferCall(ctx, "acme", lkgate.TransferRequest{Room: "bench", Identity: "phone", TransferTo: "+15550199"}); err != nil {
 			b.Fatal(err)
 		}
+	})
+}
+
+// benchCalls runs op as sub-benchmark name, with allocations and the
+// LiveKit round trips it costs against fake (lkcalls/op).
+func benchCalls(b *testing.B, fake *lkgatetest.Server, name string, op func(b *testing.B)) {
+	b.Run(name, func(b *testing.B) {
+		b.ReportAllocs()
+		fake.ResetCalls()
+		for b.Loop() {
+			op(b)
+		}
+		b.ReportMetric(float64(fake.TotalCalls())/float64(b.N), "lkcalls/op")
 	})
 }
