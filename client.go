@@ -3,7 +3,6 @@ package lkgate
 import (
 	"context"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/livekit/protocol/auth"
@@ -41,16 +40,6 @@ func newRoomClient(url, key, secret string) *roomClient {
 		rpc: livekit.NewRoomServiceProtobufClient(toHTTPURL(url), httpClient, xtwirp.DefaultClientOptions()...),
 		key: key, secret: secret,
 	}
-}
-
-func toHTTPURL(raw string) string {
-	switch {
-	case strings.HasPrefix(raw, "ws://"):
-		return "http://" + strings.TrimPrefix(raw, "ws://")
-	case strings.HasPrefix(raw, "wss://"):
-		return "https://" + strings.TrimPrefix(raw, "wss://")
-	}
-	return raw
 }
 
 // authorized returns ctx carrying a one-minute token with grant.

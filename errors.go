@@ -130,7 +130,7 @@ func withContext(err error, op, room string) error {
 
 // jwtPattern matches anything shaped like a JWT (or a JWE's first parts):
 // LiveKit echoes the full token in some error messages.
-var jwtPattern = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_.-]*`)
+var jwtPattern = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*)*`)
 
 // Redact replaces every JWT-looking substring of s with "[REDACTED]".
 func Redact(s string) string {

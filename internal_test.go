@@ -74,8 +74,14 @@ func TestUpstreamTokensAreRedacted(t *testing.T) {
 			t.Errorf("token leaked: %s", msg)
 		}
 	}
-	if got := Redact("a " + sampleJWT + " b"); got != "a [REDACTED] b" {
-		t.Errorf("Redact = %q", got)
+	for in, want := range map[string]string{
+		"a " + sampleJWT + " b":                       "a [REDACTED] b",
+		"jwe eyJhbGciOiJkaXIifQ..aXY.Y3Q.dGFn end":    "jwe [REDACTED] end",
+		"header only eyJhbGciOiJIUzI1NiJ9, then text": "header only [REDACTED], then text",
+	} {
+		if got := Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 
@@ -371,6 +377,23 @@ func TestTransferTarget(t *testing.T) {
 	for _, bad := range []string{"", "4930", "tel:4930", "tel:+49 30", "sip:", "sip:a@", "sip:a@b c", "sip:a@b>x", "<sip:a@b>", "sip:a@b\r\nX: y", "mailto:a@b", "sip:" + strings.Repeat("a", 300) + "@b"} {
 		if _, _, err := transferTarget(bad); !errors.Is(err, ErrInvalidArgument) {
 			t.Errorf("transferTarget(%q) accepted", bad)
+		}
+	}
+}
+
+func TestSchemeSwaps(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://h:7880": "ws://h:7880", "https://h": "wss://h", "wss://h": "wss://h", "ws://h": "ws://h",
+	} {
+		if got := toWebSocketURL(in); got != want {
+			t.Errorf("toWebSocketURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for in, want := range map[string]string{
+		"ws://h:7880": "http://h:7880", "wss://h": "https://h", "https://h": "https://h", "http://h": "http://h",
+	} {
+		if got := toHTTPURL(in); got != want {
+			t.Errorf("toHTTPURL(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

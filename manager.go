@@ -241,11 +241,20 @@ func validateURL(field, raw string) error {
 }
 
 func toWebSocketURL(raw string) string {
-	switch {
-	case strings.HasPrefix(raw, "http://"):
-		return "ws://" + strings.TrimPrefix(raw, "http://")
-	case strings.HasPrefix(raw, "https://"):
-		return "wss://" + strings.TrimPrefix(raw, "https://")
+	return replaceScheme(raw, [2]string{"http", "ws"}, [2]string{"https", "wss"})
+}
+
+func toHTTPURL(raw string) string {
+	return replaceScheme(raw, [2]string{"ws", "http"}, [2]string{"wss", "https"})
+}
+
+// replaceScheme gives raw the scheme to of the first {from, to} pair whose
+// from it has; any other URL is returned unchanged.
+func replaceScheme(raw string, pairs ...[2]string) string {
+	for _, p := range pairs {
+		if rest, ok := strings.CutPrefix(raw, p[0]+"://"); ok {
+			return p[1] + "://" + rest
+		}
 	}
 	return raw
 }

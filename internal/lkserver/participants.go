@@ -2,12 +2,12 @@ package lkserver
 
 import (
 	"context"
-	"regexp"
 	"testing"
 	"time"
 
 	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/lkgate/lkgate"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 )
@@ -28,7 +28,7 @@ func (s *Server) JoinWithCallback(t testing.TB, token string, cb *lksdk.RoomCall
 	opts = append([]lksdk.ConnectOption{lksdk.WithAutoSubscribe(false)}, opts...)
 	room, err := lksdk.ConnectToRoomWithToken(s.WSURL, token, cb, opts...)
 	if err != nil {
-		t.Fatalf("lkserver: joining %s: %s", s.WSURL, RedactJWT(err.Error()))
+		t.Fatalf("lkserver: joining %s: %s", s.WSURL, lkgate.Redact(err.Error()))
 	}
 	t.Cleanup(room.Disconnect)
 	return room
@@ -56,7 +56,7 @@ func PublishAudio(t testing.TB, room *lksdk.Room) *lksdk.LocalTrackPublication {
 		Source: livekit.TrackSource_MICROPHONE,
 	})
 	if err != nil {
-		t.Fatalf("lkserver: publishing Opus track: %s", RedactJWT(err.Error()))
+		t.Fatalf("lkserver: publishing Opus track: %s", lkgate.Redact(err.Error()))
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -82,14 +82,4 @@ func PublishAudio(t testing.TB, room *lksdk.Room) *lksdk.LocalTrackPublication {
 		_ = track.Close()
 	})
 	return pub
-}
-
-// jwtPattern matches a JWT: base64url header starting {" (eyJ), payload, signature.
-var jwtPattern = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*){0,2}`)
-
-// RedactJWT replaces JWT-looking substrings of s with <redacted-jwt>. The
-// server's and the SDK's errors carry the full access token; use it before
-// logging one.
-func RedactJWT(s string) string {
-	return jwtPattern.ReplaceAllString(s, "<redacted-jwt>")
 }
