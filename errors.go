@@ -8,6 +8,7 @@ import (
 	"net"
 	"regexp"
 	"strings"
+	"time"
 
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/twitchtv/twirp"
@@ -41,6 +42,10 @@ var (
 	// LiveKit lacks: SIP not configured, a trunk LiveKit does not know, or
 	// LiveKit's SIP service not connected.
 	ErrNotConfigured = errors.New("not configured")
+	// ErrLimited: one of the tenant's limits (Config.Limits) refuses the
+	// operation, before anything was done; Error.Limit names the limit and
+	// Error.RetryAfter says when to try again.
+	ErrLimited = errors.New("limit exceeded")
 
 	// Call and transfer outcomes, reported by the far end of a SIP call.
 	// Error.SIPStatus carries the SIP status when LiveKit reports one.
@@ -78,6 +83,12 @@ type Error struct {
 	Field string
 	// SIPStatus is the SIP status code reported by LiveKit, or 0.
 	SIPStatus int
+	// Limit names the exhausted limit (such as LimitTokenRate) for
+	// ErrLimited.
+	Limit string
+	// RetryAfter is when an ErrLimited operation may succeed again, in
+	// whole seconds, at least one.
+	RetryAfter time.Duration
 	// Msg is a human-readable explanation, safe to show to callers.
 	Msg string
 }

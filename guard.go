@@ -72,6 +72,8 @@ func (m *Manager) GuardJoin(ctx context.Context, ev *livekit.WebhookEvent) (remo
 	if err = fromLiveKit("guard join", room.GetName(), err); err != nil && !errors.Is(err, ErrNotFound) {
 		return false, err
 	}
+	m.audit(ctx, AuditEvent{Tenant: owner, Subject: "lkgate", Action: ActionGuardRemove, Room: room.GetName(), Target: p.GetIdentity(),
+		Details: map[string]string{"participant_tenant": tenant}}, nil)
 	m.log.WarnContext(ctx, "join guard removed a participant", "room", room.GetName(), "identity", p.GetIdentity(),
 		"participant_tenant", tenant, "attributed", attributed, "owner", owner)
 	return true, nil

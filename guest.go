@@ -180,6 +180,16 @@ type AdmitRequest struct {
 // UpdateParticipant with attributes only, which keeps the guest's empty
 // permissions), four for deny (RemoveParticipant).
 func (m *Manager) Admit(ctx context.Context, tenant, subject string, req AdmitRequest) error {
+	err := m.admit(ctx, tenant, subject, req)
+	action := ActionGuestDeny
+	if req.Admit {
+		action = ActionGuestAdmit
+	}
+	m.audit(ctx, AuditEvent{Tenant: tenant, Subject: subject, Action: action, Room: req.Room, Target: req.GuestIdentity}, err)
+	return err
+}
+
+func (m *Manager) admit(ctx context.Context, tenant, subject string, req AdmitRequest) error {
 	const op = "guest admit"
 	if m.guests == nil {
 		return withContext(errGuestsOff, op, "")

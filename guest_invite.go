@@ -268,6 +268,16 @@ func (i *Invite) String() string {
 // names the InviteRequest field) before any LiveKit call; ErrForbidden;
 // ErrUnauthenticated; LiveKit failures as for Token.
 func (m *Manager) Invite(ctx context.Context, tenant string, req InviteRequest) (*Invite, error) {
+	inv, err := m.invite(ctx, tenant, req)
+	ev := AuditEvent{Tenant: tenant, Action: ActionGuestInvite, Room: req.Room}
+	if inv != nil {
+		ev.Details = map[string]string{"expires_at": inv.ExpiresAt.Format(time.RFC3339)}
+	}
+	m.audit(ctx, ev, err)
+	return inv, err
+}
+
+func (m *Manager) invite(ctx context.Context, tenant string, req InviteRequest) (*Invite, error) {
 	const op = "guest invite"
 	if m.guests == nil {
 		return nil, withContext(errGuestsOff, op, "")
@@ -282,6 +292,9 @@ func (m *Manager) Invite(ctx context.Context, tenant string, req InviteRequest) 
 	}
 	if checked && req.Org != tenant {
 		return nil, &Error{Kind: ErrForbidden, Op: op, Room: req.Room, Field: "Org", Msg: "must be your own tenant"}
+	}
+	if err := m.allowFor(ctx, tenant, LimitInviteRate, func(l Limits) Rate { return l.InviteRate }); err != nil {
+		return nil, withContext(err, op, req.Room)
 	}
 	if checked {
 		if err := m.ensureRoom(ctx, tenant, req.Room); err != nil {

@@ -105,6 +105,13 @@ type Config struct {
 	// them off.
 	SIP SIPConfig
 
+	// Limits sets per-tenant quotas and rates. Its zero value limits
+	// nothing.
+	Limits LimitConfig
+	// Auditor receives an AuditEvent for every state-changing action. Nil
+	// means NewSlogAuditor(Logger): with a nil Logger, events are dropped.
+	Auditor Auditor
+
 	// RoomService reaches LiveKit. Nil means NewRoomService(URL, APIKey,
 	// APISecret); *lksdk.RoomServiceClient also fits.
 	RoomService RoomService
@@ -139,6 +146,8 @@ type Manager struct {
 	now       func() time.Time
 	ensures   singleflight.Group
 	guests    *guests // nil when Config.Guests is the zero value
+	limits    LimitStore
+	auditor   Auditor
 }
 
 // New validates cfg and returns a Manager. It makes no network call. Errors
@@ -189,11 +198,15 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.UnownedRooms != ClaimUnowned && cfg.UnownedRooms != DenyUnowned {
 		return nil, invalidArg("UnownedRooms", "unknown policy %d", cfg.UnownedRooms)
 	}
+	if err := cfg.Limits.Default.validate("Limits.Default"); err != nil {
+		return nil, err
+	}
 	g, err := newGuests(cfg.Guests, cfg.APISecret)
 	if err != nil {
 		return nil, err
 	}
-	m := &Manager{guests: g, cfg: cfg, publicURL: cfg.PublicURL, rooms: cfg.RoomService, sip: cfg.SIPService, locker: cfg.Locker, log: cfg.Logger, now: cfg.Now}
+	m := &Manager{guests: g, cfg: cfg, publicURL: cfg.PublicURL, rooms: cfg.RoomService, sip: cfg.SIPService, locker: cfg.Locker,
+		log: cfg.Logger, now: cfg.Now, limits: cfg.Limits.Store, auditor: cfg.Auditor}
 	if m.rooms == nil {
 		m.rooms = newRoomClient(cfg.URL, cfg.APIKey, cfg.APISecret)
 	}
@@ -208,6 +221,12 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if m.now == nil {
 		m.now = time.Now
+	}
+	if m.limits == nil {
+		m.limits = NewMemoryLimitStore(nil)
+	}
+	if m.auditor == nil {
+		m.auditor = NewSlogAuditor(m.log)
 	}
 	return m, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -140,18 +141,101 @@ func (m *Manager) ensureRoomOnce(ctx context.Context, tenant, name string) error
 	return m.claimRoom(ctx, tenant, name, room != nil)
 }
 
-// claimRoom creates the room if needed (with empty metadata: newer LiveKit
-// servers overwrite the metadata of an existing room on CreateRoom), then
-// writes the owner under the room's lock. Three LiveKit calls in all with
-// the first read of ensureRoomOnce.
+// claimRoom claims name for tenant, within the tenant's room quota.
+//
+// The quota is counted from LiveKit, the one source of truth (rooms close
+// on their own), under a per-tenant lock, before anything is created: a
+// refused request leaves no room behind. The lock is held until LiveKit's
+// room list shows the claim, so the next count, here or on another replica,
+// sees it. With a quota a new room costs two more calls (the count and the
+// settle read); without one, nothing changes.
 func (m *Manager) claimRoom(ctx context.Context, tenant, name string, existed bool) error {
-	unlock, err := m.locker.Lock(ctx, "lkgate:room:"+name)
+	l, err := m.limitsOf(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	if l.MaxRooms == 0 {
+		return m.claimUnderLock(ctx, tenant, name, existed)
+	}
+	unlock, err := m.lock(ctx, "lkgate:tenant-rooms:"+tenant, "the tenant's room quota lock")
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	n, mine, err := m.countRooms(ctx, tenant, name)
+	if err != nil || mine {
+		return err
+	}
+	if n >= l.MaxRooms {
+		err := limited(LimitMaxRooms, QuotaRetryAfter, "the tenant owns %d rooms, its limit (max_rooms)", n)
+		m.audit(ctx, AuditEvent{Tenant: tenant, Action: ActionRoomClaim, Room: name}, err)
+		return err
+	}
+	if err := m.claimUnderLock(ctx, tenant, name, existed); err != nil {
+		return err
+	}
+	m.settleClaim(ctx, tenant, name)
+	return nil
+}
+
+// countRooms counts the rooms tenant owns, and reports whether name is one.
+func (m *Manager) countRooms(ctx context.Context, tenant, name string) (n int, mine bool, err error) {
+	res, err := m.rooms.ListRooms(ctx, &livekit.ListRoomsRequest{})
+	if err != nil {
+		return 0, false, fromLiveKit("list rooms", name, err)
+	}
+	for _, r := range res.GetRooms() {
+		if mayName(r.GetMetadata(), tenant) && ownedBy(r.GetMetadata(), tenant) {
+			n++
+			mine = mine || r.GetName() == name
+		}
+	}
+	return n, mine, nil
+}
+
+// settleClaim waits, boundedly, until LiveKit's room list shows name owned
+// by tenant: the list trails metadata updates by milliseconds.
+func (m *Manager) settleClaim(ctx context.Context, tenant, name string) {
+	deadline := time.Now().Add(settleTimeout)
+	for {
+		room, err := m.lookupRoom(ctx, name)
+		if err != nil || room == nil || ownedBy(room.GetMetadata(), tenant) || time.Now().After(deadline) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(settleInterval):
+		}
+	}
+}
+
+const (
+	settleTimeout  = time.Second
+	settleInterval = 2 * time.Millisecond
+)
+
+// lock takes the Locker's lock named key, converting its failures.
+func (m *Manager) lock(ctx context.Context, key, what string) (unlock func(), err error) {
+	unlock, err = m.locker.Lock(ctx, key)
 	if err != nil {
 		if ctx.Err() != nil {
-			return contextError(ctx.Err(), "waiting for the room's claim lock")
+			return nil, contextError(ctx.Err(), "waiting for "+what)
 		}
-		m.log.ErrorContext(ctx, "claim lock failed", "room", name, "error", err.Error())
-		return &Error{Kind: ErrUnavailable, Msg: "the claim lock is unavailable"}
+		m.log.ErrorContext(ctx, "lock failed", "key", key, "error", err.Error())
+		return nil, &Error{Kind: ErrUnavailable, Msg: what + " is unavailable"}
+	}
+	return unlock, nil
+}
+
+// claimUnderLock creates the room if needed (with empty metadata: newer
+// LiveKit servers overwrite the metadata of an existing room on
+// CreateRoom), then writes the owner under the room's lock. Three LiveKit
+// calls in all with the first read of ensureRoomOnce.
+func (m *Manager) claimUnderLock(ctx context.Context, tenant, name string, existed bool) error {
+	unlock, err := m.lock(ctx, "lkgate:room:"+name, "the room's claim lock")
+	if err != nil {
+		return err
 	}
 	defer unlock()
 
@@ -204,6 +288,7 @@ func (m *Manager) claimRoom(ctx context.Context, tenant, name string, existed bo
 		return &Error{Kind: ErrConflict, Msg: "the room's metadata changed while being claimed; retry"}
 	}
 	m.log.InfoContext(ctx, "room claimed", "room", name, "tenant", tenant, "existed", existed)
+	m.audit(ctx, AuditEvent{Tenant: tenant, Action: ActionRoomClaim, Room: name, Details: map[string]string{"existed": strconv.FormatBool(existed)}}, nil)
 	return nil
 }
 

@@ -3,6 +3,7 @@ package lkgate
 import (
 	"context"
 	"errors"
+	"strconv"
 
 	"github.com/livekit/protocol/livekit"
 )
@@ -15,6 +16,12 @@ import (
 // hands connected clients refreshed tokens), so keep token TTLs short, or
 // revoke the user's right to new tokens before removing them.
 func (m *Manager) RemoveParticipant(ctx context.Context, tenant, room, identity string) error {
+	err := m.removeParticipant(ctx, tenant, room, identity)
+	m.audit(ctx, AuditEvent{Tenant: tenant, Action: ActionParticipantRemove, Room: room, Target: identity}, err)
+	return err
+}
+
+func (m *Manager) removeParticipant(ctx context.Context, tenant, room, identity string) error {
 	if _, err := m.authorize(ctx, tenant, room, false); err != nil {
 		return withContext(err, "remove participant", room)
 	}
@@ -43,6 +50,17 @@ type MuteRequest struct {
 // all for an unknown track. Unmuting is refused by LiveKit's default
 // configuration (room.enable_remote_unmute): ErrConflict.
 func (m *Manager) MuteTrack(ctx context.Context, tenant string, req MuteRequest) (*Track, error) {
+	t, err := m.muteTrack(ctx, tenant, req)
+	ev := AuditEvent{Tenant: tenant, Action: ActionTrackMute, Room: req.Room, Target: req.Identity,
+		Details: map[string]string{"muted": strconv.FormatBool(req.Muted)}}
+	if t != nil {
+		ev.Details["track_sid"] = t.SID
+	}
+	m.audit(ctx, ev, err)
+	return t, err
+}
+
+func (m *Manager) muteTrack(ctx context.Context, tenant string, req MuteRequest) (*Track, error) {
 	if (req.TrackSID == "") == (req.Source == "") {
 		return nil, &Error{Kind: ErrInvalidArgument, Op: "mute track", Room: req.Room, Field: "TrackSID", Msg: "give either a track SID or a source"}
 	}
@@ -86,6 +104,12 @@ func (m *Manager) MuteTrack(ctx context.Context, tenant string, req MuteRequest)
 // the whole permission set, so lkgate carries them over. Turning publishing
 // off unpublishes the participant's tracks.
 func (m *Manager) UpdatePermissions(ctx context.Context, tenant, room, identity string, g Grant) (*Participant, error) {
+	p, err := m.updatePermissions(ctx, tenant, room, identity, g)
+	m.audit(ctx, AuditEvent{Tenant: tenant, Action: ActionPermissionsUpdate, Room: room, Target: identity}, err)
+	return p, err
+}
+
+func (m *Manager) updatePermissions(ctx context.Context, tenant, room, identity string, g Grant) (*Participant, error) {
 	if len(g.CanPublishSources) > 0 && !g.CanPublish {
 		return nil, &Error{Kind: ErrInvalidArgument, Op: "update permissions", Room: room, Field: "CanPublishSources", Msg: "requires CanPublish"}
 	}

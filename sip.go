@@ -8,6 +8,7 @@ import (
 
 	"github.com/livekit/protocol/livekit"
 	"github.com/livekit/protocol/utils/xtwirp"
+	"github.com/livekit/protocol/webhook"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/twitchtv/twirp"
 	"google.golang.org/grpc/status"
@@ -80,6 +81,17 @@ type Call struct {
 // WaitUntilAnswered, ErrBusy, ErrDeclined, ErrNoAnswer or ErrCallFailed
 // carrying the SIP status.
 func (m *Manager) Call(ctx context.Context, tenant string, req CallRequest) (*Call, error) {
+	call, err := m.call(ctx, tenant, req)
+	ev := AuditEvent{Tenant: tenant, Action: ActionSIPCall, Room: req.Room, Target: req.Identity,
+		Details: map[string]string{"to": req.To, "from": req.From}}
+	if call != nil {
+		ev.Details["sip_call_id"] = call.SIPCallID
+	}
+	m.audit(ctx, ev, err)
+	return call, err
+}
+
+func (m *Manager) call(ctx context.Context, tenant string, req CallRequest) (*Call, error) {
 	const op = "call"
 	if m.cfg.SIP.Trunks == nil {
 		return nil, errSIPOff(op, req.Room)
@@ -98,6 +110,10 @@ func (m *Manager) Call(ctx context.Context, tenant string, req CallRequest) (*Ca
 	if err != nil {
 		return nil, withContext(err, op, req.Room)
 	}
+	release, err := m.takeCallSlot(ctx, tenant, req.Room, req.Identity)
+	if err != nil {
+		return nil, withContext(err, op, req.Room)
+	}
 	lkreq := &livekit.CreateSIPParticipantRequest{
 		SipTrunkId:          trunk,
 		SipCallTo:           req.To,
@@ -112,12 +128,14 @@ func (m *Manager) Call(ctx context.Context, tenant string, req CallRequest) (*Ca
 	}
 	if checked {
 		if err := m.ensureRoom(ctx, tenant, req.Room); err != nil {
+			release()
 			return nil, withContext(err, op, req.Room)
 		}
 		lkreq.ParticipantAttributes = map[string]string{TenantAttribute: tenant}
 	}
 	info, err := m.sip.CreateSIPParticipant(ctx, lkreq)
 	if err != nil {
+		release()
 		err = sipError(op, req.Room, err)
 		m.log.InfoContext(ctx, "call failed", "room", req.Room, "tenant", tenant, "error", err.Error())
 		return nil, err
@@ -190,6 +208,17 @@ type TransferRequest struct {
 // end refuses the REFER; ErrTransferFailed when the transfer was attempted
 // and failed.
 func (m *Manager) TransferCall(ctx context.Context, tenant string, req TransferRequest) (string, error) {
+	target, err := m.transferCall(ctx, tenant, req)
+	ev := AuditEvent{Tenant: tenant, Action: ActionSIPTransfer, Room: req.Room, Target: req.Identity}
+	// Only a valid target is recorded: it cannot carry a password.
+	if t, _, terr := transferTarget(req.TransferTo); terr == nil {
+		ev.Details = map[string]string{"transfer_to": t}
+	}
+	m.audit(ctx, ev, err)
+	return target, err
+}
+
+func (m *Manager) transferCall(ctx context.Context, tenant string, req TransferRequest) (string, error) {
 	const op = "transfer call"
 	if m.cfg.SIP.Trunks == nil {
 		return "", errSIPOff(op, req.Room)
@@ -309,4 +338,104 @@ func upstreamCode(err error) (code twirp.ErrorCode, msg string, remote bool) {
 		return xtwirp.ErrorCodeFromGRPC(st.Code()), st.Message(), true
 	}
 	return "", "", false
+}
+
+// takeCallSlot takes one of the tenant's concurrent-call slots, then one
+// event of its call rate, so that a call refused by the rate holds no slot.
+// release frees the slot of a call that did not start.
+func (m *Manager) takeCallSlot(ctx context.Context, tenant, room, identity string) (release func(), err error) {
+	l, err := m.limitsOf(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	release = func() {}
+	if l.MaxConcurrentSIPCalls > 0 {
+		key, holder := limitKey(LimitMaxConcurrentSIPCalls, tenant), callHolder(room, identity)
+		ok, err := m.limits.Acquire(ctx, key, holder, l.MaxConcurrentSIPCalls, sipCallLease)
+		if err == nil && !ok && m.reconcileCalls(ctx, key) {
+			ok, err = m.limits.Acquire(ctx, key, holder, l.MaxConcurrentSIPCalls, sipCallLease)
+		}
+		if err != nil {
+			return nil, m.limitStoreError(ctx, LimitMaxConcurrentSIPCalls, err)
+		}
+		if !ok {
+			return nil, limited(LimitMaxConcurrentSIPCalls, QuotaRetryAfter,
+				"the tenant has %d SIP calls in progress, its limit (max_concurrent_sip_calls)", l.MaxConcurrentSIPCalls)
+		}
+		release = func() {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			defer cancel()
+			if err := m.limits.Release(ctx, key, holder); err != nil {
+				m.log.WarnContext(ctx, "could not release a SIP call slot; its lease will expire", "error", err.Error())
+			}
+		}
+	}
+	if err := m.allow(ctx, tenant, LimitSIPCallRate, l.SIPCallRate); err != nil {
+		release()
+		return nil, err
+	}
+	return release, nil
+}
+
+func callHolder(room, identity string) string { return room + "\x00" + identity }
+
+// callSettle is how old a slot must be before a reconcile may free it: a
+// call being dialed (ringing up to MaxRingingTimeout) may not have joined
+// its room yet.
+const callSettle = MaxRingingTimeout + time.Minute
+
+// reconcileCalls frees the slots of calls whose participant is gone, which
+// a lost or unconfigured participant_left webhook leaves held. It runs only
+// when a call is about to be refused, and costs one ListParticipants per
+// room with a settled slot. It reports whether it freed any.
+func (m *Manager) reconcileCalls(ctx context.Context, key string) bool {
+	holders, err := m.limits.Holders(ctx, key)
+	if err != nil {
+		return false
+	}
+	settledBefore := m.now().Add(sipCallLease - callSettle)
+	byRoom := map[string][]string{}
+	for holder, expires := range holders {
+		room, identity, ok := strings.Cut(holder, "\x00")
+		if ok && expires.Before(settledBefore) {
+			byRoom[room] = append(byRoom[room], identity)
+		}
+	}
+	freed := false
+	for room, identities := range byRoom {
+		res, err := m.rooms.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: room})
+		if err != nil && !errors.Is(fromLiveKit("list participants", room, err), ErrNotFound) {
+			continue
+		}
+		present := map[string]bool{}
+		for _, p := range res.GetParticipants() {
+			present[p.GetIdentity()] = true
+		}
+		for _, id := range identities {
+			if !present[id] && m.limits.Release(ctx, key, callHolder(room, id)) == nil {
+				freed = true
+			}
+		}
+	}
+	return freed
+}
+
+// ReleaseCall frees the concurrent-call slot (Limits.MaxConcurrentSIPCalls)
+// of a SIP call whose participant left, fed LiveKit's participant_left
+// webhooks (httpx does it). Other events are ignored. Without it, slots of
+// ended calls are freed when a call would otherwise be refused, by checking
+// LiveKit for calls that settled at least three minutes ago.
+func (m *Manager) ReleaseCall(ctx context.Context, ev *livekit.WebhookEvent) error {
+	p, room := ev.GetParticipant(), ev.GetRoom()
+	if ev.GetEvent() != webhook.EventParticipantLeft || p == nil || room == nil || p.GetKind() != livekit.ParticipantInfo_SIP {
+		return nil
+	}
+	tenant, ok := p.GetAttributes()[TenantAttribute]
+	if !ok {
+		tenant, _ = ownerOf(room.GetMetadata())
+	}
+	if err := m.limits.Release(ctx, limitKey(LimitMaxConcurrentSIPCalls, tenant), callHolder(room.GetName(), p.GetIdentity())); err != nil {
+		return m.limitStoreError(ctx, LimitMaxConcurrentSIPCalls, err)
+	}
+	return nil
 }

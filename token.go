@@ -155,6 +155,12 @@ func (t *Token) LogValue() slog.Value {
 // room or it cannot be claimed; ErrUnavailable, ErrTimeout or ErrUpstream
 // when LiveKit fails. In unauthenticated mode no LiveKit call is made.
 func (m *Manager) Token(ctx context.Context, tenant string, req TokenRequest) (*Token, error) {
+	tok, err := m.token(ctx, tenant, req)
+	m.audit(ctx, AuditEvent{Tenant: tenant, Action: ActionTokenMint, Room: req.Room, Target: req.Identity}, err)
+	return tok, err
+}
+
+func (m *Manager) token(ctx context.Context, tenant string, req TokenRequest) (*Token, error) {
 	checked, err := m.tenantMode(tenant)
 	if err != nil {
 		return nil, withContext(err, "token", "")
@@ -162,6 +168,9 @@ func (m *Manager) Token(ctx context.Context, tenant string, req TokenRequest) (*
 	ttl, err := m.validateTokenRequest(req)
 	if err != nil {
 		return nil, withContext(err, "token", "")
+	}
+	if err := m.allowFor(ctx, tenant, LimitTokenRate, func(l Limits) Rate { return l.TokenRate }); err != nil {
+		return nil, withContext(err, "token", req.Room)
 	}
 	if checked {
 		if err := m.ensureRoom(ctx, tenant, req.Room); err != nil {

@@ -1,0 +1,167 @@
+package lkgate
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Audit actions: every state-changing operation emits one event with one
+// of these, whether it succeeded or was refused.
+const (
+	ActionRoomClaim         = "room.claim"              // Target: empty
+	ActionTokenMint         = "token.mint"              // Target: the identity
+	ActionParticipantRemove = "participant.remove"      // Target: the identity
+	ActionTrackMute         = "track.mute"              // Target: the identity
+	ActionPermissionsUpdate = "participant.permissions" // Target: the identity
+	ActionSIPCall           = "sip.call"                // Target: the identity
+	ActionSIPTransfer       = "sip.transfer"            // Target: the identity
+	ActionGuestInvite       = "guest.invite"            // Target: empty
+	ActionGuestAdmit        = "guest.admit"             // Target: the guest identity
+	ActionGuestDeny         = "guest.deny"              // Target: the guest identity
+	ActionGuardRemove       = "guard.remove"            // Target: the removed identity
+)
+
+// Audit outcomes.
+const (
+	// OutcomeSuccess: the action was carried out.
+	OutcomeSuccess = "success"
+	// OutcomeRefused: lkgate refused the request (invalid, forbidden, not
+	// found, conflicting or over a limit); nothing was changed.
+	OutcomeRefused = "refused"
+	// OutcomeFailed: LiveKit or a store failed, or the far end of a call
+	// said no.
+	OutcomeFailed = "failed"
+)
+
+// AuditEvent records one state-changing action. It never carries a token,
+// an invite, a key or a secret.
+type AuditEvent struct {
+	Time time.Time
+	// Tenant is the tenant acted for; empty in unauthenticated mode, and
+	// for the join guard the room's owner.
+	Tenant string
+	// Subject is who acted within the tenant (see WithSubject); empty when
+	// unknown, and "lkgate" for the join guard.
+	Subject string
+	// Action is one of the Action constants.
+	Action string
+	Room   string
+	// Target is what was acted on within the room, per Action.
+	Target string
+	// Outcome is OutcomeSuccess, OutcomeRefused or OutcomeFailed.
+	Outcome string
+	// Reason is the error's kind ("forbidden", "limit exceeded", ...) when
+	// the action did not succeed.
+	Reason string
+	// Limit names the limit that refused the action, for ErrLimited.
+	Limit string
+	// Details holds action-specific facts: for sip.call "to", "from" and
+	// "sip_call_id"; for sip.transfer "transfer_to"; for guest.invite
+	// "expires_at"; for guard.remove "participant_tenant".
+	Details map[string]string
+}
+
+// Auditor receives audit events. Audit is called synchronously on the
+// request's path, after the action, so it must not block for long;
+// implementations must be safe for concurrent use.
+type Auditor interface {
+	Audit(ctx context.Context, ev AuditEvent)
+}
+
+// AuditorFunc adapts a function to Auditor.
+type AuditorFunc func(ctx context.Context, ev AuditEvent)
+
+// Audit calls f(ctx, ev).
+func (f AuditorFunc) Audit(ctx context.Context, ev AuditEvent) { f(ctx, ev) }
+
+// NewSlogAuditor returns an Auditor writing each event as one "audit" record
+// at level Info on log, which must not be nil.
+func NewSlogAuditor(log *slog.Logger) Auditor {
+	return AuditorFunc(func(ctx context.Context, ev AuditEvent) {
+		attrs := []slog.Attr{
+			slog.Time("time", ev.Time),
+			slog.String("tenant", ev.Tenant),
+			slog.String("subject", ev.Subject),
+			slog.String("action", ev.Action),
+			slog.String("room", ev.Room),
+			slog.String("target", ev.Target),
+			slog.String("outcome", ev.Outcome),
+		}
+		if ev.Reason != "" {
+			attrs = append(attrs, slog.String("reason", ev.Reason))
+		}
+		if ev.Limit != "" {
+			attrs = append(attrs, slog.String("limit", ev.Limit))
+		}
+		if len(ev.Details) > 0 {
+			details := make([]any, 0, len(ev.Details))
+			for k, v := range ev.Details {
+				details = append(details, slog.String(k, v))
+			}
+			attrs = append(attrs, slog.Group("details", details...))
+		}
+		log.LogAttrs(ctx, slog.LevelInfo, "audit", attrs...)
+	})
+}
+
+type subjectKey struct{}
+
+// WithSubject returns a context naming who acts within the tenant (a user
+// id or an API key's name); audit events carry it. httpx sets it from the
+// authenticated Principal.
+func WithSubject(ctx context.Context, subject string) context.Context {
+	return context.WithValue(ctx, subjectKey{}, subject)
+}
+
+// SubjectFrom returns the subject set by WithSubject, or "".
+func SubjectFrom(ctx context.Context) string {
+	s, _ := ctx.Value(subjectKey{}).(string)
+	return s
+}
+
+// audit emits ev with its time, subject and outcome filled from ctx and
+// err.
+func (m *Manager) audit(ctx context.Context, ev AuditEvent, err error) {
+	ev.Time = m.now()
+	if ev.Subject == "" {
+		ev.Subject = SubjectFrom(ctx)
+	}
+	// A refused request's fields are the caller's, unvalidated: bound them.
+	ev.Tenant, ev.Subject, ev.Room, ev.Target = clip(ev.Tenant), clip(ev.Subject), clip(ev.Room), clip(ev.Target)
+	for k, v := range ev.Details {
+		ev.Details[k] = clip(v)
+	}
+	ev.Outcome = OutcomeSuccess
+	if err != nil {
+		ev.Outcome = outcomeOf(err)
+		var e *Error
+		if errors.As(err, &e) {
+			ev.Reason, ev.Limit = e.Kind.Error(), e.Limit
+		} else {
+			ev.Reason = "error"
+		}
+	}
+	m.auditor.Audit(ctx, ev)
+}
+
+// maxAuditField bounds each string of an audit event.
+const maxAuditField = 256
+
+func clip(s string) string {
+	if len(s) <= maxAuditField {
+		return strings.ToValidUTF8(s, "\uFFFD")
+	}
+	return strings.ToValidUTF8(s[:maxAuditField], "\uFFFD") + "..."
+}
+
+func outcomeOf(err error) string {
+	for _, kind := range []error{ErrInvalidArgument, ErrUnauthenticated, ErrForbidden, ErrNotFound, ErrConflict, ErrLimited, ErrNotConfigured} {
+		if errors.Is(err, kind) {
+			return OutcomeRefused
+		}
+	}
+	return OutcomeFailed
+}

@@ -1,0 +1,285 @@
+package lkgate
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Names of the per-tenant limits, as carried by Error.Limit and audit
+// events, and used in the limit store's keys.
+const (
+	LimitMaxRooms              = "max_rooms"
+	LimitTokenRate             = "token_rate"
+	LimitSIPCallRate           = "sip_call_rate"
+	LimitMaxConcurrentSIPCalls = "max_concurrent_sip_calls"
+	LimitInviteRate            = "invite_rate"
+)
+
+// QuotaRetryAfter is the Retry-After given with a refusal by a quota on
+// things held at once (rooms, concurrent SIP calls): when one is freed
+// cannot be known, so this is a hint for polling, not a promise.
+const QuotaRetryAfter = 30 * time.Second
+
+// sipCallLease bounds how long a concurrent-call slot is held when the
+// call's end is never reported (no webhook) and no refusal has reconciled
+// it with LiveKit since.
+const sipCallLease = 12 * time.Hour
+
+// Rate allows Events per Per on average, with bursts of up to Burst.
+// The zero Rate means no limit.
+type Rate struct {
+	Events int
+	Per    time.Duration
+	// Burst is how many events may come at once. Zero means Events.
+	Burst int
+}
+
+// PerSecond returns a Rate of n events per second with bursts of burst.
+func PerSecond(n, burst int) Rate { return Rate{Events: n, Per: time.Second, Burst: burst} }
+
+// PerMinute returns a Rate of n events per minute with bursts of burst.
+func PerMinute(n, burst int) Rate { return Rate{Events: n, Per: time.Minute, Burst: burst} }
+
+// Unlimited reports whether r is the zero Rate.
+func (r Rate) Unlimited() bool { return r.Events == 0 }
+
+func (r Rate) burst() int {
+	if r.Burst == 0 {
+		return r.Events
+	}
+	return r.Burst
+}
+
+func (r Rate) validate(field string) error {
+	switch {
+	case r.Events < 0 || r.Burst < 0 || r.Per < 0:
+		return invalidArg(field, "must not be negative")
+	case r.Events == 0 && (r.Per != 0 || r.Burst != 0):
+		return invalidArg(field, "sets Per or Burst without Events")
+	case r.Events > 0 && r.Per <= 0:
+		return invalidArg(field, "needs a positive Per")
+	}
+	return nil
+}
+
+// Limits are one tenant's quotas and rates. Every zero field means no
+// limit, so the zero Limits limits nothing.
+type Limits struct {
+	// MaxRooms caps the rooms the tenant owns at once. It is checked when
+	// a request would claim a new room, never for a room the tenant owns.
+	MaxRooms int
+	// TokenRate limits Token calls, counted before any LiveKit call.
+	TokenRate Rate
+	// SIPCallRate limits Call calls that pass validation.
+	SIPCallRate Rate
+	// MaxConcurrentSIPCalls caps the tenant's calls in progress, from
+	// dialing until the SIP participant leaves (see ReleaseCall).
+	MaxConcurrentSIPCalls int
+	// InviteRate limits Invite calls.
+	InviteRate Rate
+}
+
+func (l Limits) validate(field string) error {
+	if l.MaxRooms < 0 {
+		return invalidArg(field+".MaxRooms", "must not be negative")
+	}
+	if l.MaxConcurrentSIPCalls < 0 {
+		return invalidArg(field+".MaxConcurrentSIPCalls", "must not be negative")
+	}
+	if err := l.TokenRate.validate(field + ".TokenRate"); err != nil {
+		return err
+	}
+	if err := l.SIPCallRate.validate(field + ".SIPCallRate"); err != nil {
+		return err
+	}
+	return l.InviteRate.validate(field + ".InviteRate")
+}
+
+// LimitConfig configures per-tenant limits. Its zero value limits nothing.
+type LimitConfig struct {
+	// Default applies to every tenant that Tenant does not override,
+	// including the empty tenant of unauthenticated mode.
+	Default Limits
+	// Tenant returns a tenant's own limits; ok false means Default. It is
+	// called on every limited operation, so it must be fast (a map lookup,
+	// not a database query).
+	Tenant func(tenant string) (l Limits, ok bool)
+	// Store keeps rate and concurrency state. Nil means an in-process
+	// store, exact for one replica; replicas enforce one limit together
+	// through a shared store such as redislimit's.
+	Store LimitStore
+}
+
+// LimitStore keeps the state behind rate limits and concurrency quotas.
+// If it fails, the limited operation fails with ErrUnavailable: a limit
+// is never skipped. Implementations must be safe for concurrent use.
+type LimitStore interface {
+	// Allow takes one event from the rate limit named key. A refusal
+	// returns allowed false and how long to wait before one event would
+	// be allowed.
+	Allow(ctx context.Context, key string, r Rate) (allowed bool, retryAfter time.Duration, err error)
+	// Acquire takes a slot named holder among the max slots of key for at
+	// most ttl. Acquiring a slot already held renews it.
+	Acquire(ctx context.Context, key, holder string, max int, ttl time.Duration) (ok bool, err error)
+	// Release frees holder's slot of key; releasing a free slot is no error.
+	Release(ctx context.Context, key, holder string) error
+	// Holders returns the holders of key's live slots with the time each
+	// lease expires.
+	Holders(ctx context.Context, key string) (map[string]time.Time, error)
+}
+
+// limitsOf returns tenant's limits; LimitConfig.Tenant's answers are
+// checked on use, and a bad one refuses the operation rather than lifting
+// the limit.
+func (m *Manager) limitsOf(ctx context.Context, tenant string) (Limits, error) {
+	if f := m.cfg.Limits.Tenant; f != nil {
+		if l, ok := f(tenant); ok {
+			if err := l.validate("Limits.Tenant"); err != nil {
+				m.log.ErrorContext(ctx, "invalid per-tenant limits", "tenant", tenant, "error", err.Error())
+				return Limits{}, &Error{Kind: ErrNotConfigured, Msg: "the tenant's limits are misconfigured"}
+			}
+			return l, nil
+		}
+	}
+	return m.cfg.Limits.Default, nil
+}
+
+// allowFor takes one event from the tenant's rate picked by rate.
+func (m *Manager) allowFor(ctx context.Context, tenant, limit string, pick func(Limits) Rate) error {
+	l, err := m.limitsOf(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	return m.allow(ctx, tenant, limit, pick(l))
+}
+
+func limitKey(limit, tenant string) string { return "lkgate:limit:" + limit + ":" + tenant }
+
+// allow takes one event from the tenant's rate named limit.
+func (m *Manager) allow(ctx context.Context, tenant, limit string, r Rate) error {
+	if r.Unlimited() {
+		return nil
+	}
+	ok, wait, err := m.limits.Allow(ctx, limitKey(limit, tenant), r)
+	if err != nil {
+		return m.limitStoreError(ctx, limit, err)
+	}
+	if !ok {
+		return limited(limit, wait, "the tenant's %s (%d per %s) is exhausted", limit, r.Events, r.Per)
+	}
+	return nil
+}
+
+func (m *Manager) limitStoreError(ctx context.Context, limit string, err error) error {
+	m.log.ErrorContext(ctx, "limit store failed", "limit", limit, "error", err.Error())
+	return &Error{Kind: ErrUnavailable, Msg: "the limit store is unavailable"}
+}
+
+func limited(limit string, retryAfter time.Duration, format string, args ...any) *Error {
+	return &Error{Kind: ErrLimited, Limit: limit, RetryAfter: max(retryAfter, time.Second).Round(time.Second), Msg: fmt.Sprintf(format, args...)}
+}
+
+// memoryLimits is the in-process LimitStore.
+type memoryLimits struct {
+	now func() time.Time
+
+	mu      sync.Mutex
+	rates   map[string]*rate.Limiter
+	sweepAt int // len(rates) that triggers the next sweep
+	slots   map[string]map[string]time.Time
+}
+
+// NewMemoryLimitStore returns the in-process LimitStore: token buckets
+// (golang.org/x/time/rate) and leases kept in memory, exact for one
+// process. Buckets that have refilled are dropped, so memory follows the
+// active tenants. now is its clock; nil means time.Now.
+func NewMemoryLimitStore(now func() time.Time) LimitStore {
+	if now == nil {
+		now = time.Now
+	}
+	return &memoryLimits{now: now, rates: map[string]*rate.Limiter{}, sweepAt: 1024, slots: map[string]map[string]time.Time{}}
+}
+
+func (s *memoryLimits) Allow(_ context.Context, key string, r Rate) (bool, time.Duration, error) {
+	now := s.now()
+	every := rate.Every(r.Per / time.Duration(r.Events))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	lim, ok := s.rates[key]
+	if !ok {
+		lim = rate.NewLimiter(every, r.burst())
+		s.rates[key] = lim
+		s.sweep(now)
+	} else if lim.Limit() != every || lim.Burst() != r.burst() {
+		lim.SetLimitAt(now, every)
+		lim.SetBurstAt(now, r.burst())
+	}
+	res := lim.ReserveN(now, 1)
+	if wait := res.DelayFrom(now); wait > 0 {
+		res.CancelAt(now)
+		return false, wait, nil
+	}
+	return true, 0, nil
+}
+
+// sweep drops full buckets, which behave exactly like new ones. It runs
+// when the map doubles, so its cost is amortised over the insertions.
+func (s *memoryLimits) sweep(now time.Time) {
+	if len(s.rates) < s.sweepAt {
+		return
+	}
+	for k, lim := range s.rates {
+		if lim.TokensAt(now) >= float64(lim.Burst()) {
+			delete(s.rates, k)
+		}
+	}
+	s.sweepAt = max(1024, 2*len(s.rates))
+}
+
+func (s *memoryLimits) Acquire(_ context.Context, key, holder string, limit int, ttl time.Duration) (bool, error) {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	held := s.liveSlots(key, now)
+	if _, renew := held[holder]; !renew && len(held) >= limit {
+		return false, nil
+	}
+	if held == nil {
+		held = map[string]time.Time{}
+		s.slots[key] = held
+	}
+	held[holder] = now.Add(ttl)
+	return true, nil
+}
+
+func (s *memoryLimits) Release(_ context.Context, key, holder string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.slots[key], holder)
+	if len(s.slots[key]) == 0 {
+		delete(s.slots, key)
+	}
+	return nil
+}
+
+func (s *memoryLimits) Holders(_ context.Context, key string) (map[string]time.Time, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.liveSlots(key, s.now())), nil
+}
+
+// liveSlots returns key's slots after dropping the expired ones.
+func (s *memoryLimits) liveSlots(key string, now time.Time) map[string]time.Time {
+	held := s.slots[key]
+	for h, until := range held {
+		if !now.Before(until) {
+			delete(held, h)
+		}
+	}
+	return held
+}
