@@ -223,7 +223,7 @@ func New(cfg Config) (*Manager, error) {
 		m.now = time.Now
 	}
 	if m.limits == nil {
-		m.limits = NewMemoryLimitStore(nil)
+		m.limits = NewMemoryLimitStore(m.now)
 	}
 	if m.auditor == nil {
 		m.auditor = NewSlogAuditor(m.log)

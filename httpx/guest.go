@@ -94,7 +94,7 @@ const maxDurationSeconds = 100 * 365 * 24 * 3600
 
 // GuestInvite serves POST /livekit/guest/invite: 201 with the invite URL.
 func (h *Handler) GuestInvite(w http.ResponseWriter, r *http.Request) {
-	p, ok := h.authenticate(w, r)
+	p, r, ok := h.authenticate(w, r)
 	if !ok {
 		return
 	}
@@ -150,7 +150,7 @@ func (h *Handler) GuestRoomAuth(w http.ResponseWriter, r *http.Request) {
 // the room (404 otherwise) and the invite must allow the caller's Subject
 // (403 otherwise).
 func (h *Handler) GuestAdmit(w http.ResponseWriter, r *http.Request) {
-	p, ok := h.authenticate(w, r)
+	p, r, ok := h.authenticate(w, r)
 	if !ok {
 		return
 	}
@@ -176,7 +176,7 @@ func (h *Handler) GuestAdmit(w http.ResponseWriter, r *http.Request) {
 // GuestWaiting serves GET /livekit/guest/waiting?roomId=: the guests
 // waiting for the caller's room, longest waiting first.
 func (h *Handler) GuestWaiting(w http.ResponseWriter, r *http.Request) {
-	p, ok := h.authenticate(w, r)
+	p, r, ok := h.authenticate(w, r)
 	if !ok {
 		return
 	}

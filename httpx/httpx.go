@@ -33,6 +33,17 @@ type Config struct {
 	// DisableJoinGuard stops POST /livekit/webhook from removing
 	// participants who joined a room their tenant does not own.
 	DisableJoinGuard bool
+	// Observer is told of every answered request, for metrics (see the
+	// otelmetrics package). Nil observes nothing.
+	Observer Observer
+}
+
+// Observer is told of every request once it is answered. route is the
+// matched pattern, such as "POST /livekit/token", or "" when no route
+// matched, so that its values stay few. It is called on the request's
+// goroutine and must be safe for concurrent use.
+type Observer interface {
+	ObserveRequest(ctx context.Context, route string, status int, elapsed time.Duration)
 }
 
 // Handler serves lkgate's HTTP API. Its routes, relative to where it is
@@ -64,6 +75,7 @@ type Handler struct {
 	seen         *eventIDs
 	onWebhook    func(ctx context.Context, ev *livekit.WebhookEvent)
 	disableGuard bool
+	observer     Observer
 }
 
 // New returns a Handler serving m.
@@ -78,7 +90,7 @@ func New(m *lkgate.Manager, cfg Config) (*Handler, error) {
 		return nil, errors.New("httpx: Config.MaxBodyBytes must not be negative")
 	}
 	h := &Handler{m: m, auth: cfg.Authenticator, maxBody: cfg.MaxBodyBytes, log: cfg.Logger, mux: http.NewServeMux(),
-		seen: newEventIDs(recentWebhookIDs), onWebhook: cfg.OnWebhook, disableGuard: cfg.DisableJoinGuard}
+		seen: newEventIDs(recentWebhookIDs), onWebhook: cfg.OnWebhook, disableGuard: cfg.DisableJoinGuard, observer: cfg.Observer}
 	if h.maxBody == 0 {
 		h.maxBody = DefaultMaxBodyBytes
 	}
@@ -109,6 +121,7 @@ func (h *Handler) route(method, path string, fn http.HandlerFunc) {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	_, pattern := h.mux.Handler(r)
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -119,9 +132,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				writeProblem(rec, newProblem(http.StatusInternalServerError, CodeInternal, "internal error"))
 			}
 		}
-		h.log.InfoContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start))
+		elapsed := time.Since(start)
+		h.log.InfoContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", elapsed)
+		if h.observer != nil {
+			h.observer.ObserveRequest(r.Context(), pattern, rec.status, elapsed)
+		}
 	}()
-	if _, pattern := h.mux.Handler(r); pattern == "" {
+	if pattern == "" {
 		h.noRoute(rec, r)
 		return
 	}
@@ -151,14 +168,18 @@ func (c *headerOnly) Header() http.Header         { return c.header }
 func (c *headerOnly) Write(b []byte) (int, error) { return len(b), nil }
 func (c *headerOnly) WriteHeader(status int)      { c.status = status }
 
-// authenticate resolves the principal or writes a 401.
-func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (Principal, bool) {
+// authenticate resolves the principal or writes a 401. The returned
+// request carries the principal's subject for lkgate's audit events.
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (Principal, *http.Request, bool) {
 	p, err := h.auth.Authenticate(r)
 	if err != nil {
 		writeProblem(w, newProblem(http.StatusUnauthorized, CodeUnauthenticated, "missing or invalid API key"))
-		return Principal{}, false
+		return Principal{}, r, false
 	}
-	return p, true
+	if p.Subject != "" {
+		r = r.WithContext(lkgate.WithSubject(r.Context(), p.Subject))
+	}
+	return p, r, true
 }
 
 // fail writes err as a problem and logs failures that are not the client's.

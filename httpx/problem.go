@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/lkgate/lkgate"
 )
@@ -22,6 +24,10 @@ type Problem struct {
 	Field string `json:"field,omitempty"`
 	// SIPStatus is the SIP status reported by LiveKit, when there is one.
 	SIPStatus int `json:"sip_status,omitempty"`
+	// Limit names the exhausted limit of a 429 (such as "token_rate").
+	Limit string `json:"limit,omitempty"`
+	// RetryAfter is the Retry-After header of a 429, in seconds.
+	RetryAfter int `json:"retry_after,omitempty"`
 }
 
 // Stable problem codes.
@@ -47,6 +53,13 @@ const (
 	CodeSIPCallFailed      = "sip_call_failed"
 	CodeSIPTransferRefused = "sip_transfer_refused"
 	CodeSIPTransferFailed  = "sip_transfer_failed"
+	// Refusals by a tenant's limit (429 with Retry-After): the code names
+	// the limit, "<limit>_exceeded".
+	CodeMaxRoomsExceeded              = lkgate.LimitMaxRooms + "_exceeded"
+	CodeTokenRateExceeded             = lkgate.LimitTokenRate + "_exceeded"
+	CodeSIPCallRateExceeded           = lkgate.LimitSIPCallRate + "_exceeded"
+	CodeMaxConcurrentSIPCallsExceeded = lkgate.LimitMaxConcurrentSIPCalls + "_exceeded"
+	CodeInviteRateExceeded            = lkgate.LimitInviteRate + "_exceeded"
 )
 
 var kinds = []struct {
@@ -84,6 +97,11 @@ func problemFor(err error, fields fieldNames) Problem {
 	if !errors.As(err, &e) {
 		return newProblem(http.StatusInternalServerError, CodeInternal, "internal error")
 	}
+	if errors.Is(err, lkgate.ErrLimited) {
+		p := newProblem(http.StatusTooManyRequests, e.Limit+"_exceeded", e.Msg)
+		p.Limit, p.RetryAfter = e.Limit, int(e.RetryAfter/time.Second)
+		return p
+	}
 	for _, k := range kinds {
 		if errors.Is(err, k.err) {
 			p := newProblem(k.status, k.code, e.Msg)
@@ -114,6 +132,9 @@ func fieldProblem(field, detail string) Problem {
 func writeProblem(w http.ResponseWriter, p Problem) {
 	if p.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="lkgate"`)
+	}
+	if p.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(p.RetryAfter))
 	}
 	writeJSONType(w, p.Status, "application/problem+json", p)
 }

@@ -96,7 +96,7 @@ var participantFields = fieldNames{
 
 // ListRooms serves GET /livekit/rooms: the caller's tenant's rooms.
 func (h *Handler) ListRooms(w http.ResponseWriter, r *http.Request) {
-	p, ok := h.authenticate(w, r)
+	p, r, ok := h.authenticate(w, r)
 	if !ok {
 		return
 	}
@@ -115,7 +115,7 @@ func (h *Handler) ListRooms(w http.ResponseWriter, r *http.Request) {
 // Room serves GET /livekit/rooms/{room_name}: the room and its
 // participants. Another tenant's room answers exactly like a missing one.
 func (h *Handler) Room(w http.ResponseWriter, r *http.Request) {
-	p, ok := h.authenticate(w, r)
+	p, r, ok := h.authenticate(w, r)
 	if !ok {
 		return
 	}
@@ -133,7 +133,7 @@ func (h *Handler) Room(w http.ResponseWriter, r *http.Request) {
 
 // RemoveParticipant serves DELETE /livekit/participant.
 func (h *Handler) RemoveParticipant(w http.ResponseWriter, r *http.Request) {
-	p, ok := h.authenticate(w, r)
+	p, r, ok := h.authenticate(w, r)
 	if !ok {
 		return
 	}
@@ -151,7 +151,7 @@ func (h *Handler) RemoveParticipant(w http.ResponseWriter, r *http.Request) {
 
 // Mute serves POST /livekit/participant/mute.
 func (h *Handler) Mute(w http.ResponseWriter, r *http.Request) {
-	p, ok := h.authenticate(w, r)
+	p, r, ok := h.authenticate(w, r)
 	if !ok {
 		return
 	}

@@ -65,7 +65,7 @@ var sipFields = fieldNames{
 
 // Call serves POST /sip/call.
 func (h *Handler) Call(w http.ResponseWriter, r *http.Request) {
-	p, ok := h.authenticate(w, r)
+	p, r, ok := h.authenticate(w, r)
 	if !ok {
 		return
 	}
@@ -101,7 +101,7 @@ func (h *Handler) Call(w http.ResponseWriter, r *http.Request) {
 
 // Transfer serves POST /sip/transfer.
 func (h *Handler) Transfer(w http.ResponseWriter, r *http.Request) {
-	p, ok := h.authenticate(w, r)
+	p, r, ok := h.authenticate(w, r)
 	if !ok {
 		return
 	}

@@ -128,7 +128,7 @@ var tokenFields = fieldNames{
 // caller's tenant (403 if another tenant owns the room). The token carries
 // the ordinary participant grant and nothing more.
 func (h *Handler) Token(w http.ResponseWriter, r *http.Request) {
-	p, ok := h.authenticate(w, r)
+	p, r, ok := h.authenticate(w, r)
 	if !ok {
 		return
 	}

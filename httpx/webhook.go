@@ -41,6 +41,11 @@ func (h *Handler) Webhook(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if err := h.m.ReleaseCall(r.Context(), ev); err != nil {
+		h.seen.forget(ev.GetId())
+		h.fail(r.Context(), w, err, nil)
+		return
+	}
 	if h.onWebhook != nil {
 		h.onWebhook(r.Context(), ev)
 	}

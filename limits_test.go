@@ -1,0 +1,349 @@
+package lkgate_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	"github.com/livekit/protocol/webhook"
+
+	"github.com/lkgate/lkgate"
+	"github.com/lkgate/lkgate/lkgatetest"
+)
+
+// steppedClock is a settable clock for limit tests.
+type steppedClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *steppedClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *steppedClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func wantLimited(t *testing.T, err error, limit string) *lkgate.Error {
+	t.Helper()
+	var e *lkgate.Error
+	if !errors.Is(err, lkgate.ErrLimited) || !errors.As(err, &e) || e.Limit != limit {
+		t.Fatalf("err = %v, want ErrLimited by %s", err, limit)
+	}
+	if e.RetryAfter < time.Second || e.RetryAfter%time.Second != 0 {
+		t.Errorf("RetryAfter = %s, want whole seconds, at least one", e.RetryAfter)
+	}
+	return e
+}
+
+func tokenFor(m *lkgate.Manager, tenant, room string) error {
+	_, err := m.Token(context.Background(), tenant, lkgate.TokenRequest{Room: room, Identity: "alice"})
+	return err
+}
+
+func TestRoomQuota(t *testing.T) {
+	m, fake := newManager(t, lkgate.Config{Limits: lkgate.LimitConfig{
+		Default: lkgate.Limits{MaxRooms: 2},
+		Tenant: func(tenant string) (lkgate.Limits, bool) {
+			return lkgate.Limits{MaxRooms: 3}, tenant == "globex"
+		},
+	}})
+	for _, room := range []string{"a1", "a2"} {
+		if err := tokenFor(m, "acme", room); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fake.ResetCalls()
+	wantLimited(t, tokenFor(m, "acme", "a3"), lkgate.LimitMaxRooms)
+	if _, ok := fake.Room("a3"); ok {
+		t.Error("a refused request created its room")
+	}
+	if got := fake.Calls("CreateRoom") + fake.Calls("UpdateRoomMetadata"); got != 0 {
+		t.Errorf("a refused request made %d create/claim calls", got)
+	}
+
+	// Owned rooms stay reachable at the quota, in one LiveKit call.
+	fake.ResetCalls()
+	if err := tokenFor(m, "acme", "a1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := fake.TotalCalls(); got != 1 {
+		t.Errorf("token for an owned room at the quota: %d LiveKit calls, want 1", got)
+	}
+
+	// Another tenant is not affected, and its own limit applies.
+	for _, room := range []string{"g1", "g2", "g3"} {
+		if err := tokenFor(m, "globex", room); err != nil {
+			t.Fatalf("globex %s: %v", room, err)
+		}
+	}
+	wantLimited(t, tokenFor(m, "globex", "g4"), lkgate.LimitMaxRooms)
+
+	// A room that closes frees its place: the count is LiveKit's.
+	if _, err := adminClient(fake).DeleteRoom(context.Background(), &livekit.DeleteRoomRequest{Room: "a2"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tokenFor(m, "acme", "a3"); err != nil {
+		t.Fatalf("after a room closed: %v", err)
+	}
+}
+
+// Racing requests for many new rooms of one tenant never exceed its quota.
+func TestRoomQuotaUnderRace(t *testing.T) {
+	m, fake := newManager(t, lkgate.Config{Limits: lkgate.LimitConfig{Default: lkgate.Limits{MaxRooms: 3}}})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var ok, refused int
+	for i := range 20 {
+		wg.Go(func() {
+			err := tokenFor(m, "acme", fmt.Sprintf("r%d", i))
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, lkgate.ErrLimited):
+				refused++
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	res, err := adminClient(fake).ListRooms(context.Background(), &livekit.ListRoomsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok != 3 || refused != 17 || len(res.Rooms) != 3 {
+		t.Errorf("ok %d, refused %d, rooms %d; want 3, 17, 3", ok, refused, len(res.Rooms))
+	}
+}
+
+func TestTokenRate(t *testing.T) {
+	clock := &steppedClock{now: fixedNow}
+	m, fake := newManager(t, lkgate.Config{Now: clock.Now, Limits: lkgate.LimitConfig{
+		Default: lkgate.Limits{TokenRate: lkgate.PerSecond(2, 4)},
+	}})
+	for i := range 4 {
+		if err := tokenFor(m, "acme", "standup"); err != nil {
+			t.Fatalf("burst token %d: %v", i, err)
+		}
+	}
+	fake.ResetCalls()
+	e := wantLimited(t, tokenFor(m, "acme", "standup"), lkgate.LimitTokenRate)
+	if e.RetryAfter != time.Second {
+		t.Errorf("RetryAfter = %s, want 1s (one token refills in 500ms)", e.RetryAfter)
+	}
+	if fake.TotalCalls() != 0 {
+		t.Errorf("a refused token made %d LiveKit calls", fake.TotalCalls())
+	}
+	if err := tokenFor(m, "globex", "standup-g"); err != nil {
+		t.Errorf("another tenant was limited: %v", err)
+	}
+	clock.Advance(500 * time.Millisecond)
+	if err := tokenFor(m, "acme", "standup"); err != nil {
+		t.Errorf("after the refill: %v", err)
+	}
+	wantLimited(t, tokenFor(m, "acme", "standup"), lkgate.LimitTokenRate)
+	// Invalid requests are refused before the rate, and do not use it up.
+	clock.Advance(time.Second)
+	if _, err := m.Token(context.Background(), "acme", lkgate.TokenRequest{Room: "standup"}); !errors.Is(err, lkgate.ErrInvalidArgument) {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := tokenFor(m, "acme", "standup"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestInviteRate(t *testing.T) {
+	clock := &steppedClock{now: fixedNow}
+	m, _ := newManager(t, lkgate.Config{Now: clock.Now, Guests: guestConfig(), Limits: lkgate.LimitConfig{
+		Default: lkgate.Limits{InviteRate: lkgate.PerMinute(1, 1)},
+	}})
+	inv := lkgate.InviteRequest{Org: "acme", Room: "standup", AllowAll: true}
+	if _, err := m.Invite(context.Background(), "acme", inv); err != nil {
+		t.Fatal(err)
+	}
+	e := wantLimited(t, mustFail(m.Invite(context.Background(), "acme", inv)), lkgate.LimitInviteRate)
+	if e.RetryAfter != time.Minute {
+		t.Errorf("RetryAfter = %s, want 1m", e.RetryAfter)
+	}
+	clock.Advance(time.Minute)
+	if _, err := m.Invite(context.Background(), "acme", inv); err != nil {
+		t.Errorf("after a minute: %v", err)
+	}
+}
+
+func mustFail[T any](_ T, err error) error { return err }
+
+func newLimitedSIPEnv(t *testing.T, limits lkgate.Limits) (*sipEnv, *steppedClock, lkgate.LimitStore) {
+	t.Helper()
+	clock := &steppedClock{now: fixedNow}
+	store := lkgate.NewMemoryLimitStore(clock.Now)
+	e := newSIPEnv(t, lkgate.SIPConfig{})
+	m, err := lkgate.New(lkgate.Config{URL: e.fake.URL(), APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret, Now: clock.Now,
+		SIP:    lkgate.SIPConfig{Trunks: lkgate.TenantTrunks(map[string]string{"acme": e.acmeTrunk, "globex": e.gTrnk})},
+		Limits: lkgate.LimitConfig{Default: limits, Store: store}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.m = m
+	return e, clock, store
+}
+
+func callAs(identity string) lkgate.CallRequest {
+	c := call("support", "+4930123456")
+	c.Identity = identity
+	return c
+}
+
+func leftEvent(fake *lkgatetest.Server, room, identity string) *livekit.WebhookEvent {
+	r, _ := fake.Room(room)
+	for _, p := range fake.Participants(room) {
+		if p.Identity == identity {
+			return &livekit.WebhookEvent{Event: webhook.EventParticipantLeft, Room: r, Participant: p}
+		}
+	}
+	return nil
+}
+
+func TestConcurrentSIPCalls(t *testing.T) {
+	e, clock, _ := newLimitedSIPEnv(t, lkgate.Limits{MaxConcurrentSIPCalls: 2})
+	ctx := context.Background()
+	for _, id := range []string{"p1", "p2"} {
+		if _, err := e.m.Call(ctx, "acme", callAs(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dialed := len(e.fake.Dialed())
+	wantLimited(t, mustFail(e.m.Call(ctx, "acme", callAs("p3"))), lkgate.LimitMaxConcurrentSIPCalls)
+	if len(e.fake.Dialed()) != dialed {
+		t.Error("a refused call was dialed")
+	}
+	if _, err := e.m.Call(ctx, "globex", lkgate.CallRequest{Room: "g", Identity: "p1", From: "+15550000002", To: "+4930123456"}); err != nil {
+		t.Errorf("another tenant was limited: %v", err)
+	}
+
+	// participant_left of the SIP participant frees its slot.
+	ev := leftEvent(e.fake, "support", "p1")
+	if _, err := adminClient(e.fake).RemoveParticipant(ctx, &livekit.RoomParticipantIdentity{Room: "support", Identity: "p1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.ReleaseCall(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.m.Call(ctx, "acme", callAs("p3")); err != nil {
+		t.Fatalf("after a call ended: %v", err)
+	}
+
+	// Without the webhook, a refusal reconciles settled slots with LiveKit.
+	if _, err := adminClient(e.fake).RemoveParticipant(ctx, &livekit.RoomParticipantIdentity{Room: "support", Identity: "p2"}); err != nil {
+		t.Fatal(err)
+	}
+	wantLimited(t, mustFail(e.m.Call(ctx, "acme", callAs("p4"))), lkgate.LimitMaxConcurrentSIPCalls)
+	clock.Advance(4 * time.Minute)
+	if _, err := e.m.Call(ctx, "acme", callAs("p4")); err != nil {
+		t.Fatalf("a slot of an ended call was not reconciled: %v", err)
+	}
+	wantLimited(t, mustFail(e.m.Call(ctx, "acme", callAs("p5"))), lkgate.LimitMaxConcurrentSIPCalls)
+}
+
+// A call that fails, or that the rate refuses, holds no slot.
+func TestFailedCallsHoldNoSlot(t *testing.T) {
+	e, _, store := newLimitedSIPEnv(t, lkgate.Limits{MaxConcurrentSIPCalls: 1, SIPCallRate: lkgate.PerMinute(2, 2)})
+	ctx := context.Background()
+	e.fake.SetFarEnd("+4930999999", lkgatetest.FarEnd{CallStatus: 486})
+	busy := call("support", "+4930999999")
+	if _, err := e.m.Call(ctx, "acme", busy); !errors.Is(err, lkgate.ErrBusy) {
+		t.Fatalf("err = %v, want ErrBusy", err)
+	}
+	if _, err := e.m.Call(ctx, "acme", callAs("p1")); err != nil {
+		t.Fatalf("the failed call kept its slot: %v", err)
+	}
+	wantLimited(t, mustFail(e.m.Call(ctx, "acme", callAs("p2"))), lkgate.LimitMaxConcurrentSIPCalls)
+	ev := leftEvent(e.fake, "support", "p1")
+	if err := e.m.ReleaseCall(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	wantLimited(t, mustFail(e.m.Call(ctx, "acme", callAs("p2"))), lkgate.LimitSIPCallRate)
+	// The rate's refusal released the slot it had taken.
+	if h, err := store.Holders(ctx, "lkgate:limit:max_concurrent_sip_calls:acme"); err != nil || len(h) != 0 {
+		t.Errorf("slots held after the refusals: %v, %v", h, err)
+	}
+}
+
+func TestLimitConfigValidation(t *testing.T) {
+	for field, l := range map[string]lkgate.Limits{
+		"Limits.Default.MaxRooms":              {MaxRooms: -1},
+		"Limits.Default.MaxConcurrentSIPCalls": {MaxConcurrentSIPCalls: -1},
+		"Limits.Default.TokenRate":             {TokenRate: lkgate.Rate{Events: 5}},
+		"Limits.Default.SIPCallRate":           {SIPCallRate: lkgate.Rate{Per: time.Second}},
+		"Limits.Default.InviteRate":            {InviteRate: lkgate.Rate{Events: 1, Per: time.Second, Burst: -1}},
+	} {
+		_, err := lkgate.New(lkgate.Config{URL: "http://127.0.0.1:1", APIKey: "k", APISecret: lkgatetest.APISecret, Limits: lkgate.LimitConfig{Default: l}})
+		wantErr(t, err, lkgate.ErrInvalidArgument, field)
+	}
+	// A bad per-tenant answer refuses the operation; it never lifts a limit.
+	m, _ := newManager(t, lkgate.Config{Limits: lkgate.LimitConfig{Tenant: func(string) (lkgate.Limits, bool) {
+		return lkgate.Limits{TokenRate: lkgate.Rate{Events: 1}}, true
+	}}})
+	if err := tokenFor(m, "acme", "r"); !errors.Is(err, lkgate.ErrNotConfigured) {
+		t.Errorf("err = %v, want ErrNotConfigured", err)
+	}
+}
+
+type failingStore struct{ lkgate.LimitStore }
+
+func (failingStore) Allow(context.Context, string, lkgate.Rate) (bool, time.Duration, error) {
+	return false, 0, errors.New("store down: secret=hunter2")
+}
+
+// A failing store fails the operation closed, without leaking its error.
+func TestLimitStoreFailure(t *testing.T) {
+	m, fake := newManager(t, lkgate.Config{Limits: lkgate.LimitConfig{
+		Default: lkgate.Limits{TokenRate: lkgate.PerSecond(10, 10)},
+		Store:   failingStore{},
+	}})
+	err := tokenFor(m, "acme", "r")
+	if !errors.Is(err, lkgate.ErrUnavailable) || fake.TotalCalls() != 0 {
+		t.Fatalf("err = %v after %d calls, want ErrUnavailable before any", err, fake.TotalCalls())
+	}
+	if got := err.Error(); got != "lkgate: token: room \"r\": the limit store is unavailable" {
+		t.Errorf("error text %q", got)
+	}
+}
+
+// The in-process store forgets refilled buckets, and what it forgets
+// behaves as before.
+func TestMemoryStoreSweep(t *testing.T) {
+	clock := &steppedClock{now: fixedNow}
+	s := lkgate.NewMemoryLimitStore(clock.Now)
+	ctx := context.Background()
+	r := lkgate.PerSecond(1, 1)
+	for i := range 5000 {
+		if ok, _, _ := s.Allow(ctx, fmt.Sprint(i), r); !ok {
+			t.Fatal("fresh key refused")
+		}
+		if i%1000 == 0 {
+			clock.Advance(2 * time.Second)
+		}
+	}
+	if ok, wait, _ := s.Allow(ctx, "4999", r); ok || wait != time.Second {
+		t.Errorf("a drained bucket: ok %v wait %s", ok, wait)
+	}
+	clock.Advance(time.Second)
+	if ok, _, _ := s.Allow(ctx, "0", r); !ok {
+		t.Error("a refilled key was refused")
+	}
+}
