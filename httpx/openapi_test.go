@@ -53,6 +53,8 @@ func openAPIRouter(t *testing.T) (*openapi3.T, routers.Router) {
 }
 
 // newFullEnv is an env with guests and SIP configured: every route works.
+// Acme may hold one SIP call and issue one invite a minute; globex may mint
+// one token a minute.
 func newFullEnv(t *testing.T) *env {
 	t.Helper()
 	var mu sync.Mutex
@@ -67,6 +69,15 @@ func newFullEnv(t *testing.T) *env {
 			defer mu.Unlock()
 			return lkgate.TenantTrunks(trunks).OutboundTrunk(ctx, tenant)
 		})},
+		Limits: lkgate.LimitConfig{Tenant: func(tenant string) (lkgate.Limits, bool) {
+			switch tenant {
+			case "acme":
+				return lkgate.Limits{MaxConcurrentSIPCalls: 1, InviteRate: lkgate.PerMinute(1, 1)}, true
+			case "globex":
+				return lkgate.Limits{TokenRate: lkgate.PerMinute(1, 1)}, true
+			}
+			return lkgate.Limits{}, false
+		}},
 	}, httpx.StaticKeysConfig{})
 	mu.Lock()
 	defer mu.Unlock()
@@ -139,6 +150,7 @@ func TestOpenAPIConformance(t *testing.T) {
 	run("token refused room_config", request("POST", "/livekit/token", keyAcme, `{"room_name":"standup","room_config":{"egress":{}}}`), 400, true)
 	run("token no key", request("POST", "/livekit/token", "", `{"room_name":"standup"}`), 401, false)
 	run("token other tenant", request("POST", "/livekit/token", keyGlobex, `{"room_name":"standup","participant_identity":"g"}`), 403, false)
+	run("token over the rate", request("POST", "/livekit/token", keyGlobex, `{"room_name":"g","participant_identity":"g"}`), 429, false)
 	run("token not JSON", func() *http.Request {
 		r := request("POST", "/livekit/token", keyAcme, `room_name=x`)
 		r.Header.Set("Content-Type", "text/plain")
@@ -155,6 +167,7 @@ func TestOpenAPIConformance(t *testing.T) {
 
 	inv := decodeBody[httpx.InviteResponse](t, response{body: run("invite",
 		request("POST", "/livekit/guest/invite", keyAcme, `{"orgId":"acme","roomId":"standup","allowAll":true}`), 201, false)})
+	run("invite over the rate", request("POST", "/livekit/guest/invite", keyAcme, `{"orgId":"acme","roomId":"standup","allowAll":true}`), 429, false)
 	u, err := url.Parse(inv.InviteURL)
 	if err != nil {
 		t.Fatal(err)
@@ -170,6 +183,7 @@ func TestOpenAPIConformance(t *testing.T) {
 	run("admit unknown guest", request("POST", "/livekit/guest/admit", keyAcme, `{"roomId":"standup","guestIdentity":"guest-nobody","action":"deny"}`), 404, false)
 
 	run("call", request("POST", "/sip/call", keyAcme, callBody), 200, false)
+	run("call over the concurrency quota", request("POST", "/sip/call", keyAcme, strings.Replace(callBody, `"phone"`, `"phone2"`, 1)), 429, false)
 	run("transfer", request("POST", "/sip/transfer", keyAcme, `{"room_name":"support","participant_identity":"phone","transfer_to":"+4930999"}`), 200, false)
 	run("call no trunk", request("POST", "/sip/call", keyGlobex, `{"room_name":"g","participant_identity":"p","from_phone_number":"+15550000002","to_phone_number":"+15550100"}`), 403, false)
 

@@ -1,0 +1,181 @@
+package redislimit_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/lkgate/lkgate"
+	"github.com/lkgate/lkgate/internal/redisserver"
+	"github.com/lkgate/lkgate/lkgatetest"
+	"github.com/lkgate/lkgate/redislimit"
+	"github.com/lkgate/lkgate/redislock"
+)
+
+func newStore(t *testing.T, addr string) *redislimit.Store {
+	t.Helper()
+	client := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { client.Close() })
+	s, err := redislimit.New(redislimit.Config{Client: client, Prefix: "test:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// replica is one lkgate replica: its own Redis connections, sharing the
+// Redis server and the LiveKit with the others.
+func replica(t *testing.T, redisAddr string, fake *lkgatetest.Server, limits lkgate.Limits) *lkgate.Manager {
+	t.Helper()
+	client := redis.NewClient(&redis.Options{Addr: redisAddr})
+	t.Cleanup(func() { client.Close() })
+	store, err := redislimit.New(redislimit.Config{Client: client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	locker, err := redislock.New(redislock.Config{Client: client, RetryInterval: 2 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := lkgate.New(lkgate.Config{URL: fake.URL(), APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret,
+		Locker: locker, Limits: lkgate.LimitConfig{Default: limits, Store: store}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// Two replicas sharing Redis enforce one token rate and one room quota
+// together.
+func TestReplicasShareLimits(t *testing.T) {
+	srv := redisserver.Start(t)
+	fake := lkgatetest.NewServer(t)
+	limits := lkgate.Limits{TokenRate: lkgate.PerMinute(10, 10), MaxRooms: 4}
+	replicas := []*lkgate.Manager{replica(t, srv.Addr, fake, limits), replica(t, srv.Addr, fake, limits)}
+
+	var minted, limited atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 30 {
+		wg.Go(func() {
+			_, err := replicas[i%2].Token(context.Background(), "acme", lkgate.TokenRequest{Room: "standup", Identity: fmt.Sprint("u", i)})
+			switch {
+			case err == nil:
+				minted.Add(1)
+			case errors.Is(err, lkgate.ErrLimited):
+				limited.Add(1)
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if minted.Load() != 10 || limited.Load() != 20 {
+		t.Errorf("minted %d, limited %d; want 10 and 20 across both replicas", minted.Load(), limited.Load())
+	}
+
+	// Room quota: another tenant races 12 new rooms through both replicas.
+	var claimed atomic.Int32
+	for i := range 12 {
+		wg.Go(func() {
+			_, err := replicas[i%2].Token(context.Background(), "globex", lkgate.TokenRequest{Room: fmt.Sprint("g", i), Identity: "u"})
+			if err == nil {
+				claimed.Add(1)
+			} else if !errors.Is(err, lkgate.ErrLimited) {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if claimed.Load() != 4 {
+		t.Errorf("globex claimed %d rooms through two replicas, want its quota of 4", claimed.Load())
+	}
+}
+
+func TestRate(t *testing.T) {
+	s := newStore(t, redisserver.Start(t).Addr)
+	ctx := context.Background()
+	r := lkgate.Rate{Events: 2, Per: 200 * time.Millisecond, Burst: 2}
+	for i := range 2 {
+		if ok, _, err := s.Allow(ctx, "k", r); err != nil || !ok {
+			t.Fatalf("event %d: %v %v", i, ok, err)
+		}
+	}
+	ok, wait, err := s.Allow(ctx, "k", r)
+	if err != nil || ok || wait <= 0 || wait > 100*time.Millisecond {
+		t.Fatalf("over the burst: ok %v wait %s err %v; want a refusal for up to 100ms", ok, wait, err)
+	}
+	if ok, _, _ := s.Allow(ctx, "other", r); !ok {
+		t.Error("keys are not independent")
+	}
+	time.Sleep(wait + 10*time.Millisecond)
+	if ok, _, err := s.Allow(ctx, "k", r); err != nil || !ok {
+		t.Errorf("after waiting RetryAfter: %v %v", ok, err)
+	}
+}
+
+func TestSlots(t *testing.T) {
+	srv := redisserver.Start(t)
+	a, b := newStore(t, srv.Addr), newStore(t, srv.Addr)
+	ctx := context.Background()
+	acquire := func(s *redislimit.Store, holder string, ttl time.Duration) bool {
+		t.Helper()
+		ok, err := s.Acquire(ctx, "calls", holder, 2, ttl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if !acquire(a, "h1", time.Hour) || !acquire(b, "h2", 150*time.Millisecond) {
+		t.Fatal("free slots refused")
+	}
+	if acquire(a, "h3", time.Hour) {
+		t.Fatal("a third slot of two")
+	}
+	if !acquire(b, "h1", time.Hour) {
+		t.Error("renewing a held slot was refused")
+	}
+	holders, err := a.Holders(ctx, "calls")
+	if err != nil || len(holders) != 2 || time.Until(holders["h1"]) < 50*time.Minute || time.Until(holders["h2"]) > time.Second {
+		t.Errorf("holders %v, %v", holders, err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if !acquire(a, "h3", time.Hour) {
+		t.Error("an expired lease still holds its slot")
+	}
+	if err := b.Release(ctx, "calls", "h1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Release(ctx, "calls", "never-held"); err != nil {
+		t.Errorf("releasing a free slot: %v", err)
+	}
+	if holders, _ := a.Holders(ctx, "calls"); len(holders) != 1 {
+		t.Errorf("after release: %v", holders)
+	}
+}
+
+// An unreachable Redis is an error, which lkgate turns into a refusal.
+func TestUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	s := newStore(t, addr)
+	if _, _, err := s.Allow(context.Background(), "k", lkgate.PerSecond(1, 1)); err == nil {
+		t.Error("Allow on a closed port succeeded")
+	}
+	if _, err := s.Acquire(context.Background(), "k", "h", 1, time.Second); err == nil {
+		t.Error("Acquire on a closed port succeeded")
+	}
+	if _, err := redislimit.New(redislimit.Config{}); err == nil {
+		t.Error("New without a client succeeded")
+	}
+}
