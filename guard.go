@@ -42,7 +42,9 @@ func (m *Manager) VerifyWebhook(r *http.Request) (*livekit.WebhookEvent, error) 
 // Participants without TenantAttribute (tokens lkgate did not mint) are
 // removed from owned rooms too, unless Config.AllowUnattributedJoins is set;
 // agents, egress and ingress participants, which LiveKit itself creates,
-// are left alone, as are rooms without an owner (claiming such a room
+// are left alone, and so are SIP participants without TenantAttribute
+// (livekit-sip sets attributes after it joins; a SIP participant of another
+// tenant is removed), as are rooms without an owner (claiming such a room
 // checks who is in it first). The event's own metadata settles the common
 // case with no LiveKit call; otherwise the owner is read again (one call)
 // so a stale event never removes anyone by mistake, and removal costs one
@@ -57,6 +59,12 @@ func (m *Manager) GuardJoin(ctx context.Context, ev *livekit.WebhookEvent) (remo
 		return false, nil
 	}
 	tenant, attributed := p.GetAttributes()[TenantAttribute]
+	if !attributed && p.GetKind() == livekit.ParticipantInfo_SIP {
+		// livekit-sip joins before it sets the attributes lkgate asked for,
+		// and only LiveKit's SIP API (admin credentials) creates SIP
+		// participants: no client token can be behind one.
+		return false, nil
+	}
 	if attributed && ownedBy(room.GetMetadata(), tenant) {
 		return false, nil
 	}

@@ -35,6 +35,7 @@ func TestGuardJoin(t *testing.T) {
 		{"not minted by lkgate, allowed", "acme", "acme", livekit.ParticipantInfo_STANDARD, nil, true, false, 1},
 		{"agent", "acme", "acme", livekit.ParticipantInfo_AGENT, nil, false, false, 0},
 		{"egress", "acme", "acme", livekit.ParticipantInfo_EGRESS, nil, false, false, 0},
+		{"SIP participant before livekit-sip set its attributes", "acme", "acme", livekit.ParticipantInfo_SIP, nil, false, false, 0},
 		{"SIP participant of another tenant", "acme", "acme", livekit.ParticipantInfo_SIP, map[string]string{lkgate.TenantAttribute: "globex"}, false, true, 2},
 		{"unowned room", "", "", livekit.ParticipantInfo_STANDARD, map[string]string{lkgate.TenantAttribute: "globex"}, false, false, 1},
 	}

@@ -55,8 +55,9 @@ type Stack struct {
 	sip   *proc.Process
 }
 
-// Start starts a stack for t and stops it when t's cleanup runs.
-func Start(t testing.TB) *Stack {
+// Start starts a stack for t and stops it when t's cleanup runs. opts
+// configure its livekit-server.
+func Start(t testing.TB, opts ...lkserver.Option) *Stack {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("integration test: needs redis-server, livekit-server and livekit-sip; run without -short")
@@ -69,7 +70,7 @@ func Start(t testing.TB) *Stack {
 	s := &Stack{redis: redisserver.Start(t)}
 	redisAddr := s.redis.Addr
 
-	s.LiveKit = lkserver.Start(t, lkserver.WithRedis(redisAddr))
+	s.LiveKit = lkserver.Start(t, append(opts, lkserver.WithRedis(redisAddr))...)
 
 	for attempt := 1; ; attempt++ {
 		s.sip, err = startSIP(t, sipBin, s.LiveKit, redisAddr)
