@@ -2,6 +2,7 @@ package lkgate_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/livekit/protocol/livekit"
@@ -113,4 +114,55 @@ func benchCalls(b *testing.B, fake *lkgatetest.Server, name string, op func(b *t
 		}
 		b.ReportMetric(float64(fake.TotalCalls())/float64(b.N), "lkcalls/op")
 	})
+}
+
+// BenchmarkLimits reports what limits cost: no LiveKit call on the path of
+// an owned room, two more for a new room under a room quota (the count
+// and the settle read), none for a refusal.
+func BenchmarkLimits(b *testing.B) {
+	ctx := context.Background()
+	generous := lkgate.Limits{MaxRooms: 1 << 30, TokenRate: lkgate.PerSecond(1<<30, 1<<30)}
+	m, fake := newBenchManager(b, lkgate.Config{Limits: lkgate.LimitConfig{Default: generous}})
+	if _, err := m.Token(ctx, "acme", lkgate.TokenRequest{Room: "bench", Identity: "x"}); err != nil {
+		b.Fatal(err)
+	}
+	run := func(name string, op func(b *testing.B)) { benchCalls(b, fake, name, op) }
+	run("Token/owned", func(b *testing.B) {
+		if _, err := m.Token(ctx, "acme", lkgate.TokenRequest{Room: "bench", Identity: "alice"}); err != nil {
+			b.Fatal(err)
+		}
+	})
+	n := 0
+	run("Token/new-room-under-quota", func(b *testing.B) {
+		n++
+		if _, err := m.Token(ctx, "acme", lkgate.TokenRequest{Room: fmt.Sprint("new-", n), Identity: "alice"}); err != nil {
+			b.Fatal(err)
+		}
+	})
+	limited, _ := newBenchManager(b, lkgate.Config{Limits: lkgate.LimitConfig{Default: lkgate.Limits{TokenRate: lkgate.PerMinute(1, 1)}}})
+	run("Token/refused-by-rate", func(b *testing.B) {
+		if _, err := limited.Token(ctx, "acme", lkgate.TokenRequest{Room: "bench", Identity: "alice"}); err == nil && b.N > 1 {
+			b.Fatal("not refused")
+		}
+	})
+}
+
+// BenchmarkMemoryLimitStore is the in-process rate check on the token path,
+// over 1000 tenants.
+func BenchmarkMemoryLimitStore(b *testing.B) {
+	s := lkgate.NewMemoryLimitStore(nil)
+	ctx := context.Background()
+	keys := make([]string, 1000)
+	for i := range keys {
+		keys[i] = fmt.Sprint("lkgate:limit:token_rate:tenant-", i)
+	}
+	r := lkgate.PerSecond(1<<30, 1<<30)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, _, err := s.Allow(ctx, keys[i%len(keys)], r); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
 }

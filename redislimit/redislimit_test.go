@@ -179,3 +179,21 @@ func TestUnreachable(t *testing.T) {
 		t.Error("New without a client succeeded")
 	}
 }
+
+// BenchmarkAllow is one shared rate check: one round trip to Redis.
+func BenchmarkAllow(b *testing.B) {
+	srv := redisserver.Start(b)
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	b.Cleanup(func() { client.Close() })
+	s, err := redislimit.New(redislimit.Config{Client: client})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	r := lkgate.PerSecond(1<<30, 1<<30)
+	for b.Loop() {
+		if _, _, err := s.Allow(ctx, "lkgate:limit:token_rate:acme", r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
