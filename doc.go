@@ -3,7 +3,9 @@
 // ownership-checked operations on rooms, participants, guests and SIP
 // calls, without ever handing LiveKit credentials or admin power to its
 // clients. The httpx subpackage serves the same operations as net/http
-// handlers; lkgatetest is an in-memory LiveKit for tests; redislock shares
+// handlers; lkgatetest is an in-memory LiveKit for tests; redislimit shares
+// per-tenant limits between replicas; otelmetrics reports OpenTelemetry
+// metrics; redislock shares
 // the claim lock between replicas.
 //
 // # Tenants and ownership
@@ -88,16 +90,29 @@
 // Every error is an *Error that matches one sentinel with errors.Is:
 // ErrInvalidArgument (with Error.Field), ErrUnauthenticated, ErrForbidden,
 // ErrNotFound, ErrConflict, ErrUnavailable, ErrTimeout, ErrUpstream,
-// ErrNotConfigured, or for what the far end of a call answered, ErrBusy,
+// ErrNotConfigured, ErrLimited (with Error.Limit and Error.RetryAfter), or
+// for what the far end of a call answered, ErrBusy,
 // ErrDeclined, ErrNoAnswer, ErrCallFailed, ErrTransferRefused or
 // ErrTransferFailed (with Error.SIPStatus when LiveKit reports it).
 // LiveKit's twirp and gRPC errors are converted at the boundary, and tokens
 // found in their messages are redacted.
+//
+// # Limits and audit
+//
+// Config.Limits caps what each tenant may do: rooms owned at once, token,
+// call and invite rates, and calls in progress. A refusal (ErrLimited) comes
+// before anything is changed. Rates and call leases live in a LimitStore
+// (in-process, or redislimit's for replicas); the room count is LiveKit's
+// own, taken only when a request would claim a new room, so a token for an
+// owned room still costs one LiveKit call. Every state-changing action,
+// refused or not, is reported to Config.Auditor as an AuditEvent, which
+// never carries a token or secret.
 //
 // # Replicas
 //
 // A Manager keeps no state: LiveKit is the store. Several Managers, in one
 // process or several, can serve the same tenants; across processes they
 // must share a Locker (Config.Locker), or two replicas could each claim the
-// same new room for a different tenant.
+// same new room for a different tenant, and a LimitStore
+// (Config.Limits.Store), or each replica would enforce its own limits.
 package lkgate

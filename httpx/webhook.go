@@ -21,8 +21,10 @@ type WebhookResponse struct {
 // they do not match). Each event id is handled once. On participant_joined
 // the join guard runs (see lkgate.Manager.GuardJoin) unless
 // Config.DisableJoinGuard is set; if it cannot reach LiveKit the answer is
-// 5xx, so LiveKit delivers the event again. Then Config.OnWebhook, if set,
-// receives the event.
+// 5xx, so LiveKit delivers the event again. On participant_left of a SIP
+// participant, the call's concurrency slot is freed (see
+// lkgate.Manager.ReleaseCall), with the same 5xx if the limit store fails.
+// Then Config.OnWebhook, if set, receives the event.
 func (h *Handler) Webhook(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
 	ev, err := h.m.VerifyWebhook(r)
