@@ -26,7 +26,7 @@ func counts(t *testing.T, rm metricdata.ResourceMetrics, name string) map[string
 	key := func(set attribute.Set) string {
 		var parts []string
 		for _, kv := range set.ToSlice() {
-			parts = append(parts, string(kv.Key)+"="+kv.Value.Emit())
+			parts = append(parts, string(kv.Key)+"="+kv.Value.String())
 		}
 		return strings.Join(parts, ",")
 	}

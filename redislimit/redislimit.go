@@ -117,7 +117,7 @@ func (s *Store) Holders(ctx context.Context, key string) (map[string]time.Time, 
 	if !ok || !ok2 || len(pairs)%2 != 0 {
 		return nil, fmt.Errorf("redislimit: holders %s: unexpected reply", key)
 	}
-	skew := time.Now().Sub(time.UnixMilli(now))
+	skew := time.Since(time.UnixMilli(now))
 	out := make(map[string]time.Time, len(pairs)/2)
 	for i := 0; i < len(pairs); i += 2 {
 		holder, _ := pairs[i].(string)
