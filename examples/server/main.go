@@ -16,6 +16,13 @@
 //	LKGATE_INVITE_BASE_URL  the guest page; invites are <it>/join?invite_token=...
 //	LKGATE_SIP_TRUNKS    comma-separated tenant=trunk-id entries: each tenant's
 //	                     LiveKit outbound trunk (default: SIP routes off, 501)
+//	LKGATE_LIMITS        every tenant's limits, comma-separated limit=value:
+//	                     max_rooms=50,token_rate=20/s:40,sip_call_rate=10/m,
+//	                     max_concurrent_sip_calls=5,invite_rate=30/m (a rate is
+//	                     events/s or events/m, with an optional :burst;
+//	                     default: no limits)
+//	LKGATE_REDIS_ADDR    host:port of a Redis shared by replicas: the claim
+//	                     lock and the limits go there (default: in-process)
 //	LKGATE_DEMO_LIVEKIT_CLIENT  path of livekit-client's ESM build
 //	                     (web/node_modules/livekit-client/dist/livekit-client.esm.mjs
 //	                     after npm ci in web/); when set, the demo page is served
@@ -38,12 +45,17 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/lkgate/lkgate"
 	"github.com/lkgate/lkgate/httpx"
+	"github.com/lkgate/lkgate/redislimit"
+	"github.com/lkgate/lkgate/redislock"
 )
 
 type config struct {
@@ -54,6 +66,56 @@ type config struct {
 	// livekitClient is the path of livekit-client's ESM build; empty means
 	// no demo page.
 	livekitClient string
+	// redisAddr is the Redis shared by replicas; empty means in-process.
+	redisAddr string
+}
+
+// parseLimits reads "limit=value,..." as documented on LKGATE_LIMITS.
+func parseLimits(raw string) (lkgate.Limits, error) {
+	var l lkgate.Limits
+	for i, entry := range strings.Split(raw, ",") {
+		name, value, ok := strings.Cut(strings.TrimSpace(entry), "=")
+		if !ok {
+			return l, fmt.Errorf("entry %d is not limit=value", i+1)
+		}
+		var err error
+		switch name {
+		case lkgate.LimitMaxRooms:
+			l.MaxRooms, err = strconv.Atoi(value)
+		case lkgate.LimitMaxConcurrentSIPCalls:
+			l.MaxConcurrentSIPCalls, err = strconv.Atoi(value)
+		case lkgate.LimitTokenRate:
+			l.TokenRate, err = parseRate(value)
+		case lkgate.LimitSIPCallRate:
+			l.SIPCallRate, err = parseRate(value)
+		case lkgate.LimitInviteRate:
+			l.InviteRate, err = parseRate(value)
+		default:
+			return l, fmt.Errorf("entry %d: unknown limit %q", i+1, name)
+		}
+		if err != nil || l.MaxRooms < 0 || l.MaxConcurrentSIPCalls < 0 {
+			return l, fmt.Errorf("%s: %q is not a valid value", name, value)
+		}
+	}
+	return l, nil
+}
+
+// parseRate reads "events/s" or "events/m", with an optional ":burst".
+func parseRate(s string) (lkgate.Rate, error) {
+	rate, burst, hasBurst := strings.Cut(s, ":")
+	events, unit, ok := strings.Cut(rate, "/")
+	per := map[string]time.Duration{"s": time.Second, "m": time.Minute}[unit]
+	n, err := strconv.Atoi(events)
+	if !ok || per == 0 || err != nil || n <= 0 {
+		return lkgate.Rate{}, errors.New("bad rate")
+	}
+	r := lkgate.Rate{Events: n, Per: per}
+	if hasBurst {
+		if r.Burst, err = strconv.Atoi(burst); err != nil || r.Burst <= 0 {
+			return lkgate.Rate{}, errors.New("bad burst")
+		}
+	}
+	return r, nil
 }
 
 // configFromEnv reads the configuration; every error names the variable.
@@ -120,6 +182,14 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		}
 		c.manager.SIP.Trunks = lkgate.TenantTrunks(trunks)
 	}
+	if raw := getenv("LKGATE_LIMITS"); raw != "" {
+		l, err := parseLimits(raw)
+		if err != nil {
+			return c, fmt.Errorf("LKGATE_LIMITS: %w", err)
+		}
+		c.manager.Limits.Default = l
+	}
+	c.redisAddr = getenv("LKGATE_REDIS_ADDR")
 	if c.addr == "" {
 		c.addr = "127.0.0.1:8080"
 	}
@@ -144,6 +214,18 @@ func configFromEnv(getenv func(string) string) (config, error) {
 func newMux(cfg config, logger *slog.Logger) (*http.ServeMux, error) {
 	mcfg := cfg.manager
 	mcfg.Logger = logger
+	if cfg.redisAddr != "" {
+		client := redis.NewClient(&redis.Options{Addr: cfg.redisAddr})
+		lock, err := redislock.New(redislock.Config{Client: client})
+		if err != nil {
+			return nil, fmt.Errorf("LKGATE_REDIS_ADDR: %w", err)
+		}
+		store, err := redislimit.New(redislimit.Config{Client: client})
+		if err != nil {
+			return nil, fmt.Errorf("LKGATE_REDIS_ADDR: %w", err)
+		}
+		mcfg.Locker, mcfg.Limits.Store = lock, store
+	}
 	m, err := lkgate.New(mcfg)
 	if err != nil {
 		return nil, fmt.Errorf("LiveKit settings: %w", err)

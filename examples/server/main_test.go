@@ -11,7 +11,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/lkgate/lkgate"
 	"github.com/lkgate/lkgate/lkgatetest"
 )
 
@@ -45,6 +47,10 @@ func TestConfigFromEnvNamesTheVariable(t *testing.T) {
 		{"demo client missing", "LKGATE_DEMO_LIVEKIT_CLIENT", "/nonexistent/livekit-client.esm.mjs", "LKGATE_DEMO_LIVEKIT_CLIENT"},
 		{"demo prefix", "LKGATE_PREFIX", "/demo", "LKGATE_PREFIX"},
 		{"malformed SIP trunk", "LKGATE_SIP_TRUNKS", "acme=ST_a,globex", "LKGATE_SIP_TRUNKS"},
+		{"unknown limit", "LKGATE_LIMITS", "max_rooms=5,rooms=3", "LKGATE_LIMITS"},
+		{"negative limit", "LKGATE_LIMITS", "max_rooms=-1", "LKGATE_LIMITS"},
+		{"bad rate unit", "LKGATE_LIMITS", "token_rate=20/h", "LKGATE_LIMITS"},
+		{"bad burst", "LKGATE_LIMITS", "token_rate=20/s:x", "LKGATE_LIMITS"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -188,5 +194,19 @@ func TestUnauthenticatedModeOnlyWhenAskedFor(t *testing.T) {
 	mux.ServeHTTP(rec, req)
 	if rec.Code != http.StatusOK || fake.TotalCalls() != 0 {
 		t.Errorf("unauthenticated token: %d %s, %d LiveKit calls (want 200 and 0)", rec.Code, rec.Body, fake.TotalCalls())
+	}
+}
+
+func TestLimitsFromEnv(t *testing.T) {
+	vars := validEnv()
+	vars["LKGATE_LIMITS"] = "max_rooms=50, token_rate=20/s:40,sip_call_rate=10/m,max_concurrent_sip_calls=5,invite_rate=30/m"
+	cfg, err := configFromEnv(env(vars))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := lkgate.Limits{MaxRooms: 50, TokenRate: lkgate.PerSecond(20, 40), SIPCallRate: lkgate.Rate{Events: 10, Per: time.Minute},
+		MaxConcurrentSIPCalls: 5, InviteRate: lkgate.Rate{Events: 30, Per: time.Minute}}
+	if cfg.manager.Limits.Default != want {
+		t.Errorf("limits %+v, want %+v", cfg.manager.Limits.Default, want)
 	}
 }
