@@ -183,7 +183,9 @@ func (m *Manager) limitStoreError(ctx context.Context, limit string, err error) 
 }
 
 func limited(limit string, retryAfter time.Duration, format string, args ...any) *Error {
-	return &Error{Kind: ErrLimited, Limit: limit, RetryAfter: max(retryAfter, time.Second).Round(time.Second), Msg: fmt.Sprintf(format, args...)}
+	// Rounded up: a client that waits exactly RetryAfter must succeed.
+	retryAfter = max(retryAfter+time.Second-1, time.Second).Truncate(time.Second)
+	return &Error{Kind: ErrLimited, Limit: limit, RetryAfter: retryAfter, Msg: fmt.Sprintf(format, args...)}
 }
 
 // memoryLimits is the in-process LimitStore.

@@ -347,3 +347,22 @@ func TestMemoryStoreSweep(t *testing.T) {
 		t.Error("a refilled key was refused")
 	}
 }
+
+// RetryAfter is rounded up: waiting exactly that long succeeds.
+func TestRetryAfterRoundsUp(t *testing.T) {
+	clock := &steppedClock{now: fixedNow}
+	m, _ := newManager(t, lkgate.Config{Now: clock.Now, Limits: lkgate.LimitConfig{
+		Default: lkgate.Limits{TokenRate: lkgate.Rate{Events: 2, Per: 3 * time.Second, Burst: 1}},
+	}})
+	if err := tokenFor(m, "acme", "r"); err != nil {
+		t.Fatal(err)
+	}
+	e := wantLimited(t, tokenFor(m, "acme", "r"), lkgate.LimitTokenRate)
+	if e.RetryAfter != 2*time.Second {
+		t.Fatalf("RetryAfter = %s for a 1.5s refill, want 2s", e.RetryAfter)
+	}
+	clock.Advance(e.RetryAfter)
+	if err := tokenFor(m, "acme", "r"); err != nil {
+		t.Errorf("after RetryAfter: %v", err)
+	}
+}
