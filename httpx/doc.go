@@ -10,7 +10,7 @@
 //	GET    /livekit/rooms/{room_name} a room with its participants and tracks
 //	DELETE /livekit/participant       remove a participant
 //	POST   /livekit/participant/mute  mute or unmute a track, by SID or by source
-//	POST   /livekit/webhook           LiveKit's signed webhooks; runs the join guard
+//	POST   /livekit/webhook           LiveKit's signed webhooks; runs the join guard, frees ended calls' slots
 //	POST   /livekit/guest/invite      201 {inviteUrl}: an encrypted invite to a room of the caller's tenant
 //	POST   /livekit/guest/room-auth   a guest redeems its invite for a lobby token (no API key)
 //	POST   /livekit/guest/admit       admit or deny a waiting guest (allowed admins only)
@@ -60,8 +60,18 @@
 // show: status 400 for bad input, 401 without valid credentials, 403 for
 // another tenant's room or a refused destination, 404, 409 for a state
 // that forbids the operation or a call the far end refused, 413 for an
-// oversized body, 415 for a body that is not JSON, 501 for what is not
-// configured, 502 when LiveKit answers with an error, 503 when it is
+// oversized body, 415 for a body that is not JSON, 429 when a limit of
+// the tenant (lkgate.Config.Limits) refuses the request, 501 for what is
+// not configured, 502 when LiveKit answers with an error, 503 when it is
 // unreachable and 504 when it is too slow. No stack trace, token or
 // upstream secret ever reaches a response or a log line.
+//
+// A 429 carries a Retry-After header (whole seconds, rounded up) and a code
+// naming the limit: token_rate_exceeded, max_rooms_exceeded,
+// sip_call_rate_exceeded, max_concurrent_sip_calls_exceeded or
+// invite_rate_exceeded, with the limit and retry_after repeated in the body.
+//
+// Each authenticated request's Principal.Subject reaches lkgate's audit
+// events (lkgate.WithSubject); Config.Observer sees every answered request
+// with its route pattern, for metrics (otelmetrics.Metrics is one).
 package httpx
