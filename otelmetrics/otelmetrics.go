@@ -29,6 +29,7 @@ package otelmetrics
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/livekit/protocol/livekit"
@@ -56,6 +57,31 @@ type Metrics struct {
 	livekitDuration metric.Float64Histogram
 	refusals        metric.Int64Counter
 	auditEvents     metric.Int64Counter
+
+	// attrs caches the attribute options of the few label combinations
+	// (route and status, method and outcome, action and outcome): building
+	// an attribute set sorts and hashes, on every request. Every value comes
+	// from a fixed set (route patterns, status codes, method names, error
+	// codes, actions), so the cache stays small.
+	attrs sync.Map // attrKey -> metric.MeasurementOption
+}
+
+// attrKey names one label combination of one instrument.
+type attrKey struct {
+	instrument string
+	a, b       string
+	n          int
+}
+
+// options returns the cached option for key, building its attributes with
+// build the first time.
+func (m *Metrics) options(key attrKey, build func() []attribute.KeyValue) metric.MeasurementOption {
+	if o, ok := m.attrs.Load(key); ok {
+		return o.(metric.MeasurementOption)
+	}
+	o := metric.WithAttributeSet(attribute.NewSet(build()...))
+	m.attrs.Store(key, o)
+	return o
 }
 
 // New creates the instruments.
@@ -87,15 +113,18 @@ func (m *Metrics) ObserveRequest(ctx context.Context, route string, status int, 
 	if route == "" {
 		route = "unmatched"
 	}
-	m.httpDuration.Record(ctx, elapsed.Seconds(), metric.WithAttributes(
-		attribute.String("http.route", route), attribute.Int("http.response.status_code", status)))
+	m.httpDuration.Record(ctx, elapsed.Seconds(), m.options(attrKey{instrument: "http", a: route, n: status}, func() []attribute.KeyValue {
+		return []attribute.KeyValue{attribute.String("http.route", route), attribute.Int("http.response.status_code", status)}
+	}))
 }
 
 // Auditor returns an lkgate.Auditor that counts events, and refusals by a
 // limit, then passes every event to next (which may be nil).
 func (m *Metrics) Auditor(next lkgate.Auditor) lkgate.Auditor {
 	return lkgate.AuditorFunc(func(ctx context.Context, ev lkgate.AuditEvent) {
-		m.auditEvents.Add(ctx, 1, metric.WithAttributes(attribute.String("lkgate.action", ev.Action), attribute.String("lkgate.outcome", ev.Outcome)))
+		m.auditEvents.Add(ctx, 1, m.options(attrKey{instrument: "audit", a: ev.Action, b: ev.Outcome}, func() []attribute.KeyValue {
+			return []attribute.KeyValue{attribute.String("lkgate.action", ev.Action), attribute.String("lkgate.outcome", ev.Outcome)}
+		}))
 		if ev.Limit != "" {
 			m.refusals.Add(ctx, 1, metric.WithAttributes(attribute.String("lkgate.tenant", ev.Tenant), attribute.String("lkgate.limit", ev.Limit)))
 		}
@@ -109,8 +138,10 @@ func (m *Metrics) Auditor(next lkgate.Auditor) lkgate.Auditor {
 func record[T any](ctx context.Context, m *Metrics, method string, call func() (T, error)) (T, error) {
 	start := time.Now()
 	res, err := call()
-	m.livekitDuration.Record(ctx, time.Since(start).Seconds(), metric.WithAttributes(
-		attribute.String("rpc.method", method), attribute.String("lkgate.outcome", outcome(err))))
+	result := outcome(err)
+	m.livekitDuration.Record(ctx, time.Since(start).Seconds(), m.options(attrKey{instrument: "livekit", a: method, b: result}, func() []attribute.KeyValue {
+		return []attribute.KeyValue{attribute.String("rpc.method", method), attribute.String("lkgate.outcome", result)}
+	}))
 	return res, err
 }
 
