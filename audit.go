@@ -19,6 +19,7 @@ const (
 	ActionSIPCall           = "sip.call"                // Target: the identity
 	ActionSIPTransfer       = "sip.transfer"            // Target: the identity
 	ActionGuestInvite       = "guest.invite"            // Target: empty
+	ActionGuestWait         = "guest.wait"              // Target: the guest identity; Subject empty
 	ActionGuestAdmit        = "guest.admit"             // Target: the guest identity
 	ActionGuestDeny         = "guest.deny"              // Target: the guest identity
 	ActionGuardRemove       = "guard.remove"            // Target: the removed identity
@@ -58,7 +59,8 @@ type AuditEvent struct {
 	Reason string
 	// Limit names the limit that refused the action, for ErrLimited.
 	Limit string
-	// Details holds action-specific facts: for sip.call "to", "from" and
+	// Details holds action-specific facts: for room.claim "existed"; for
+	// track.mute "muted" and "track_sid"; for sip.call "to", "from" and
 	// "sip_call_id"; for sip.transfer "transfer_to"; for guest.invite
 	// "expires_at"; for guard.remove "participant_tenant".
 	Details map[string]string

@@ -89,6 +89,9 @@ func TestAuditEvents(t *testing.T) {
 		t.Fatal("second invite was not limited")
 	}
 	var guests []string
+	if _, err := m.GuestRoomAuth(context.Background(), inv.Token+"x", "Guest"); err == nil {
+		t.Fatal("a tampered invite was redeemed") // and, naming no tenant, it is not audited
+	}
 	for range 2 {
 		s, err := m.GuestRoomAuth(context.Background(), inv.Token, "Guest")
 		if err != nil {
@@ -133,6 +136,8 @@ func TestAuditEvents(t *testing.T) {
 		{Tenant: "acme", Subject: "alice@acme", Action: lkgate.ActionSIPTransfer, Room: "standup", Target: "phone", Outcome: ok, Details: map[string]string{"transfer_to": "tel:+4930999999"}},
 		{Tenant: "acme", Subject: "alice@acme", Action: lkgate.ActionGuestInvite, Room: "standup", Outcome: ok, Details: map[string]string{"expires_at": inv.ExpiresAt.Format("2006-01-02T15:04:05Z07:00")}},
 		{Tenant: "acme", Subject: "alice@acme", Action: lkgate.ActionGuestInvite, Room: "standup", Outcome: refused, Reason: "limit exceeded", Limit: lkgate.LimitInviteRate},
+		{Tenant: "acme", Action: lkgate.ActionGuestWait, Room: "standup", Target: guests[0], Outcome: ok},
+		{Tenant: "acme", Action: lkgate.ActionGuestWait, Room: "standup", Target: guests[1], Outcome: ok},
 		{Tenant: "acme", Subject: "alice@acme", Action: lkgate.ActionGuestAdmit, Room: "standup", Target: guests[0], Outcome: ok},
 		{Tenant: "acme", Subject: "alice@acme", Action: lkgate.ActionGuestDeny, Room: "standup", Target: guests[1], Outcome: ok},
 		{Tenant: "globex", Subject: "alice@acme", Action: lkgate.ActionTokenMint, Room: "standup", Target: "mallory", Outcome: refused, Reason: "forbidden"},

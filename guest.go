@@ -98,29 +98,48 @@ type GuestSession struct {
 // Errors: ErrNotConfigured; ErrInvalidArgument with Field "InviteToken" for
 // a missing, oversized, malformed, tampered, foreign-key, wrong-algorithm or
 // expired invite, "GuestName" for a name that is empty once sanitised;
-// ErrForbidden if the room now belongs to another tenant.
+// ErrForbidden if the room now belongs to another tenant; ErrLimited when
+// the org's Limits.GuestWaitRate (or, for a room it no longer has,
+// MaxRooms) refuses.
 func (m *Manager) GuestRoomAuth(ctx context.Context, inviteToken, guestName string) (*GuestSession, error) {
+	s, inv, err := m.guestRoomAuth(ctx, inviteToken, guestName)
+	// An invite that does not open names no tenant: it is refused, not
+	// audited, so that junk cannot flood the audit trail.
+	if inv != nil {
+		ev := AuditEvent{Tenant: inv.Org, Action: ActionGuestWait, Room: inv.Room}
+		if s != nil {
+			ev.Target = s.Identity
+		}
+		m.audit(ctx, ev, err)
+	}
+	return s, err
+}
+
+func (m *Manager) guestRoomAuth(ctx context.Context, inviteToken, guestName string) (*GuestSession, *sealed, error) {
 	const op = "guest room-auth"
 	if m.guests == nil {
-		return nil, withContext(errGuestsOff, op, "")
+		return nil, nil, withContext(errGuestsOff, op, "")
 	}
 	name, err := sanitizeGuestName(guestName)
 	if err != nil {
-		return nil, withContext(err, op, "")
+		return nil, nil, withContext(err, op, "")
 	}
 	now := m.now()
 	inv, err := m.guests.open("InviteToken", inviteToken, sealedInvite, now)
 	if err != nil {
-		return nil, withContext(err, op, "")
+		return nil, nil, withContext(err, op, "")
+	}
+	if err := m.allowFor(ctx, inv.Org, LimitGuestWaitRate, func(l Limits) Rate { return l.GuestWaitRate }); err != nil {
+		return nil, inv, withContext(err, op, inv.Room)
 	}
 	if inv.Org != "" {
 		if err := m.ensureRoom(ctx, inv.Org, inv.Room); err != nil {
-			return nil, withContext(err, op, inv.Room)
+			return nil, inv, withContext(err, op, inv.Room)
 		}
 	} else if !m.cfg.AllowUnauthenticated {
 		// An invite made in unauthenticated mode is worthless once the
 		// host turns that mode off.
-		return nil, withContext(invalidArg("InviteToken", "is not a valid invite"), op, "")
+		return nil, inv, withContext(invalidArg("InviteToken", "is not a valid invite"), op, "")
 	}
 	identity := GuestIdentityPrefix + randomID()
 	ttl := m.guests.cfg.LobbyTTL
@@ -130,7 +149,7 @@ func (m *Manager) GuestRoomAuth(ctx context.Context, inviteToken, guestName stri
 		AllowAll: inv.AllowAll, Admins: inv.Admins, Iat: now.Unix(), Exp: &exp, Jti: randomID(),
 	})
 	if err != nil {
-		return nil, &Error{Kind: ErrUpstream, Op: op, Msg: "encrypting the guest pass failed"}
+		return nil, inv, &Error{Kind: ErrUpstream, Op: op, Msg: "encrypting the guest pass failed"}
 	}
 	lobby := m.guests.lobbyName(inv.Room, identity)
 	c := tokenClaims(m.cfg.APIKey, inv.Org, TokenRequest{Room: lobby, Identity: identity, Name: name, Grant: &Grant{}}, now, ttl)
@@ -142,7 +161,7 @@ func (m *Manager) GuestRoomAuth(ctx context.Context, inviteToken, guestName stri
 	c.Attributes[GuestPassAttribute] = pass
 	jwt, err := signToken(m.cfg.APISecret, c)
 	if err != nil {
-		return nil, &Error{Kind: ErrUpstream, Op: op, Msg: "signing failed"}
+		return nil, inv, &Error{Kind: ErrUpstream, Op: op, Msg: "signing failed"}
 	}
 	m.log.InfoContext(ctx, "guest waiting", "tenant", inv.Org, "room", inv.Room, "guest", identity)
 	return &GuestSession{
@@ -150,7 +169,7 @@ func (m *Manager) GuestRoomAuth(ctx context.Context, inviteToken, guestName stri
 		LobbyRoom: lobby,
 		Identity:  identity,
 		Name:      name,
-	}, nil
+	}, inv, nil
 }
 
 // AdmitRequest names a waiting guest and what to do with it.

@@ -18,6 +18,7 @@ const (
 	LimitSIPCallRate           = "sip_call_rate"
 	LimitMaxConcurrentSIPCalls = "max_concurrent_sip_calls"
 	LimitInviteRate            = "invite_rate"
+	LimitGuestWaitRate         = "guest_wait_rate"
 )
 
 // QuotaRetryAfter is the Retry-After given with a refusal by a quota on
@@ -82,6 +83,10 @@ type Limits struct {
 	MaxConcurrentSIPCalls int
 	// InviteRate limits Invite calls.
 	InviteRate Rate
+	// GuestWaitRate limits GuestRoomAuth calls with a valid invite of the
+	// tenant: guests let into lobbies. It bounds what a leaked invite link
+	// can cost; invalid invites cost no LiveKit call and are not counted.
+	GuestWaitRate Rate
 }
 
 func (l Limits) validate(field string) error {
@@ -97,7 +102,10 @@ func (l Limits) validate(field string) error {
 	if err := l.SIPCallRate.validate(field + ".SIPCallRate"); err != nil {
 		return err
 	}
-	return l.InviteRate.validate(field + ".InviteRate")
+	if err := l.InviteRate.validate(field + ".InviteRate"); err != nil {
+		return err
+	}
+	return l.GuestWaitRate.validate(field + ".GuestWaitRate")
 }
 
 // LimitConfig configures per-tenant limits. Its zero value limits nothing.

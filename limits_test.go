@@ -366,3 +366,35 @@ func TestRetryAfterRoundsUp(t *testing.T) {
 		t.Errorf("after RetryAfter: %v", err)
 	}
 }
+
+// A leaked invite costs its tenant at most GuestWaitRate; junk invites cost
+// nothing and use none of it.
+func TestGuestWaitRate(t *testing.T) {
+	clock := &steppedClock{now: time.Now()} // the fake checks token times against the real clock
+	m, fake := newManager(t, lkgate.Config{Now: clock.Now, Guests: guestConfig(), Limits: lkgate.LimitConfig{
+		Default: lkgate.Limits{GuestWaitRate: lkgate.PerMinute(2, 2)},
+	}})
+	inv, err := m.Invite(context.Background(), "acme", lkgate.InviteRequest{Org: "acme", Room: "standup", AllowAll: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if _, err := m.GuestRoomAuth(context.Background(), inv.Token[:len(inv.Token)-4]+"AAAA", "Guest"); !errors.Is(err, lkgate.ErrInvalidArgument) {
+			t.Fatalf("tampered invite: %v", err)
+		}
+	}
+	for range 2 {
+		if _, err := m.GuestRoomAuth(context.Background(), inv.Token, "Guest"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fake.ResetCalls()
+	wantLimited(t, mustFail(m.GuestRoomAuth(context.Background(), inv.Token, "Guest")), lkgate.LimitGuestWaitRate)
+	if fake.TotalCalls() != 0 {
+		t.Errorf("a refused room-auth made %d LiveKit calls", fake.TotalCalls())
+	}
+	clock.Advance(30 * time.Second)
+	if _, err := m.GuestRoomAuth(context.Background(), inv.Token, "Guest"); err != nil {
+		t.Errorf("after the refill: %v", err)
+	}
+}

@@ -53,8 +53,8 @@ func openAPIRouter(t *testing.T) (*openapi3.T, routers.Router) {
 }
 
 // newFullEnv is an env with guests and SIP configured: every route works.
-// Acme may hold one SIP call and issue one invite a minute; globex may mint
-// one token a minute.
+// Acme may hold one SIP call, issue one invite and let one guest wait a
+// minute; globex may mint one token a minute.
 func newFullEnv(t *testing.T) *env {
 	t.Helper()
 	var mu sync.Mutex
@@ -72,7 +72,7 @@ func newFullEnv(t *testing.T) *env {
 		Limits: lkgate.LimitConfig{Tenant: func(tenant string) (lkgate.Limits, bool) {
 			switch tenant {
 			case "acme":
-				return lkgate.Limits{MaxConcurrentSIPCalls: 1, InviteRate: lkgate.PerMinute(1, 1)}, true
+				return lkgate.Limits{MaxConcurrentSIPCalls: 1, InviteRate: lkgate.PerMinute(1, 1), GuestWaitRate: lkgate.PerMinute(1, 1)}, true
 			case "globex":
 				return lkgate.Limits{TokenRate: lkgate.PerMinute(1, 1)}, true
 			}
@@ -174,6 +174,7 @@ func TestOpenAPIConformance(t *testing.T) {
 	}
 	ra := decodeBody[httpx.RoomAuthResponse](t, response{body: run("room-auth",
 		request("POST", "/livekit/guest/room-auth", "", `{"inviteToken":"`+u.Query().Get("invite_token")+`","guestName":"Grace"}`), 200, false)})
+	run("room-auth over the rate", request("POST", "/livekit/guest/room-auth", "", `{"inviteToken":"`+u.Query().Get("invite_token")+`","guestName":"Gus"}`), 429, false)
 	run("room-auth bad invite", request("POST", "/livekit/guest/room-auth", "", `{"inviteToken":"x.y.z","guestName":"Grace"}`), 400, false)
 	if _, err := e.fake.Join(ra.LiveKitToken); err != nil {
 		t.Fatal(err)

@@ -60,6 +60,7 @@ const (
 	CodeSIPCallRateExceeded           = lkgate.LimitSIPCallRate + "_exceeded"
 	CodeMaxConcurrentSIPCallsExceeded = lkgate.LimitMaxConcurrentSIPCalls + "_exceeded"
 	CodeInviteRateExceeded            = lkgate.LimitInviteRate + "_exceeded"
+	CodeGuestWaitRateExceeded         = lkgate.LimitGuestWaitRate + "_exceeded"
 )
 
 var kinds = []struct {

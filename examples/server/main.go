@@ -18,7 +18,8 @@
 //	                     LiveKit outbound trunk (default: SIP routes off, 501)
 //	LKGATE_LIMITS        every tenant's limits, comma-separated limit=value:
 //	                     max_rooms=50,token_rate=20/s:40,sip_call_rate=10/m,
-//	                     max_concurrent_sip_calls=5,invite_rate=30/m (a rate is
+//	                     max_concurrent_sip_calls=5,invite_rate=30/m,
+//	                     guest_wait_rate=60/m:20 (a rate is
 //	                     events/s or events/m, with an optional :burst;
 //	                     default: no limits)
 //	LKGATE_REDIS_ADDR    host:port of a Redis shared by replicas: the claim
@@ -90,6 +91,8 @@ func parseLimits(raw string) (lkgate.Limits, error) {
 			l.SIPCallRate, err = parseRate(value)
 		case lkgate.LimitInviteRate:
 			l.InviteRate, err = parseRate(value)
+		case lkgate.LimitGuestWaitRate:
+			l.GuestWaitRate, err = parseRate(value)
 		default:
 			return l, fmt.Errorf("entry %d: unknown limit %q", i+1, name)
 		}
