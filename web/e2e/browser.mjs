@@ -6,7 +6,8 @@
 //   2. a host signs in, joins with camera and microphone, creates an invite;
 //   3. a guest opens the invite link and waits in its lobby;
 //   4. the host admits it; the guest sees the room with the host in it;
-//   5. the host mutes the guest's microphone, then removes the guest.
+//   5. the host mutes the guest's microphone, then removes the guest;
+//   6. a second guest waits with the same invite and the host denies it.
 // Environment: BASE_URL, API_KEY, ARTIFACT_DIR, CHROMIUM (default /usr/bin/chromium).
 import { join } from "node:path";
 import { chromium } from "playwright-core";
@@ -35,7 +36,7 @@ const browser = await chromium.launch({
   ],
   timeout,
 });
-let host, guest;
+let host, guest, denied;
 try {
   const newPage = async (name) => {
     const ctx = await browser.newContext({ permissions: ["camera", "microphone"] });
@@ -112,9 +113,21 @@ try {
   await graceRow.getByRole("button", { name: "Remove" }).click();
   await graceRow.waitFor({ state: "detached" });
   await guest.waitForFunction(() => document.querySelector("#status").textContent === "You have left the room.");
+
+  step("a second guest waits; the host denies it");
+  denied = await newPage("denied");
+  await denied.goto(inviteUrl);
+  await denied.fill("#guestname", "Dan Denied");
+  await denied.click("#askjoin");
+  await denied.waitForFunction(() => document.querySelector("#status").textContent.startsWith("Waiting in the lobby"));
+  const danRow = host.locator("#waiting li", { hasText: "Dan Denied" });
+  await danRow.getByRole("button", { name: "Deny" }).click();
+  await denied.waitForFunction(() => document.querySelector("#status").textContent === "The host declined your request.");
+  await danRow.waitFor({ state: "detached" });
+  if (await denied.locator("#guestparticipants li").count() !== 0) throw new Error("the denied guest sees the room");
   step("done");
 } catch (e) {
-  for (const [name, page] of [["host", host], ["guest", guest]]) {
+  for (const [name, page] of [["host", host], ["guest", guest], ["denied", denied]]) {
     if (page) await page.screenshot({ path: join(artifacts, `failure-${name}.png`), fullPage: true }).catch(() => {});
   }
   throw e;
