@@ -73,6 +73,7 @@ func (r Rate) validate(field string) error {
 type Limits struct {
 	// MaxRooms caps the rooms the tenant owns at once. It is checked when
 	// a request would claim a new room, never for a room the tenant owns.
+	// Unauthenticated mode claims no rooms, so it does not apply there.
 	MaxRooms int
 	// TokenRate limits Token calls, counted before any LiveKit call.
 	TokenRate Rate
