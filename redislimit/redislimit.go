@@ -7,6 +7,9 @@
 // so replicas with skewed clocks still agree. Concurrency slots are a
 // sorted set per limit whose scores are lease expiries, taken and trimmed
 // by one Lua script, so a crashed replica's slots expire on their own.
+//
+// Every script touches one key, so a Redis Cluster works too. Redis 6.2 or
+// newer is needed (ZRANGE ... BYSCORE).
 package redislimit
 
 import (
