@@ -32,21 +32,16 @@ func guestConfig(keys ...lkgate.InviteKey) lkgate.GuestConfig {
 	return lkgate.GuestConfig{Keys: keys, InviteBaseURL: "https://app.example.com/meet/"}
 }
 
-// clock is a settable clock for guest tests.
-type clock struct{ now time.Time }
-
-func (c *clock) Now() time.Time { return c.now }
-
 // guestEnv is a Manager with guests on a fake, acme owning room "standup".
 type guestEnv struct {
 	m    *lkgate.Manager
 	fake *lkgatetest.Server
-	clk  *clock
+	clk  *steppedClock
 }
 
 func newGuestEnv(t *testing.T, cfg lkgate.Config) *guestEnv {
 	t.Helper()
-	e := &guestEnv{clk: &clock{now: time.Now()}}
+	e := &guestEnv{clk: &steppedClock{now: time.Now()}}
 	if cfg.Guests.Keys == nil {
 		cfg.Guests = guestConfig()
 	}
@@ -167,7 +162,7 @@ func TestGuestAdmitFlow(t *testing.T) {
 	if got := u.Scheme + "://" + u.Host + u.Path; got != "https://app.example.com/meet/join" || u.Query().Get("invite_token") != inv.Token {
 		t.Errorf("invite URL %s", inv.URL)
 	}
-	if d := inv.ExpiresAt.Sub(e.clk.now); d < lkgate.DefaultInviteDuration-time.Second || d > lkgate.DefaultInviteDuration {
+	if d := inv.ExpiresAt.Sub(e.clk.Now()); d < lkgate.DefaultInviteDuration-time.Second || d > lkgate.DefaultInviteDuration {
 		t.Errorf("invite lasts %s", d)
 	}
 	if strings.Contains(inv.String(), inv.Token) {
@@ -200,7 +195,7 @@ func TestGuestAdmitFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(waiting) != 1 || waiting[0].Identity != s.Identity || waiting[0].Name != "Grace Hopper" || e.clk.now.Sub(waiting[0].Since) > time.Minute {
+	if len(waiting) != 1 || waiting[0].Identity != s.Identity || waiting[0].Name != "Grace Hopper" || e.clk.Now().Sub(waiting[0].Since) > time.Minute {
 		t.Fatalf("waiting %+v", waiting)
 	}
 
@@ -293,7 +288,7 @@ func TestAdmitNeedsAWaitingGuestOfThisRoom(t *testing.T) {
 
 	// A pass expires after LobbyTTL.
 	s = e.waiting(t, e.invite(t, lkgate.InviteRequest{Org: "acme", Room: "standup", AllowAll: true}), "G")
-	e.clk.now = e.clk.now.Add(11 * time.Minute)
+	e.clk.Advance(11 * time.Minute)
 	wantErr(t, e.m.Admit(ctx, "acme", "x", lkgate.AdmitRequest{Room: "standup", GuestIdentity: s.Identity}), lkgate.ErrNotFound, "")
 	if e.admission(t, s) != nil {
 		t.Error("an expired guest was admitted")
@@ -342,7 +337,7 @@ func TestInviteValidation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := inv.ExpiresAt.Sub(e.clk.now.Truncate(time.Second)); got != want {
+		if got := inv.ExpiresAt.Sub(e.clk.Now().Truncate(time.Second)); got != want {
 			t.Errorf("duration %s: invite lasts %s, want %s", give, got, want)
 		}
 	}
@@ -447,11 +442,11 @@ func TestRoomAuthRefusesEveryTamperedInvite(t *testing.T) {
 	pass := decode(t, s.Token.JWT).Attributes[lkgate.GuestPassAttribute]
 	// The hand-built valid invite proves the cases below differ from a
 	// good token only by what their name says.
-	good := encryptWith(t, jose.DIRECT, jose.A256GCM, keyA.Key, "k1", validClaims(e.clk.now))
+	good := encryptWith(t, jose.DIRECT, jose.A256GCM, keyA.Key, "k1", validClaims(e.clk.Now()))
 	if _, err := e.m.GuestRoomAuth(context.Background(), good, "G"); err != nil {
 		t.Fatalf("hand-built valid invite refused: %v", err)
 	}
-	for name, tok := range tamperCases(t, inv.Token, pass, e.clk.now) {
+	for name, tok := range tamperCases(t, inv.Token, pass, e.clk.Now()) {
 		t.Run(name, func(t *testing.T) {
 			e.fake.ResetCalls()
 			_, err := e.m.GuestRoomAuth(context.Background(), tok, "G")
@@ -563,7 +558,7 @@ func TestWaitingGuests(t *testing.T) {
 	var want []string
 	for _, name := range []string{"One", "Two", "Three"} {
 		want = append(want, e.waiting(t, inv, name).Identity)
-		e.clk.now = e.clk.now.Add(time.Second)
+		e.clk.Advance(time.Second)
 		e.fake.SetClock(e.clk.Now)
 	}
 	e.waiting(t, e.invite(t, lkgate.InviteRequest{Org: "acme", Room: "other", AllowAll: true}), "Elsewhere")

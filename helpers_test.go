@@ -1,6 +1,7 @@
 package lkgate_test
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -50,4 +51,22 @@ func decode(t *testing.T, token string) decodedClaims {
 		t.Fatalf("token does not verify: %v", err)
 	}
 	return c
+}
+
+// steppedClock is a settable clock, safe for concurrent use.
+type steppedClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *steppedClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *steppedClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
 }

@@ -127,8 +127,9 @@ type LimitConfig struct {
 // LimitStore keeps the state behind rate limits and concurrency quotas.
 // Keys are "lkgate:limit:<limit>:<tenant>", such as
 // "lkgate:limit:token_rate:acme"; a concurrent call's holder is its room
-// and identity joined by a NUL byte. If it fails, the limited operation fails with ErrUnavailable: a limit
-// is never skipped. Implementations must be safe for concurrent use.
+// and identity joined by a NUL byte. If it fails, the limited operation
+// fails with ErrUnavailable: a limit is never skipped. Implementations
+// must be safe for concurrent use.
 type LimitStore interface {
 	// Allow takes one event from the rate limit named key. A refusal
 	// returns allowed false and how long to wait before one event would

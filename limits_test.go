@@ -15,24 +15,6 @@ import (
 	"github.com/lkgate/lkgate/lkgatetest"
 )
 
-// steppedClock is a settable clock for limit tests.
-type steppedClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *steppedClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *steppedClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 func wantLimited(t *testing.T, err error, limit string) *lkgate.Error {
 	t.Helper()
 	var e *lkgate.Error

@@ -69,7 +69,8 @@
 // A 429 carries a Retry-After header (whole seconds, rounded up) and a code
 // naming the limit: token_rate_exceeded, max_rooms_exceeded,
 // sip_call_rate_exceeded, max_concurrent_sip_calls_exceeded,
-// invite_rate_exceeded or guest_wait_rate_exceeded, with the limit and retry_after repeated in the body.
+// invite_rate_exceeded or guest_wait_rate_exceeded, with the limit and
+// retry_after repeated in the body.
 //
 // Each authenticated request's Principal.Subject reaches lkgate's audit
 // events (lkgate.WithSubject); Config.Observer sees every answered request

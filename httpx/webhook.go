@@ -37,13 +37,12 @@ func (h *Handler) Webhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !h.disableGuard {
-		if _, err := h.m.GuardJoin(r.Context(), ev); err != nil {
-			h.seen.forget(ev.GetId())
-			h.fail(r.Context(), w, err, nil)
-			return
-		}
+		_, err = h.m.GuardJoin(r.Context(), ev)
 	}
-	if err := h.m.ReleaseCall(r.Context(), ev); err != nil {
+	if err == nil {
+		err = h.m.ReleaseCall(r.Context(), ev)
+	}
+	if err != nil {
 		h.seen.forget(ev.GetId())
 		h.fail(r.Context(), w, err, nil)
 		return

@@ -112,8 +112,11 @@ func (s *Store) Release(ctx context.Context, key, holder string) error {
 // Redis's clock to this machine's.
 func (s *Store) Holders(ctx context.Context, key string) (map[string]time.Time, error) {
 	res, err := holdersScript.Run(ctx, s.client, []string{s.prefix + key}).Slice()
-	if err != nil || len(res) != 2 {
-		return nil, fmt.Errorf("redislimit: holders %s: %v", key, err)
+	if err != nil {
+		return nil, fmt.Errorf("redislimit: holders %s: %w", key, err)
+	}
+	if len(res) != 2 {
+		return nil, fmt.Errorf("redislimit: holders %s: unexpected reply", key)
 	}
 	now, ok := res[0].(int64)
 	pairs, ok2 := res[1].([]any)

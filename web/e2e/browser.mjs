@@ -83,12 +83,18 @@ try {
   await host.waitForFunction(() => document.querySelector("#invitelink").href.includes("invite_token="));
   const inviteUrl = await host.getAttribute("#invitelink", "href");
 
+  // waitInLobby opens the invite as a new guest named name, who then waits.
+  const waitInLobby = async (pageName, name) => {
+    const page = await newPage(pageName);
+    await page.goto(inviteUrl);
+    await page.fill("#guestname", name);
+    await page.click("#askjoin");
+    await page.waitForFunction(() => document.querySelector("#status").textContent.startsWith("Waiting in the lobby"));
+    return page;
+  };
+
   step("guest opens the invite and waits");
-  guest = await newPage("guest");
-  await guest.goto(inviteUrl);
-  await guest.fill("#guestname", "Grace Guest");
-  await guest.click("#askjoin");
-  await guest.waitForFunction(() => document.querySelector("#status").textContent.startsWith("Waiting in the lobby"));
+  guest = await waitInLobby("guest", "Grace Guest");
 
   step("host admits");
   const admit = host.locator("#waiting li", { hasText: "Grace Guest" }).getByRole("button", { name: "Admit" });
@@ -115,11 +121,7 @@ try {
   await guest.waitForFunction(() => document.querySelector("#status").textContent === "You have left the room.");
 
   step("a second guest waits; the host denies it");
-  denied = await newPage("denied");
-  await denied.goto(inviteUrl);
-  await denied.fill("#guestname", "Dan Denied");
-  await denied.click("#askjoin");
-  await denied.waitForFunction(() => document.querySelector("#status").textContent.startsWith("Waiting in the lobby"));
+  denied = await waitInLobby("denied", "Dan Denied");
   const danRow = host.locator("#waiting li", { hasText: "Dan Denied" });
   await danRow.getByRole("button", { name: "Deny" }).click();
   await denied.waitForFunction(() => document.querySelector("#status").textContent === "The host declined your request.");
