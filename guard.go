@@ -34,21 +34,24 @@ func (m *Manager) VerifyWebhook(r *http.Request) (*livekit.WebhookEvent, error) 
 }
 
 // GuardJoin enforces provenance on a participant_joined event (other events
-// are ignored): a participant whose TenantAttribute names a tenant other than
-// the room's owner is removed at once. This closes the window LiveKit's
-// name-based tokens leave: a room closes, another tenant re-creates the
-// name, and a still-valid token of the first tenant joins it.
+// are ignored): a participant whose TenantAttribute names a tenant other
+// than the room's is removed at once. It is defence in depth: under
+// ScopedNames no token lkgate mints can name another tenant's room, and
+// under SharedNames leases keep a name from the next tenant while the last
+// one's tokens live. (LiveKit v1.8.4 sends participant_joined only once a
+// participant is active, so a client that never completes ICE is never
+// seen here.)
 //
 // Participants without TenantAttribute (tokens lkgate did not mint) are
-// removed from owned rooms too, unless Config.AllowUnattributedJoins is set;
-// agents, egress and ingress participants, which LiveKit itself creates,
-// are left alone, and so are SIP participants without TenantAttribute
-// (livekit-sip sets attributes after it joins; a SIP participant of another
-// tenant is removed), as are rooms without an owner (claiming such a room
-// checks who is in it first). The event's own metadata settles the common
-// case with no LiveKit call; otherwise the owner is read again (one call)
-// so a stale event never removes anyone by mistake, and removal costs one
-// more.
+// removed from tenants' rooms too, unless Config.AllowUnattributedJoins is
+// set; agents, egress and ingress participants, which LiveKit itself
+// creates, are left alone, and so are SIP participants without
+// TenantAttribute (livekit-sip sets attributes after it joins; a SIP
+// participant of another tenant is removed), as are rooms of no tenant.
+// The room's tenant comes from its name under ScopedNames, with no LiveKit
+// call; under SharedNames from the event's metadata in the common case,
+// else from the room read again (one call), so a stale event never removes
+// anyone by mistake. Removal costs one more.
 func (m *Manager) GuardJoin(ctx context.Context, ev *livekit.WebhookEvent) (removed bool, err error) {
 	p, room := ev.GetParticipant(), ev.GetRoom()
 	if ev.GetEvent() != webhook.EventParticipantJoined || p == nil || room == nil {
@@ -65,24 +68,78 @@ func (m *Manager) GuardJoin(ctx context.Context, ev *livekit.WebhookEvent) (remo
 		// participants: no client token can be behind one.
 		return false, nil
 	}
-	if attributed && ownedBy(room.GetMetadata(), tenant) {
-		return false, nil
-	}
-	current, err := m.lookupRoom(ctx, room.GetName())
-	if err != nil || current == nil {
+	owner, name, err := m.guardedOwner(ctx, room, tenant, attributed)
+	if err != nil || owner == "" || (attributed && owner == tenant) || (!attributed && m.cfg.AllowUnattributedJoins) {
 		return false, err
-	}
-	owner, state := ownerOf(current.GetMetadata())
-	if state != owned || (attributed && owner == tenant) || (!attributed && m.cfg.AllowUnattributedJoins) {
-		return false, nil
 	}
 	_, err = m.rooms.RemoveParticipant(ctx, &livekit.RoomParticipantIdentity{Room: room.GetName(), Identity: p.GetIdentity()})
-	if err = fromLiveKit("guard join", room.GetName(), err); err != nil && !errors.Is(err, ErrNotFound) {
+	if err = fromLiveKit("guard join", name, err); err != nil && !errors.Is(err, ErrNotFound) {
 		return false, err
 	}
-	m.audit(ctx, AuditEvent{Tenant: owner, Subject: "lkgate", Action: ActionGuardRemove, Room: room.GetName(), Target: p.GetIdentity(),
+	m.audit(ctx, AuditEvent{Tenant: owner, Subject: "lkgate", Action: ActionGuardRemove, Room: name, Target: p.GetIdentity(),
 		Details: map[string]string{"participant_tenant": tenant}}, nil)
-	m.log.WarnContext(ctx, "join guard removed a participant", "room", room.GetName(), "identity", p.GetIdentity(),
+	m.log.WarnContext(ctx, "join guard removed a participant", "room", name, "identity", p.GetIdentity(),
 		"participant_tenant", tenant, "attributed", attributed, "owner", owner)
 	return true, nil
+}
+
+// guardedOwner returns the tenant whose room the event's room is, and the
+// room's name as that tenant knows it; owner is empty for a room of no
+// tenant, and for a shared room the participant's own tenant owns (found
+// without a LiveKit call).
+func (m *Manager) guardedOwner(ctx context.Context, room *livekit.Room, tenant string, attributed bool) (owner, name string, err error) {
+	if m.cfg.RoomNames == ScopedNames {
+		owner, name, _ = ParseScopedRoomName(room.GetName())
+		return owner, name, nil
+	}
+	if attributed && ownedBy(room.GetMetadata(), tenant) {
+		return tenant, room.GetName(), nil
+	}
+	current, err := m.lookupLiveKitRoom(ctx, room.GetName())
+	if err != nil || current == nil {
+		return "", room.GetName(), err
+	}
+	owner, state := ownerOf(current.GetMetadata())
+	if state != owned {
+		owner = ""
+	}
+	return owner, room.GetName(), nil
+}
+
+// WebhookEvent is a verified LiveKit webhook event, with its room resolved
+// to the tenant whose room it is.
+type WebhookEvent struct {
+	// Tenant is the tenant whose room the event concerns; empty for a room
+	// of no tenant, and for events without a room.
+	Tenant string
+	// Room is the room's name as Tenant knows it; LiveKit's name when
+	// Tenant is empty.
+	Room string
+	// Event is the event as LiveKit sent it, with LiveKit's room names.
+	Event *livekit.WebhookEvent
+}
+
+// ResolveWebhook maps ev's room to its tenant and the name the tenant
+// knows: from the room's name under ScopedNames (guests' lobbies resolve
+// to their tenant too), from the room's metadata under SharedNames. It
+// makes no LiveKit call.
+func (m *Manager) ResolveWebhook(ev *livekit.WebhookEvent) WebhookEvent {
+	out := WebhookEvent{Event: ev}
+	name := ev.GetRoom().GetName()
+	switch {
+	case name != "":
+	case ev.GetEgressInfo() != nil:
+		name = ev.GetEgressInfo().GetRoomName()
+	case ev.GetIngressInfo() != nil:
+		name = ev.GetIngressInfo().GetRoomName()
+	}
+	out.Room = name
+	if m.cfg.RoomNames == ScopedNames {
+		if tenant, room, ok := ParseScopedRoomName(name); ok {
+			out.Tenant, out.Room = tenant, room
+		}
+	} else if owner, state := ownerOf(ev.GetRoom().GetMetadata()); state == owned {
+		out.Tenant = owner
+	}
+	return out
 }

@@ -78,7 +78,7 @@ type GuestSession struct {
 	// guest can neither publish, subscribe, send data nor change its own
 	// name or attributes.
 	Token *Token
-	// LobbyRoom is the guest's own lobby.
+	// LobbyRoom is the LiveKit name of the guest's own lobby.
 	LobbyRoom string
 	// Identity is the guest's server-generated identity.
 	Identity string
@@ -89,16 +89,17 @@ type GuestSession struct {
 // GuestRoomAuth redeems an invite: it checks the invite, sanitises the
 // guest's name, generates the guest's identity and mints a token for the
 // guest's own lobby room, in which it waits until an admin admits or denies
-// it. No API key is involved: the invite is the credential. The invite's
-// room must still belong to the invite's org; it is created and claimed if
-// it closed meanwhile. One LiveKit call (a ListRooms by name) for a room the
-// org owns; none for an invite without org in unauthenticated mode. The
-// lobby room is not created here: the guest's join creates it.
+// it. No API key is involved: the invite is the credential. Under
+// ScopedNames it makes no LiveKit call: the lobby is in the org's namespace
+// and the guest's join creates it. Under SharedNames the invite's room
+// must still belong to the invite's org (one ListRooms by name); it is
+// created and claimed again if it closed meanwhile.
 //
 // Errors: ErrNotConfigured; ErrInvalidArgument with Field "InviteToken" for
 // a missing, oversized, malformed, tampered, foreign-key, wrong-algorithm or
 // expired invite, "GuestName" for a name that is empty once sanitised;
-// ErrForbidden if the room now belongs to another tenant; ErrLimited when
+// ErrNotFound if, under SharedNames, the room now belongs to another
+// tenant; ErrLimited when
 // the org's Limits.GuestWaitRate (or, for a room it no longer has,
 // MaxRooms) refuses.
 func (m *Manager) GuestRoomAuth(ctx context.Context, inviteToken, guestName string) (*GuestSession, error) {
@@ -132,14 +133,20 @@ func (m *Manager) guestRoomAuth(ctx context.Context, inviteToken, guestName stri
 	if err := m.allowFor(ctx, inv.Org, LimitGuestWaitRate, func(l Limits) Rate { return l.GuestWaitRate }); err != nil {
 		return nil, inv, withContext(err, op, inv.Room)
 	}
-	if inv.Org != "" {
-		if err := m.ensureRoom(ctx, inv.Org, inv.Room); err != nil {
-			return nil, inv, withContext(err, op, inv.Room)
-		}
-	} else if !m.cfg.AllowUnauthenticated {
+	if inv.Org == "" && !m.cfg.AllowUnauthenticated {
 		// An invite made in unauthenticated mode is worthless once the
 		// host turns that mode off.
 		return nil, inv, withContext(invalidArg("InviteToken", "is not a valid invite"), op, "")
+	}
+	ref, err := m.resolve(inv.Org, inv.Room)
+	if err != nil {
+		return nil, inv, withContext(err, op, inv.Room)
+	}
+	if m.cfg.RoomNames == SharedNames {
+		// The name may have passed to another tenant since the invite.
+		if err := m.prepareRoom(ctx, ref, false, nil); err != nil {
+			return nil, inv, withContext(err, op, inv.Room)
+		}
 	}
 	identity := GuestIdentityPrefix + randomID()
 	ttl := m.guests.cfg.LobbyTTL
@@ -151,13 +158,10 @@ func (m *Manager) guestRoomAuth(ctx context.Context, inviteToken, guestName stri
 	if err != nil {
 		return nil, inv, &Error{Kind: ErrUpstream, Op: op, Msg: "encrypting the guest pass failed"}
 	}
-	lobby := m.guests.lobbyName(inv.Room, identity)
-	c := tokenClaims(m.cfg.APIKey, inv.Org, TokenRequest{Room: lobby, Identity: identity, Name: name, Grant: &Grant{}}, now, ttl)
+	lobby := m.lobbyOf(ref, identity)
+	c := tokenClaims(m.cfg.APIKey, inv.Org, lobby.lk, RoomOptions{}, TokenRequest{Identity: identity, Name: name, Grant: &Grant{}}, now, ttl)
 	// The pass is a reserved attribute, which TokenRequest.Attributes may
 	// not carry, so it goes into the claims directly.
-	if c.Attributes == nil {
-		c.Attributes = map[string]string{}
-	}
 	c.Attributes[GuestPassAttribute] = pass
 	jwt, err := signToken(m.cfg.APISecret, c)
 	if err != nil {
@@ -165,8 +169,8 @@ func (m *Manager) guestRoomAuth(ctx context.Context, inviteToken, guestName stri
 	}
 	m.log.InfoContext(ctx, "guest waiting", "tenant", inv.Org, "room", inv.Room, "guest", identity)
 	return &GuestSession{
-		Token:     &Token{JWT: jwt, URL: m.publicURL, Room: lobby, Identity: identity, ExpiresAt: now.Add(ttl).Truncate(time.Second)},
-		LobbyRoom: lobby,
+		Token:     &Token{JWT: jwt, URL: m.publicURL, Room: lobby.lk, Identity: identity, ExpiresAt: now.Add(ttl).Truncate(time.Second)},
+		LobbyRoom: lobby.lk,
 		Identity:  identity,
 		Name:      name,
 	}, inv, nil
@@ -183,9 +187,9 @@ type AdmitRequest struct {
 }
 
 // Admit admits or denies a waiting guest on behalf of subject, an admin of
-// tenant. The tenant must own req.Room (ErrNotFound otherwise, as for any
-// room operation), the guest must be waiting in its lobby for that room
-// (ErrNotFound), and the invite must allow subject: AllowAll, or subject
+// tenant. The guest must be waiting in its lobby for the tenant's room
+// req.Room (ErrNotFound otherwise, as for a missing or, under SharedNames,
+// foreign room), and the invite must allow subject: AllowAll, or subject
 // among AllowedAdmins (ErrForbidden). The guest's identity, room, org and
 // admins are read from the pass it carries in LiveKit, so lkgate keeps no
 // state.
@@ -195,9 +199,10 @@ type AdmitRequest struct {
 // its lobby as an AdmissionMessage in its AdmissionAttribute; nothing is
 // returned to the caller. It may be repeated: every admit writes a fresh
 // token. Denying writes a deny message, then removes the guest from its
-// lobby. Three LiveKit calls for admit (ListRooms, GetParticipant,
-// UpdateParticipant with attributes only, which keeps the guest's empty
-// permissions), four for deny (RemoveParticipant).
+// lobby. Two LiveKit calls for admit (GetParticipant, UpdateParticipant
+// with attributes only, which keeps the guest's empty permissions), three
+// for deny (RemoveParticipant); SharedNames adds its ownership check, and
+// Config.PrecreateRooms or a room quota what they cost.
 func (m *Manager) Admit(ctx context.Context, tenant, subject string, req AdmitRequest) error {
 	err := m.admit(ctx, tenant, subject, req)
 	action := ActionGuestDeny
@@ -213,21 +218,18 @@ func (m *Manager) admit(ctx context.Context, tenant, subject string, req AdmitRe
 	if m.guests == nil {
 		return withContext(errGuestsOff, op, "")
 	}
-	checked, err := m.tenantMode(tenant)
-	if err != nil {
-		return withContext(err, op, "")
-	}
 	if err := validateGuestIdentity(req.GuestIdentity); err != nil {
 		return withContext(err, op, req.Room)
 	}
 	if err := validateOptionalText("subject", subject, MaxIdentityBytes); err != nil {
 		return withContext(err, op, req.Room)
 	}
-	if _, err := m.authorize(ctx, tenant, req.Room, false); err != nil {
+	ref, _, err := m.authorize(ctx, tenant, req.Room, false)
+	if err != nil {
 		return withContext(err, op, req.Room)
 	}
-	lobby := m.guests.lobbyName(req.Room, req.GuestIdentity)
-	p, err := m.rooms.GetParticipant(ctx, &livekit.RoomParticipantIdentity{Room: lobby, Identity: req.GuestIdentity})
+	lobby := m.lobbyOf(ref, req.GuestIdentity)
+	p, err := m.rooms.GetParticipant(ctx, &livekit.RoomParticipantIdentity{Room: lobby.lk, Identity: req.GuestIdentity})
 	if err != nil {
 		err = fromLiveKit(op, req.Room, err)
 		if errors.Is(err, ErrNotFound) {
@@ -236,7 +238,7 @@ func (m *Manager) admit(ctx context.Context, tenant, subject string, req AdmitRe
 		return err
 	}
 	pass := m.guests.passOf(p, req.Room, m.now())
-	if pass == nil || (checked && pass.Org != tenant) {
+	if pass == nil || (ref.checked() && pass.Org != tenant) {
 		return errGuestNotWaiting(op, req.Room)
 	}
 	if !pass.AllowAll && (subject == "" || !slices.Contains(pass.Admins, subject)) {
@@ -244,28 +246,35 @@ func (m *Manager) admit(ctx context.Context, tenant, subject string, req AdmitRe
 	}
 	msg := AdmissionMessage{Type: AdmissionDeny}
 	if req.Admit {
-		now := m.now()
-		ttl := m.cfg.TokenTTL
-		jwt, err := signToken(m.cfg.APISecret, tokenClaims(m.cfg.APIKey, pass.Org,
-			TokenRequest{Room: req.Room, Identity: req.GuestIdentity, Name: p.GetName()}, now, ttl))
-		if err != nil {
-			return &Error{Kind: ErrUpstream, Op: op, Room: req.Room, Msg: "signing failed"}
+		if m.cfg.RoomNames == ScopedNames {
+			// Under SharedNames authorize proved the room exists and is
+			// the tenant's; a scoped room may need creating or counting.
+			if err := m.prepareRoom(ctx, ref, m.cfg.PrecreateRooms, nil); err != nil {
+				return withContext(err, op, req.Room)
+			}
 		}
-		msg = AdmissionMessage{Type: AdmissionAdmit, Token: jwt, URL: m.publicURL, Room: req.Room}
+		// In unauthenticated mode the guest still carries the invite's org.
+		guestRef := ref
+		guestRef.tenant = pass.Org
+		tok, err := m.mint(ctx, op, guestRef, TokenRequest{Room: req.Room, Identity: req.GuestIdentity, Name: p.GetName()}, m.cfg.TokenTTL, nil)
+		if err != nil {
+			return err
+		}
+		msg = AdmissionMessage{Type: AdmissionAdmit, Token: tok.JWT, URL: tok.URL, Room: req.Room}
 	}
 	payload, err := json.Marshal(msg)
 	if err != nil {
 		return &Error{Kind: ErrUpstream, Op: op, Room: req.Room, Msg: "encoding the admission failed"}
 	}
 	if _, err := m.rooms.UpdateParticipant(ctx, &livekit.UpdateParticipantRequest{
-		Room:       lobby,
+		Room:       lobby.lk,
 		Identity:   req.GuestIdentity,
 		Attributes: map[string]string{AdmissionAttribute: string(payload)},
 	}); err != nil {
 		return participantError(op, req.Room, err)
 	}
 	if !req.Admit {
-		_, err := m.rooms.RemoveParticipant(ctx, &livekit.RoomParticipantIdentity{Room: lobby, Identity: req.GuestIdentity})
+		_, err := m.rooms.RemoveParticipant(ctx, &livekit.RoomParticipantIdentity{Room: lobby.lk, Identity: req.GuestIdentity})
 		// Gone already (it left after reading the deny): that is the goal.
 		if err = participantError(op, req.Room, err); err != nil && !errors.Is(err, ErrNotFound) {
 			return err

@@ -259,14 +259,15 @@ func (i *Invite) String() string {
 }
 
 // Invite creates a guest invite for req.Room. With a tenant, req.Org must be
-// the tenant (ErrForbidden otherwise) and the room must be the tenant's: it
-// is created and claimed if missing, as for Token, and another tenant's room
-// is ErrForbidden. It costs what Token costs (one LiveKit call for a room
-// the tenant owns); in unauthenticated mode, none.
+// the tenant (ErrForbidden otherwise). Under ScopedNames it costs no
+// LiveKit call. Under SharedNames the room must be the tenant's: it is
+// created and claimed if missing, as for Token (one LiveKit call for a
+// room the tenant owns), and another tenant's room is ErrNotFound.
 //
 // Errors: ErrNotConfigured without Config.Guests; ErrInvalidArgument (Field
 // names the InviteRequest field) before any LiveKit call; ErrForbidden;
-// ErrUnauthenticated; LiveKit failures as for Token.
+// ErrNotFound; ErrUnauthenticated; ErrLimited; LiveKit failures as for
+// Token.
 func (m *Manager) Invite(ctx context.Context, tenant string, req InviteRequest) (*Invite, error) {
 	inv, err := m.invite(ctx, tenant, req)
 	ev := AuditEvent{Tenant: tenant, Action: ActionGuestInvite, Room: req.Room}
@@ -282,23 +283,23 @@ func (m *Manager) invite(ctx context.Context, tenant string, req InviteRequest) 
 	if m.guests == nil {
 		return nil, withContext(errGuestsOff, op, "")
 	}
-	checked, err := m.tenantMode(tenant)
-	if err != nil {
-		return nil, withContext(err, op, "")
-	}
-	ttl, err := m.validateInvite(checked, req)
+	ref, err := m.resolve(tenant, req.Room)
 	if err != nil {
 		return nil, withContext(err, op, req.Room)
 	}
-	if checked && req.Org != tenant {
+	ttl, err := m.validateInvite(ref.checked(), req)
+	if err != nil {
+		return nil, withContext(err, op, req.Room)
+	}
+	if ref.checked() && req.Org != tenant {
 		return nil, &Error{Kind: ErrForbidden, Op: op, Room: req.Room, Field: "Org", Msg: "must be your own tenant"}
 	}
 	if err := m.allowFor(ctx, tenant, LimitInviteRate, func(l Limits) Rate { return l.InviteRate }); err != nil {
 		return nil, withContext(err, op, req.Room)
 	}
-	if checked {
-		if err := m.ensureRoom(ctx, tenant, req.Room); err != nil {
-			return nil, withContext(err, op, req.Room)
+	if m.cfg.RoomNames == SharedNames && ref.checked() {
+		if err := m.prepareRoom(ctx, ref, false, nil); err != nil {
+			return nil, withContext(masked(err), op, req.Room)
 		}
 	}
 	now := m.now()
@@ -321,13 +322,10 @@ func (m *Manager) invite(ctx context.Context, tenant string, req InviteRequest) 
 
 func (m *Manager) validateInvite(checked bool, req InviteRequest) (time.Duration, error) {
 	if checked {
-		if err := validateText("Org", req.Org, maxTenantBytes); err != nil {
+		if err := validateText("Org", req.Org, MaxTenantBytes); err != nil {
 			return 0, err
 		}
-	} else if err := validateOptionalText("Org", req.Org, maxTenantBytes); err != nil {
-		return 0, err
-	}
-	if err := validateRoomName("Room", req.Room); err != nil {
+	} else if err := validateOptionalText("Org", req.Org, MaxTenantBytes); err != nil {
 		return 0, err
 	}
 	if len(req.AllowedAdmins) > MaxAllowedAdmins {

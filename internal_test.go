@@ -212,7 +212,7 @@ func BenchmarkSignToken(b *testing.B) {
 	now := time.Now()
 	req := TokenRequest{Room: "standup", Identity: "alice", Name: "Alice"}
 	for b.Loop() {
-		if _, err := signToken(strings.Repeat("s", 36), tokenClaims("devkey", "acme", req, now, 10*time.Minute)); err != nil {
+		if _, err := signToken(strings.Repeat("s", 36), tokenClaims("devkey", "acme", "t4_acme_standup", RoomOptions{}, req, now, 10*time.Minute)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -260,7 +260,7 @@ func FuzzOwnsPlain(f *testing.F) {
 	f.Add(`{"auth_id":"a"b"}`, `a"b`)
 	f.Add(`{"auth_id":"a\b"}`, `a\b`)
 	f.Fuzz(func(t *testing.T, metadata, tenant string) {
-		if validateText("tenant", tenant, maxTenantBytes) != nil || !ownsPlain(metadata, tenant) {
+		if validateText("tenant", tenant, MaxTenantBytes) != nil || !ownsPlain(metadata, tenant) {
 			return
 		}
 		if owner, state := ownerOf(metadata); state != owned || owner != tenant {

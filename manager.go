@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/livekit/protocol/livekit"
@@ -40,24 +41,11 @@ const (
 	MinSecretLength = 32
 )
 
-// UnownedRoomPolicy says what to do with a room that exists in LiveKit
-// without an owner, for example one auto-created by a participant joining
-// after the room had closed, or one created by another tool.
-type UnownedRoomPolicy int
-
-const (
-	// ClaimUnowned (the default) lets a tenant claim an unowned room only if
-	// every participant in it was admitted by lkgate for that same tenant.
-	// An empty unowned room is claimable: it holds nothing to leak. A room
-	// with a participant from another tenant, or from a token lkgate did not
-	// mint, is never claimable.
-	ClaimUnowned UnownedRoomPolicy = iota
-	// DenyUnowned refuses every room that exists without an owner.
-	DenyUnowned
-)
-
-// RoomOptions are applied when lkgate creates a room. Zero fields leave
-// LiveKit's defaults (empty timeout 300 s, departure timeout 20 s, no limit).
+// RoomOptions are the settings of the rooms of lkgate's tenants: applied
+// when lkgate creates a room, and carried in every token it mints, so that
+// a room created by a participant's join gets them too. Zero fields leave
+// LiveKit's defaults (empty timeout 300 s, departure timeout 20 s, no
+// limit).
 type RoomOptions struct {
 	EmptyTimeout     time.Duration
 	DepartureTimeout time.Duration
@@ -88,10 +76,32 @@ type Config struct {
 	// guests off: the guest methods then fail with ErrNotConfigured.
 	Guests GuestConfig
 
-	// Room is applied to the rooms lkgate creates.
+	// RoomNames is how tenants' room names map to LiveKit's, which are
+	// global. The zero value, ScopedNames, gives each tenant its own
+	// namespace; SharedNames keeps names global, owned by leases.
+	RoomNames RoomNaming
+	// PrecreateRooms makes Token and Admit create the room in LiveKit (one
+	// idempotent CreateRoom) before answering, so that it exists, with its
+	// agents dispatched, before anyone joins. Without it, under
+	// ScopedNames, a token costs no LiveKit call and the first join creates
+	// the room with the settings and agents its token carries. SharedNames
+	// always creates rooms, so it refuses this field.
+	PrecreateRooms bool
+	// Room is applied to the rooms of lkgate's tenants.
 	Room RoomOptions
-	// UnownedRooms is the policy for rooms that exist without an owner.
+	// UnownedRooms is the policy, under SharedNames, for rooms that exist
+	// without an owner. ScopedNames refuses a non-zero value.
 	UnownedRooms UnownedRoomPolicy
+	// Leases keeps the leases of shared names (SharedNames only; ScopedNames
+	// refuses it). Nil means NewMemoryLeaseStore: correct for one process
+	// while it runs, but a restart forgets every lease, and replicas do not
+	// share it. Several replicas, or a process that restarts while tenants
+	// are active, need a shared store such as redislimit's.
+	Leases LeaseStore
+	// LeaseSweepInterval is how often, under SharedNames, the Manager renews
+	// the leases of the rooms open in LiveKit (one unfiltered ListRooms per
+	// replica). Zero means DefaultLeaseSweepInterval.
+	LeaseSweepInterval time.Duration
 	// AllowUnauthenticated lets methods run with the empty tenant, skipping
 	// every ownership check. Off by default, so that a forgotten tenant is an
 	// error (ErrUnauthenticated) instead of access to every room.
@@ -118,10 +128,11 @@ type Config struct {
 	// SIPService reaches LiveKit's SIP API. Nil means an SDK client for
 	// URL. It is used only when SIP.Trunks is set.
 	SIPService SIPService
-	// Locker serialises room claims. Nil means an in-process lock, which is
-	// correct for one replica; several replicas need a shared Locker.
+	// Locker serialises room claims (SharedNames) and room counts (with a
+	// room quota). Nil means an in-process lock, which is correct for one
+	// replica; several replicas need a shared Locker.
 	Locker Locker
-	// EnsureTimeout bounds one room ensure (read, create, claim),
+	// EnsureTimeout bounds one room preparation (read, count, create, claim),
 	// which runs on behalf of every caller coalesced into it. Zero means
 	// DefaultEnsureTimeout.
 	EnsureTimeout time.Duration
@@ -133,9 +144,11 @@ type Config struct {
 }
 
 // Manager is lkgate's entry point: it mints tokens and runs tenant-checked
-// operations against LiveKit. It holds no state beyond its configuration, so
-// any number of Managers (and replicas) may serve the same tenants, provided
-// they share a Locker. A Manager is safe for concurrent use.
+// operations against LiveKit. Under ScopedNames its only state is what
+// its limit store keeps, so any number of Managers (and replicas) may
+// serve the same tenants, sharing a Locker and a LimitStore where limits
+// apply. Under SharedNames they share a LeaseStore too, and each runs a
+// lease sweeper until Close. A Manager is safe for concurrent use.
 type Manager struct {
 	cfg       Config
 	publicURL string
@@ -148,9 +161,12 @@ type Manager struct {
 	guests    *guests // nil when Config.Guests is the zero value
 	limits    LimitStore
 	auditor   Auditor
+	leases    *leaser // nil under ScopedNames
+	closeOnce sync.Once
 }
 
-// New validates cfg and returns a Manager. It makes no network call. Errors
+// New validates cfg and returns a Manager. It makes no network call;
+// under SharedNames it starts the lease sweeper, which Close stops. Errors
 // wrap ErrInvalidArgument and name the faulty Config field.
 func New(cfg Config) (*Manager, error) {
 	if err := validateURL("URL", cfg.URL); err != nil {
@@ -198,6 +214,26 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.UnownedRooms != ClaimUnowned && cfg.UnownedRooms != DenyUnowned {
 		return nil, invalidArg("UnownedRooms", "unknown policy %d", cfg.UnownedRooms)
 	}
+	if cfg.LeaseSweepInterval == 0 {
+		cfg.LeaseSweepInterval = DefaultLeaseSweepInterval
+	} else if cfg.LeaseSweepInterval < time.Second || cfg.LeaseSweepInterval > 5*time.Minute {
+		return nil, invalidArg("LeaseSweepInterval", "must lie between 1s and 5m")
+	}
+	switch cfg.RoomNames {
+	case ScopedNames:
+		switch {
+		case cfg.UnownedRooms != ClaimUnowned:
+			return nil, invalidArg("UnownedRooms", "applies to SharedNames only: under ScopedNames no room is ever claimed")
+		case cfg.Leases != nil:
+			return nil, invalidArg("Leases", "applies to SharedNames only: scoped names need no lease")
+		}
+	case SharedNames:
+		if cfg.PrecreateRooms {
+			return nil, invalidArg("PrecreateRooms", "applies to ScopedNames only: SharedNames always creates rooms")
+		}
+	default:
+		return nil, invalidArg("RoomNames", "unknown naming %d", cfg.RoomNames)
+	}
 	if err := cfg.Limits.Default.validate("Limits.Default"); err != nil {
 		return nil, err
 	}
@@ -228,7 +264,27 @@ func New(cfg Config) (*Manager, error) {
 	if m.auditor == nil {
 		m.auditor = NewSlogAuditor(m.log)
 	}
+	if cfg.RoomNames == SharedNames {
+		m.leases = &leaser{store: cfg.Leases, interval: cfg.LeaseSweepInterval}
+		if m.leases.store == nil {
+			m.leases.store = NewMemoryLeaseStore(m.now)
+		}
+		m.startSweeper()
+	}
 	return m, nil
+}
+
+// Close stops the Manager's background work: the lease sweeper of
+// SharedNames. Under ScopedNames there is none, and Close is optional. It
+// is safe to call more than once, and always returns nil.
+func (m *Manager) Close() error {
+	m.closeOnce.Do(func() {
+		if m.leases != nil {
+			m.leases.stop()
+			<-m.leases.done
+		}
+	})
+	return nil
 }
 
 // PublicURL returns the LiveKit address handed to clients.
@@ -282,7 +338,7 @@ func replaceScheme(raw string, pairs ...[2]string) string {
 // ownership checks apply.
 func (m *Manager) tenantMode(tenant string) (checked bool, err error) {
 	if tenant != "" {
-		if err := validateText("tenant", tenant, maxTenantBytes); err != nil {
+		if err := validateText("tenant", tenant, MaxTenantBytes); err != nil {
 			return false, err
 		}
 		return true, nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"strconv"
 	"strings"
 	"time"
 
@@ -12,198 +11,264 @@ import (
 )
 
 // OwnerKey is the key of room metadata (a JSON object) that names the
-// tenant owning the room. Other keys are preserved on every write.
+// tenant owning the room. Under SharedNames it decides ownership; under
+// ScopedNames lkgate writes it into the rooms it creates, for tools that
+// read it, but the room's name alone decides. Other keys are preserved on
+// every write.
 const OwnerKey = "auth_id"
 
 // MaxRoomMetadataBytes is the largest room metadata LiveKit's
 // UpdateRoomMetadata accepts.
 const MaxRoomMetadataBytes = 64000
 
-type ownerState int
-
-const (
-	unowned     ownerState = iota
-	owned                  // a non-empty string under OwnerKey
-	unclaimable            // metadata lkgate cannot add an owner to without destroying it
-)
-
-// ownerOf reads the owner from room metadata.
-func ownerOf(metadata string) (string, ownerState) {
-	if metadata == "" {
-		return "", unowned
-	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(metadata), &fields); err != nil || fields == nil {
-		return "", unclaimable
-	}
-	raw, ok := fields[OwnerKey]
-	if !ok {
-		return "", unowned
-	}
-	var owner string
-	if err := json.Unmarshal(raw, &owner); err != nil {
-		return "", unclaimable
-	}
-	if owner == "" {
-		return "", unowned
-	}
-	return owner, owned
+// roomRef is a room of one tenant: the name the tenant uses, and the name
+// LiveKit knows it by, which differs under ScopedNames only.
+type roomRef struct {
+	tenant string // empty in unauthenticated mode
+	name   string
+	lk     string
 }
 
-// ownedBy reports whether metadata names tenant as the room's owner.
-func ownedBy(metadata, tenant string) bool {
-	if ownsPlain(metadata, tenant) {
-		return true
+func (r roomRef) checked() bool { return r.tenant != "" }
+
+// resolve checks a tenant and the name of a room it asks for, and maps the
+// name to LiveKit's. Every tenant room passes here, whichever operation
+// asks; lobby names are lkgate's own and refused.
+func (m *Manager) resolve(tenant, room string) (roomRef, error) {
+	checked, err := m.tenantMode(tenant)
+	if err != nil {
+		return roomRef{}, err
 	}
-	owner, state := ownerOf(metadata)
-	return state == owned && owner == tenant
-}
-
-// ownsPlain recognises, without parsing, metadata exactly as lkgate writes
-// it for a room with no other keys: the hot path of every token for an
-// owned room. It is sound because a validated tenant has no control
-// characters or invalid UTF-8, so without '"' or '\\' it is a literal JSON
-// string that decodes to itself.
-func ownsPlain(metadata, tenant string) bool {
-	const prefix, suffix = `{"auth_id":"`, `"}`
-	return len(metadata) == len(prefix)+len(tenant)+len(suffix) &&
-		strings.HasPrefix(metadata, prefix) && strings.HasSuffix(metadata, suffix) &&
-		metadata[len(prefix):len(metadata)-len(suffix)] == tenant && !strings.ContainsAny(tenant, `"\\`)
-}
-
-// metadataWithOwner returns metadata with OwnerKey set to tenant, every
-// other key kept as it was.
-func metadataWithOwner(metadata, tenant string) (string, error) {
-	fields := map[string]json.RawMessage{}
-	if metadata != "" {
-		if err := json.Unmarshal([]byte(metadata), &fields); err != nil || fields == nil {
-			return "", &Error{Kind: ErrConflict, Msg: "room metadata is not a JSON object, so it cannot record an owner"}
+	if err := validateText("Room", room, MaxRoomNameBytes); err != nil {
+		return roomRef{}, err
+	}
+	if strings.HasPrefix(room, LobbyPrefix) {
+		return roomRef{}, invalidArg("Room", "starts with %q, which lkgate reserves for guest lobbies", LobbyPrefix)
+	}
+	ref := roomRef{tenant: tenant, name: room, lk: room}
+	switch {
+	case m.cfg.RoomNames == SharedNames:
+	case checked:
+		prefix := scopePrefix(tenant)
+		if limit := MaxRoomNameBytes - len(prefix); len(room) > limit {
+			return roomRef{}, invalidArg("Room", "is %d bytes long; this tenant's limit is %d (LiveKit's %d less the tenant's prefix)", len(room), limit, MaxRoomNameBytes)
+		}
+		ref.lk = prefix + room
+	default:
+		// The empty tenant's namespace is the plain names: it must not
+		// reach into a tenant's.
+		if _, _, scoped := ParseScopedRoomName(room); scoped {
+			return roomRef{}, invalidArg("Room", "is a tenant's scoped LiveKit name, which unauthenticated mode may not use")
 		}
 	}
-	owner, _ := json.Marshal(tenant)
-	fields[OwnerKey] = owner
-	out, err := json.Marshal(fields)
-	if err != nil {
-		return "", &Error{Kind: ErrConflict, Msg: "room metadata cannot be re-encoded"}
-	}
-	if len(out) > MaxRoomMetadataBytes {
-		return "", &Error{Kind: ErrConflict, Msg: "room metadata with an owner would exceed LiveKit's 64000-byte limit"}
-	}
-	return string(out), nil
+	return ref, nil
 }
 
-var (
-	errOtherOwner  = &Error{Kind: ErrForbidden, Msg: "the room belongs to another tenant"}
-	errUnclaimable = &Error{Kind: ErrForbidden, Msg: "the room exists outside lkgate and cannot be claimed"}
-	errDenied      = &Error{Kind: ErrForbidden, Msg: "the room exists without an owner and the policy denies claiming it"}
-	errForeign     = &Error{Kind: ErrForbidden, Msg: "the room has participants lkgate did not admit for this tenant"}
-)
+var errRoomNotFound = &Error{Kind: ErrNotFound, Msg: "room not found"}
 
-// ensureRoom makes sure room exists and belongs to tenant, creating and
-// claiming it if needed. Concurrent calls for the same tenant and room share
-// one run, which continues even if the caller that started it goes away, so
-// a claim is never abandoned halfway by a client hanging up.
-func (m *Manager) ensureRoom(ctx context.Context, tenant, room string) error {
-	// Every claim passes here, whichever operation asks: a lobby must never
-	// become a tenant's room.
-	if err := validateRoomName("Room", room); err != nil {
-		return err
+// authorize is the one gate of every operation on a tenant's existing
+// room. Under ScopedNames the name decides, with no LiveKit call unless
+// needRoom asks for the room itself; under SharedNames the room must exist
+// and name the tenant as its owner (one ListRooms by name). A room of
+// another tenant answers ErrNotFound exactly like a missing one, so a
+// tenant cannot probe other tenants' rooms.
+func (m *Manager) authorize(ctx context.Context, tenant, name string, needRoom bool) (roomRef, *livekit.Room, error) {
+	ref, err := m.resolve(tenant, name)
+	if err != nil {
+		return ref, nil, err
 	}
-	ch := m.ensures.DoChan(tenant+"\x00"+room, func() (any, error) {
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.EnsureTimeout)
+	byOwner := m.cfg.RoomNames == SharedNames && ref.checked()
+	if !byOwner && !needRoom {
+		return ref, nil, nil
+	}
+	room, err := m.lookupRoom(ctx, ref)
+	if err != nil {
+		return ref, nil, err
+	}
+	if room == nil || byOwner && !ownedBy(room.GetMetadata(), tenant) {
+		return ref, nil, errRoomNotFound
+	}
+	return ref, room, nil
+}
+
+// prepareRoom readies ref's room for a main-room token or a call. Under
+// ScopedNames the tenant owns the name already: nothing is done unless the
+// room must exist before anyone joins (create) or the tenant's room quota
+// must count it. Under SharedNames the room is ensured: created and
+// claimed if new, refused if another tenant has it. Concurrent identical
+// calls share one run, which goes on if its first caller goes away, so a
+// claim is never abandoned halfway by a client hanging up.
+func (m *Manager) prepareRoom(ctx context.Context, ref roomRef, create bool, agents []AgentDispatch) error {
+	var run func(context.Context) error
+	switch {
+	case !ref.checked():
+		// Unauthenticated mode claims nothing and counts nothing.
+		if !create {
+			return nil
+		}
+		run = func(ctx context.Context) error { _, err := m.createRoom(ctx, ref, agents); return err }
+	case m.cfg.RoomNames == SharedNames:
+		run = func(ctx context.Context) error { return m.ensureShared(ctx, ref, agents) }
+	default:
+		l, err := m.limitsOf(ctx, ref.tenant)
+		if err != nil {
+			return err
+		}
+		switch {
+		case l.MaxRooms > 0:
+			run = func(ctx context.Context) error { return m.createCounted(ctx, ref, agents, l.MaxRooms) }
+		case create:
+			run = func(ctx context.Context) error { return m.createScoped(ctx, ref, agents) }
+		default:
+			return nil
+		}
+	}
+	ch := m.ensures.DoChan(ref.tenant+"\x00"+ref.lk+"\x00"+agentsKey(agents), func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.EnsureTimeout)
 		defer cancel()
-		return nil, m.ensureRoomOnce(fctx, tenant, room)
+		return nil, run(ctx)
 	})
 	select {
 	case res := <-ch:
 		return res.Err
 	case <-ctx.Done():
-		return contextError(ctx.Err(), "ensuring the room")
+		return contextError(ctx.Err(), "preparing the room")
 	}
 }
 
-func (m *Manager) ensureRoomOnce(ctx context.Context, tenant, name string) error {
-	room, err := m.lookupRoom(ctx, name)
+// agentsKey tells apart ensures whose new rooms would dispatch different
+// agents, so that coalescing never drops a dispatch.
+func agentsKey(agents []AgentDispatch) string {
+	if len(agents) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(agents)
+	return string(b)
+}
+
+// createRoom is LiveKit's CreateRoom for ref, with Config.Room and the
+// agents to dispatch if the room is new. It never carries metadata: newer
+// LiveKit servers overwrite an existing room's metadata on CreateRoom.
+func (m *Manager) createRoom(ctx context.Context, ref roomRef, agents []AgentDispatch) (*livekit.Room, error) {
+	req := &livekit.CreateRoomRequest{
+		Name:             ref.lk,
+		EmptyTimeout:     durationSeconds(m.cfg.Room.EmptyTimeout),
+		DepartureTimeout: durationSeconds(m.cfg.Room.DepartureTimeout),
+		MaxParticipants:  m.cfg.Room.MaxParticipants,
+	}
+	for _, a := range agents {
+		req.Agents = append(req.Agents, &livekit.RoomAgentDispatch{AgentName: a.AgentName, Metadata: a.Metadata})
+	}
+	room, err := m.rooms.CreateRoom(ctx, req)
 	if err != nil {
+		return nil, fromLiveKit("create room", ref.name, err)
+	}
+	return room, nil
+}
+
+// createScoped creates a scoped room (one idempotent CreateRoom) and, the
+// first time, records its tenant under OwnerKey for tools that read it: a
+// second call, best effort, since the name alone decides ownership.
+func (m *Manager) createScoped(ctx context.Context, ref roomRef, agents []AgentDispatch) error {
+	room, err := m.createRoom(ctx, ref, agents)
+	if err != nil || room.GetMetadata() != "" {
 		return err
 	}
-	if room != nil {
-		if ownedBy(room.Metadata, tenant) {
-			return nil
-		}
-		switch owner, state := ownerOf(room.Metadata); state {
-		case owned:
-			return ownerCheck(owner, tenant)
-		case unclaimable:
-			return errUnclaimable
-		}
+	metadata, _ := metadataWithOwner("", ref.tenant)
+	if _, err := m.rooms.UpdateRoomMetadata(ctx, &livekit.UpdateRoomMetadataRequest{Room: ref.lk, Metadata: metadata}); err != nil {
+		m.log.WarnContext(ctx, "could not record the owner of a new room", "room", ref.name, "tenant", ref.tenant,
+			"error", fromLiveKit("record owner", ref.name, err).Error())
 	}
-	return m.claimRoom(ctx, tenant, name, room != nil)
+	return nil
 }
 
-// claimRoom claims name for tenant, within the tenant's room quota.
+// createCounted creates a scoped room within the tenant's room quota: a
+// room that exists costs one ListRooms by name; a new one is counted and
+// created under the tenant's quota lock.
+func (m *Manager) createCounted(ctx context.Context, ref roomRef, agents []AgentDispatch, maxRooms int) error {
+	room, err := m.lookupRoom(ctx, ref)
+	if err != nil || room != nil {
+		return err
+	}
+	return m.counted(ctx, ref, maxRooms, func() error { return m.createScoped(ctx, ref, agents) })
+}
+
+// counted runs create, which makes ref's room, within the tenant's room
+// quota.
 //
 // The quota is counted from LiveKit, the one source of truth (rooms close
 // on their own), under a per-tenant lock, before anything is created: a
 // refused request leaves no room behind. The lock is held until LiveKit's
-// room list shows the claim, so the next count, here or on another replica,
-// sees it. With a quota a new room costs two more calls (the count and the
-// settle read); without one, nothing changes.
-func (m *Manager) claimRoom(ctx context.Context, tenant, name string, existed bool) error {
-	l, err := m.limitsOf(ctx, tenant)
-	if err != nil {
-		return err
-	}
-	if l.MaxRooms == 0 {
-		return m.claimUnderLock(ctx, tenant, name, existed)
-	}
-	unlock, err := m.lock(ctx, "lkgate:tenant-rooms:"+tenant, "the tenant's room quota lock")
+// room list shows the new room, so the next count, here or on another
+// replica, sees it.
+func (m *Manager) counted(ctx context.Context, ref roomRef, maxRooms int, create func() error) error {
+	unlock, err := m.lock(ctx, "lkgate:tenant-rooms:"+ref.tenant, "the tenant's room quota lock")
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	n, mine, err := m.countRooms(ctx, tenant, name)
+	n, mine, err := m.countRooms(ctx, ref)
 	if err != nil || mine {
 		return err
 	}
-	if n >= l.MaxRooms {
-		err := limited(LimitMaxRooms, QuotaRetryAfter, "the tenant owns %d rooms, its limit (max_rooms)", n)
-		m.audit(ctx, AuditEvent{Tenant: tenant, Action: ActionRoomClaim, Room: name}, err)
+	if n >= maxRooms {
+		err := limited(LimitMaxRooms, QuotaRetryAfter, "the tenant has %d rooms, its limit (max_rooms)", n)
+		m.audit(ctx, AuditEvent{Tenant: ref.tenant, Action: ActionRoomClaim, Room: ref.name}, err)
 		return err
 	}
-	if err := m.claimUnderLock(ctx, tenant, name, existed); err != nil {
+	if err := create(); err != nil {
 		return err
 	}
-	m.settleClaim(ctx, tenant, name)
+	m.settle(ctx, ref)
 	return nil
 }
 
-// countRooms counts the rooms tenant owns, and reports whether name is one.
-func (m *Manager) countRooms(ctx context.Context, tenant, name string) (n int, mine bool, err error) {
+// countRooms counts the rooms of ref's tenant, and reports whether ref is
+// one. Lobbies are not counted.
+func (m *Manager) countRooms(ctx context.Context, ref roomRef) (n int, mine bool, err error) {
 	res, err := m.rooms.ListRooms(ctx, &livekit.ListRoomsRequest{})
 	if err != nil {
-		return 0, false, fromLiveKit("list rooms", name, err)
+		return 0, false, fromLiveKit("list rooms", ref.name, err)
 	}
 	for _, r := range res.GetRooms() {
-		if mayName(r.GetMetadata(), tenant) && ownedBy(r.GetMetadata(), tenant) {
+		if name, ok := m.tenantRoomName(r, ref.tenant); ok {
 			n++
-			mine = mine || r.GetName() == name
+			mine = mine || name == ref.name
 		}
 	}
 	return n, mine, nil
 }
 
-// settleClaim waits, boundedly, until LiveKit's room list shows name owned
-// by tenant: the list trails metadata updates by milliseconds.
-func (m *Manager) settleClaim(ctx context.Context, tenant, name string) {
+// tenantRoomName reports whether r is one of tenant's rooms (not a lobby),
+// and its name as the tenant knows it. Under ScopedNames the name decides;
+// under SharedNames the metadata, which is parsed only where it could name
+// the tenant.
+func (m *Manager) tenantRoomName(r *livekit.Room, tenant string) (string, bool) {
+	if m.cfg.RoomNames == SharedNames {
+		md := r.GetMetadata()
+		return r.GetName(), mayName(md, tenant) && ownedBy(md, tenant)
+	}
+	owner, name, ok := ParseScopedRoomName(r.GetName())
+	return name, ok && owner == tenant && !strings.HasPrefix(name, LobbyPrefix)
+}
+
+// settle waits, boundedly, until LiveKit's room list shows ref's room as
+// the tenant's: the list trails creations and metadata updates by
+// milliseconds.
+func (m *Manager) settle(ctx context.Context, ref roomRef) {
 	deadline := time.Now().Add(settleTimeout)
 	for {
-		room, err := m.lookupRoom(ctx, name)
-		if err != nil || room == nil || ownedBy(room.GetMetadata(), tenant) {
+		room, err := m.lookupRoom(ctx, ref)
+		if err != nil {
 			return
 		}
+		if room != nil {
+			if _, ok := m.tenantRoomName(room, ref.tenant); ok {
+				return
+			}
+		}
 		if time.Now().After(deadline) {
-			m.log.WarnContext(ctx, "LiveKit's room list did not show a claim in time; the next room count may miss it", "room", name, "tenant", tenant)
+			m.log.WarnContext(ctx, "LiveKit's room list did not show a new room in time; the next room count may miss it", "room", ref.name, "tenant", ref.tenant)
 			return
 		}
 		select {
@@ -232,116 +297,23 @@ func (m *Manager) lock(ctx context.Context, key, what string) (unlock func(), er
 	return unlock, nil
 }
 
-// claimUnderLock creates the room if needed (with empty metadata: newer
-// LiveKit servers overwrite the metadata of an existing room on
-// CreateRoom), then writes the owner under the room's lock. Three LiveKit
-// calls in all with the first read of ensureRoomOnce.
-func (m *Manager) claimUnderLock(ctx context.Context, tenant, name string, existed bool) error {
-	unlock, err := m.lock(ctx, "lkgate:room:"+name, "the room's claim lock")
+// lookupRoom returns ref's LiveKit room, or nil if it does not exist.
+func (m *Manager) lookupRoom(ctx context.Context, ref roomRef) (*livekit.Room, error) {
+	res, err := m.rooms.ListRooms(ctx, &livekit.ListRoomsRequest{Names: []string{ref.lk}})
 	if err != nil {
-		return err
-	}
-	defer unlock()
-
-	room, err := m.rooms.CreateRoom(ctx, &livekit.CreateRoomRequest{
-		Name:             name,
-		EmptyTimeout:     durationSeconds(m.cfg.Room.EmptyTimeout),
-		DepartureTimeout: durationSeconds(m.cfg.Room.DepartureTimeout),
-		MaxParticipants:  m.cfg.Room.MaxParticipants,
-	})
-	if err != nil {
-		return fromLiveKit("create room", name, err)
-	}
-	switch owner, state := ownerOf(room.Metadata); state {
-	case owned:
-		return ownerCheck(owner, tenant)
-	case unclaimable:
-		return errUnclaimable
-	}
-	// NumParticipants lags, but a non-zero count proves someone joined first.
-	if existed || room.NumParticipants > 0 {
-		if m.cfg.UnownedRooms == DenyUnowned {
-			return errDenied
-		}
-		if err := m.checkProvenance(ctx, tenant, name); err != nil {
-			return err
-		}
-	}
-	metadata, err := metadataWithOwner(room.Metadata, tenant)
-	if err != nil {
-		return err
-	}
-	// The answer of UpdateRoomMetadata is the running room and confirms the
-	// claim; a re-read through ListRooms would not: LiveKit's room store
-	// trails metadata updates, and a stale read looks like a lost claim.
-	claimed, err := m.rooms.UpdateRoomMetadata(ctx, &livekit.UpdateRoomMetadataRequest{Room: name, Metadata: metadata})
-	if err != nil {
-		if !existed && room.NumParticipants == 0 {
-			m.abandonRoom(ctx, name)
-		}
-		return fromLiveKit("claim room", name, err)
-	}
-	if owner, state := ownerOf(claimed.GetMetadata()); state != owned || owner != tenant {
-		// Someone wrote the metadata between our write and LiveKit's
-		// answer, outside our lock: another tool, or a replica with its
-		// own in-process lock.
-		m.log.WarnContext(ctx, "room claim lost to a writer outside the lock", "room", name, "tenant", tenant)
-		if state == owned {
-			return errOtherOwner
-		}
-		return &Error{Kind: ErrConflict, Msg: "the room's metadata changed while being claimed; retry"}
-	}
-	m.log.InfoContext(ctx, "room claimed", "room", name, "tenant", tenant, "existed", existed)
-	m.audit(ctx, AuditEvent{Tenant: tenant, Action: ActionRoomClaim, Room: name, Details: map[string]string{"existed": strconv.FormatBool(existed)}}, nil)
-	return nil
-}
-
-// abandonRoom deletes a room this ensure created but failed to claim, so
-// that it is not left ownerless (which DenyUnowned would then refuse until
-// LiveKit's empty timeout closes it). Best effort, on its own deadline: the
-// claim's context may be what failed.
-func (m *Manager) abandonRoom(ctx context.Context, name string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	defer cancel()
-	if _, err := m.rooms.DeleteRoom(ctx, &livekit.DeleteRoomRequest{Room: name}); err != nil {
-		m.log.WarnContext(ctx, "could not delete a room whose claim failed", "room", name, "error", fromLiveKit("delete room", name, err).Error())
-	}
-}
-
-// checkProvenance refuses a claim if anyone in the room was not admitted by
-// lkgate for tenant.
-func (m *Manager) checkProvenance(ctx context.Context, tenant, name string) error {
-	res, err := m.rooms.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: name})
-	if err != nil {
-		return fromLiveKit("list participants", name, err)
-	}
-	for _, p := range res.GetParticipants() {
-		if p.GetAttributes()[TenantAttribute] != tenant {
-			return errForeign
-		}
-	}
-	return nil
-}
-
-func ownerCheck(owner, tenant string) error {
-	if owner != tenant {
-		return errOtherOwner
-	}
-	return nil
-}
-
-// lookupRoom returns the room named name, or nil if it does not exist.
-func (m *Manager) lookupRoom(ctx context.Context, name string) (*livekit.Room, error) {
-	res, err := m.rooms.ListRooms(ctx, &livekit.ListRoomsRequest{Names: []string{name}})
-	if err != nil {
-		return nil, fromLiveKit("list rooms", name, err)
+		return nil, fromLiveKit("list rooms", ref.name, err)
 	}
 	for _, r := range res.GetRooms() {
-		if r.GetName() == name {
+		if r.GetName() == ref.lk {
 			return r, nil
 		}
 	}
 	return nil, nil
+}
+
+// lookupLiveKitRoom is lookupRoom for a LiveKit name outside any request.
+func (m *Manager) lookupLiveKitRoom(ctx context.Context, name string) (*livekit.Room, error) {
+	return m.lookupRoom(ctx, roomRef{name: name, lk: name})
 }
 
 func contextError(err error, doing string) error {

@@ -8,9 +8,10 @@ import (
 	"github.com/livekit/protocol/livekit"
 )
 
-// RemoveParticipant disconnects identity from the tenant's room, in two
-// LiveKit calls. Errors: ErrNotFound for a missing room, another tenant's
-// room, or an identity not in the room.
+// RemoveParticipant disconnects identity from the tenant's room: one
+// LiveKit call under ScopedNames, two under SharedNames (the ownership
+// check). Errors: ErrNotFound for a missing room, another tenant's room,
+// or an identity not in the room.
 //
 // LiveKit lets a removed client rejoin while its token is valid (and it
 // hands connected clients refreshed tokens), so keep token TTLs short, or
@@ -22,13 +23,14 @@ func (m *Manager) RemoveParticipant(ctx context.Context, tenant, room, identity 
 }
 
 func (m *Manager) removeParticipant(ctx context.Context, tenant, room, identity string) error {
-	if _, err := m.authorize(ctx, tenant, room, false); err != nil {
-		return withContext(err, "remove participant", room)
-	}
 	if err := validateText("Identity", identity, MaxIdentityBytes); err != nil {
 		return withContext(err, "remove participant", room)
 	}
-	_, err := m.rooms.RemoveParticipant(ctx, &livekit.RoomParticipantIdentity{Room: room, Identity: identity})
+	ref, _, err := m.authorize(ctx, tenant, room, false)
+	if err != nil {
+		return withContext(err, "remove participant", room)
+	}
+	_, err = m.rooms.RemoveParticipant(ctx, &livekit.RoomParticipantIdentity{Room: ref.lk, Identity: identity})
 	return participantError("remove participant", room, err)
 }
 
@@ -43,8 +45,9 @@ type MuteRequest struct {
 }
 
 // MuteTrack mutes or unmutes a participant's track and returns the track as
-// LiveKit reports it afterwards, in three LiveKit calls (authorize, look the
-// participant up, mute). The look-up answers an unknown participant or track
+// LiveKit reports it afterwards, in two LiveKit calls (look the participant
+// up, mute; three under SharedNames, whose ownership check is one more).
+// The look-up answers an unknown participant or track
 // with ErrNotFound at once, where LiveKit itself stalls about 3 s and then
 // answers "unavailable" for an unknown participant, and answers nothing at
 // all for an unknown track. Unmuting is refused by LiveKit's default
@@ -73,7 +76,7 @@ func (m *Manager) muteTrack(ctx context.Context, tenant string, req MuteRequest)
 	} else if err := validateText("TrackSID", req.TrackSID, MaxIdentityBytes); err != nil {
 		return nil, withContext(err, "mute track", req.Room)
 	}
-	p, err := m.participant(ctx, tenant, req.Room, req.Identity, "mute track")
+	ref, p, err := m.participant(ctx, tenant, req.Room, req.Identity, "mute track")
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +90,7 @@ func (m *Manager) muteTrack(ctx context.Context, tenant string, req MuteRequest)
 	if sid == "" {
 		return nil, &Error{Kind: ErrNotFound, Op: "mute track", Room: req.Room, Msg: "the participant has no such track"}
 	}
-	res, err := m.rooms.MutePublishedTrack(ctx, &livekit.MuteRoomTrackRequest{Room: req.Room, Identity: req.Identity, TrackSid: sid, Muted: req.Muted})
+	res, err := m.rooms.MutePublishedTrack(ctx, &livekit.MuteRoomTrackRequest{Room: ref.lk, Identity: req.Identity, TrackSid: sid, Muted: req.Muted})
 	if err != nil {
 		return nil, fromLiveKit("mute track", req.Room, err)
 	}
@@ -99,7 +102,7 @@ func (m *Manager) muteTrack(ctx context.Context, tenant string, req MuteRequest)
 }
 
 // UpdatePermissions replaces what a participant may publish, subscribe to
-// and send, in three LiveKit calls. The participant's other permissions
+// and send, in two LiveKit calls (three under SharedNames). The participant's other permissions
 // (hidden, recorder, agent, metadata updates) are kept: LiveKit replaces
 // the whole permission set, so lkgate carries them over. Turning publishing
 // off unpublishes the participant's tracks.
@@ -121,7 +124,7 @@ func (m *Manager) updatePermissions(ctx context.Context, tenant, room, identity 
 		}
 		perm.CanPublishSources = append(perm.CanPublishSources, src)
 	}
-	p, err := m.participant(ctx, tenant, room, identity, "update permissions")
+	ref, p, err := m.participant(ctx, tenant, room, identity, "update permissions")
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +134,7 @@ func (m *Manager) updatePermissions(ctx context.Context, tenant, room, identity 
 		perm.Recorder, perm.Agent = cur.Recorder, cur.Agent
 	}
 	perm.CanPublish, perm.CanSubscribe, perm.CanPublishData = g.CanPublish, g.CanSubscribe, g.CanPublishData
-	updated, err := m.rooms.UpdateParticipant(ctx, &livekit.UpdateParticipantRequest{Room: room, Identity: identity, Permission: perm})
+	updated, err := m.rooms.UpdateParticipant(ctx, &livekit.UpdateParticipantRequest{Room: ref.lk, Identity: identity, Permission: perm})
 	if err != nil {
 		return nil, fromLiveKit("update permissions", room, err)
 	}
@@ -141,18 +144,19 @@ func (m *Manager) updatePermissions(ctx context.Context, tenant, room, identity 
 
 // participant authorizes the room, then looks the participant up so that an
 // unknown one is answered with ErrNotFound at once.
-func (m *Manager) participant(ctx context.Context, tenant, room, identity, op string) (*livekit.ParticipantInfo, error) {
-	if _, err := m.authorize(ctx, tenant, room, false); err != nil {
-		return nil, withContext(err, op, room)
-	}
+func (m *Manager) participant(ctx context.Context, tenant, room, identity, op string) (roomRef, *livekit.ParticipantInfo, error) {
 	if err := validateText("Identity", identity, MaxIdentityBytes); err != nil {
-		return nil, withContext(err, op, room)
+		return roomRef{}, nil, withContext(err, op, room)
 	}
-	p, err := m.rooms.GetParticipant(ctx, &livekit.RoomParticipantIdentity{Room: room, Identity: identity})
+	ref, _, err := m.authorize(ctx, tenant, room, false)
 	if err != nil {
-		return nil, participantError(op, room, err)
+		return ref, nil, withContext(err, op, room)
 	}
-	return p, nil
+	p, err := m.rooms.GetParticipant(ctx, &livekit.RoomParticipantIdentity{Room: ref.lk, Identity: identity})
+	if err != nil {
+		return ref, nil, participantError(op, room, err)
+	}
+	return ref, p, nil
 }
 
 // participantError converts a LiveKit error about a participant, giving

@@ -2,17 +2,16 @@ package lkgate
 
 import (
 	"context"
-	"encoding/json"
 	"maps"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/livekit/protocol/livekit"
 )
 
 // Room is a LiveKit room as a tenant sees it.
 type Room struct {
+	// Name is the room's name as the tenant knows it.
 	Name string
 	SID  string
 	// NumParticipants is LiveKit's own count, which lags joins and leaves
@@ -59,41 +58,11 @@ type Track struct {
 	Muted bool
 }
 
-var errRoomNotFound = &Error{Kind: ErrNotFound, Msg: "room not found"}
-
-// authorize is the one gate of every operation on an existing room: it
-// answers ErrNotFound, identically, for a room that does not exist and for
-// one another tenant owns, so a tenant cannot probe other tenants' rooms.
-// It costs one ListRooms by name. In unauthenticated mode it skips the
-// check (and the call) unless the room itself is needed.
-func (m *Manager) authorize(ctx context.Context, tenant, name string, needRoom bool) (*livekit.Room, error) {
-	checked, err := m.tenantMode(tenant)
-	if err != nil {
-		return nil, err
-	}
-	if err := validateText("Room", name, MaxRoomNameBytes); err != nil {
-		return nil, err
-	}
-	if !checked && !needRoom {
-		return nil, nil
-	}
-	room, err := m.lookupRoom(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	if room == nil {
-		return nil, errRoomNotFound
-	}
-	if checked && !ownedBy(room.Metadata, tenant) {
-		return nil, errRoomNotFound
-	}
-	return room, nil
-}
-
-// ListRooms returns the tenant's rooms (every room in unauthenticated mode),
-// sorted as LiveKit lists them. It costs one unfiltered ListRooms: LiveKit
-// cannot filter by metadata, so the cost grows with the number of rooms on
-// the server, not the tenant's.
+// ListRooms returns the tenant's rooms (in unauthenticated mode, every room
+// outside the tenants' namespaces), named as the tenant knows them, sorted
+// as LiveKit lists them. It costs one unfiltered ListRooms: LiveKit cannot
+// filter by prefix or metadata, so the cost grows with the rooms on the
+// server, not the tenant's. Lobbies are never listed.
 func (m *Manager) ListRooms(ctx context.Context, tenant string) ([]Room, error) {
 	checked, err := m.tenantMode(tenant)
 	if err != nil {
@@ -105,34 +74,37 @@ func (m *Manager) ListRooms(ctx context.Context, tenant string) ([]Room, error) 
 	}
 	rooms := []Room{}
 	for _, r := range res.GetRooms() {
-		if checked && (!mayName(r.Metadata, tenant) || !ownedBy(r.Metadata, tenant)) {
+		name := r.GetName()
+		if checked {
+			var mine bool
+			if name, mine = m.tenantRoomName(r, tenant); !mine {
+				continue
+			}
+		} else if strings.HasPrefix(name, LobbyPrefix) || m.cfg.RoomNames == ScopedNames && isScoped(name) {
 			continue
 		}
-		rooms = append(rooms, roomOf(r))
+		rooms = append(rooms, roomOf(r, name))
 	}
 	return rooms, nil
 }
 
-// mayName reports whether metadata could name tenant as its owner. Without
-// a backslash (an escape) or invalid UTF-8 (which decodes to U+FFFD), JSON
-// strings are literal, so an owner equal to tenant must appear verbatim; most rooms of other tenants are thus skipped without
-// parsing their metadata, which dominates listing a busy server.
-func mayName(metadata, tenant string) bool {
-	return strings.Contains(metadata, tenant) || strings.ContainsRune(metadata, '\\') || !utf8.ValidString(metadata)
+func isScoped(name string) bool {
+	_, _, ok := ParseScopedRoomName(name)
+	return ok
 }
 
 // Room returns a room of the tenant with its participants, in two LiveKit
 // calls. Errors: ErrNotFound for a missing room or another tenant's.
 func (m *Manager) Room(ctx context.Context, tenant, name string) (*RoomDetails, error) {
-	room, err := m.authorize(ctx, tenant, name, true)
+	ref, room, err := m.authorize(ctx, tenant, name, true)
 	if err != nil {
 		return nil, withContext(err, "get room", name)
 	}
-	res, err := m.rooms.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: name})
+	res, err := m.rooms.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: ref.lk})
 	if err != nil {
 		return nil, fromLiveKit("list participants", name, err)
 	}
-	d := &RoomDetails{Room: roomOf(room), Participants: []Participant{}}
+	d := &RoomDetails{Room: roomOf(room, ref.name), Participants: []Participant{}}
 	for _, p := range res.GetParticipants() {
 		d.Participants = append(d.Participants, participantOf(p))
 	}
@@ -140,9 +112,10 @@ func (m *Manager) Room(ctx context.Context, tenant, name string) (*RoomDetails, 
 	return d, nil
 }
 
-func roomOf(r *livekit.Room) Room {
+// roomOf is r as a tenant sees it, under the name it knows.
+func roomOf(r *livekit.Room, name string) Room {
 	return Room{
-		Name:            r.GetName(),
+		Name:            name,
 		SID:             r.GetSid(),
 		NumParticipants: int(r.GetNumParticipants()),
 		MaxParticipants: int(r.GetMaxParticipants()),
@@ -150,27 +123,6 @@ func roomOf(r *livekit.Room) Room {
 		Metadata:        metadataWithoutOwner(r.GetMetadata()),
 		ActiveRecording: r.GetActiveRecording(),
 	}
-}
-
-// metadataWithoutOwner hides OwnerKey from tenants; metadata that is not a
-// JSON object is returned as it is.
-func metadataWithoutOwner(metadata string) string {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(metadata), &fields); err != nil || fields == nil {
-		return metadata
-	}
-	if _, ok := fields[OwnerKey]; !ok {
-		return metadata
-	}
-	delete(fields, OwnerKey)
-	if len(fields) == 0 {
-		return ""
-	}
-	out, err := json.Marshal(fields)
-	if err != nil {
-		return ""
-	}
-	return string(out)
 }
 
 func participantOf(p *livekit.ParticipantInfo) Participant {

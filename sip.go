@@ -69,15 +69,17 @@ type Call struct {
 //
 // Everything is checked before LiveKit is called: the numbers (E.164), the
 // trunk (Config.SIP.Trunks) and the destination (Config.SIP.AllowDestination).
-// Then the room is ensured exactly as for a token, so that nothing is ever
-// dialed into another tenant's room. LiveKit calls: one ListRooms and
-// CreateSIPParticipant for a room the tenant owns; four calls to create and
-// claim a new room, then CreateSIPParticipant.
+// Then the room is created with Config.Room (under ScopedNames, one
+// idempotent CreateRoom in the tenant's namespace; under SharedNames,
+// ensured and claimed exactly as for a token), so that nothing is ever
+// dialed into another tenant's room, and the call is placed
+// (CreateSIPParticipant).
 //
 // Errors: ErrNotConfigured without SIP configuration, for a trunk LiveKit
 // does not know, or when LiveKit's SIP service is not connected;
-// ErrInvalidArgument naming the field; ErrForbidden for another tenant's
-// room, a tenant without a trunk or a refused destination; with
+// ErrInvalidArgument naming the field; ErrForbidden for a tenant without a
+// trunk or a refused destination; ErrNotFound for another tenant's shared
+// name; with
 // WaitUntilAnswered, ErrBusy, ErrDeclined, ErrNoAnswer or ErrCallFailed
 // carrying the SIP status.
 func (m *Manager) Call(ctx context.Context, tenant string, req CallRequest) (*Call, error) {
@@ -96,7 +98,7 @@ func (m *Manager) call(ctx context.Context, tenant string, req CallRequest) (*Ca
 	if m.cfg.SIP.Trunks == nil {
 		return nil, errSIPOff(op, req.Room)
 	}
-	checked, err := m.tenantMode(tenant)
+	ref, err := m.resolve(tenant, req.Room)
 	if err != nil {
 		return nil, withContext(err, op, req.Room)
 	}
@@ -110,7 +112,7 @@ func (m *Manager) call(ctx context.Context, tenant string, req CallRequest) (*Ca
 	if err != nil {
 		return nil, withContext(err, op, req.Room)
 	}
-	release, err := m.takeCallSlot(ctx, tenant, req.Room, req.Identity)
+	release, err := m.takeCallSlot(ctx, tenant, ref.lk, req.Identity)
 	if err != nil {
 		return nil, withContext(err, op, req.Room)
 	}
@@ -118,7 +120,7 @@ func (m *Manager) call(ctx context.Context, tenant string, req CallRequest) (*Ca
 		SipTrunkId:          trunk,
 		SipCallTo:           req.To,
 		SipNumber:           req.From,
-		RoomName:            req.Room,
+		RoomName:            ref.lk,
 		ParticipantIdentity: req.Identity,
 		ParticipantName:     req.Name,
 		WaitUntilAnswered:   req.WaitUntilAnswered,
@@ -126,11 +128,13 @@ func (m *Manager) call(ctx context.Context, tenant string, req CallRequest) (*Ca
 	if req.RingingTimeout > 0 {
 		lkreq.RingingTimeout = durationpb.New(req.RingingTimeout)
 	}
-	if checked {
-		if err := m.ensureRoom(ctx, tenant, req.Room); err != nil {
-			release()
-			return nil, withContext(err, op, req.Room)
-		}
+	// LiveKit would create a missing room for the call with its defaults;
+	// creating it first gives it Config.Room, and claims a shared name.
+	if err := m.prepareRoom(ctx, ref, true, nil); err != nil {
+		release()
+		return nil, withContext(masked(err), op, req.Room)
+	}
+	if ref.checked() {
 		lkreq.ParticipantAttributes = map[string]string{TenantAttribute: tenant}
 	}
 	info, err := m.sip.CreateSIPParticipant(ctx, lkreq)
@@ -142,15 +146,12 @@ func (m *Manager) call(ctx context.Context, tenant string, req CallRequest) (*Ca
 	}
 	m.log.InfoContext(ctx, "call placed", "room", req.Room, "tenant", tenant, "sip_call_id", info.GetSipCallId())
 	return &Call{
-		Room: req.Room, Identity: info.GetParticipantIdentity(), ParticipantSID: info.GetParticipantId(),
+		Room: ref.name, Identity: info.GetParticipantIdentity(), ParticipantSID: info.GetParticipantId(),
 		SIPCallID: info.GetSipCallId(), Answered: req.WaitUntilAnswered,
 	}, nil
 }
 
 func validateCall(req CallRequest) error {
-	if err := validateText("Room", req.Room, MaxRoomNameBytes); err != nil {
-		return err
-	}
 	if err := validateText("Identity", req.Identity, MaxIdentityBytes); err != nil {
 		return err
 	}
@@ -200,7 +201,8 @@ type TransferRequest struct {
 // It returns only once LiveKit reports the transfer complete: the far end
 // accepted the REFER and reported the new call connected.
 //
-// LiveKit calls: ListRooms, GetParticipant, TransferSIPParticipant.
+// LiveKit calls: GetParticipant, TransferSIPParticipant (and ListRooms
+// first, under SharedNames).
 // Errors: ErrNotConfigured without SIP configuration; ErrInvalidArgument
 // naming the field; ErrForbidden for a refused target; ErrNotFound for a
 // missing or foreign room or an unknown participant; ErrConflict for a
@@ -223,13 +225,7 @@ func (m *Manager) transferCall(ctx context.Context, tenant string, req TransferR
 	if m.cfg.SIP.Trunks == nil {
 		return "", errSIPOff(op, req.Room)
 	}
-	if _, err := m.tenantMode(tenant); err != nil {
-		return "", withContext(err, op, req.Room)
-	}
-	if err := validateText("Room", req.Room, MaxRoomNameBytes); err != nil {
-		return "", withContext(err, op, req.Room)
-	}
-	if err := validateText("Identity", req.Identity, MaxIdentityBytes); err != nil {
+	if _, err := m.resolve(tenant, req.Room); err != nil {
 		return "", withContext(err, op, req.Room)
 	}
 	target, number, err := transferTarget(req.TransferTo)
@@ -243,7 +239,7 @@ func (m *Manager) transferCall(ctx context.Context, tenant string, req TransferR
 	} else if allow := m.cfg.SIP.AllowSIPTransfer; allow == nil || !allow(tenant, target) {
 		return "", &Error{Kind: ErrForbidden, Op: op, Room: req.Room, Field: "TransferTo", Msg: "transfers to this SIP URI are not allowed"}
 	}
-	p, err := m.participant(ctx, tenant, req.Room, req.Identity, op)
+	ref, p, err := m.participant(ctx, tenant, req.Room, req.Identity, op)
 	if err != nil {
 		return "", err
 	}
@@ -251,7 +247,7 @@ func (m *Manager) transferCall(ctx context.Context, tenant string, req TransferR
 		return "", &Error{Kind: ErrConflict, Op: op, Room: req.Room, Field: "Identity", Msg: "the participant is not on a SIP call"}
 	}
 	_, err = m.sip.TransferSIPParticipant(ctx, &livekit.TransferSIPParticipantRequest{
-		RoomName: req.Room, ParticipantIdentity: req.Identity, TransferTo: target,
+		RoomName: ref.lk, ParticipantIdentity: req.Identity, TransferTo: target,
 	})
 	if err != nil {
 		err = sipError(op, req.Room, err)
@@ -432,7 +428,9 @@ func (m *Manager) ReleaseCall(ctx context.Context, ev *livekit.WebhookEvent) err
 	}
 	tenant, ok := p.GetAttributes()[TenantAttribute]
 	if !ok {
-		tenant, _ = ownerOf(room.GetMetadata())
+		if tenant, _, ok = ParseScopedRoomName(room.GetName()); !ok {
+			tenant, _ = ownerOf(room.GetMetadata())
+		}
 	}
 	if err := m.limits.Release(ctx, limitKey(LimitMaxConcurrentSIPCalls, tenant), callHolder(room.GetName(), p.GetIdentity())); err != nil {
 		return m.limitStoreError(ctx, LimitMaxConcurrentSIPCalls, err)

@@ -94,8 +94,8 @@ type ElevatedGrants struct {
 	Recorder bool
 }
 
-// AgentDispatch asks LiveKit to dispatch an agent when the room is created
-// by the token's holder joining it.
+// AgentDispatch asks LiveKit to dispatch an agent into a room when it is
+// created: by the token holder's join, or by lkgate itself.
 type AgentDispatch struct {
 	AgentName string
 	Metadata  string
@@ -119,7 +119,9 @@ type TokenRequest struct {
 	TTL time.Duration
 	// Grant is what the participant may do. Nil means ParticipantGrant().
 	Grant *Grant
-	// Agents are dispatched when this participant's join creates the room.
+	// Agents are dispatched when the room is created for this token: by
+	// this participant's join, or by lkgate (Config.PrecreateRooms, a room
+	// quota, or a new shared name). A room that exists keeps its agents.
 	Agents []AgentDispatch
 	// Elevated grants powers beyond the room. See ElevatedGrants.
 	Elevated ElevatedGrants
@@ -130,7 +132,10 @@ type Token struct {
 	// JWT is the signed token. Treat it as a secret.
 	JWT string
 	// URL is the LiveKit address the client connects to (Config.PublicURL).
-	URL       string
+	URL string
+	// Room is the room's name as the tenant knows it. The JWT names the
+	// LiveKit room (see ScopedRoomName), which is what LiveKit's client
+	// SDKs report as the room's name.
 	Room      string
 	Identity  string
 	ExpiresAt time.Time
@@ -146,14 +151,18 @@ func (t *Token) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("room", t.Room), slog.String("identity", t.Identity), slog.Time("expires_at", t.ExpiresAt))
 }
 
-// Token mints a token for tenant to join req.Room. If the room exists it
-// must belong to tenant; if not, it is created and claimed for tenant first.
+// Token mints a token for tenant to join its room req.Room. Under
+// ScopedNames it costs no LiveKit call: the token names the tenant's own
+// LiveKit room, which the first join creates with Config.Room and
+// req.Agents (Config.PrecreateRooms or a room quota create it first).
+// Under SharedNames the room is created and claimed for the tenant if it
+// is new, and its name leased for the token's life.
 //
 // Errors: ErrInvalidArgument (Field names the TokenRequest field) before
 // any LiveKit call; ErrUnauthenticated for the empty tenant when
-// unauthenticated mode is off; ErrForbidden when another tenant owns the
-// room or it cannot be claimed; ErrUnavailable, ErrTimeout or ErrUpstream
-// when LiveKit fails. In unauthenticated mode no LiveKit call is made.
+// unauthenticated mode is off; ErrForbidden, under SharedNames, when
+// another tenant has the name; ErrLimited; ErrUnavailable, ErrTimeout or
+// ErrUpstream when LiveKit fails.
 func (m *Manager) Token(ctx context.Context, tenant string, req TokenRequest) (*Token, error) {
 	tok, err := m.token(ctx, tenant, req)
 	m.audit(ctx, AuditEvent{Tenant: tenant, Action: ActionTokenMint, Room: req.Room, Target: req.Identity}, err)
@@ -161,7 +170,7 @@ func (m *Manager) Token(ctx context.Context, tenant string, req TokenRequest) (*
 }
 
 func (m *Manager) token(ctx context.Context, tenant string, req TokenRequest) (*Token, error) {
-	checked, err := m.tenantMode(tenant)
+	ref, err := m.resolve(tenant, req.Room)
 	if err != nil {
 		return nil, withContext(err, "token", "")
 	}
@@ -172,24 +181,33 @@ func (m *Manager) token(ctx context.Context, tenant string, req TokenRequest) (*
 	if err := m.allowFor(ctx, tenant, LimitTokenRate, func(l Limits) Rate { return l.TokenRate }); err != nil {
 		return nil, withContext(err, "token", req.Room)
 	}
-	if checked {
-		if err := m.ensureRoom(ctx, tenant, req.Room); err != nil {
-			return nil, withContext(err, "token", req.Room)
-		}
+	if err := m.prepareRoom(ctx, ref, m.cfg.PrecreateRooms, req.Agents); err != nil {
+		return nil, withContext(err, "token", req.Room)
 	}
+	return m.mint(ctx, "token", ref, req, ttl, nil)
+}
+
+// mint signs a main-room token for ref and, under SharedNames, stretches
+// the name's lease over it. extra are attributes lkgate sets itself.
+func (m *Manager) mint(ctx context.Context, op string, ref roomRef, req TokenRequest, ttl time.Duration, extra map[string]string) (*Token, error) {
 	now := m.now()
-	jwt, err := signToken(m.cfg.APISecret, tokenClaims(m.cfg.APIKey, tenant, req, now, ttl))
-	if err != nil {
-		return nil, &Error{Kind: ErrUpstream, Op: "token", Room: req.Room, Msg: "signing failed"}
+	exp := now.Add(ttl)
+	if err := m.leaseToken(ctx, ref, exp); err != nil {
+		return nil, withContext(err, op, ref.name)
 	}
-	m.log.DebugContext(ctx, "token minted", "tenant", tenant, "room", req.Room, "identity", req.Identity)
-	return &Token{JWT: jwt, URL: m.publicURL, Room: req.Room, Identity: req.Identity, ExpiresAt: now.Add(ttl).Truncate(time.Second)}, nil
+	c := tokenClaims(m.cfg.APIKey, ref.tenant, ref.lk, m.cfg.Room, req, now, ttl)
+	for k, v := range extra {
+		c.Attributes[k] = v
+	}
+	jwt, err := signToken(m.cfg.APISecret, c)
+	if err != nil {
+		return nil, &Error{Kind: ErrUpstream, Op: op, Room: ref.name, Msg: "signing failed"}
+	}
+	m.log.DebugContext(ctx, "token minted", "tenant", ref.tenant, "room", ref.name, "identity", req.Identity)
+	return &Token{JWT: jwt, URL: m.publicURL, Room: ref.name, Identity: req.Identity, ExpiresAt: exp.Truncate(time.Second)}, nil
 }
 
 func (m *Manager) validateTokenRequest(req TokenRequest) (time.Duration, error) {
-	if err := validateRoomName("Room", req.Room); err != nil {
-		return 0, err
-	}
 	if err := validateText("Identity", req.Identity, MaxIdentityBytes); err != nil {
 		return 0, err
 	}
@@ -242,8 +260,11 @@ type claims struct {
 }
 
 // tokenClaims is a pure function of its inputs: it maps a validated request
-// to LiveKit claims. It never mutates req.
-func tokenClaims(apiKey, tenant string, req TokenRequest, now time.Time, ttl time.Duration) claims {
+// to LiveKit claims for the LiveKit room lkRoom. It never mutates req. The
+// room configuration (opts and the agents) takes effect when the token
+// holder's join creates the room, LiveKit's refreshed tokens keep it, and
+// a room that exists ignores it.
+func tokenClaims(apiKey, tenant, lkRoom string, opts RoomOptions, req TokenRequest, now time.Time, ttl time.Duration) claims {
 	g := ParticipantGrant()
 	if req.Grant != nil {
 		g = *req.Grant
@@ -251,7 +272,7 @@ func tokenClaims(apiKey, tenant string, req TokenRequest, now time.Time, ttl tim
 	e := req.Elevated
 	video := &auth.VideoGrant{
 		RoomJoin:     true,
-		Room:         req.Room,
+		Room:         lkRoom,
 		RoomAdmin:    e.RoomAdmin,
 		RoomCreate:   e.RoomCreate,
 		RoomList:     e.RoomList,
@@ -285,20 +306,24 @@ func tokenClaims(apiKey, tenant string, req TokenRequest, now time.Time, ttl tim
 	if e.SIPAdmin || e.SIPCall {
 		c.SIP = &auth.SIPGrant{Admin: e.SIPAdmin, Call: e.SIPCall}
 	}
-	if len(req.Attributes) > 0 || tenant != "" {
-		c.Attributes = maps.Clone(req.Attributes)
-		if c.Attributes == nil {
-			c.Attributes = make(map[string]string, 1)
-		}
-		if tenant != "" {
-			c.Attributes[TenantAttribute] = tenant
-		}
+	c.Attributes = maps.Clone(req.Attributes)
+	if c.Attributes == nil {
+		c.Attributes = make(map[string]string, 1)
 	}
-	if len(req.Agents) > 0 {
-		cfg := &livekit.RoomConfiguration{}
-		for _, a := range req.Agents {
-			cfg.Agents = append(cfg.Agents, &livekit.RoomAgentDispatch{AgentName: a.AgentName, Metadata: a.Metadata})
-		}
+	if tenant != "" {
+		c.Attributes[TenantAttribute] = tenant
+	}
+	// LiveKit v1.8.4 refuses a token whose room configuration carries
+	// metadata or tags: only timeouts, size and agents go in.
+	cfg := &livekit.RoomConfiguration{
+		EmptyTimeout:     durationSeconds(opts.EmptyTimeout),
+		DepartureTimeout: durationSeconds(opts.DepartureTimeout),
+		MaxParticipants:  opts.MaxParticipants,
+	}
+	for _, a := range req.Agents {
+		cfg.Agents = append(cfg.Agents, &livekit.RoomAgentDispatch{AgentName: a.AgentName, Metadata: a.Metadata})
+	}
+	if cfg.EmptyTimeout != 0 || cfg.DepartureTimeout != 0 || cfg.MaxParticipants != 0 || len(cfg.Agents) > 0 {
 		c.RoomConfig = (*auth.RoomConfiguration)(cfg)
 	}
 	return c

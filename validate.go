@@ -10,7 +10,10 @@ import (
 // URL, and proxies commonly cap a request line at 8 KiB, so what a token
 // carries (metadata, attributes, agent dispatch) is kept well below that.
 const (
-	MaxRoomNameBytes   = 256 // LiveKit's own limit
+	// MaxRoomNameBytes is LiveKit's limit on its room names. Under
+	// ScopedNames a tenant's own room names have this less the tenant's
+	// prefix (see ScopedRoomName): at least 122 bytes.
+	MaxRoomNameBytes   = 256
 	MaxIdentityBytes   = 256
 	MaxNameBytes       = 256
 	MaxMetadataBytes   = 4096
@@ -18,7 +21,6 @@ const (
 	MaxAttributeKey    = 128
 	MaxAttributesBytes = 4096
 	MaxAgents          = 4
-	maxTenantBytes     = 256
 )
 
 // validateText checks a required single-line field: non-empty, at most max
@@ -28,18 +30,6 @@ func validateText(field, s string, max int) error {
 		return invalidArg(field, "is required")
 	}
 	return validateOptionalText(field, s, max)
-}
-
-// validateRoomName checks a room name a tenant asks for: lobby rooms are
-// lkgate's own and never a tenant's.
-func validateRoomName(field, room string) error {
-	if err := validateText(field, room, MaxRoomNameBytes); err != nil {
-		return err
-	}
-	if strings.HasPrefix(room, LobbyPrefix) {
-		return invalidArg(field, "starts with %q, which lkgate reserves for guest lobbies", LobbyPrefix)
-	}
-	return nil
 }
 
 func validateOptionalText(field, s string, max int) error {

@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/livekit/protocol/livekit"
-
 	"github.com/lkgate/lkgate"
 )
 
@@ -28,8 +26,10 @@ type Config struct {
 	// strings are never logged.
 	Logger *slog.Logger
 	// OnWebhook receives every verified LiveKit webhook event, once per
-	// event id, after the join guard has run. Nil ignores them.
-	OnWebhook func(ctx context.Context, ev *livekit.WebhookEvent)
+	// event id, after the join guard has run, with its room resolved to
+	// the tenant and the room name the tenant knows
+	// (lkgate.Manager.ResolveWebhook). Nil ignores them.
+	OnWebhook func(ctx context.Context, ev lkgate.WebhookEvent)
 	// DisableJoinGuard stops POST /livekit/webhook from removing
 	// participants who joined a room their tenant does not own.
 	DisableJoinGuard bool
@@ -73,7 +73,7 @@ type Handler struct {
 	mux     *http.ServeMux
 
 	seen         *eventIDs
-	onWebhook    func(ctx context.Context, ev *livekit.WebhookEvent)
+	onWebhook    func(ctx context.Context, ev lkgate.WebhookEvent)
 	disableGuard bool
 	observer     Observer
 }

@@ -48,7 +48,7 @@ func (h *Handler) Webhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if h.onWebhook != nil {
-		h.onWebhook(r.Context(), ev)
+		h.onWebhook(r.Context(), h.m.ResolveWebhook(ev))
 	}
 	writeJSON(w, http.StatusOK, WebhookResponse{Status: "ok"})
 }

@@ -144,6 +144,18 @@ func (s *Server) Join(token string) (*livekit.ParticipantInfo, error) {
 		return nil, errors.New("lkgatetest: join refused: the token has no identity")
 	}
 	v := g.Video
+	if cfg := g.GetRoomConfiguration(); cfg != nil {
+		// The token's room configuration applies when its join creates the
+		// room, and only then.
+		s.mu.Lock()
+		if s.rooms[v.Room] == nil {
+			s.createRoomLocked(&livekit.CreateRoomRequest{
+				Name: v.Room, EmptyTimeout: cfg.EmptyTimeout, DepartureTimeout: cfg.DepartureTimeout,
+				MaxParticipants: cfg.MaxParticipants, Agents: cfg.Agents,
+			})
+		}
+		s.mu.Unlock()
+	}
 	perm := &livekit.ParticipantPermission{
 		CanSubscribe:      v.GetCanSubscribe(),
 		CanPublish:        v.GetCanPublish(),

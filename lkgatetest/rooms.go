@@ -63,6 +63,17 @@ func (s *Server) createRoomLocked(req *livekit.CreateRoomRequest) *room {
 		CreationTimeMs:   now.UnixMilli(),
 	}
 	r := &room{info: info}
+	// As the server does: a room created without agents gets one dispatch
+	// of the unnamed agent.
+	agents := req.Agents
+	if len(agents) == 0 {
+		agents = []*livekit.RoomAgentDispatch{{}}
+	}
+	for _, a := range agents {
+		r.dispatches = append(r.dispatches, &livekit.AgentDispatch{
+			Id: guid.New(guid.AgentDispatchPrefix), AgentName: a.AgentName, Metadata: a.Metadata, Room: req.Name,
+		})
+	}
 	s.rooms[req.Name] = r
 	return r
 }

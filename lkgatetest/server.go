@@ -54,6 +54,7 @@ type room struct {
 	info         *livekit.Room              // NumParticipants and NumPublishers are filled on read
 	participants []*livekit.ParticipantInfo // in join order
 	sent         []*livekit.SendDataRequest
+	dispatches   []*livekit.AgentDispatch
 }
 
 // Participant describes a participant to seed with AddParticipant, as if it
@@ -253,6 +254,17 @@ func (s *Server) Room(name string) (*livekit.Room, bool) {
 	return r.proto(), true
 }
 
+// Dispatches returns copies of the room's agent dispatches, or nil if the
+// room does not exist.
+func (s *Server) Dispatches(roomName string) []*livekit.AgentDispatch {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.rooms[roomName]; r != nil {
+		return cloneAll(r.dispatches)
+	}
+	return nil
+}
+
 // Participants returns copies of the room's participants in join order, or
 // nil if the room does not exist.
 func (s *Server) Participants(roomName string) []*livekit.ParticipantInfo {
@@ -282,6 +294,7 @@ func (s *Server) SentData(roomName string) []*livekit.SendDataRequest {
 // request to the generated twirp server.
 func (s *Server) handler() http.Handler {
 	rooms := livekit.NewRoomServiceServer(roomService{s})
+	dispatch := livekit.NewAgentDispatchServiceServer(dispatchService{s})
 	// As in livekit-server, SIP errors keep their gRPC details (the SIP
 	// status) on the way through twirp.
 	sip := livekit.NewSIPServer(sipService{s}, xtwirp.ServerPassErrorDetails())
@@ -290,6 +303,9 @@ func (s *Server) handler() http.Handler {
 		method, ok := strings.CutPrefix(r.URL.Path, livekit.RoomServicePathPrefix)
 		if m, isSIP := strings.CutPrefix(r.URL.Path, livekit.SIPPathPrefix); isSIP {
 			rpc, method, ok = sip, m, true
+		}
+		if m, isDispatch := strings.CutPrefix(r.URL.Path, livekit.AgentDispatchServicePathPrefix); isDispatch {
+			rpc, method, ok = dispatch, m, true
 		}
 		if ok {
 			delay, injected := s.receive(method)

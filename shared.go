@@ -1,0 +1,286 @@
+package lkgate
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/livekit/protocol/livekit"
+)
+
+// Shared names (SharedNames): a room belongs to the tenant named under
+// OwnerKey in its metadata, claimed the first time the tenant uses the
+// name, and the name stays the tenant's through a lease (leases.go) until
+// every token naming it has expired.
+
+// UnownedRoomPolicy says what to do, under SharedNames, with a room that
+// exists in LiveKit without an owner, for example one auto-created by a
+// participant joining after the room had closed, or one created by
+// another tool.
+type UnownedRoomPolicy int
+
+const (
+	// ClaimUnowned (the default) lets a tenant claim an unowned room only if
+	// every participant in it was admitted by lkgate for that same tenant.
+	// An empty unowned room is claimable: it holds nothing to leak. A room
+	// with a participant from another tenant, or from a token lkgate did not
+	// mint, is never claimable.
+	ClaimUnowned UnownedRoomPolicy = iota
+	// DenyUnowned refuses every room that exists without an owner.
+	DenyUnowned
+)
+
+type ownerState int
+
+const (
+	unowned     ownerState = iota
+	owned                  // a non-empty string under OwnerKey
+	unclaimable            // metadata lkgate cannot add an owner to without destroying it
+)
+
+// ownerOf reads the owner from room metadata.
+func ownerOf(metadata string) (string, ownerState) {
+	if metadata == "" {
+		return "", unowned
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(metadata), &fields); err != nil || fields == nil {
+		return "", unclaimable
+	}
+	raw, ok := fields[OwnerKey]
+	if !ok {
+		return "", unowned
+	}
+	var owner string
+	if err := json.Unmarshal(raw, &owner); err != nil {
+		return "", unclaimable
+	}
+	if owner == "" {
+		return "", unowned
+	}
+	return owner, owned
+}
+
+// ownedBy reports whether metadata names tenant as the room's owner.
+func ownedBy(metadata, tenant string) bool {
+	if ownsPlain(metadata, tenant) {
+		return true
+	}
+	owner, state := ownerOf(metadata)
+	return state == owned && owner == tenant
+}
+
+// ownsPlain recognises, without parsing, metadata exactly as lkgate writes
+// it for a room with no other keys: the hot path of every token for an
+// owned room. It is sound because a validated tenant has no control
+// characters or invalid UTF-8, so without '"' or '\\' it is a literal JSON
+// string that decodes to itself.
+func ownsPlain(metadata, tenant string) bool {
+	const prefix, suffix = `{"auth_id":"`, `"}`
+	return len(metadata) == len(prefix)+len(tenant)+len(suffix) &&
+		strings.HasPrefix(metadata, prefix) && strings.HasSuffix(metadata, suffix) &&
+		metadata[len(prefix):len(metadata)-len(suffix)] == tenant && !strings.ContainsAny(tenant, `"\\`)
+}
+
+// mayName reports whether metadata could name tenant as its owner. Without
+// a backslash (an escape) or invalid UTF-8 (which decodes to U+FFFD), JSON
+// strings are literal, so an owner equal to tenant must appear verbatim;
+// most rooms of other tenants are thus skipped without parsing their
+// metadata, which dominates listing a busy server.
+func mayName(metadata, tenant string) bool {
+	return strings.Contains(metadata, tenant) || strings.ContainsRune(metadata, '\\') || !utf8.ValidString(metadata)
+}
+
+// metadataWithOwner returns metadata with OwnerKey set to tenant, every
+// other key kept as it was.
+func metadataWithOwner(metadata, tenant string) (string, error) {
+	fields := map[string]json.RawMessage{}
+	if metadata != "" {
+		if err := json.Unmarshal([]byte(metadata), &fields); err != nil || fields == nil {
+			return "", &Error{Kind: ErrConflict, Msg: "room metadata is not a JSON object, so it cannot record an owner"}
+		}
+	}
+	owner, _ := json.Marshal(tenant)
+	fields[OwnerKey] = owner
+	out, err := json.Marshal(fields)
+	if err != nil {
+		return "", &Error{Kind: ErrConflict, Msg: "room metadata cannot be re-encoded"}
+	}
+	if len(out) > MaxRoomMetadataBytes {
+		return "", &Error{Kind: ErrConflict, Msg: "room metadata with an owner would exceed LiveKit's 64000-byte limit"}
+	}
+	return string(out), nil
+}
+
+// metadataWithoutOwner hides OwnerKey from tenants; metadata that is not a
+// JSON object is returned as it is.
+func metadataWithoutOwner(metadata string) string {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(metadata), &fields); err != nil || fields == nil {
+		return metadata
+	}
+	if _, ok := fields[OwnerKey]; !ok {
+		return metadata
+	}
+	delete(fields, OwnerKey)
+	if len(fields) == 0 {
+		return ""
+	}
+	out, err := json.Marshal(fields)
+	if err != nil {
+		return ""
+	}
+	return string(out)
+}
+
+var (
+	errOtherOwner  = &Error{Kind: ErrForbidden, Msg: "the room belongs to another tenant"}
+	errUnclaimable = &Error{Kind: ErrForbidden, Msg: "the room exists outside lkgate and cannot be claimed"}
+	errDenied      = &Error{Kind: ErrForbidden, Msg: "the room exists without an owner and the policy denies claiming it"}
+	errForeign     = &Error{Kind: ErrForbidden, Msg: "the room has participants lkgate did not admit for this tenant"}
+)
+
+// masked turns the refusal of another tenant's name into the 404 of a
+// missing room, for every operation but Token, whose 403 is the published
+// API's.
+func masked(err error) error {
+	switch err {
+	case errOtherOwner, errUnclaimable, errDenied, errForeign:
+		return errRoomNotFound
+	}
+	return err
+}
+
+// ensureShared makes sure ref's room exists and belongs to its tenant,
+// creating and claiming it if needed, within the tenant's room quota.
+func (m *Manager) ensureShared(ctx context.Context, ref roomRef, agents []AgentDispatch) error {
+	room, err := m.lookupRoom(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if room != nil {
+		if ownedBy(room.GetMetadata(), ref.tenant) {
+			return nil
+		}
+		switch owner, state := ownerOf(room.GetMetadata()); state {
+		case owned:
+			return ownerCheck(owner, ref.tenant)
+		case unclaimable:
+			return errUnclaimable
+		}
+	}
+	existed := room != nil
+	claim := func() error { return m.claim(ctx, ref, existed, agents) }
+	l, err := m.limitsOf(ctx, ref.tenant)
+	if err != nil {
+		return err
+	}
+	if l.MaxRooms == 0 {
+		return claim()
+	}
+	return m.counted(ctx, ref, l.MaxRooms, claim)
+}
+
+// claim takes the name's lease, creates the room if needed (with empty
+// metadata: newer LiveKit servers overwrite the metadata of an existing
+// room on CreateRoom), then writes the owner, all under the room's lock.
+// Three LiveKit calls, with the first read of ensureShared.
+func (m *Manager) claim(ctx context.Context, ref roomRef, existed bool, agents []AgentDispatch) error {
+	unlock, err := m.lock(ctx, "lkgate:room:"+ref.lk, "the room's claim lock")
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	// The lease settles which tenant gets a name, across replicas and
+	// restarts, and keeps it from the next tenant while the last one's
+	// tokens live; the metadata then records the owner for LiveKit's side.
+	if err := m.lease(ctx, ref, m.now().Add(leaseWindow)); err != nil {
+		return err
+	}
+	if existed {
+		agents = nil // CreateRoom will be a get: the room's dispatches are set
+	}
+	room, err := m.createRoom(ctx, ref, agents)
+	if err != nil {
+		return err
+	}
+	switch owner, state := ownerOf(room.GetMetadata()); state {
+	case owned:
+		return ownerCheck(owner, ref.tenant)
+	case unclaimable:
+		return errUnclaimable
+	}
+	// NumParticipants lags, but a non-zero count proves someone joined first.
+	if existed || room.GetNumParticipants() > 0 {
+		if m.cfg.UnownedRooms == DenyUnowned {
+			return errDenied
+		}
+		if err := m.checkProvenance(ctx, ref); err != nil {
+			return err
+		}
+	}
+	metadata, err := metadataWithOwner(room.GetMetadata(), ref.tenant)
+	if err != nil {
+		return err
+	}
+	// The answer of UpdateRoomMetadata is the running room and confirms the
+	// claim; a re-read through ListRooms would not: LiveKit's room store
+	// trails metadata updates, and a stale read looks like a lost claim.
+	claimed, err := m.rooms.UpdateRoomMetadata(ctx, &livekit.UpdateRoomMetadataRequest{Room: ref.lk, Metadata: metadata})
+	if err != nil {
+		if !existed && room.GetNumParticipants() == 0 {
+			m.abandonRoom(ctx, ref)
+		}
+		return fromLiveKit("claim room", ref.name, err)
+	}
+	if owner, state := ownerOf(claimed.GetMetadata()); state != owned || owner != ref.tenant {
+		// Someone wrote the metadata between our write and LiveKit's
+		// answer, outside our lock: another tool, or a replica with its
+		// own in-process lock.
+		m.log.WarnContext(ctx, "room claim lost to a writer outside the lock", "room", ref.name, "tenant", ref.tenant)
+		if state == owned {
+			return errOtherOwner
+		}
+		return &Error{Kind: ErrConflict, Msg: "the room's metadata changed while being claimed; retry"}
+	}
+	m.log.InfoContext(ctx, "room claimed", "room", ref.name, "tenant", ref.tenant, "existed", existed)
+	m.audit(ctx, AuditEvent{Tenant: ref.tenant, Action: ActionRoomClaim, Room: ref.name, Details: map[string]string{"existed": strconv.FormatBool(existed)}}, nil)
+	return nil
+}
+
+// abandonRoom deletes a room this claim created but failed to claim, so
+// that it is not left ownerless (which DenyUnowned would then refuse until
+// LiveKit's empty timeout closes it). Best effort, on its own deadline: the
+// claim's context may be what failed.
+func (m *Manager) abandonRoom(ctx context.Context, ref roomRef) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	if _, err := m.rooms.DeleteRoom(ctx, &livekit.DeleteRoomRequest{Room: ref.lk}); err != nil {
+		m.log.WarnContext(ctx, "could not delete a room whose claim failed", "room", ref.name, "error", fromLiveKit("delete room", ref.name, err).Error())
+	}
+}
+
+// checkProvenance refuses a claim if anyone in the room was not admitted by
+// lkgate for ref's tenant.
+func (m *Manager) checkProvenance(ctx context.Context, ref roomRef) error {
+	res, err := m.rooms.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: ref.lk})
+	if err != nil {
+		return fromLiveKit("list participants", ref.name, err)
+	}
+	for _, p := range res.GetParticipants() {
+		if p.GetAttributes()[TenantAttribute] != ref.tenant {
+			return errForeign
+		}
+	}
+	return nil
+}
+
+func ownerCheck(owner, tenant string) error {
+	if owner != tenant {
+		return errOtherOwner
+	}
+	return nil
+}
