@@ -39,21 +39,23 @@ func (a *auditLog) take() []lkgate.AuditEvent {
 }
 
 // Every state-changing action emits one event with the right fields, and
-// no event carries a token, an invite or a secret.
+// no event carries a token, an invite or a secret. Events name rooms as
+// the tenant knows them, whatever LiveKit's name.
 func TestAuditEvents(t *testing.T) {
+	forEachNaming(t, testAuditEvents)
+}
+
+func testAuditEvents(t *testing.T, naming lkgate.RoomNaming) {
 	log := &auditLog{}
 	// The fake checks token times against the real clock.
 	now := time.Now()
 	clock := &steppedClock{now: now}
 	fake := lkgatetest.NewServer(t)
 	trunk := fake.AddOutboundTrunk("acme.example:5060", "+15550000001")
-	m, err := lkgate.New(lkgate.Config{URL: fake.URL(), APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret,
-		Now: clock.Now, Auditor: log, Guests: guestConfig(),
+	m, _ := newManagerOn(t, fake, lkgate.Config{RoomNames: naming, Now: clock.Now, Auditor: log, Guests: guestConfig(),
 		SIP:    lkgate.SIPConfig{Trunks: lkgate.StaticTrunk(trunk), AllowSIPTransfer: func(string, string) bool { return true }},
 		Limits: lkgate.LimitConfig{Default: lkgate.Limits{InviteRate: lkgate.PerMinute(1, 1)}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	standup := lkName(t, m, "acme", "standup")
 	ctx := lkgate.WithSubject(context.Background(), "alice@acme")
 	var secrets []string // every credential the run produces
 
@@ -62,7 +64,7 @@ func TestAuditEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	secrets = append(secrets, tok.JWT)
-	fake.AddParticipant("standup", lkgatetest.Participant{Identity: "bob", Attributes: map[string]string{lkgate.TenantAttribute: "acme"},
+	fake.AddParticipant(standup, lkgatetest.Participant{Identity: "bob", Attributes: map[string]string{lkgate.TenantAttribute: "acme"},
 		Tracks: []lkgatetest.Track{{Sid: "TR_mic", Source: livekit.TrackSource_MICROPHONE, Type: livekit.TrackType_AUDIO}}})
 	if _, err := m.MuteTrack(ctx, "acme", lkgate.MuteRequest{Room: "standup", Identity: "bob", Source: lkgate.SourceMicrophone, Muted: true}); err != nil {
 		t.Fatal(err)
@@ -109,11 +111,14 @@ func TestAuditEvents(t *testing.T) {
 	if err := m.Admit(ctx, "acme", "alice@acme", lkgate.AdmitRequest{Room: "standup", GuestIdentity: guests[1]}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Token(ctx, "globex", lkgate.TokenRequest{Room: "standup", Identity: "mallory"}); err == nil {
-		t.Fatal("cross-tenant token minted")
+	// globex's "standup": its own room under ScopedNames, acme's under
+	// SharedNames.
+	shared := naming == lkgate.SharedNames
+	if _, err := m.Token(ctx, "globex", lkgate.TokenRequest{Room: "standup", Identity: "mallory"}); (err == nil) == shared {
+		t.Fatalf("globex's token for standup: %v", err)
 	}
-	room, _ := fake.Room("standup")
-	intruder := fake.AddParticipant("standup", lkgatetest.Participant{Identity: "mallory", Attributes: map[string]string{lkgate.TenantAttribute: "globex"}})
+	room, _ := fake.Room(standup)
+	intruder := fake.AddParticipant(standup, lkgatetest.Participant{Identity: "mallory", Attributes: map[string]string{lkgate.TenantAttribute: "globex"}})
 	if removed, err := m.GuardJoin(context.Background(), joinEvent(room, intruder)); err != nil || !removed {
 		t.Fatal(removed, err)
 	}
@@ -125,8 +130,15 @@ func TestAuditEvents(t *testing.T) {
 		}
 	}
 	ok, refused := lkgate.OutcomeSuccess, lkgate.OutcomeRefused
-	want := []lkgate.AuditEvent{
-		{Tenant: "acme", Subject: "alice@acme", Action: lkgate.ActionRoomClaim, Room: "standup", Outcome: ok, Details: map[string]string{"existed": "false"}},
+	var want []lkgate.AuditEvent
+	if shared {
+		want = append(want, lkgate.AuditEvent{Tenant: "acme", Subject: "alice@acme", Action: lkgate.ActionRoomClaim, Room: "standup", Outcome: ok, Details: map[string]string{"existed": "false"}})
+	}
+	globexToken := lkgate.AuditEvent{Tenant: "globex", Subject: "alice@acme", Action: lkgate.ActionTokenMint, Room: "standup", Target: "mallory", Outcome: ok}
+	if shared {
+		globexToken.Outcome, globexToken.Reason = refused, "forbidden"
+	}
+	want = append(want, []lkgate.AuditEvent{
 		{Tenant: "acme", Subject: "alice@acme", Action: lkgate.ActionTokenMint, Room: "standup", Target: "alice", Outcome: ok},
 		{Tenant: "acme", Subject: "alice@acme", Action: lkgate.ActionTrackMute, Room: "standup", Target: "bob", Outcome: ok, Details: map[string]string{"muted": "true", "track_sid": "TR_mic"}},
 		{Tenant: "acme", Subject: "alice@acme", Action: lkgate.ActionPermissionsUpdate, Room: "standup", Target: "bob", Outcome: ok},
@@ -140,9 +152,9 @@ func TestAuditEvents(t *testing.T) {
 		{Tenant: "acme", Action: lkgate.ActionGuestWait, Room: "standup", Target: guests[1], Outcome: ok},
 		{Tenant: "acme", Subject: "alice@acme", Action: lkgate.ActionGuestAdmit, Room: "standup", Target: guests[0], Outcome: ok},
 		{Tenant: "acme", Subject: "alice@acme", Action: lkgate.ActionGuestDeny, Room: "standup", Target: guests[1], Outcome: ok},
-		{Tenant: "globex", Subject: "alice@acme", Action: lkgate.ActionTokenMint, Room: "standup", Target: "mallory", Outcome: refused, Reason: "forbidden"},
+		globexToken,
 		{Tenant: "acme", Subject: "lkgate", Action: lkgate.ActionGuardRemove, Room: "standup", Target: "mallory", Outcome: ok, Details: map[string]string{"participant_tenant": "globex"}},
-	}
+	}...)
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(lkgate.AuditEvent{}, "Time"), cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("audit events (-want +got):\n%s", diff)
 	}

@@ -21,7 +21,8 @@ func BenchmarkOperations(b *testing.B) {
 		b.Fatal(err)
 	}
 	mic := lkgatetest.Track{Source: livekit.TrackSource_MICROPHONE, Type: livekit.TrackType_AUDIO}
-	fake.AddParticipant("bench", lkgatetest.Participant{Identity: "alice", Tracks: []lkgatetest.Track{mic}})
+	bench := lkName(b, m, "acme", "bench")
+	fake.AddParticipant(bench, lkgatetest.Participant{Identity: "alice", Tracks: []lkgatetest.Track{mic}})
 
 	run := func(name string, op func(b *testing.B)) { benchCalls(b, fake, name, op) }
 	run("Token/owned", func(b *testing.B) {
@@ -52,7 +53,7 @@ func BenchmarkOperations(b *testing.B) {
 	})
 	run("RemoveParticipant", func(b *testing.B) {
 		b.StopTimer()
-		fake.AddParticipant("bench", lkgatetest.Participant{Identity: "leaver"}) // direct API: no RPC
+		fake.AddParticipant(bench, lkgatetest.Participant{Identity: "leaver"}) // direct API: no RPC
 		b.StartTimer()
 		if err := m.RemoveParticipant(ctx, "acme", "bench", "leaver"); err != nil {
 			b.Fatal(err)
@@ -85,6 +86,7 @@ func BenchmarkSIP(b *testing.B) {
 	if _, err := m.Call(ctx, "acme", call); err != nil {
 		b.Fatal(err)
 	}
+	bench := lkName(b, m, "acme", "bench")
 	run := func(name string, op func(b *testing.B)) { benchCalls(b, fake, name, op) }
 	run("Call/owned", func(b *testing.B) {
 		if _, err := m.Call(ctx, "acme", call); err != nil {
@@ -94,7 +96,7 @@ func BenchmarkSIP(b *testing.B) {
 	run("TransferCall", func(b *testing.B) {
 		b.StopTimer()
 		// A completed transfer ends the call; put the caller back without an RPC.
-		fake.AddParticipant("bench", lkgatetest.Participant{Identity: "phone", Kind: livekit.ParticipantInfo_SIP,
+		fake.AddParticipant(bench, lkgatetest.Participant{Identity: "phone", Kind: livekit.ParticipantInfo_SIP,
 			Attributes: map[string]string{"sip.phoneNumber": "+15550100"}})
 		b.StartTimer()
 		if _, err := m.TransferCall(ctx, "acme", lkgate.TransferRequest{Room: "bench", Identity: "phone", TransferTo: "+15550199"}); err != nil {
@@ -116,9 +118,10 @@ func benchCalls(b *testing.B, fake *lkgatetest.Server, name string, op func(b *t
 	})
 }
 
-// BenchmarkLimits reports what limits cost: no LiveKit call on the path of
-// an owned room, two more for a new room under a room quota (the count
-// and the settle read), none for a refusal.
+// BenchmarkLimits reports what limits cost under ScopedNames: one LiveKit
+// call (the room's read) on the path of an owned room, five for a new room
+// under a room quota (read, count, create, owner's record, settle read),
+// none for a refusal.
 func BenchmarkLimits(b *testing.B) {
 	ctx := context.Background()
 	generous := lkgate.Limits{MaxRooms: 1 << 30, TokenRate: lkgate.PerSecond(1<<30, 1<<30)}

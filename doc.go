@@ -4,34 +4,60 @@
 // calls, without ever handing LiveKit credentials or admin power to its
 // clients. The httpx subpackage serves the same operations as net/http
 // handlers; lkgatetest is an in-memory LiveKit for tests; redislimit shares
-// per-tenant limits between replicas; otelmetrics reports OpenTelemetry
-// metrics; redislock shares
-// the claim lock between replicas.
+// per-tenant limits and shared names' leases between replicas; redislock
+// shares the claim lock; otelmetrics reports OpenTelemetry metrics.
 //
-// # Tenants and ownership
+// # Tenants and their rooms
 //
 // Every tenant-scoped method takes the tenant explicitly:
 //
 //	tok, err := m.Token(ctx, "acme", lkgate.TokenRequest{Room: "standup", Identity: "alice"})
 //
-// A room belongs to the tenant named under OwnerKey ("auth_id") in its
-// metadata, a JSON object whose other keys lkgate preserves. Room names are
-// never rewritten. When a token is asked for a room that does not exist,
-// lkgate creates it with empty metadata and then claims it: it writes the
-// owner under a per-room Locker, and LiveKit's answer (the running room)
-// confirms it. Rooms that exist without
-// an owner follow Config.UnownedRooms. A token for a room owned by another
-// tenant fails with ErrForbidden.
+// LiveKit's room names are global, and a LiveKit token names a room, not a
+// room instance or a tenant; LiveKit also hands every connected
+// participant a fresh ten-minute token for that name, again on every
+// rejoin. Config.RoomNames chooses how lkgate keeps tenants apart all the
+// same.
 //
-// LiveKit round trips per token: one (a ListRooms by name) for a room the
-// tenant owns; three (list, create, claim) for a new room. A re-read
-// through ListRooms would not do to confirm a claim: LiveKit's room store
-// trails metadata updates. Concurrent requests for the same tenant and room
-// share one ensure.
+// ScopedNames, the default, gives each tenant its own namespace: tenant
+// acme's room "standup" is the LiveKit room ScopedRoomName("acme",
+// "standup"), "t4_acme_standup", which no token minted for another tenant
+// can ever name. Isolation holds by construction, whatever happens to a
+// room between a token's minting and its use, with or without webhooks,
+// across restarts and replicas. Two tenants can both have "standup", and
+// neither can tell whether the other has. The API speaks the tenant's
+// names in and out (requests, answers, errors, audit events, webhook
+// callbacks); ParseScopedRoomName maps a LiveKit name back without a key
+// or a store, for agents, egress and webhook handlers. A token costs no
+// LiveKit call: the first join creates the room, with Config.Room and the
+// request's agents, which the token carries. Config.PrecreateRooms creates
+// rooms first instead (one idempotent CreateRoom), and a room quota counts
+// and creates them under a lock.
 //
-// The empty tenant is unauthenticated mode: no ownership checks and no
-// LiveKit call at all to mint a token. It is refused (ErrUnauthenticated)
-// unless Config.AllowUnauthenticated is set.
+// SharedNames keeps the seed API's global names: the first tenant to use a
+// name owns it (OwnerKey, "auth_id", in the room's metadata, claimed under
+// a per-room Locker and confirmed by LiveKit's answer), another tenant's
+// name is ErrForbidden on Token and ErrNotFound elsewhere, and
+// Config.UnownedRooms decides about rooms that exist without an owner. It
+// is made sound by leases (Config.Leases): a name stays with the tenant
+// that used it until every token naming it, refreshed ones included, has
+// expired, and a sweep of LiveKit's open rooms, not webhooks, carries a
+// lease past a room's last participant.
+//
+// In both modes every token records its tenant in TenantAttribute, and the
+// join guard removes a participant of another tenant as defence in depth.
+// The empty tenant is unauthenticated mode: no checks and no LiveKit call
+// to mint, refused (ErrUnauthenticated) unless Config.AllowUnauthenticated
+// is set; under ScopedNames it lives among the plain names and cannot
+// reach a tenant's.
+//
+// LiveKit round trips per operation, under ScopedNames: token 0; list
+// rooms 1 (unfiltered: LiveKit cannot filter by prefix); room details 2;
+// remove 1; mute and permissions 2 (a look-up first, since LiveKit stalls
+// 3 s on an unknown participant); transfer 2; call 2. SharedNames adds one
+// ListRooms by name to each (the ownership check), three calls to claim a
+// new name, and a lease store round trip per token. Concurrent identical
+// preparations of a room share one run.
 //
 // # Tokens
 //
@@ -46,17 +72,18 @@
 //
 // ListRooms, Room, RemoveParticipant, MuteTrack and UpdatePermissions all
 // pass one gate that answers ErrNotFound alike for a room that does not
-// exist and one another tenant owns, so a tenant cannot probe other
-// tenants' rooms. MuteTrack and UpdatePermissions look the participant up
-// first, answering an unknown one at once where LiveKit stalls.
+// exist and one of another tenant. MuteTrack and UpdatePermissions look
+// the participant up first, answering an unknown one at once where
+// LiveKit stalls.
 //
 // # The join guard
 //
-// LiveKit's tokens name rooms, not room instances: when a room closes and
-// another tenant re-creates its name, an old token still joins. GuardJoin,
-// fed LiveKit's participant_joined webhooks (httpx does it, after
-// VerifyWebhook), removes a participant whose TenantAttribute is not the
-// room's owner.
+// GuardJoin, fed LiveKit's participant_joined webhooks (httpx does it,
+// after VerifyWebhook), removes a participant whose TenantAttribute is not
+// the tenant of the room it joined. It is defence in depth, never the only
+// defence: LiveKit v1.8.4 reports a participant only once it is active, so
+// a client that stays on the signalling connection is never seen.
+// ResolveWebhook maps any event's room to its tenant and name.
 //
 // # Guests
 //
@@ -81,9 +108,10 @@
 // TrunkPolicy): requests never carry a trunk, a SIP address or
 // credentials. Config.SIP.AllowDestination guards against toll fraud
 // (AllowPrefixes). Every check runs before LiveKit is called, and the room
-// is created and claimed for the tenant before anything is dialed, so a
-// call never lands in another tenant's room. The callee joins carrying
-// TenantAttribute, like every participant lkgate admits.
+// is created in the tenant's namespace (claimed, under SharedNames) before
+// anything is dialed, so a call never lands in another tenant's room. The
+// callee joins carrying TenantAttribute, like every participant lkgate
+// admits.
 //
 // # Errors
 //
@@ -103,16 +131,18 @@
 // call and invite rates, and calls in progress. A refusal (ErrLimited) comes
 // before anything is changed. Rates and call leases live in a LimitStore
 // (in-process, or redislimit's for replicas); the room count is LiveKit's
-// own, taken only when a request would claim a new room, so a token for an
-// owned room still costs one LiveKit call. Every state-changing action,
+// own, taken only when a request would create a new room. Every state-changing action,
 // refused or not, is reported to Config.Auditor as an AuditEvent, which
 // never carries a token or secret.
 //
 // # Replicas
 //
-// A Manager keeps no state: LiveKit is the store. Several Managers, in one
-// process or several, can serve the same tenants; across processes they
-// must share a Locker (Config.Locker), or two replicas could each claim the
-// same new room for a different tenant, and a LimitStore
-// (Config.Limits.Store), or each replica would enforce its own limits.
+// Under ScopedNames a Manager keeps no state of its own: LiveKit is the
+// store, and any number of Managers, in one process or several, serve the
+// same tenants; with limits they share a LimitStore (redislimit), and with
+// a room quota a Locker (redislock). Under SharedNames they must share a
+// Locker, or two replicas could each claim the same new room for a
+// different tenant, and a LeaseStore (redislimit's Store is one), or a
+// restart or another replica would forget which tenant's tokens still name
+// a room. SharedNames runs a lease sweeper until Close.
 package lkgate

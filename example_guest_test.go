@@ -55,7 +55,9 @@ func ExampleManager_Admit() {
 	if _, err := fake.Join(g.Token.JWT); err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("guest:", g.Name, strings.HasPrefix(g.Identity, lkgate.GuestIdentityPrefix), strings.HasPrefix(g.LobbyRoom, lkgate.LobbyPrefix))
+	// The lobby is a LiveKit room of acme's own.
+	tenant, lobby, _ := lkgate.ParseScopedRoomName(g.LobbyRoom)
+	fmt.Println("guest:", g.Name, strings.HasPrefix(g.Identity, lkgate.GuestIdentityPrefix), "lobby of", tenant, strings.HasPrefix(lobby, lkgate.LobbyPrefix))
 
 	waiting, err := m.WaitingGuests(ctx, "acme", "standup")
 	if err != nil {
@@ -80,7 +82,7 @@ func ExampleManager_Admit() {
 	fmt.Println("guest may still publish or subscribe in the lobby:", guest.Permission.CanPublish || guest.Permission.CanSubscribe)
 	// Output:
 	// invite: app.example.com/join invite_token present: true
-	// guest: Grace Hopper true true
+	// guest: Grace Hopper true lobby of acme true
 	// waiting: 1 Grace Hopper
 	// bob: lkgate: guest admit: room "standup": the guest's invite does not allow you to admit or deny it
 	// message: admit standup wss://rtc.example.com token present: true

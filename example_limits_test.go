@@ -41,10 +41,10 @@ func ExampleLimits() {
 			fmt.Printf("refused by %s, retry after %s\n", e.Limit, e.RetryAfter)
 		}
 	}
-	_, exists := fake.Room("retro")
+	retro, _ := m.LiveKitRoom("acme", "retro")
+	_, exists := fake.Room(retro)
 	fmt.Println("retro created:", exists)
 	// Output:
-	// audit: acme by alice@acme: room.claim room=standup target="" success
 	// audit: acme by alice@acme: token.mint room=standup target="alice" success
 	// audit: acme by alice@acme: room.claim room=retro target="" refused (max_rooms)
 	// audit: acme by alice@acme: token.mint room=retro target="alice" refused (max_rooms)

@@ -2,7 +2,6 @@ package lkgate_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log"
 	"time"
@@ -14,8 +13,9 @@ import (
 	"github.com/lkgate/lkgate/lkgatetest"
 )
 
-// Mint a token for a tenant's room. The first token for a new room creates
-// the room and claims it for the tenant; another tenant is then refused.
+// Mint a token for a tenant's room. Under the default naming, ScopedNames,
+// it costs no LiveKit call: the token names the tenant's own LiveKit room,
+// which the first join creates. Another tenant's "standup" is another room.
 func ExampleManager_Token() {
 	fake := lkgatetest.NewUnstartedServer()
 	fake.Start()
@@ -37,6 +37,7 @@ func ExampleManager_Token() {
 		log.Fatal(err)
 	}
 	fmt.Println(tok.URL, tok.Room, tok.Identity, tok.ExpiresAt.Format(time.RFC3339))
+	fmt.Println("LiveKit calls:", fake.TotalCalls())
 
 	var claims struct {
 		jwt.RegisteredClaims
@@ -50,16 +51,17 @@ func ExampleManager_Token() {
 	fmt.Printf("join %q publish=%t subscribe=%t admin=%t create=%t tenant=%s\n",
 		v.Room, v.GetCanPublish(), v.GetCanSubscribe(), v.RoomAdmin, v.RoomCreate, claims.Attributes[lkgate.TenantAttribute])
 
-	room, _ := fake.Room("standup")
-	fmt.Println("room metadata:", room.Metadata)
-
-	_, err = m.Token(ctx, "globex", lkgate.TokenRequest{Room: "standup", Identity: "mallory"})
-	fmt.Println(errors.Is(err, lkgate.ErrForbidden), err)
+	theirs, err := m.Token(ctx, "globex", lkgate.TokenRequest{Room: "standup", Identity: "mallory"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	lk, _ := m.LiveKitRoom("globex", theirs.Room)
+	fmt.Println("globex's", theirs.Room, "is LiveKit's", lk)
 	// Output:
 	// wss://rtc.example.com standup alice 2026-11-23T12:10:00Z
-	// join "standup" publish=true subscribe=true admin=false create=false tenant=acme
-	// room metadata: {"auth_id":"acme"}
-	// true lkgate: token: room "standup": the room belongs to another tenant
+	// LiveKit calls: 0
+	// join "t4_acme_standup" publish=true subscribe=true admin=false create=false tenant=acme
+	// globex's standup is LiveKit's t6_globex_standup
 }
 
 // Ask for a narrower grant: a viewer who may only subscribe.

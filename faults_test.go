@@ -18,9 +18,10 @@ import (
 )
 
 // faultConfig enables guests and SIP, so that every operation can be tried.
-func faultConfig(url string) lkgate.Config {
+func faultConfig(url string, naming faultNaming) lkgate.Config {
 	return lkgate.Config{
 		URL: url, APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret, EnsureTimeout: time.Second,
+		RoomNames: naming.naming, PrecreateRooms: naming.precreate,
 		Guests: lkgate.GuestConfig{Keys: []lkgate.InviteKey{{ID: "k1", Key: bytes.Repeat([]byte{7}, lkgate.InviteKeyBytes)}}, InviteBaseURL: "https://app.example"},
 		SIP:    lkgate.SIPConfig{Trunks: lkgate.StaticTrunk("ST_fault")},
 	}
@@ -78,6 +79,22 @@ func operations(invite string) map[string]func(context.Context, *lkgate.Manager)
 	}
 }
 
+// faultNaming is a room naming, and whether tokens create rooms first.
+type faultNaming struct {
+	name      string
+	naming    lkgate.RoomNaming
+	precreate bool
+	// offline are the operations that make no LiveKit call in this naming:
+	// LiveKit's trouble must not touch them.
+	offline map[string]bool
+}
+
+var faultNamings = []faultNaming{
+	{"scoped", lkgate.ScopedNames, false, map[string]bool{"token, owned room": true, "token, new room": true, "guest invite": true, "guest room-auth": true}},
+	{"scoped, precreated rooms", lkgate.ScopedNames, true, map[string]bool{"guest invite": true, "guest room-auth": true}},
+	{"shared", lkgate.SharedNames, false, nil},
+}
+
 // rawLiveKit is a server that is not LiveKit: it answers every request with
 // handle, to play a proxy in trouble.
 func rawLiveKit(t *testing.T, handle http.HandlerFunc) string {
@@ -121,43 +138,14 @@ func TestFaultsGiveClearErrorsWithinTheDeadline(t *testing.T) {
 			})
 		}, lkgate.ErrUnavailable},
 	}
-	for _, f := range faults {
-		t.Run(f.name, func(t *testing.T) {
-			for name := range operations("") {
-				t.Run(name, func(t *testing.T) {
-					fake := lkgatetest.NewServer(t)
-					setup, err := lkgate.New(faultConfig(fake.URL()))
-					if err != nil {
-						t.Fatal(err)
-					}
-					seedRoom(t, setup, fake, "acme", "owned")
-					invite, err := setup.Invite(context.Background(), "acme", lkgate.InviteRequest{Org: "acme", Room: "owned", AllowAll: true})
-					if err != nil {
-						t.Fatal(err)
-					}
-					op := operations(invite.Token)[name]
-					url := fake.URL()
-					if f.url != nil {
-						url = f.url(t)
-					} else {
-						for _, method := range []string{"ListRooms", "CreateRoom", "UpdateRoomMetadata", "GetParticipant", "RemoveParticipant", "MutePublishedTrack", "UpdateParticipant", "ListParticipants", "CreateSIPParticipant", "TransferSIPParticipant"} {
-							fake.SetDelay(method, 500*time.Millisecond)
-						}
-					}
-					m, err := lkgate.New(faultConfig(url))
-					if err != nil {
-						t.Fatal(err)
-					}
-					const deadline = 100 * time.Millisecond
-					ctx, cancel := context.WithTimeout(context.Background(), deadline)
-					defer cancel()
-					start := time.Now()
-					err = op(ctx, m)
-					if !errors.Is(err, f.want) {
-						t.Fatalf("got %v, want %v", err, f.want)
-					}
-					if elapsed := time.Since(start); elapsed > deadline+time.Second {
-						t.Errorf("returned after %s, past the caller's %s deadline", elapsed, deadline)
+	for _, naming := range faultNamings {
+		t.Run(naming.name, func(t *testing.T) {
+			for _, f := range faults {
+				t.Run(f.name, func(t *testing.T) {
+					for name := range operations("") {
+						t.Run(name, func(t *testing.T) {
+							testFault(t, naming, f.url, name, f.want)
+						})
 					}
 				})
 			}
@@ -165,10 +153,51 @@ func TestFaultsGiveClearErrorsWithinTheDeadline(t *testing.T) {
 	}
 }
 
+// testFault runs operation name against a LiveKit in trouble (the slow fake
+// when url is nil), and wants it to fail with want within the caller's
+// deadline, or to succeed if it needs no LiveKit call.
+func testFault(t *testing.T, naming faultNaming, url func(t *testing.T) string, name string, want error) {
+	fake := lkgatetest.NewServer(t)
+	setup, _ := newManagerOn(t, fake, faultConfig(fake.URL(), naming))
+	seedRoom(t, setup, fake, "acme", "owned")
+	invite, err := setup.Invite(context.Background(), "acme", lkgate.InviteRequest{Org: "acme", Room: "owned", AllowAll: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := operations(invite.Token)[name]
+	lk := fake.URL()
+	if url != nil {
+		lk = url(t)
+	} else {
+		for _, method := range []string{"ListRooms", "CreateRoom", "UpdateRoomMetadata", "GetParticipant", "RemoveParticipant", "MutePublishedTrack", "UpdateParticipant", "ListParticipants", "CreateSIPParticipant", "TransferSIPParticipant"} {
+			fake.SetDelay(method, 500*time.Millisecond)
+		}
+	}
+	m, err := lkgate.New(faultConfig(lk, naming))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	const deadline = 100 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	start := time.Now()
+	err = op(ctx, m)
+	if naming.offline[name] {
+		want = nil
+	}
+	if !errors.Is(err, want) || (want == nil && err != nil) {
+		t.Fatalf("got %v, want %v", err, want)
+	}
+	if elapsed := time.Since(start); elapsed > deadline+time.Second {
+		t.Errorf("returned after %s, past the caller's %s deadline", elapsed, deadline)
+	}
+}
+
 // A claim that fails halfway leaves nothing that breaks the next request,
 // even under DenyUnowned: the room lkgate created is deleted again.
 func TestFailedClaimLeavesNoOwnerlessRoom(t *testing.T) {
-	m, fake := newManager(t, lkgate.Config{UnownedRooms: lkgate.DenyUnowned})
+	m, fake := newManager(t, lkgate.Config{RoomNames: lkgate.SharedNames, UnownedRooms: lkgate.DenyUnowned})
 	fake.SetError("UpdateRoomMetadata", twirp.NewError(twirp.Unavailable, "flaky"))
 	if err := token(m, "acme", "r"); !errors.Is(err, lkgate.ErrUnavailable) {
 		t.Fatalf("claim with LiveKit failing = %v", err)

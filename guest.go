@@ -145,7 +145,7 @@ func (m *Manager) guestRoomAuth(ctx context.Context, inviteToken, guestName stri
 	if m.cfg.RoomNames == SharedNames {
 		// The name may have passed to another tenant since the invite.
 		if err := m.prepareRoom(ctx, ref, false, nil); err != nil {
-			return nil, inv, withContext(err, op, inv.Room)
+			return nil, inv, withContext(masked(err), op, inv.Room)
 		}
 	}
 	identity := GuestIdentityPrefix + randomID()

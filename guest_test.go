@@ -150,11 +150,22 @@ func TestInviteKeyNeverPrinted(t *testing.T) {
 	}
 }
 
-// The whole flow on the fake: invite, room-auth, wait, admit.
+// The whole flow on the fake: invite, room-auth, wait, admit, in both
+// namings.
 func TestGuestAdmitFlow(t *testing.T) {
-	e := newGuestEnv(t, lkgate.Config{})
+	forEachNaming(t, testGuestAdmitFlow)
+}
+
+func testGuestAdmitFlow(t *testing.T, naming lkgate.RoomNaming) {
+	e := newGuestEnv(t, lkgate.Config{RoomNames: naming})
 	ctx := context.Background()
+	shared := naming == lkgate.SharedNames
 	inv := e.invite(t, lkgate.InviteRequest{Org: "acme", Room: "standup", AllowedAdmins: []string{"alice"}})
+	// Under SharedNames the invite claims the new room (read, create,
+	// claim); under ScopedNames it needs nothing from LiveKit.
+	if n, want := e.fake.TotalCalls(), map[bool]int{false: 0, true: 3}[shared]; n != want {
+		t.Errorf("invite cost %d LiveKit calls, want %d", n, want)
+	}
 	u, err := url.Parse(inv.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -169,15 +180,23 @@ func TestGuestAdmitFlow(t *testing.T) {
 		t.Error("Invite.String prints the token")
 	}
 
+	// Room-auth: under SharedNames one look-up proves the name is still
+	// acme's; under ScopedNames the name alone does.
 	e.fake.ResetCalls()
 	s := e.waiting(t, inv, "  Grace \u202e Hopper\x00 ")
-	if n := e.fake.TotalCalls(); n != 1 {
-		t.Errorf("room-auth cost %d LiveKit calls, want 1", n)
+	if n, want := e.fake.TotalCalls(), map[bool]int{false: 0, true: 1}[shared]; n != want {
+		t.Errorf("room-auth cost %d LiveKit calls, want %d", n, want)
 	}
 	if s.Name != "Grace Hopper" || !strings.HasPrefix(s.Identity, lkgate.GuestIdentityPrefix) || len(s.Identity) != len("guest-")+26 {
 		t.Errorf("session %+v", s)
 	}
-	if !strings.HasPrefix(s.LobbyRoom, lkgate.LobbyPrefix) || strings.Contains(s.LobbyRoom, "standup") || s.Token.Room != s.LobbyRoom {
+	// The lobby is in acme's namespace under ScopedNames.
+	lobbyOwner, lobby, scopedLobby := lkgate.ParseScopedRoomName(s.LobbyRoom)
+	if !scopedLobby {
+		lobby = s.LobbyRoom
+	}
+	if scopedLobby == shared || (scopedLobby && lobbyOwner != "acme") || !strings.HasPrefix(lobby, lkgate.LobbyPrefix) ||
+		strings.Contains(s.LobbyRoom, "standup") || s.Token.Room != s.LobbyRoom {
 		t.Errorf("lobby %q", s.LobbyRoom)
 	}
 	c := decode(t, s.Token.JWT)
@@ -207,19 +226,21 @@ func TestGuestAdmitFlow(t *testing.T) {
 		t.Fatalf("refused admits reached the guest: %+v", msg)
 	}
 
+	// Admit: GetParticipant and UpdateParticipant, after SharedNames'
+	// ownership check.
 	e.fake.ResetCalls()
 	if err := e.m.Admit(ctx, "acme", "alice", admit); err != nil {
 		t.Fatal(err)
 	}
-	if n := e.fake.TotalCalls(); n != 3 {
-		t.Errorf("admit cost %d LiveKit calls, want 3", n)
+	if n, want := e.fake.TotalCalls(), map[bool]int{false: 2, true: 3}[shared]; n != want {
+		t.Errorf("admit cost %d LiveKit calls, want %d", n, want)
 	}
 	msg := e.admission(t, s)
 	if msg == nil {
 		t.Fatal("no admission reached the guest")
 	}
-	lobby := e.fake.Participants(s.LobbyRoom)[0]
-	if perm := lobby.Permission; perm.CanPublish || perm.CanSubscribe || perm.CanPublishData || perm.CanUpdateMetadata {
+	guest := e.fake.Participants(s.LobbyRoom)[0]
+	if perm := guest.Permission; perm.CanPublish || perm.CanSubscribe || perm.CanPublishData || perm.CanUpdateMetadata {
 		t.Errorf("lobby permission after admission: %v", perm)
 	}
 	if waiting, err := e.m.WaitingGuests(ctx, "acme", "standup"); err != nil || len(waiting) != 0 {
@@ -229,7 +250,7 @@ func TestGuestAdmitFlow(t *testing.T) {
 		t.Errorf("message %+v", msg)
 	}
 	mc := decode(t, msg.Token)
-	if mc.Video.Room != "standup" || mc.Identity != s.Identity || mc.Name != "Grace Hopper" || !mc.Video.GetCanPublish() || !mc.Video.GetCanSubscribe() ||
+	if mc.Video.Room != lkName(t, e.m, "acme", "standup") || mc.Identity != s.Identity || mc.Name != "Grace Hopper" || !mc.Video.GetCanPublish() || !mc.Video.GetCanSubscribe() ||
 		mc.Video.GetCanUpdateOwnMetadata() || mc.Attributes[lkgate.TenantAttribute] != "acme" || len(mc.Attributes) != 1 {
 		t.Errorf("main-room token %+v video %+v", mc.ClaimGrants, mc.Video)
 	}
@@ -243,24 +264,54 @@ func TestGuestAdmitFlow(t *testing.T) {
 }
 
 func TestGuestDeny(t *testing.T) {
-	e := newGuestEnv(t, lkgate.Config{})
-	inv := e.invite(t, lkgate.InviteRequest{Org: "acme", Room: "standup", AllowAll: true})
-	s := e.waiting(t, inv, "Eve")
+	forEachNaming(t, func(t *testing.T, naming lkgate.RoomNaming) {
+		e := newGuestEnv(t, lkgate.Config{RoomNames: naming})
+		inv := e.invite(t, lkgate.InviteRequest{Org: "acme", Room: "standup", AllowAll: true})
+		s := e.waiting(t, inv, "Eve")
+		e.fake.ResetCalls()
+		if err := e.m.Admit(context.Background(), "acme", "anyone", lkgate.AdmitRequest{Room: "standup", GuestIdentity: s.Identity}); err != nil {
+			t.Fatal(err)
+		}
+		// GetParticipant, UpdateParticipant, RemoveParticipant, after
+		// SharedNames' ownership check.
+		if n, want := e.fake.TotalCalls(), map[lkgate.RoomNaming]int{lkgate.ScopedNames: 3, lkgate.SharedNames: 4}[naming]; n != want {
+			t.Errorf("deny cost %d LiveKit calls, want %d", n, want)
+		}
+		if n := e.fake.Calls("UpdateParticipant"); n != 1 {
+			t.Errorf("the deny message was written %d times, want once", n)
+		}
+		if ps := e.fake.Participants(s.LobbyRoom); len(ps) != 0 {
+			t.Errorf("denied guest still in the lobby: %v", ps)
+		}
+		err := e.m.Admit(context.Background(), "acme", "anyone", lkgate.AdmitRequest{Room: "standup", GuestIdentity: s.Identity, Admit: true})
+		wantErr(t, err, lkgate.ErrNotFound, "")
+	})
+}
+
+// With PrecreateRooms an admit creates the main room before the guest can
+// join it: GetParticipant, CreateRoom, the owner's record, and the
+// UpdateParticipant that hands the guest its token.
+func TestAdmitWithPrecreateRooms(t *testing.T) {
+	e := newGuestEnv(t, lkgate.Config{PrecreateRooms: true})
+	s := e.waiting(t, e.invite(t, lkgate.InviteRequest{Org: "acme", Room: "standup", AllowAll: true}), "G")
+	lk := scoped(t, "acme", "standup")
+	if _, ok := e.fake.Room(lk); ok {
+		t.Fatal("the invite or the guest's wait created the main room")
+	}
 	e.fake.ResetCalls()
-	if err := e.m.Admit(context.Background(), "acme", "anyone", lkgate.AdmitRequest{Room: "standup", GuestIdentity: s.Identity}); err != nil {
+	if err := e.m.Admit(context.Background(), "acme", "x", lkgate.AdmitRequest{Room: "standup", GuestIdentity: s.Identity, Admit: true}); err != nil {
 		t.Fatal(err)
 	}
-	if n := e.fake.TotalCalls(); n != 4 {
-		t.Errorf("deny cost %d LiveKit calls, want 4", n)
+	calls := map[string]int{}
+	for _, method := range []string{"GetParticipant", "CreateRoom", "UpdateRoomMetadata", "UpdateParticipant"} {
+		calls[method] = e.fake.Calls(method)
 	}
-	if n := e.fake.Calls("UpdateParticipant"); n != 1 {
-		t.Errorf("the deny message was written %d times, want once", n)
+	if diff := cmp.Diff(map[string]int{"GetParticipant": 1, "CreateRoom": 1, "UpdateRoomMetadata": 1, "UpdateParticipant": 1}, calls); diff != "" || e.fake.TotalCalls() != 4 {
+		t.Errorf("admit's LiveKit calls, %d in all (-want +got):\n%s", e.fake.TotalCalls(), diff)
 	}
-	if ps := e.fake.Participants(s.LobbyRoom); len(ps) != 0 {
-		t.Errorf("denied guest still in the lobby: %v", ps)
+	if r, ok := e.fake.Room(lk); !ok || r.Metadata != `{"auth_id":"acme"}` {
+		t.Errorf("main room after the admit: %v (exists %v)", r, ok)
 	}
-	err := e.m.Admit(context.Background(), "acme", "anyone", lkgate.AdmitRequest{Room: "standup", GuestIdentity: s.Identity, Admit: true})
-	wantErr(t, err, lkgate.ErrNotFound, "")
 }
 
 func TestAdmitNeedsAWaitingGuestOfThisRoom(t *testing.T) {
@@ -299,9 +350,6 @@ func TestInviteValidation(t *testing.T) {
 	e := newGuestEnv(t, lkgate.Config{Guests: lkgate.GuestConfig{Keys: []lkgate.InviteKey{keyA}, InviteBaseURL: "https://x",
 		MinInviteDuration: time.Minute, MaxInviteDuration: time.Hour, DefaultInviteDuration: 10 * time.Minute}})
 	ctx := context.Background()
-	if _, err := e.m.Token(ctx, "globex", lkgate.TokenRequest{Room: "theirs", Identity: "g"}); err != nil {
-		t.Fatal(err)
-	}
 	admins := make([]string, lkgate.MaxAllowedAdmins+1)
 	for i := range admins {
 		admins[i] = "a"
@@ -320,7 +368,6 @@ func TestInviteValidation(t *testing.T) {
 		{"too many admins", lkgate.InviteRequest{Org: "acme", Room: "r", AllowedAdmins: admins}, lkgate.ErrInvalidArgument, "AllowedAdmins"},
 		{"bad admin", lkgate.InviteRequest{Org: "acme", Room: "r", AllowedAdmins: []string{"a\nb"}}, lkgate.ErrInvalidArgument, "AllowedAdmins"},
 		{"negative duration", lkgate.InviteRequest{Org: "acme", Room: "r", AllowAll: true, Duration: -time.Second}, lkgate.ErrInvalidArgument, "Duration"},
-		{"another tenant's room", lkgate.InviteRequest{Org: "acme", Room: "theirs", AllowAll: true}, lkgate.ErrForbidden, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -484,18 +531,54 @@ func TestInviteKeyRotation(t *testing.T) {
 	}
 }
 
+// A name another tenant uses: under ScopedNames it is simply acme's own
+// room of that name; under SharedNames the invite is refused as for a
+// missing room.
+func TestInviteForAnotherTenantsName(t *testing.T) {
+	forEachNaming(t, func(t *testing.T, naming lkgate.RoomNaming) {
+		e := newGuestEnv(t, lkgate.Config{RoomNames: naming})
+		ctx := context.Background()
+		if _, err := e.m.Token(ctx, "globex", lkgate.TokenRequest{Room: "theirs", Identity: "g"}); err != nil {
+			t.Fatal(err)
+		}
+		inv, err := e.m.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: "theirs", AllowAll: true})
+		if naming == lkgate.SharedNames {
+			wantErr(t, err, lkgate.ErrNotFound, "")
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := e.waiting(t, inv, "G")
+		if owner, _, _ := lkgate.ParseScopedRoomName(s.LobbyRoom); owner != "acme" {
+			t.Errorf("the guest waits in %q, not in acme's namespace", s.LobbyRoom)
+		}
+		if err := e.m.Admit(ctx, "acme", "x", lkgate.AdmitRequest{Room: "theirs", GuestIdentity: s.Identity, Admit: true}); err != nil {
+			t.Fatal(err)
+		}
+		if room := decode(t, e.admission(t, s).Token).Video.Room; room != scoped(t, "acme", "theirs") {
+			t.Errorf("the admitted guest joins %q", room)
+		}
+	})
+}
+
+// Under SharedNames a name can pass to another tenant once its room has
+// closed and its lease has run out; an invite to it is then refused as for
+// a missing room.
 func TestRoomAuthWhenTheRoomChangedHands(t *testing.T) {
-	e := newGuestEnv(t, lkgate.Config{})
+	e := newGuestEnv(t, lkgate.Config{RoomNames: lkgate.SharedNames})
+	ctx := context.Background()
 	inv := e.invite(t, lkgate.InviteRequest{Org: "acme", Room: "standup", AllowAll: true})
-	// The room closes and globex re-creates the name.
-	if _, err := adminClient(e.fake).DeleteRoom(context.Background(), &livekit.DeleteRoomRequest{Room: "standup"}); err != nil {
+	// The room closes; globex takes the name once acme's lease has ended.
+	if _, err := adminClient(e.fake).DeleteRoom(ctx, &livekit.DeleteRoomRequest{Room: "standup"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.m.Token(context.Background(), "globex", lkgate.TokenRequest{Room: "standup", Identity: "g"}); err != nil {
+	advanceSweeping(t, e.m, e.clk, leaseWindow+2*lkgate.DefaultLeaseSweepInterval)
+	if _, err := e.m.Token(ctx, "globex", lkgate.TokenRequest{Room: "standup", Identity: "g"}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := e.m.GuestRoomAuth(context.Background(), inv.Token, "G")
-	wantErr(t, err, lkgate.ErrForbidden, "")
+	_, err := e.m.GuestRoomAuth(ctx, inv.Token, "G")
+	wantErr(t, err, lkgate.ErrNotFound, "")
 }
 
 func TestGuestNameSanitising(t *testing.T) {
@@ -552,50 +635,57 @@ func TestGuestIdentitiesAreUnique(t *testing.T) {
 }
 
 func TestWaitingGuests(t *testing.T) {
-	e := newGuestEnv(t, lkgate.Config{})
-	ctx := context.Background()
-	inv := e.invite(t, lkgate.InviteRequest{Org: "acme", Room: "standup", AllowAll: true})
-	var want []string
-	for _, name := range []string{"One", "Two", "Three"} {
-		want = append(want, e.waiting(t, inv, name).Identity)
-		e.clk.Advance(time.Second)
-		e.fake.SetClock(e.clk.Now)
-	}
-	e.waiting(t, e.invite(t, lkgate.InviteRequest{Org: "acme", Room: "other", AllowAll: true}), "Elsewhere")
-	// Redeemed but not joined yet: not waiting.
-	if _, err := e.m.GuestRoomAuth(ctx, inv.Token, "Late"); err != nil {
-		t.Fatal(err)
-	}
-	e.fake.ResetCalls()
-	got, err := e.m.WaitingGuests(ctx, "acme", "standup")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for _, g := range got {
-		ids = append(ids, g.Identity)
-	}
-	if diff := cmp.Diff(want, ids); diff != "" {
-		t.Errorf("waiting (-want +got):\n%s", diff)
-	}
-	if n := e.fake.TotalCalls(); n != 2+3 {
-		t.Errorf("waiting list cost %d LiveKit calls, want 5", n)
-	}
-	if _, err := e.m.WaitingGuests(ctx, "globex", "standup"); !errors.Is(err, lkgate.ErrNotFound) {
-		t.Errorf("globex sees acme's waiting room: %v", err)
-	}
-	if _, err := e.m.WaitingGuests(ctx, "acme", ""); !errors.Is(err, lkgate.ErrInvalidArgument) {
-		t.Errorf("empty room: %v", err)
-	}
-	rooms, err := e.m.ListRooms(ctx, "acme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range rooms {
-		if strings.HasPrefix(r.Name, lkgate.LobbyPrefix) {
-			t.Errorf("a lobby shows in the tenant's rooms: %s", r.Name)
+	forEachNaming(t, func(t *testing.T, naming lkgate.RoomNaming) {
+		e := newGuestEnv(t, lkgate.Config{RoomNames: naming})
+		ctx := context.Background()
+		inv := e.invite(t, lkgate.InviteRequest{Org: "acme", Room: "standup", AllowAll: true})
+		var want []string
+		for _, name := range []string{"One", "Two", "Three"} {
+			want = append(want, e.waiting(t, inv, name).Identity)
+			e.clk.Advance(time.Second)
+			e.fake.SetClock(e.clk.Now)
 		}
-	}
+		e.waiting(t, e.invite(t, lkgate.InviteRequest{Org: "acme", Room: "other", AllowAll: true}), "Elsewhere")
+		// Redeemed but not joined yet: not waiting.
+		if _, err := e.m.GuestRoomAuth(ctx, inv.Token, "Late"); err != nil {
+			t.Fatal(err)
+		}
+		e.fake.ResetCalls()
+		got, err := e.m.WaitingGuests(ctx, "acme", "standup")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, g := range got {
+			ids = append(ids, g.Identity)
+		}
+		if diff := cmp.Diff(want, ids); diff != "" {
+			t.Errorf("waiting (-want +got):\n%s", diff)
+		}
+		// One ListRooms, one ListParticipants per lobby, and SharedNames'
+		// ownership check.
+		if n, want := e.fake.TotalCalls(), map[lkgate.RoomNaming]int{lkgate.ScopedNames: 1 + 3, lkgate.SharedNames: 2 + 3}[naming]; n != want {
+			t.Errorf("waiting list cost %d LiveKit calls, want %d", n, want)
+		}
+		// globex's "standup": under ScopedNames its own, unused room, under
+		// SharedNames acme's.
+		theirs, err := e.m.WaitingGuests(ctx, "globex", "standup")
+		if naming == lkgate.SharedNames && !errors.Is(err, lkgate.ErrNotFound) || naming == lkgate.ScopedNames && (err != nil || len(theirs) != 0) {
+			t.Errorf("globex sees acme's waiting room: %v %v", theirs, err)
+		}
+		if _, err := e.m.WaitingGuests(ctx, "acme", ""); !errors.Is(err, lkgate.ErrInvalidArgument) {
+			t.Errorf("empty room: %v", err)
+		}
+		rooms, err := e.m.ListRooms(ctx, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rooms {
+			if strings.HasPrefix(r.Name, lkgate.LobbyPrefix) {
+				t.Errorf("a lobby shows in the tenant's rooms: %s", r.Name)
+			}
+		}
+	})
 }
 
 func TestGuestsInUnauthenticatedMode(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/livekit/protocol/livekit"
 	"github.com/livekit/protocol/webhook"
 
@@ -33,7 +34,11 @@ func tokenFor(m *lkgate.Manager, tenant, room string) error {
 }
 
 func TestRoomQuota(t *testing.T) {
-	m, fake := newManager(t, lkgate.Config{Limits: lkgate.LimitConfig{
+	forEachNaming(t, testRoomQuota)
+}
+
+func testRoomQuota(t *testing.T, naming lkgate.RoomNaming) {
+	m, fake := newManager(t, lkgate.Config{RoomNames: naming, Limits: lkgate.LimitConfig{
 		Default: lkgate.Limits{MaxRooms: 2},
 		Tenant: func(tenant string) (lkgate.Limits, bool) {
 			return lkgate.Limits{MaxRooms: 3}, tenant == "globex"
@@ -46,7 +51,7 @@ func TestRoomQuota(t *testing.T) {
 	}
 	fake.ResetCalls()
 	wantLimited(t, tokenFor(m, "acme", "a3"), lkgate.LimitMaxRooms)
-	if _, ok := fake.Room("a3"); ok {
+	if _, ok := fake.Room(lkName(t, m, "acme", "a3")); ok {
 		t.Error("a refused request created its room")
 	}
 	if got := fake.Calls("CreateRoom") + fake.Calls("UpdateRoomMetadata"); got != 0 {
@@ -71,7 +76,7 @@ func TestRoomQuota(t *testing.T) {
 	wantLimited(t, tokenFor(m, "globex", "g4"), lkgate.LimitMaxRooms)
 
 	// A room that closes frees its place: the count is LiveKit's.
-	if _, err := adminClient(fake).DeleteRoom(context.Background(), &livekit.DeleteRoomRequest{Room: "a2"}); err != nil {
+	if _, err := adminClient(fake).DeleteRoom(context.Background(), &livekit.DeleteRoomRequest{Room: lkName(t, m, "acme", "a2")}); err != nil {
 		t.Fatal(err)
 	}
 	if err := tokenFor(m, "acme", "a3"); err != nil {
@@ -79,35 +84,87 @@ func TestRoomQuota(t *testing.T) {
 	}
 }
 
-// Racing requests for many new rooms of one tenant never exceed its quota.
-func TestRoomQuotaUnderRace(t *testing.T) {
-	m, fake := newManager(t, lkgate.Config{Limits: lkgate.LimitConfig{Default: lkgate.Limits{MaxRooms: 3}}})
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var ok, refused int
-	for i := range 20 {
-		wg.Go(func() {
-			err := tokenFor(m, "acme", fmt.Sprintf("r%d", i))
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err == nil:
-				ok++
-			case errors.Is(err, lkgate.ErrLimited):
-				refused++
-			default:
-				t.Error(err)
-			}
-		})
+// Under ScopedNames a tenant's rooms are the LiveKit rooms named with its
+// prefix, its guests' lobbies left out: neither another tenant's rooms nor
+// a plain room whose metadata names the tenant count.
+func TestRoomQuotaCountsScopedRooms(t *testing.T) {
+	m, fake := newManager(t, lkgate.Config{Limits: lkgate.LimitConfig{Default: lkgate.Limits{MaxRooms: 2}}})
+	ctx := context.Background()
+	for _, name := range []string{
+		scoped(t, "acme", "a1"),
+		scoped(t, "acme", lkgate.LobbyPrefix+"x"), scoped(t, "acme", lkgate.LobbyPrefix+"y"),
+		scoped(t, "globex", "g1"), scoped(t, "globex", "g2"),
+		scoped(t, "acme_", "a2"), scoped(t, "acm", "e_a3"), // prefixes that look alike
+		"t4_acme", // a plain name that does not parse
+	} {
+		fake.AddParticipant(name, lkgatetest.Participant{Identity: "p"})
 	}
-	wg.Wait()
-	res, err := adminClient(fake).ListRooms(context.Background(), &livekit.ListRoomsRequest{})
-	if err != nil {
+	if _, err := adminClient(fake).CreateRoom(ctx, &livekit.CreateRoomRequest{Name: "claimed", Metadata: `{"auth_id":"acme"}`}); err != nil {
 		t.Fatal(err)
 	}
-	if ok != 3 || refused != 17 || len(res.Rooms) != 3 {
-		t.Errorf("ok %d, refused %d, rooms %d; want 3, 17, 3", ok, refused, len(res.Rooms))
+	fake.ResetCalls()
+	// acme has one room: a new one is allowed, counted and created.
+	if err := tokenFor(m, "acme", "a2"); err != nil {
+		t.Fatalf("second room: %v", err)
 	}
+	// Read by name, count (unfiltered), create, record the owner, settle.
+	calls := map[string]int{}
+	for _, method := range []string{"ListRooms", "CreateRoom", "UpdateRoomMetadata"} {
+		calls[method] = fake.Calls(method)
+	}
+	if diff := cmp.Diff(map[string]int{"ListRooms": 3, "CreateRoom": 1, "UpdateRoomMetadata": 1}, calls); diff != "" {
+		t.Errorf("LiveKit calls for a new room under the quota (-want +got):\n%s", diff)
+	}
+	r, ok := fake.Room(scoped(t, "acme", "a2"))
+	if !ok || r.Metadata != `{"auth_id":"acme"}` {
+		t.Fatalf("the new room: %v (exists %v)", r, ok)
+	}
+
+	fake.ResetCalls()
+	wantLimited(t, tokenFor(m, "acme", "a3"), lkgate.LimitMaxRooms)
+	if _, ok := fake.Room(scoped(t, "acme", "a3")); ok {
+		t.Error("a refused request created its room")
+	}
+	if n := fake.Calls("CreateRoom") + fake.Calls("UpdateRoomMetadata"); n != 0 {
+		t.Errorf("a refused request made %d create calls", n)
+	}
+	rooms, err := m.ListRooms(ctx, "acme")
+	if err != nil || len(rooms) != 2 {
+		t.Errorf("acme lists %v (%v), want a1 and a2", rooms, err)
+	}
+}
+
+// Racing requests for many new rooms of one tenant never exceed its quota.
+func TestRoomQuotaUnderRace(t *testing.T) {
+	forEachNaming(t, func(t *testing.T, naming lkgate.RoomNaming) {
+		m, fake := newManager(t, lkgate.Config{RoomNames: naming, Limits: lkgate.LimitConfig{Default: lkgate.Limits{MaxRooms: 3}}})
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var ok, refused int
+		for i := range 20 {
+			wg.Go(func() {
+				err := tokenFor(m, "acme", fmt.Sprintf("r%d", i))
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					ok++
+				case errors.Is(err, lkgate.ErrLimited):
+					refused++
+				default:
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		res, err := adminClient(fake).ListRooms(context.Background(), &livekit.ListRoomsRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok != 3 || refused != 17 || len(res.Rooms) != 3 {
+			t.Errorf("ok %d, refused %d, rooms %d; want 3, 17, 3", ok, refused, len(res.Rooms))
+		}
+	})
 }
 
 func TestTokenRate(t *testing.T) {
@@ -169,18 +226,11 @@ func TestInviteRate(t *testing.T) {
 
 func mustFail[T any](_ T, err error) error { return err }
 
-func newLimitedSIPEnv(t *testing.T, limits lkgate.Limits) (*sipEnv, *steppedClock, lkgate.LimitStore) {
+func newLimitedSIPEnv(t *testing.T, naming lkgate.RoomNaming, limits lkgate.Limits) (*sipEnv, *steppedClock, lkgate.LimitStore) {
 	t.Helper()
 	clock := &steppedClock{now: fixedNow}
 	store := lkgate.NewMemoryLimitStore(clock.Now)
-	e := newSIPEnv(t, lkgate.SIPConfig{})
-	m, err := lkgate.New(lkgate.Config{URL: e.fake.URL(), APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret, Now: clock.Now,
-		SIP:    lkgate.SIPConfig{Trunks: lkgate.TenantTrunks(map[string]string{"acme": e.acmeTrunk, "globex": e.gTrnk})},
-		Limits: lkgate.LimitConfig{Default: limits, Store: store}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.m = m
+	e := newSIPEnvWith(t, lkgate.Config{RoomNames: naming, Now: clock.Now, Limits: lkgate.LimitConfig{Default: limits, Store: store}})
 	return e, clock, store
 }
 
@@ -190,6 +240,8 @@ func callAs(identity string) lkgate.CallRequest {
 	return c
 }
 
+// leftEvent is the participant_left event of identity in the LiveKit room
+// room, or nil if it is not there.
 func leftEvent(fake *lkgatetest.Server, room, identity string) *livekit.WebhookEvent {
 	r, _ := fake.Room(room)
 	for _, p := range fake.Participants(room) {
@@ -201,8 +253,13 @@ func leftEvent(fake *lkgatetest.Server, room, identity string) *livekit.WebhookE
 }
 
 func TestConcurrentSIPCalls(t *testing.T) {
-	e, clock, _ := newLimitedSIPEnv(t, lkgate.Limits{MaxConcurrentSIPCalls: 2})
+	forEachNaming(t, testConcurrentSIPCalls)
+}
+
+func testConcurrentSIPCalls(t *testing.T, naming lkgate.RoomNaming) {
+	e, clock, _ := newLimitedSIPEnv(t, naming, lkgate.Limits{MaxConcurrentSIPCalls: 2})
 	ctx := context.Background()
+	support := lkName(t, e.m, "acme", "support")
 	for _, id := range []string{"p1", "p2"} {
 		if _, err := e.m.Call(ctx, "acme", callAs(id)); err != nil {
 			t.Fatal(err)
@@ -218,8 +275,8 @@ func TestConcurrentSIPCalls(t *testing.T) {
 	}
 
 	// participant_left of the SIP participant frees its slot.
-	ev := leftEvent(e.fake, "support", "p1")
-	if _, err := adminClient(e.fake).RemoveParticipant(ctx, &livekit.RoomParticipantIdentity{Room: "support", Identity: "p1"}); err != nil {
+	ev := leftEvent(e.fake, support, "p1")
+	if _, err := adminClient(e.fake).RemoveParticipant(ctx, &livekit.RoomParticipantIdentity{Room: support, Identity: "p1"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.m.ReleaseCall(ctx, ev); err != nil {
@@ -230,7 +287,7 @@ func TestConcurrentSIPCalls(t *testing.T) {
 	}
 
 	// Without the webhook, a refusal reconciles settled slots with LiveKit.
-	if _, err := adminClient(e.fake).RemoveParticipant(ctx, &livekit.RoomParticipantIdentity{Room: "support", Identity: "p2"}); err != nil {
+	if _, err := adminClient(e.fake).RemoveParticipant(ctx, &livekit.RoomParticipantIdentity{Room: support, Identity: "p2"}); err != nil {
 		t.Fatal(err)
 	}
 	wantLimited(t, mustFail(e.m.Call(ctx, "acme", callAs("p4"))), lkgate.LimitMaxConcurrentSIPCalls)
@@ -243,7 +300,7 @@ func TestConcurrentSIPCalls(t *testing.T) {
 
 // A call that fails, or that the rate refuses, holds no slot.
 func TestFailedCallsHoldNoSlot(t *testing.T) {
-	e, _, store := newLimitedSIPEnv(t, lkgate.Limits{MaxConcurrentSIPCalls: 1, SIPCallRate: lkgate.PerMinute(2, 2)})
+	e, _, store := newLimitedSIPEnv(t, lkgate.ScopedNames, lkgate.Limits{MaxConcurrentSIPCalls: 1, SIPCallRate: lkgate.PerMinute(2, 2)})
 	ctx := context.Background()
 	e.fake.SetFarEnd("+4930999999", lkgatetest.FarEnd{CallStatus: 486})
 	busy := call("support", "+4930999999")
@@ -254,7 +311,10 @@ func TestFailedCallsHoldNoSlot(t *testing.T) {
 		t.Fatalf("the failed call kept its slot: %v", err)
 	}
 	wantLimited(t, mustFail(e.m.Call(ctx, "acme", callAs("p2"))), lkgate.LimitMaxConcurrentSIPCalls)
-	ev := leftEvent(e.fake, "support", "p1")
+	ev := leftEvent(e.fake, lkName(t, e.m, "acme", "support"), "p1")
+	if ev == nil {
+		t.Fatal("p1 is not in the room")
+	}
 	if err := e.m.ReleaseCall(ctx, ev); err != nil {
 		t.Fatal(err)
 	}

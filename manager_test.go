@@ -38,6 +38,18 @@ func TestNewValidatesConfig(t *testing.T) {
 		{"negative ensure timeout", func(c *lkgate.Config) { c.EnsureTimeout = -1 }, "EnsureTimeout"},
 		{"negative room timeout", func(c *lkgate.Config) { c.Room.EmptyTimeout = -time.Second }, "Room"},
 		{"unknown policy", func(c *lkgate.Config) { c.UnownedRooms = 7 }, "UnownedRooms"},
+		{"unknown naming", func(c *lkgate.Config) { c.RoomNames = 7 }, "RoomNames"},
+		// What applies to one naming only is refused under the other.
+		{"scoped names with DenyUnowned", func(c *lkgate.Config) { c.UnownedRooms = lkgate.DenyUnowned }, "UnownedRooms"},
+		{"scoped names with a lease store", func(c *lkgate.Config) { c.Leases = lkgate.NewMemoryLeaseStore(nil) }, "Leases"},
+		{"shared names with PrecreateRooms", func(c *lkgate.Config) { c.RoomNames, c.PrecreateRooms = lkgate.SharedNames, true }, "PrecreateRooms"},
+		{"sweep interval too short", func(c *lkgate.Config) {
+			c.RoomNames, c.LeaseSweepInterval = lkgate.SharedNames, 999*time.Millisecond
+		}, "LeaseSweepInterval"},
+		{"sweep interval too long", func(c *lkgate.Config) {
+			c.RoomNames, c.LeaseSweepInterval = lkgate.SharedNames, 5*time.Minute+time.Second
+		}, "LeaseSweepInterval"},
+		{"negative sweep interval", func(c *lkgate.Config) { c.LeaseSweepInterval = -time.Second }, "LeaseSweepInterval"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,6 +70,24 @@ func TestNewValidatesConfig(t *testing.T) {
 	}
 	if _, err := lkgate.New(valid); err != nil {
 		t.Fatalf("valid config refused: %v", err)
+	}
+	for name, mutate := range map[string]func(*lkgate.Config){
+		"scoped names, precreated": func(c *lkgate.Config) { c.PrecreateRooms = true },
+		"shared names, all options": func(c *lkgate.Config) {
+			c.RoomNames, c.UnownedRooms, c.Leases = lkgate.SharedNames, lkgate.DenyUnowned, lkgate.NewMemoryLeaseStore(nil)
+			c.LeaseSweepInterval = time.Second
+		},
+		"shared names, longest sweep interval": func(c *lkgate.Config) { c.RoomNames, c.LeaseSweepInterval = lkgate.SharedNames, 5*time.Minute },
+	} {
+		cfg := valid
+		cfg.URL = "http://127.0.0.1:1" // the lease sweeper's one ListRooms reaches nothing
+		mutate(&cfg)
+		m, err := lkgate.New(cfg)
+		if err != nil {
+			t.Errorf("%s: valid config refused: %v", name, err)
+			continue
+		}
+		m.Close()
 	}
 }
 

@@ -67,7 +67,8 @@ func ScopedRoomName(tenant, room string) (string, error) {
 // and webhook handlers can call it.
 func ParseScopedRoomName(name string) (tenant, room string, ok bool) {
 	rest, found := strings.CutPrefix(name, "t")
-	if !found {
+	// ScopedRoomName never exceeds LiveKit's limit.
+	if !found || len(name) > MaxRoomNameBytes {
 		return "", "", false
 	}
 	digits := 0

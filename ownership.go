@@ -46,20 +46,19 @@ func (m *Manager) resolve(tenant, room string) (roomRef, error) {
 		return roomRef{}, invalidArg("Room", "starts with %q, which lkgate reserves for guest lobbies", LobbyPrefix)
 	}
 	ref := roomRef{tenant: tenant, name: room, lk: room}
-	switch {
-	case m.cfg.RoomNames == SharedNames:
-	case checked:
+	if checked && m.cfg.RoomNames == ScopedNames {
 		prefix := scopePrefix(tenant)
 		if limit := MaxRoomNameBytes - len(prefix); len(room) > limit {
 			return roomRef{}, invalidArg("Room", "is %d bytes long; this tenant's limit is %d (LiveKit's %d less the tenant's prefix)", len(room), limit, MaxRoomNameBytes)
 		}
 		ref.lk = prefix + room
-	default:
-		// The empty tenant's namespace is the plain names: it must not
-		// reach into a tenant's.
-		if _, _, scoped := ParseScopedRoomName(room); scoped {
-			return roomRef{}, invalidArg("Room", "is a tenant's scoped LiveKit name, which unauthenticated mode may not use")
-		}
+		return ref, nil
+	}
+	// Plain names (shared names, unauthenticated mode) must not reach into
+	// a tenant's namespace, which tokens minted under ScopedNames, before
+	// a switch, may still name.
+	if _, _, scoped := ParseScopedRoomName(room); scoped {
+		return roomRef{}, invalidArg("Room", "has the form of a tenant-scoped LiveKit name, which lkgate reserves")
 	}
 	return ref, nil
 }

@@ -36,8 +36,11 @@ func roomMetadata(t *testing.T, fake *lkgatetest.Server, room string) map[string
 	return md
 }
 
+// The tests in this file are about claims: room ownership through
+// metadata, under SharedNames. Scoped names need none (naming_test.go).
+
 func TestNewRoomIsCreatedAndClaimed(t *testing.T) {
-	m, fake := newManager(t, lkgate.Config{Room: lkgate.RoomOptions{EmptyTimeout: time.Minute, MaxParticipants: 5}})
+	m, fake := newManager(t, lkgate.Config{RoomNames: lkgate.SharedNames, Room: lkgate.RoomOptions{EmptyTimeout: time.Minute, MaxParticipants: 5}})
 	if err := token(m, "acme", "standup"); err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +70,7 @@ func TestNewRoomIsCreatedAndClaimed(t *testing.T) {
 }
 
 func TestOtherTenantsRoomIsForbidden(t *testing.T) {
-	m, fake := newManager(t, lkgate.Config{})
+	m, fake := newManager(t, lkgate.Config{RoomNames: lkgate.SharedNames})
 	if err := token(m, "acme", "standup"); err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +88,7 @@ func TestOtherTenantsRoomIsForbidden(t *testing.T) {
 }
 
 func TestClaimKeepsOtherMetadataKeys(t *testing.T) {
-	m, fake := newManager(t, lkgate.Config{})
+	m, fake := newManager(t, lkgate.Config{RoomNames: lkgate.SharedNames})
 	_, err := adminClient(fake).CreateRoom(context.Background(), &livekit.CreateRoomRequest{Name: "r", Metadata: `{"topic":"retro","n":[1,2],"o":{"k":true}}`})
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +122,7 @@ func TestUnownedRoomPolicy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m, fake := newManager(t, lkgate.Config{UnownedRooms: tt.policy})
+			m, fake := newManager(t, lkgate.Config{RoomNames: lkgate.SharedNames, UnownedRooms: tt.policy})
 			if _, err := adminClient(fake).CreateRoom(context.Background(), &livekit.CreateRoomRequest{Name: "r", Metadata: tt.metadata}); err != nil {
 				t.Fatal(err)
 			}
@@ -140,7 +143,7 @@ func TestUnownedRoomPolicy(t *testing.T) {
 
 // Two tenants race for one new room: exactly one wins, every time.
 func TestConcurrentClaimsOneWinner(t *testing.T) {
-	m, fake := newManager(t, lkgate.Config{})
+	m, fake := newManager(t, lkgate.Config{RoomNames: lkgate.SharedNames})
 	for trial := range 20 {
 		room := fmt.Sprintf("race-%d", trial)
 		var wg sync.WaitGroup
@@ -176,76 +179,101 @@ func TestConcurrentClaimsOneWinner(t *testing.T) {
 	}
 }
 
-// A burst of identical requests for a new room is served by one ensure.
+// A burst of identical requests for a new room is served by one ensure:
+// under SharedNames a read, a create and a claim; under ScopedNames with
+// PrecreateRooms a create and the owner's record.
 func TestConcurrentEnsuresAreCoalesced(t *testing.T) {
-	m, fake := newManager(t, lkgate.Config{})
-	fake.SetDelay("ListRooms", 200*time.Millisecond)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for range 100 {
-		wg.Go(func() {
-			<-start
-			if err := token(m, "acme", "burst"); err != nil {
-				t.Error(err)
-			}
-		})
+	forEachNaming(t, func(t *testing.T, naming lkgate.RoomNaming) {
+		m, fake := newManager(t, lkgate.Config{RoomNames: naming, PrecreateRooms: naming == lkgate.ScopedNames})
+		first, want := "ListRooms", 3
+		if naming == lkgate.ScopedNames {
+			first, want = "CreateRoom", 2
+		}
+		fake.SetDelay(first, 200*time.Millisecond)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for range 100 {
+			wg.Go(func() {
+				<-start
+				if err := token(m, "acme", "burst"); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if n := fake.TotalCalls(); n != want {
+			t.Errorf("100 concurrent requests made %d LiveKit calls, want %d (one ensure)", n, want)
+		}
+	})
+}
+
+// faultyFirstCall is the first LiveKit call of a token for a new room:
+// the read of a shared name, the creation of a precreated scoped room.
+func faultyFirstCall(naming lkgate.RoomNaming) string {
+	if naming == lkgate.ScopedNames {
+		return "CreateRoom"
 	}
-	close(start)
-	wg.Wait()
-	if n := fake.TotalCalls(); n != 3 {
-		t.Errorf("100 concurrent requests made %d LiveKit calls, want 3 (one ensure)", n)
-	}
+	return "ListRooms"
 }
 
 func TestLiveKitFaults(t *testing.T) {
-	t.Run("error codes", func(t *testing.T) {
-		tests := []struct {
-			err  error
-			want error
-		}{
-			{twirp.NewError(twirp.Unavailable, "down"), lkgate.ErrUnavailable},
-			{twirp.NewError(twirp.Internal, "boom"), lkgate.ErrUpstream},
-			{twirp.NewError(twirp.Unauthenticated, "permissions denied"), lkgate.ErrUpstream},
-			{twirp.NewError(twirp.DeadlineExceeded, "slow"), lkgate.ErrTimeout},
-		}
-		for _, tt := range tests {
-			m, fake := newManager(t, lkgate.Config{})
-			fake.SetError("ListRooms", tt.err)
-			if err := token(m, "acme", "r"); !errors.Is(err, tt.want) {
-				t.Errorf("LiveKit %v: Token = %v, want %v", tt.err, err, tt.want)
+	forEachNaming(t, func(t *testing.T, naming lkgate.RoomNaming) {
+		// Under ScopedNames only PrecreateRooms makes a token reach LiveKit.
+		cfg := lkgate.Config{RoomNames: naming, PrecreateRooms: naming == lkgate.ScopedNames}
+		method := faultyFirstCall(naming)
+		t.Run("error codes", func(t *testing.T) {
+			tests := []struct {
+				err  error
+				want error
+			}{
+				{twirp.NewError(twirp.Unavailable, "down"), lkgate.ErrUnavailable},
+				{twirp.NewError(twirp.Internal, "boom"), lkgate.ErrUpstream},
+				{twirp.NewError(twirp.Unauthenticated, "permissions denied"), lkgate.ErrUpstream},
+				{twirp.NewError(twirp.DeadlineExceeded, "slow"), lkgate.ErrTimeout},
 			}
-		}
-	})
-	t.Run("unreachable", func(t *testing.T) {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := l.Addr().String()
-		l.Close()
-		m, err := lkgate.New(lkgate.Config{URL: "http://" + addr, APIKey: "devkey", APISecret: testSecret})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := token(m, "acme", "r"); !errors.Is(err, lkgate.ErrUnavailable) {
-			t.Errorf("Token = %v, want ErrUnavailable", err)
-		}
-	})
-	t.Run("slower than the caller's deadline", func(t *testing.T) {
-		m, fake := newManager(t, lkgate.Config{})
-		fake.SetDelay("ListRooms", 2*time.Second)
-		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-		defer cancel()
-		_, err := m.Token(ctx, "acme", lkgate.TokenRequest{Room: "r", Identity: "i"})
-		if !errors.Is(err, lkgate.ErrTimeout) {
-			t.Errorf("Token = %v, want ErrTimeout", err)
-		}
+			for _, tt := range tests {
+				m, fake := newManager(t, cfg)
+				fake.SetError(method, tt.err)
+				if err := token(m, "acme", "r"); !errors.Is(err, tt.want) {
+					t.Errorf("LiveKit %v: Token = %v, want %v", tt.err, err, tt.want)
+				}
+			}
+		})
+		t.Run("unreachable", func(t *testing.T) {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			addr := l.Addr().String()
+			l.Close()
+			cfg := cfg
+			cfg.URL, cfg.APIKey, cfg.APISecret = "http://"+addr, "devkey", testSecret
+			m, err := lkgate.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { m.Close() })
+			if err := token(m, "acme", "r"); !errors.Is(err, lkgate.ErrUnavailable) {
+				t.Errorf("Token = %v, want ErrUnavailable", err)
+			}
+		})
+		t.Run("slower than the caller's deadline", func(t *testing.T) {
+			m, fake := newManager(t, cfg)
+			fake.SetDelay(method, 2*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			_, err := m.Token(ctx, "acme", lkgate.TokenRequest{Room: "r", Identity: "i"})
+			if !errors.Is(err, lkgate.ErrTimeout) {
+				t.Errorf("Token = %v, want ErrTimeout", err)
+			}
+		})
 	})
 }
 
 // A caller hanging up mid-claim does not leave the room created but unowned.
 func TestClaimCompletesAfterCallerLeaves(t *testing.T) {
-	m, fake := newManager(t, lkgate.Config{})
+	m, fake := newManager(t, lkgate.Config{RoomNames: lkgate.SharedNames})
 	fake.SetDelay("UpdateRoomMetadata", 150*time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()

@@ -15,14 +15,15 @@ import (
 	"github.com/lkgate/lkgate/lkgatetest"
 )
 
-// seedRoom creates room for tenant through lkgate and puts alice in it,
-// publishing a microphone and a camera track.
+// seedRoom mints a token for tenant's room (which creates and claims a
+// shared name) and puts alice in the room, publishing a microphone and a
+// camera track, as her join with that token would.
 func seedRoom(t *testing.T, m *lkgate.Manager, fake *lkgatetest.Server, tenant, room string) *livekit.ParticipantInfo {
 	t.Helper()
 	if err := token(m, tenant, room); err != nil {
 		t.Fatal(err)
 	}
-	return fake.AddParticipant(room, lkgatetest.Participant{
+	return fake.AddParticipant(lkName(t, m, tenant, room), lkgatetest.Participant{
 		Identity: "alice", Name: "Alice", Metadata: "m",
 		Attributes: map[string]string{lkgate.TenantAttribute: tenant, "role": "host"},
 		Tracks: []lkgatetest.Track{
@@ -33,64 +34,59 @@ func seedRoom(t *testing.T, m *lkgate.Manager, fake *lkgatetest.Server, tenant, 
 }
 
 func TestListRoomsShowsOnlyTheTenantsRooms(t *testing.T) {
-	m, fake := newManager(t, lkgate.Config{})
-	var acme, globex []string
-	for i := range 12 {
-		a, g := fmt.Sprintf("acme-%02d", i), fmt.Sprintf("globex-%02d", i)
-		if err := token(m, "acme", a); err != nil {
-			t.Fatal(err)
+	forEachNaming(t, func(t *testing.T, naming lkgate.RoomNaming) {
+		// Under ScopedNames a token creates no room unless asked to.
+		m, fake := newManager(t, lkgate.Config{RoomNames: naming, PrecreateRooms: naming == lkgate.ScopedNames})
+		var acme, globex []string
+		for i := range 12 {
+			a, g := fmt.Sprintf("acme-%02d", i), fmt.Sprintf("globex-%02d", i)
+			if err := token(m, "acme", a); err != nil {
+				t.Fatal(err)
+			}
+			if err := token(m, "globex", g); err != nil {
+				t.Fatal(err)
+			}
+			acme, globex = append(acme, a), append(globex, g)
 		}
-		if err := token(m, "globex", g); err != nil {
-			t.Fatal(err)
-		}
-		acme, globex = append(acme, a), append(globex, g)
-	}
-	fake.AddParticipant("joined-without-lkgate", lkgatetest.Participant{Identity: "x"})
+		fake.AddParticipant("joined-without-lkgate", lkgatetest.Participant{Identity: "x"})
 
-	for tenant, want := range map[string][]string{"acme": acme, "globex": globex, "initech": nil} {
-		fake.ResetCalls()
-		rooms, err := m.ListRooms(context.Background(), tenant)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for _, r := range rooms {
-			got = append(got, r.Name)
-			if strings.Contains(r.Metadata, lkgate.OwnerKey) {
-				t.Errorf("room %s shows the owner key: %q", r.Name, r.Metadata)
+		for tenant, want := range map[string][]string{"acme": acme, "globex": globex, "initech": nil} {
+			fake.ResetCalls()
+			rooms, err := m.ListRooms(context.Background(), tenant)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range rooms {
+				got = append(got, r.Name)
+				if strings.Contains(r.Metadata, lkgate.OwnerKey) {
+					t.Errorf("room %s shows the owner key: %q", r.Name, r.Metadata)
+				}
+			}
+			slices.Sort(got)
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("%s sees (-want +got):\n%s", tenant, diff)
+			}
+			if n := fake.TotalCalls(); n != 1 {
+				t.Errorf("ListRooms made %d LiveKit calls, want 1", n)
 			}
 		}
-		slices.Sort(got)
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("%s sees (-want +got):\n%s", tenant, diff)
-		}
-		if n := fake.TotalCalls(); n != 1 {
-			t.Errorf("ListRooms made %d LiveKit calls, want 1", n)
-		}
-	}
 
-	open, _ := newManagerOn(t, fake, lkgate.Config{AllowUnauthenticated: true})
-	all, err := open.ListRooms(context.Background(), "")
-	if err != nil || len(all) != 25 {
-		t.Errorf("unauthenticated mode lists %d rooms (%v), want all 25", len(all), err)
-	}
-}
-
-// newManagerOn returns another Manager on an existing fake.
-func newManagerOn(t *testing.T, fake *lkgatetest.Server, cfg lkgate.Config) (*lkgate.Manager, *lkgatetest.Server) {
-	t.Helper()
-	cfg.URL, cfg.APIKey, cfg.APISecret = fake.URL(), lkgatetest.APIKey, lkgatetest.APISecret
-	m, err := lkgate.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m, fake
+		// Unauthenticated mode sees the plain names: under ScopedNames
+		// only the room created outside lkgate, under SharedNames all.
+		open, _ := newManagerOn(t, fake, lkgate.Config{RoomNames: naming, AllowUnauthenticated: true})
+		all, err := open.ListRooms(context.Background(), "")
+		want := map[lkgate.RoomNaming]int{lkgate.ScopedNames: 1, lkgate.SharedNames: 25}[naming]
+		if err != nil || len(all) != want {
+			t.Errorf("unauthenticated mode lists %d rooms (%v), want %d", len(all), err, want)
+		}
+	})
 }
 
 func TestRoomDetails(t *testing.T) {
 	m, fake := newManager(t, lkgate.Config{})
 	seeded := seedRoom(t, m, fake, "acme", "standup")
-	if _, err := adminClient(fake).UpdateRoomMetadata(context.Background(), &livekit.UpdateRoomMetadataRequest{Room: "standup", Metadata: `{"auth_id":"acme","topic":"retro"}`}); err != nil {
+	if _, err := adminClient(fake).UpdateRoomMetadata(context.Background(), &livekit.UpdateRoomMetadataRequest{Room: lkName(t, m, "acme", "standup"), Metadata: `{"auth_id":"acme","topic":"retro"}`}); err != nil {
 		t.Fatal(err)
 	}
 	fake.ResetCalls()
@@ -128,10 +124,10 @@ func TestRemoveParticipant(t *testing.T) {
 	if err := m.RemoveParticipant(context.Background(), "acme", "standup", "alice"); err != nil {
 		t.Fatal(err)
 	}
-	if n := fake.TotalCalls(); n != 2 {
-		t.Errorf("RemoveParticipant made %d LiveKit calls, want 2", n)
+	if n := fake.TotalCalls(); n != 1 {
+		t.Errorf("RemoveParticipant made %d LiveKit calls, want 1", n)
 	}
-	if ps := fake.Participants("standup"); len(ps) != 0 {
+	if ps := fake.Participants(lkName(t, m, "acme", "standup")); len(ps) != 0 {
 		t.Errorf("still in the room: %v", ps)
 	}
 	err := m.RemoveParticipant(context.Background(), "acme", "standup", "alice")
@@ -150,8 +146,8 @@ func TestMuteTrack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := fake.TotalCalls(); n != 3 {
-		t.Errorf("MuteTrack made %d LiveKit calls, want 3", n)
+	if n := fake.TotalCalls(); n != 2 {
+		t.Errorf("MuteTrack made %d LiveKit calls, want 2", n)
 	}
 	if !tr.Muted || tr.Source != lkgate.SourceCamera || tr.SID != seeded.Tracks[1].Sid {
 		t.Errorf("track %+v", tr)
@@ -160,7 +156,7 @@ func TestMuteTrack(t *testing.T) {
 	if err != nil || !tr.Muted || tr.SID != seeded.Tracks[0].Sid {
 		t.Fatalf("mute by source: %+v %v", tr, err)
 	}
-	for _, ts := range fake.Participants("standup")[0].Tracks {
+	for _, ts := range fake.Participants(lkName(t, m, "acme", "standup"))[0].Tracks {
 		if !ts.Muted {
 			t.Errorf("track %s not muted in LiveKit", ts.Sid)
 		}
@@ -199,7 +195,7 @@ func TestUpdatePermissionsKeepsOtherPermissions(t *testing.T) {
 	if err := token(m, "acme", "r"); err != nil {
 		t.Fatal(err)
 	}
-	fake.AddParticipant("r", lkgatetest.Participant{Identity: "rec", Permission: &livekit.ParticipantPermission{
+	fake.AddParticipant(lkName(t, m, "acme", "r"), lkgatetest.Participant{Identity: "rec", Permission: &livekit.ParticipantPermission{
 		CanPublish: true, CanSubscribe: true, Hidden: true, CanUpdateMetadata: true,
 	}})
 	fake.ResetCalls()
@@ -207,10 +203,10 @@ func TestUpdatePermissionsKeepsOtherPermissions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := fake.TotalCalls(); n != 3 {
-		t.Errorf("UpdatePermissions made %d calls, want 3", n)
+	if n := fake.TotalCalls(); n != 2 {
+		t.Errorf("UpdatePermissions made %d calls, want 2", n)
 	}
-	got := fake.Participants("r")[0].Permission
+	got := fake.Participants(lkName(t, m, "acme", "r"))[0].Permission
 	if got.CanPublish || !got.CanSubscribe || !got.CanPublishData || !got.Hidden || !got.CanUpdateMetadata {
 		t.Errorf("permission after update: %v", got)
 	}
@@ -223,37 +219,39 @@ func TestUpdatePermissionsKeepsOtherPermissions(t *testing.T) {
 }
 
 // Every operation on another tenant's room fails exactly as on a room that
-// does not exist, and changes nothing.
+// does not exist, and changes nothing, whichever the naming.
 func TestCrossTenantLooksLikeMissingRoom(t *testing.T) {
-	m, fake := newManager(t, lkgate.Config{})
-	seeded := seedRoom(t, m, fake, "acme", "board")
-	ctx := context.Background()
-	ops := map[string]func(room string) error{
-		"Room": func(room string) error { _, err := m.Room(ctx, "globex", room); return err },
-		"RemoveParticipant": func(room string) error {
-			return m.RemoveParticipant(ctx, "globex", room, "alice")
-		},
-		"MuteTrack": func(room string) error {
-			_, err := m.MuteTrack(ctx, "globex", lkgate.MuteRequest{Room: room, Identity: "alice", TrackSID: seeded.Tracks[0].Sid, Muted: true})
-			return err
-		},
-		"UpdatePermissions": func(room string) error {
-			_, err := m.UpdatePermissions(ctx, "globex", room, "alice", lkgate.ViewerGrant())
-			return err
-		},
-	}
-	for name, op := range ops {
-		foreign, missing := op("board"), op("no-such-room")
-		if !errors.Is(foreign, lkgate.ErrNotFound) {
-			t.Errorf("%s on another tenant's room: %v, want ErrNotFound", name, foreign)
-			continue
+	forEachNaming(t, func(t *testing.T, naming lkgate.RoomNaming) {
+		m, fake := newManager(t, lkgate.Config{RoomNames: naming})
+		seeded := seedRoom(t, m, fake, "acme", "board")
+		ctx := context.Background()
+		ops := map[string]func(room string) error{
+			"Room": func(room string) error { _, err := m.Room(ctx, "globex", room); return err },
+			"RemoveParticipant": func(room string) error {
+				return m.RemoveParticipant(ctx, "globex", room, "alice")
+			},
+			"MuteTrack": func(room string) error {
+				_, err := m.MuteTrack(ctx, "globex", lkgate.MuteRequest{Room: room, Identity: "alice", TrackSID: seeded.Tracks[0].Sid, Muted: true})
+				return err
+			},
+			"UpdatePermissions": func(room string) error {
+				_, err := m.UpdatePermissions(ctx, "globex", room, "alice", lkgate.ViewerGrant())
+				return err
+			},
 		}
-		if foreign.Error() != strings.Replace(missing.Error(), "no-such-room", "board", 1) {
-			t.Errorf("%s: foreign %q differs from missing %q", name, foreign, missing)
+		for name, op := range ops {
+			foreign, missing := op("board"), op("no-such-room")
+			if !errors.Is(foreign, lkgate.ErrNotFound) {
+				t.Errorf("%s on another tenant's room: %v, want ErrNotFound", name, foreign)
+				continue
+			}
+			if foreign.Error() != strings.Replace(missing.Error(), "no-such-room", "board", 1) {
+				t.Errorf("%s: foreign %q differs from missing %q", name, foreign, missing)
+			}
 		}
-	}
-	p := fake.Participants("board")
-	if len(p) != 1 || p[0].Tracks[0].Muted || !p[0].Permission.CanPublish {
-		t.Errorf("the other tenant changed something: %v", p)
-	}
+		p := fake.Participants(lkName(t, m, "acme", "board"))
+		if len(p) != 1 || p[0].Tracks[0].Muted || !p[0].Permission.CanPublish {
+			t.Errorf("the other tenant changed something: %v", p)
+		}
+	})
 }

@@ -194,6 +194,14 @@ func (m *Manager) claim(ctx context.Context, ref roomRef, existed bool, agents [
 		return err
 	}
 	defer unlock()
+	// An existing room's participants are checked before the lease is
+	// taken: a refused claim must not lease the name, or a tenant could
+	// keep it from the tenant whose participants are in the room.
+	if existed {
+		if err := m.claimable(ctx, ref); err != nil {
+			return err
+		}
+	}
 	// The lease settles which tenant gets a name, across replicas and
 	// restarts, and keeps it from the next tenant while the last one's
 	// tokens live; the metadata then records the owner for LiveKit's side.
@@ -213,12 +221,10 @@ func (m *Manager) claim(ctx context.Context, ref roomRef, existed bool, agents [
 	case unclaimable:
 		return errUnclaimable
 	}
-	// NumParticipants lags, but a non-zero count proves someone joined first.
-	if existed || room.GetNumParticipants() > 0 {
-		if m.cfg.UnownedRooms == DenyUnowned {
-			return errDenied
-		}
-		if err := m.checkProvenance(ctx, ref); err != nil {
+	// NumParticipants lags, but a non-zero count proves someone joined
+	// between the first read and CreateRoom.
+	if !existed && room.GetNumParticipants() > 0 {
+		if err := m.claimable(ctx, ref); err != nil {
 			return err
 		}
 	}
@@ -261,6 +267,15 @@ func (m *Manager) abandonRoom(ctx context.Context, ref roomRef) {
 	if _, err := m.rooms.DeleteRoom(ctx, &livekit.DeleteRoomRequest{Room: ref.lk}); err != nil {
 		m.log.WarnContext(ctx, "could not delete a room whose claim failed", "room", ref.name, "error", fromLiveKit("delete room", ref.name, err).Error())
 	}
+}
+
+// claimable applies the UnownedRooms policy to an unowned room that
+// exists.
+func (m *Manager) claimable(ctx context.Context, ref roomRef) error {
+	if m.cfg.UnownedRooms == DenyUnowned {
+		return errDenied
+	}
+	return m.checkProvenance(ctx, ref)
 }
 
 // checkProvenance refuses a claim if anyone in the room was not admitted by

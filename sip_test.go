@@ -23,16 +23,19 @@ type sipEnv struct {
 
 func newSIPEnv(t *testing.T, sip lkgate.SIPConfig) *sipEnv {
 	t.Helper()
+	return newSIPEnvWith(t, lkgate.Config{SIP: sip})
+}
+
+// newSIPEnvWith is newSIPEnv with cfg's other fields; nil cfg.SIP.Trunks
+// means one trunk per tenant.
+func newSIPEnvWith(t *testing.T, cfg lkgate.Config) *sipEnv {
+	t.Helper()
 	fake := lkgatetest.NewServer(t)
 	e := &sipEnv{fake: fake, acmeTrunk: fake.AddOutboundTrunk("acme.example:5060", "+15550000001"), gTrnk: fake.AddOutboundTrunk("globex.example:5060", "+15550000002")}
-	if sip.Trunks == nil {
-		sip.Trunks = lkgate.TenantTrunks(map[string]string{"acme": e.acmeTrunk, "globex": e.gTrnk})
+	if cfg.SIP.Trunks == nil {
+		cfg.SIP.Trunks = lkgate.TenantTrunks(map[string]string{"acme": e.acmeTrunk, "globex": e.gTrnk})
 	}
-	m, err := lkgate.New(lkgate.Config{URL: fake.URL(), APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret, SIP: sip})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.m = m
+	e.m, _ = newManagerOn(t, fake, cfg)
 	return e
 }
 
@@ -41,7 +44,11 @@ func call(room, to string) lkgate.CallRequest {
 }
 
 func TestCallNewRoom(t *testing.T) {
-	e := newSIPEnv(t, lkgate.SIPConfig{})
+	forEachNaming(t, testCallNewRoom)
+}
+
+func testCallNewRoom(t *testing.T, naming lkgate.RoomNaming) {
+	e := newSIPEnvWith(t, lkgate.Config{RoomNames: naming})
 	c, err := e.m.Call(context.Background(), "acme", call("support", "+4930123456"))
 	if err != nil {
 		t.Fatal(err)
@@ -49,36 +56,46 @@ func TestCallNewRoom(t *testing.T) {
 	if !c.Answered || c.Room != "support" || c.Identity != "phone" || !strings.HasPrefix(c.ParticipantSID, "PA_") || !strings.HasPrefix(c.SIPCallID, "SCL_") {
 		t.Errorf("call %+v", c)
 	}
-	// Ensure (ListRooms, CreateRoom, UpdateRoomMetadata), then dial.
-	for method, want := range map[string]int{"ListRooms": 1, "CreateRoom": 1, "UpdateRoomMetadata": 1, "CreateSIPParticipant": 1} {
-		if got := e.fake.Calls(method); got != want {
-			t.Errorf("%s calls = %d, want %d", method, got, want)
+	// Under SharedNames ensure (ListRooms, CreateRoom, UpdateRoomMetadata);
+	// under ScopedNames create and record the owner; then dial.
+	want := map[string]int{"ListRooms": 1, "CreateRoom": 1, "UpdateRoomMetadata": 1, "CreateSIPParticipant": 1}
+	if naming == lkgate.ScopedNames {
+		want["ListRooms"] = 0
+	}
+	total := 0
+	for method, n := range want {
+		if got := e.fake.Calls(method); got != n {
+			t.Errorf("%s calls = %d, want %d", method, got, n)
 		}
+		total += n
 	}
-	if got := e.fake.TotalCalls(); got != 4 {
-		t.Errorf("total LiveKit calls = %d, want 4", got)
+	if got := e.fake.TotalCalls(); got != total {
+		t.Errorf("total LiveKit calls = %d, want %d", got, total)
 	}
-	room, _ := e.fake.Room("support")
+	lk := lkName(t, e.m, "acme", "support")
+	room, _ := e.fake.Room(lk)
 	if !strings.Contains(room.Metadata, `"auth_id":"acme"`) {
 		t.Errorf("room not claimed before dialing: %q", room.Metadata)
 	}
 	d := e.fake.Dialed()
-	if len(d) != 1 || d[0].SipTrunkId != e.acmeTrunk || d[0].SipCallTo != "+4930123456" || d[0].SipNumber != "+15550000001" ||
+	if len(d) != 1 || d[0].SipTrunkId != e.acmeTrunk || d[0].SipCallTo != "+4930123456" || d[0].SipNumber != "+15550000001" || d[0].RoomName != lk ||
 		d[0].ParticipantAttributes[lkgate.TenantAttribute] != "acme" || d[0].ParticipantName != "Phone" || !d[0].WaitUntilAnswered {
 		t.Errorf("dialed %v", d)
 	}
-	ps := e.fake.Participants("support")
+	ps := e.fake.Participants(lk)
 	if len(ps) != 1 || ps[0].Kind != livekit.ParticipantInfo_SIP || ps[0].Attributes[lkgate.TenantAttribute] != "acme" {
 		t.Errorf("participants %v", ps)
 	}
 
-	// A room the tenant owns: one look-up, then the call.
+	// A room the tenant owns: one look-up (an idempotent create under
+	// ScopedNames), then the call.
 	e.fake.ResetCalls()
 	if _, err := e.m.Call(context.Background(), "acme", call("support", "+4930123457")); err != nil {
 		t.Fatal(err)
 	}
-	if e.fake.Calls("ListRooms") != 1 || e.fake.Calls("CreateSIPParticipant") != 1 || e.fake.TotalCalls() != 2 {
-		t.Errorf("calls into an owned room: %d in all", e.fake.TotalCalls())
+	first := map[lkgate.RoomNaming]string{lkgate.ScopedNames: "CreateRoom", lkgate.SharedNames: "ListRooms"}[naming]
+	if e.fake.Calls(first) != 1 || e.fake.Calls("CreateSIPParticipant") != 1 || e.fake.TotalCalls() != 2 {
+		t.Errorf("calls into an owned room: %d in all, want %s and CreateSIPParticipant", e.fake.TotalCalls(), first)
 	}
 }
 
@@ -95,18 +112,34 @@ func TestCallWithoutWaiting(t *testing.T) {
 	}
 }
 
+// A call never reaches another tenant's room: under SharedNames its name
+// is refused as a missing room would be, under ScopedNames the same name
+// is the caller's own room.
 func TestCallIntoAnotherTenantsRoomIsNeverDialed(t *testing.T) {
-	e := newSIPEnv(t, lkgate.SIPConfig{})
-	if err := token(e.m, "globex", "theirs"); err != nil {
-		t.Fatal(err)
-	}
-	_, err := e.m.Call(context.Background(), "acme", call("theirs", "+4930123456"))
-	if !errors.Is(err, lkgate.ErrForbidden) {
-		t.Fatalf("err %v, want ErrForbidden", err)
-	}
-	if n := e.fake.Calls("CreateSIPParticipant"); n != 0 || len(e.fake.Dialed()) != 0 {
-		t.Errorf("dialed %d times into another tenant's room", n)
-	}
+	forEachNaming(t, func(t *testing.T, naming lkgate.RoomNaming) {
+		e := newSIPEnvWith(t, lkgate.Config{RoomNames: naming})
+		if err := token(e.m, "globex", "theirs"); err != nil {
+			t.Fatal(err)
+		}
+		theirs := lkName(t, e.m, "globex", "theirs")
+		e.fake.AddParticipant(theirs, lkgatetest.Participant{Identity: "g", Attributes: map[string]string{lkgate.TenantAttribute: "globex"}})
+		_, err := e.m.Call(context.Background(), "acme", call("theirs", "+4930123456"))
+		if naming == lkgate.SharedNames {
+			if !errors.Is(err, lkgate.ErrNotFound) {
+				t.Fatalf("err %v, want ErrNotFound", err)
+			}
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range e.fake.Dialed() {
+			if d.RoomName == theirs {
+				t.Errorf("dialed into another tenant's room: %v", d)
+			}
+		}
+		if ps := e.fake.Participants(theirs); len(ps) != 1 {
+			t.Errorf("globex's room has %v", ps)
+		}
+	})
 }
 
 func TestCallRefusesBadInputBeforeLiveKit(t *testing.T) {
@@ -226,7 +259,7 @@ func TestCallOutcomes(t *testing.T) {
 			if !errors.Is(err, tc.kind) || !errors.As(err, &le) || le.SIPStatus != tc.status {
 				t.Fatalf("err %v (%+v), want %v with SIP status %d", err, le, tc.kind, tc.status)
 			}
-			if len(e.fake.Participants("r")) != 0 {
+			if len(e.fake.Participants(lkName(t, e.m, "acme", "r"))) != 0 {
 				t.Error("a refused callee joined the room")
 			}
 		})
@@ -252,7 +285,7 @@ func TestTransfer(t *testing.T) {
 	if err != nil || target != "tel:+4930999" {
 		t.Fatalf("%q %v", target, err)
 	}
-	for method, want := range map[string]int{"ListRooms": 1, "GetParticipant": 1, "TransferSIPParticipant": 1} {
+	for method, want := range map[string]int{"ListRooms": 0, "GetParticipant": 1, "TransferSIPParticipant": 1} {
 		if got := e.fake.Calls(method); got != want {
 			t.Errorf("%s calls = %d, want %d", method, got, want)
 		}
@@ -301,12 +334,12 @@ func TestTransferRefusals(t *testing.T) {
 		{"no identity", "acme", lkgate.TransferRequest{Room: "r", TransferTo: "+4930999"}, lkgate.ErrInvalidArgument, "Identity", 0},
 		{"another tenant's room", "globex", lkgate.TransferRequest{Room: "r", Identity: "phone", TransferTo: "+4930999"}, lkgate.ErrNotFound, "", 1},
 		{"missing room", "acme", lkgate.TransferRequest{Room: "nope", Identity: "phone", TransferTo: "+4930999"}, lkgate.ErrNotFound, "", 1},
-		{"unknown participant", "acme", lkgate.TransferRequest{Room: "r", Identity: "ghost", TransferTo: "+4930999"}, lkgate.ErrNotFound, "", 2},
-		{"not a SIP participant", "acme", lkgate.TransferRequest{Room: "r", Identity: "alice", TransferTo: "+4930999"}, lkgate.ErrConflict, "Identity", 2},
+		{"unknown participant", "acme", lkgate.TransferRequest{Room: "r", Identity: "ghost", TransferTo: "+4930999"}, lkgate.ErrNotFound, "", 1},
+		{"not a SIP participant", "acme", lkgate.TransferRequest{Room: "r", Identity: "alice", TransferTo: "+4930999"}, lkgate.ErrConflict, "Identity", 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := sipCall(t, lkgate.SIPConfig{AllowSIPTransfer: sipOK}, lkgatetest.FarEnd{})
-			e.fake.AddParticipant("r", lkgatetest.Participant{Identity: "alice", Attributes: map[string]string{lkgate.TenantAttribute: "acme"}})
+			e.fake.AddParticipant(lkName(t, e.m, "acme", "r"), lkgatetest.Participant{Identity: "alice", Attributes: map[string]string{lkgate.TenantAttribute: "acme"}})
 			_, err := e.m.TransferCall(context.Background(), tc.tenant, tc.req)
 			var le *lkgate.Error
 			if !errors.Is(err, tc.kind) || !errors.As(err, &le) || le.Field != tc.field {

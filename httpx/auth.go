@@ -11,8 +11,9 @@ import (
 
 // Principal is who a request acts for.
 type Principal struct {
-	// Tenant owns rooms. The empty tenant is unauthenticated mode, which the
-	// Manager refuses unless its Config allows it.
+	// Tenant is whose rooms the request reaches. The empty tenant is
+	// unauthenticated mode, which the Manager refuses unless its Config
+	// allows it.
 	Tenant string
 	// Subject identifies the caller within the tenant (a user or an admin),
 	// used by guest admission.

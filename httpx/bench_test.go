@@ -21,7 +21,7 @@ func BenchmarkHandlers(b *testing.B) {
 	seed.Header.Set("Authorization", "Bearer "+keyAcme)
 	e.h.ServeHTTP(httptest.NewRecorder(), seed)
 	mic := lkgatetest.Track{Source: livekit.TrackSource_MICROPHONE, Type: livekit.TrackType_AUDIO}
-	e.fake.AddParticipant("bench", lkgatetest.Participant{Identity: "alice", Tracks: []lkgatetest.Track{mic}})
+	e.fake.AddParticipant(e.lkRoom(b, "acme", "bench"), lkgatetest.Participant{Identity: "alice", Tracks: []lkgatetest.Track{mic}})
 
 	routes := []struct{ name, method, path, body string }{
 		{"token", "POST", "/livekit/token", `{"room_name":"bench","participant_identity":"alice","participant_name":"Alice"}`},
@@ -37,7 +37,7 @@ func BenchmarkHandlers(b *testing.B) {
 			for b.Loop() {
 				if r.name == "remove" {
 					b.StopTimer()
-					e.fake.AddParticipant("bench", lkgatetest.Participant{Identity: "leaver"})
+					e.fake.AddParticipant(e.lkRoom(b, "acme", "bench"), lkgatetest.Participant{Identity: "leaver"})
 					b.StartTimer()
 				}
 				req := httptest.NewRequest(r.method, r.path, strings.NewReader(r.body))

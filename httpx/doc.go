@@ -5,7 +5,7 @@
 // prefix with http.StripPrefix, or mount its exported per-route methods one
 // by one. Routes:
 //
-//	POST   /livekit/token             mint a token for the caller's tenant (403 for another tenant's room)
+//	POST   /livekit/token             mint a token for a room of the caller's tenant
 //	GET    /livekit/rooms             the tenant's rooms
 //	GET    /livekit/rooms/{room_name} a room with its participants and tracks
 //	DELETE /livekit/participant       remove a participant
@@ -15,7 +15,7 @@
 //	POST   /livekit/guest/room-auth   a guest redeems its invite for a lobby token (no API key)
 //	POST   /livekit/guest/admit       admit or deny a waiting guest (allowed admins only)
 //	GET    /livekit/guest/waiting     ?roomId=: the guests waiting for a room
-//	POST   /sip/call                  dial a number into a room of the tenant (403 for another tenant's room)
+//	POST   /sip/call                  dial a number into a room of the caller's tenant
 //	POST   /sip/transfer              transfer a SIP participant's call (REFER)
 //	GET    /openapi.yaml              the OpenAPI 3 document of these routes (OpenAPI)
 //
@@ -32,8 +32,12 @@
 // through its own participant attribute lkgate.AdmissionAttribute (see
 // lkgate.AdmissionMessage); it never polls this API.
 //
-// Every route on an existing room answers 404 with the same body for a room
-// that does not exist and for a room another tenant owns.
+// Room names are the tenant's own, in requests and answers; LiveKit's
+// names appear only inside tokens and as a guest's lobbyRoom. Under
+// lkgate.ScopedNames (the default) each tenant has its own namespace, so no
+// name is ever refused. Under lkgate.SharedNames the token route answers
+// another tenant's room with 403, and every other route with the very body
+// of a room that does not exist (404).
 //
 // SIP routes answer 501 (not_configured) when the Manager has no SIP
 // configuration, when the tenant's trunk does not exist in LiveKit, and
@@ -57,8 +61,9 @@
 //
 // Every error is an RFC 9457 problem (application/problem+json) with a
 // stable Code, the Field at fault when there is one, and a Detail safe to
-// show: status 400 for bad input, 401 without valid credentials, 403 for
-// another tenant's room or a refused destination, 404, 409 for a state
+// show: status 400 for bad input, 401 without valid credentials, 403 for a
+// refused destination or (shared names) another tenant's room on the token
+// route, 404, 409 for a state
 // that forbids the operation or a call the far end refused, 413 for an
 // oversized body, 415 for a body that is not JSON, 429 when a limit of
 // the tenant (lkgate.Config.Limits) refuses the request, 501 for what is

@@ -41,7 +41,7 @@ type RoomAuthResponse struct {
 	LiveKitToken string `json:"livekitToken"`
 	// LiveKitURL is where to connect.
 	LiveKitURL string `json:"livekitUrl"`
-	// LobbyRoom is the guest's own lobby room.
+	// LobbyRoom is LiveKit's name of the guest's own lobby room.
 	LobbyRoom string `json:"lobbyRoom"`
 	// GuestIdentity is the identity lkgate generated for the guest.
 	GuestIdentity string `json:"guestIdentity"`
@@ -93,6 +93,7 @@ var guestFields = fieldNames{
 const maxDurationSeconds = 100 * 365 * 24 * 3600
 
 // GuestInvite serves POST /livekit/guest/invite: 201 with the invite URL.
+// Under lkgate.SharedNames another tenant's room is a 404, as a missing one.
 func (h *Handler) GuestInvite(w http.ResponseWriter, r *http.Request) {
 	p, r, ok := h.authenticate(w, r)
 	if !ok {
@@ -124,6 +125,8 @@ func (h *Handler) GuestInvite(w http.ResponseWriter, r *http.Request) {
 // GuestRoomAuth serves POST /livekit/guest/room-auth, the one route that
 // needs no API key: the invite token is the credential. It answers a lobby
 // token; every bad, tampered or expired invite is a 400 on inviteToken.
+// Under lkgate.SharedNames a room that has passed to another tenant since
+// the invite is a 404, as a missing one.
 func (h *Handler) GuestRoomAuth(w http.ResponseWriter, r *http.Request) {
 	var req RoomAuthRequest
 	if prob, ok := h.decodeJSON(w, r, &req, true); !ok {
@@ -146,9 +149,9 @@ func (h *Handler) GuestRoomAuth(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// GuestAdmit serves POST /livekit/guest/admit. The caller's tenant must own
-// the room (404 otherwise) and the invite must allow the caller's Subject
-// (403 otherwise).
+// GuestAdmit serves POST /livekit/guest/admit. The guest must be waiting
+// for the caller's tenant's room (404 otherwise, as for a missing room) and
+// the invite must allow the caller's Subject (403 otherwise).
 func (h *Handler) GuestAdmit(w http.ResponseWriter, r *http.Request) {
 	p, r, ok := h.authenticate(w, r)
 	if !ok {

@@ -2,12 +2,15 @@ package httpx_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/livekit/protocol/livekit"
 
 	"github.com/lkgate/lkgate"
 	"github.com/lkgate/lkgate/httpx"
@@ -16,9 +19,9 @@ import (
 
 const keyAcmeBob = "acme-bob-key-0123456789"
 
-func newGuestEnv(t *testing.T) *env {
+func newGuestEnv(t *testing.T, naming lkgate.RoomNaming) *env {
 	t.Helper()
-	return newEnv(t, lkgate.Config{Guests: lkgate.GuestConfig{
+	return newEnv(t, lkgate.Config{RoomNames: naming, Guests: lkgate.GuestConfig{
 		Keys:          []lkgate.InviteKey{{ID: "k1", Key: bytes.Repeat([]byte{7}, 32)}},
 		InviteBaseURL: "https://app.example.com",
 	}}, httpx.StaticKeysConfig{Keys: map[string]httpx.Principal{
@@ -52,8 +55,10 @@ func (e *env) inviteToken(t *testing.T, body string) string {
 	return u.Query().Get("invite_token")
 }
 
-func TestGuestRoutes(t *testing.T) {
-	e := newGuestEnv(t)
+func TestGuestRoutes(t *testing.T) { forEachNaming(t, testGuestRoutes) }
+
+func testGuestRoutes(t *testing.T, naming lkgate.RoomNaming) {
+	e := newGuestEnv(t, naming)
 	tok := e.inviteToken(t, `{"orgId":"acme","roomId":"standup","durationSeconds":600,"allowAll":false,"allowedAdmins":["alice"]}`)
 
 	// No API key: the invite is the credential.
@@ -65,6 +70,9 @@ func TestGuestRoutes(t *testing.T) {
 	if ra.LiveKitToken == "" || ra.LobbyRoom == "" || ra.GuestName != "Grace" || ra.AdmissionAttribute != lkgate.AdmissionAttribute ||
 		!strings.HasPrefix(ra.GuestIdentity, "guest-") || ra.LiveKitURL != "ws"+strings.TrimPrefix(e.fake.URL(), "http") {
 		t.Errorf("room-auth response %+v", ra)
+	}
+	if naming == lkgate.ScopedNames && !strings.HasPrefix(ra.LobbyRoom, "t4_acme_"+lkgate.LobbyPrefix) {
+		t.Errorf("lobby %q is not in acme's namespace", ra.LobbyRoom)
 	}
 	for _, k := range []string{`"livekitToken"`, `"livekitUrl"`, `"lobbyRoom"`, `"guestIdentity"`} {
 		if !bytes.Contains(res.body, []byte(k)) {
@@ -80,7 +88,11 @@ func TestGuestRoutes(t *testing.T) {
 	if res.status != 200 || len(w.Guests) != 1 || w.Guests[0].Identity != ra.GuestIdentity || w.Guests[0].Name != "Grace" || w.Guests[0].Since.IsZero() {
 		t.Fatalf("waiting: %d %s", res.status, res.body)
 	}
-	if res := e.do(t, "GET", "/livekit/guest/waiting?roomId=standup", keyGlobex, ""); res.status != 404 {
+	// globex never sees acme's guest: under ScopedNames its own standup
+	// has nobody waiting, under SharedNames standup is acme's.
+	res = e.do(t, "GET", "/livekit/guest/waiting?roomId=standup", keyGlobex, "")
+	if naming == lkgate.ScopedNames && (res.status != 200 || string(res.body) != `{"guests":[]}`+"\n") ||
+		naming == lkgate.SharedNames && res.status != 404 {
 		t.Errorf("globex waiting list: %d %s", res.status, res.body)
 	}
 
@@ -106,6 +118,9 @@ func TestGuestRoutes(t *testing.T) {
 	if bytes.Contains(res.body, []byte(msg.Token)) {
 		t.Error("the admin's response carries the guest's token")
 	}
+	if c := claimsOf(t, msg.Token); c.Video == nil || c.Video.Room != e.lkRoom(t, "acme", "standup") || c.Attributes[lkgate.TenantAttribute] != "acme" {
+		t.Errorf("the admitted guest's token names %+v", c.Video)
+	}
 
 	// Deny the second guest.
 	res = e.do(t, "POST", "/livekit/guest/room-auth", "", `{"inviteToken":"`+tok+`","guestName":"Eve"}`)
@@ -129,11 +144,20 @@ func TestGuestRoutes(t *testing.T) {
 	}
 }
 
-func TestGuestRoutesBadInput(t *testing.T) {
-	e := newGuestEnv(t)
+func TestGuestRoutesBadInput(t *testing.T) { forEachNaming(t, testGuestRoutesBadInput) }
+
+func testGuestRoutesBadInput(t *testing.T, naming lkgate.RoomNaming) {
+	e := newGuestEnv(t, naming)
 	tok := e.inviteToken(t, `{"orgId":"acme","roomId":"standup","allowAll":true}`)
 	if res := e.do(t, "POST", "/livekit/token", keyGlobex, `{"room_name":"theirs","participant_identity":"g"}`); res.status != 200 {
 		t.Fatalf("globex token: %d %s", res.status, res.body)
+	}
+	// Under ScopedNames "theirs" is globex's room only for globex, and a
+	// room nobody used has nobody waiting; under SharedNames both are
+	// rooms acme cannot see.
+	foreignInvite, missingWaiting := 404, 404
+	if naming == lkgate.ScopedNames {
+		foreignInvite, missingWaiting = 201, 200
 	}
 	tests := []struct {
 		name, method, target, key, body string
@@ -143,7 +167,7 @@ func TestGuestRoutesBadInput(t *testing.T) {
 		{"invite: org missing", "POST", "/livekit/guest/invite", keyAcme, `{"roomId":"r","allowAll":true}`, 400, "orgId"},
 		{"invite: other org", "POST", "/livekit/guest/invite", keyAcme, `{"orgId":"globex","roomId":"r","allowAll":true}`, 403, "orgId"},
 		{"invite: room missing", "POST", "/livekit/guest/invite", keyAcme, `{"orgId":"acme","allowAll":true}`, 400, "roomId"},
-		{"invite: another tenant's room", "POST", "/livekit/guest/invite", keyAcme, `{"orgId":"acme","roomId":"theirs","allowAll":true}`, 403, ""},
+		{"invite: another tenant's room", "POST", "/livekit/guest/invite", keyAcme, `{"orgId":"acme","roomId":"theirs","allowAll":true}`, foreignInvite, ""},
 		{"invite: nobody may admit", "POST", "/livekit/guest/invite", keyAcme, `{"orgId":"acme","roomId":"r"}`, 400, "allowedAdmins"},
 		{"invite: admins not a list", "POST", "/livekit/guest/invite", keyAcme, `{"orgId":"acme","roomId":"r","allowedAdmins":"alice"}`, 400, "allowedAdmins"},
 		{"invite: duration a string", "POST", "/livekit/guest/invite", keyAcme, `{"orgId":"acme","roomId":"r","allowAll":true,"durationSeconds":"60"}`, 400, "durationSeconds"},
@@ -170,7 +194,7 @@ func TestGuestRoutesBadInput(t *testing.T) {
 		{"admit: missing room", "POST", "/livekit/guest/admit", keyAcme, `{"roomId":"nope","guestIdentity":"guest-x","action":"deny"}`, 404, ""},
 		{"waiting: no room", "GET", "/livekit/guest/waiting", keyAcme, "", 400, "roomId"},
 		{"waiting: two rooms", "GET", "/livekit/guest/waiting?roomId=a&roomId=b", keyAcme, "", 400, "roomId"},
-		{"waiting: missing room", "GET", "/livekit/guest/waiting?roomId=nope", keyAcme, "", 404, ""},
+		{"waiting: missing room", "GET", "/livekit/guest/waiting?roomId=nope", keyAcme, "", missingWaiting, ""},
 		{"waiting: no key", "GET", "/livekit/guest/waiting?roomId=standup", "", "", 401, ""},
 		{"waiting: wrong method", "POST", "/livekit/guest/waiting?roomId=standup", keyAcme, "{}", 405, ""},
 	}
@@ -183,6 +207,42 @@ func TestGuestRoutesBadInput(t *testing.T) {
 		})
 	}
 	assertNoSecrets(t, e.logs.String())
+}
+
+// Under SharedNames an invite into another tenant's room answers the 404
+// of a missing room, byte for byte; the token route keeps its 403.
+func TestGuestInviteForeignRoom(t *testing.T) {
+	e := newGuestEnv(t, lkgate.SharedNames)
+	e.inviteToken(t, `{"orgId":"acme","roomId":"standup","allowAll":true}`)
+	missingRoom := e.do(t, "GET", "/livekit/guest/waiting?roomId=nowhere", keyGlobex, "")
+	res := e.do(t, "POST", "/livekit/guest/invite", keyGlobex, `{"orgId":"globex","roomId":"standup","allowAll":true}`)
+	if res.status != 404 || missingRoom.status != 404 || !bytes.Equal(res.body, missingRoom.body) {
+		t.Errorf("invite into another tenant's room: %d %s (missing room: %d %s)", res.status, res.body, missingRoom.status, missingRoom.body)
+	}
+	// The token route keeps its 403 for the same name.
+	res = e.do(t, "POST", "/livekit/token", keyGlobex, `{"room_name":"standup","participant_identity":"g"}`)
+	if res.status != 403 || res.problem.Code != httpx.CodeForbidden {
+		t.Errorf("token for another tenant's room: %d %s", res.status, res.body)
+	}
+}
+
+// Under SharedNames a guest whose invite names a room that has since
+// passed to another tenant is answered the 404 of a missing room, and gets
+// no lobby token.
+func TestGuestRoomAuthForeignRoom(t *testing.T) {
+	e := newGuestEnv(t, lkgate.SharedNames)
+	tok := e.inviteToken(t, `{"orgId":"acme","roomId":"standup","allowAll":true}`)
+	// As LiveKit would show it once acme's lease ended and globex claimed
+	// the name.
+	rooms := lkgate.NewRoomService(e.fake.URL(), lkgatetest.APIKey, lkgatetest.APISecret)
+	if _, err := rooms.UpdateRoomMetadata(context.Background(), &livekit.UpdateRoomMetadataRequest{Room: "standup", Metadata: `{"auth_id":"globex"}`}); err != nil {
+		t.Fatal(err)
+	}
+	missingRoom := e.do(t, "GET", "/livekit/guest/waiting?roomId=nowhere", keyAcme, "")
+	res := e.do(t, "POST", "/livekit/guest/room-auth", "", `{"inviteToken":"`+tok+`","guestName":"Grace"}`)
+	if res.status != 404 || missingRoom.status != 404 || !bytes.Equal(res.body, missingRoom.body) {
+		t.Errorf("room-auth for a room now another tenant's: %d %s (missing room: %d %s)", res.status, res.body, missingRoom.status, missingRoom.body)
+	}
 }
 
 func TestGuestRoutesNotConfigured(t *testing.T) {

@@ -31,7 +31,7 @@ type Config struct {
 	// (lkgate.Manager.ResolveWebhook). Nil ignores them.
 	OnWebhook func(ctx context.Context, ev lkgate.WebhookEvent)
 	// DisableJoinGuard stops POST /livekit/webhook from removing
-	// participants who joined a room their tenant does not own.
+	// participants who joined another tenant's room.
 	DisableJoinGuard bool
 	// Observer is told of every answered request, for metrics (see the
 	// otelmetrics package). Nil observes nothing.

@@ -28,14 +28,16 @@ const (
 )
 
 type env struct {
-	fake *lkgatetest.Server
-	h    *httpx.Handler
-	logs *syncBuffer
+	fake   *lkgatetest.Server
+	m      *lkgate.Manager
+	h      *httpx.Handler
+	logs   *syncBuffer
+	naming lkgate.RoomNaming
 }
 
 func newEnv(t testing.TB, mcfg lkgate.Config, keys httpx.StaticKeysConfig) *env {
 	t.Helper()
-	e := &env{fake: lkgatetest.NewServer(t), logs: &syncBuffer{}}
+	e := &env{fake: lkgatetest.NewServer(t), logs: &syncBuffer{}, naming: mcfg.RoomNames}
 	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if mcfg.URL == "" {
 		mcfg.URL = e.fake.URL()
@@ -45,6 +47,8 @@ func newEnv(t testing.TB, mcfg lkgate.Config, keys httpx.StaticKeysConfig) *env 
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { m.Close() })
+	e.m = m
 	if keys.Keys == nil {
 		keys.Keys = map[string]httpx.Principal{
 			keyAcme:   {Tenant: "acme", Subject: "alice"},
@@ -60,6 +64,45 @@ func newEnv(t testing.TB, mcfg lkgate.Config, keys httpx.StaticKeysConfig) *env 
 		t.Fatal(err)
 	}
 	return e
+}
+
+// namings are both room namings, for tests of behaviour that matters in
+// both.
+var namings = []lkgate.RoomNaming{lkgate.ScopedNames, lkgate.SharedNames}
+
+// forEachNaming runs test once per room naming, as subtests.
+func forEachNaming(t *testing.T, test func(t *testing.T, naming lkgate.RoomNaming)) {
+	for _, n := range namings {
+		t.Run(n.String(), func(t *testing.T) { test(t, n) })
+	}
+}
+
+// lkRoom is the LiveKit name of tenant's room under e's naming, for reading
+// and seeding the fake directly.
+func (e *env) lkRoom(t testing.TB, tenant, room string) string {
+	t.Helper()
+	if e.naming == lkgate.SharedNames {
+		return room
+	}
+	name, err := lkgate.ScopedRoomName(tenant, room)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+// claimsOf verifies a token minted with the fake's key and returns its
+// LiveKit claims.
+func claimsOf(t *testing.T, token string) auth.ClaimGrants {
+	t.Helper()
+	var c struct {
+		jwt.RegisteredClaims
+		auth.ClaimGrants
+	}
+	if _, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return []byte(lkgatetest.APISecret), nil }); err != nil {
+		t.Fatal(err)
+	}
+	return c.ClaimGrants
 }
 
 type response struct {
@@ -116,16 +159,38 @@ func TestTokenRoute(t *testing.T) {
 	if cc := res.header.Get("Cache-Control"); cc != "no-store" {
 		t.Errorf("Cache-Control = %q: tokens must not be cached", cc)
 	}
-	var c struct {
-		jwt.RegisteredClaims
-		auth.ClaimGrants
-	}
-	if _, err := jwt.ParseWithClaims(got.Token, &c, func(*jwt.Token) (any, error) { return []byte(lkgatetest.APISecret), nil }); err != nil {
-		t.Fatal(err)
-	}
+	c := claimsOf(t, got.Token)
 	v := c.Video
-	if !v.RoomJoin || v.Room != "standup" || v.RoomAdmin || v.RoomCreate || v.RoomList || v.RoomRecord || v.GetCanUpdateOwnMetadata() || c.Name != "Alice" || c.Attributes[lkgate.TenantAttribute] != "acme" {
-		t.Errorf("claims %+v video %+v", c.ClaimGrants, v)
+	// The response speaks the tenant's name; LiveKit sees the scoped one.
+	if !v.RoomJoin || v.Room != "t4_acme_standup" || v.RoomAdmin || v.RoomCreate || v.RoomList || v.RoomRecord || v.GetCanUpdateOwnMetadata() || c.Name != "Alice" || c.Attributes[lkgate.TenantAttribute] != "acme" {
+		t.Errorf("claims %+v video %+v", c, v)
+	}
+}
+
+// Under ScopedNames two tenants both get tokens for "standup": each names
+// the tenant's own LiveKit room, and each answer names the room as the
+// tenant does. Neither costs a LiveKit call.
+func TestTokenRouteScopedNames(t *testing.T) {
+	e := newEnv(t, lkgate.Config{}, httpx.StaticKeysConfig{})
+	for _, tc := range []struct{ key, tenant, lkRoom string }{
+		{keyAcme, "acme", "t4_acme_standup"},
+		{keyGlobex, "globex", "t6_globex_standup"},
+	} {
+		res := e.do(t, "POST", "/livekit/token", tc.key, `{"room_name":"standup","participant_identity":"x"}`)
+		if res.status != http.StatusOK {
+			t.Fatalf("%s: %d %s", tc.tenant, res.status, res.body)
+		}
+		got := decodeBody[httpx.TokenResponse](t, res)
+		if got.RoomName != "standup" {
+			t.Errorf("%s: room_name %q, want the tenant's name", tc.tenant, got.RoomName)
+		}
+		c := claimsOf(t, got.Token)
+		if c.Video == nil || c.Video.Room != tc.lkRoom || c.Attributes[lkgate.TenantAttribute] != tc.tenant {
+			t.Errorf("%s: video %+v attributes %v, want room %q", tc.tenant, c.Video, c.Attributes, tc.lkRoom)
+		}
+	}
+	if n := e.fake.TotalCalls(); n != 0 {
+		t.Errorf("scoped tokens made %d LiveKit calls, want 0", n)
 	}
 }
 
@@ -243,8 +308,10 @@ func TestTokenRouteBadInput(t *testing.T) {
 	}
 }
 
+// Under SharedNames another tenant's name is refused with the token route's
+// published 403.
 func TestTokenRouteCrossTenant(t *testing.T) {
-	e := newEnv(t, lkgate.Config{}, httpx.StaticKeysConfig{})
+	e := newEnv(t, lkgate.Config{RoomNames: lkgate.SharedNames}, httpx.StaticKeysConfig{})
 	body := `{"room_name":"board","participant_identity":"x"}`
 	if res := e.do(t, "POST", "/livekit/token", keyAcme, body); res.status != 200 {
 		t.Fatalf("owner: %d %s", res.status, res.body)
@@ -261,49 +328,78 @@ func TestTokenRouteCrossTenant(t *testing.T) {
 func TestTokenRouteLiveKitFailures(t *testing.T) {
 	body := `{"room_name":"r","participant_identity":"i"}`
 	jwtInMessage := "invalid token: eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"
-	for _, tt := range []struct {
+	// The first LiveKit call of a token: CreateRoom under ScopedNames with
+	// PrecreateRooms (without it a scoped token makes none), the read of
+	// the room under SharedNames.
+	for _, mode := range []struct {
 		name   string
-		err    error
-		status int
-		code   string
+		cfg    lkgate.Config
+		method string
 	}{
-		{"unavailable", twirp.NewError(twirp.Unavailable, "node unavailable"), 503, httpx.CodeLiveKitUnavailable},
-		{"internal", twirp.NewError(twirp.Internal, jwtInMessage), 502, httpx.CodeLiveKitError},
-		{"refuses our key", twirp.NewError(twirp.Unauthenticated, jwtInMessage), 502, httpx.CodeLiveKitError},
+		{"scoped precreate", lkgate.Config{PrecreateRooms: true}, "CreateRoom"},
+		{"shared", lkgate.Config{RoomNames: lkgate.SharedNames}, "ListRooms"},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, lkgate.Config{}, httpx.StaticKeysConfig{})
-			e.fake.SetError("ListRooms", tt.err)
-			res := e.do(t, "POST", "/livekit/token", keyAcme, body)
-			if res.status != tt.status || res.problem.Code != tt.code {
-				t.Fatalf("got %d %s: %s", res.status, res.problem.Code, res.body)
+		t.Run(mode.name, func(t *testing.T) {
+			for _, tt := range []struct {
+				name   string
+				err    error
+				status int
+				code   string
+			}{
+				{"unavailable", twirp.NewError(twirp.Unavailable, "node unavailable"), 503, httpx.CodeLiveKitUnavailable},
+				{"internal", twirp.NewError(twirp.Internal, jwtInMessage), 502, httpx.CodeLiveKitError},
+				{"refuses our key", twirp.NewError(twirp.Unauthenticated, jwtInMessage), 502, httpx.CodeLiveKitError},
+			} {
+				t.Run(tt.name, func(t *testing.T) {
+					e := newEnv(t, mode.cfg, httpx.StaticKeysConfig{})
+					e.fake.SetError(mode.method, tt.err)
+					res := e.do(t, "POST", "/livekit/token", keyAcme, body)
+					if res.status != tt.status || res.problem.Code != tt.code {
+						t.Fatalf("got %d %s: %s", res.status, res.problem.Code, res.body)
+					}
+					assertNoSecrets(t, string(res.body)+e.logs.String())
+				})
 			}
-			assertNoSecrets(t, string(res.body)+e.logs.String())
+			t.Run("slow", func(t *testing.T) {
+				e := newEnv(t, mode.cfg, httpx.StaticKeysConfig{})
+				e.fake.SetDelay(mode.method, time.Second)
+				ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+				defer cancel()
+				req := httptest.NewRequestWithContext(ctx, "POST", "/livekit/token", strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", "Bearer "+keyAcme)
+				if res := e.serve(t, req); res.status != 504 || res.problem.Code != httpx.CodeLiveKitTimeout {
+					t.Fatalf("got %d: %s", res.status, res.body)
+				}
+			})
+			t.Run("down", func(t *testing.T) {
+				cfg := mode.cfg
+				cfg.URL = closedURL(t)
+				e := newEnv(t, cfg, httpx.StaticKeysConfig{})
+				if res := e.do(t, "POST", "/livekit/token", keyAcme, body); res.status != 503 {
+					t.Fatalf("got %d: %s", res.status, res.body)
+				}
+			})
 		})
 	}
-	t.Run("slow", func(t *testing.T) {
-		e := newEnv(t, lkgate.Config{}, httpx.StaticKeysConfig{})
-		e.fake.SetDelay("ListRooms", time.Second)
-		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-		defer cancel()
-		req := httptest.NewRequestWithContext(ctx, "POST", "/livekit/token", strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+keyAcme)
-		if res := e.serve(t, req); res.status != 504 || res.problem.Code != httpx.CodeLiveKitTimeout {
+	// Without PrecreateRooms a scoped token needs no LiveKit at all.
+	t.Run("scoped, LiveKit down", func(t *testing.T) {
+		e := newEnv(t, lkgate.Config{URL: closedURL(t)}, httpx.StaticKeysConfig{})
+		if res := e.do(t, "POST", "/livekit/token", keyAcme, body); res.status != 200 {
 			t.Fatalf("got %d: %s", res.status, res.body)
 		}
 	})
-	t.Run("down", func(t *testing.T) {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		l.Close()
-		e := newEnv(t, lkgate.Config{URL: "http://" + l.Addr().String()}, httpx.StaticKeysConfig{})
-		if res := e.do(t, "POST", "/livekit/token", keyAcme, body); res.status != 503 {
-			t.Fatalf("got %d: %s", res.status, res.body)
-		}
-	})
+}
+
+// closedURL is the address of a port nothing listens on.
+func closedURL(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	return "http://" + l.Addr().String()
 }
 
 func TestUnknownRoutes(t *testing.T) {

@@ -55,11 +55,12 @@ func openAPIRouter(t *testing.T) (*openapi3.T, routers.Router) {
 // newFullEnv is an env with guests and SIP configured: every route works.
 // Acme may hold one SIP call, issue one invite and let one guest wait a
 // minute; globex may mint one token a minute.
-func newFullEnv(t *testing.T) *env {
+func newFullEnv(t *testing.T, naming lkgate.RoomNaming) *env {
 	t.Helper()
 	var mu sync.Mutex
 	trunks := map[string]string{}
 	e := newEnv(t, lkgate.Config{
+		RoomNames: naming,
 		Guests: lkgate.GuestConfig{
 			Keys:          []lkgate.InviteKey{{ID: "k1", Key: bytes.Repeat([]byte{7}, 32)}},
 			InviteBaseURL: "https://app.example.com",
@@ -85,11 +86,15 @@ func newFullEnv(t *testing.T) *env {
 	return e
 }
 
-// TestOpenAPIConformance drives every route, successes and errors, and
-// validates each request and each real response against the document.
-func TestOpenAPIConformance(t *testing.T) {
+// TestOpenAPIConformance drives every route, successes and errors, under
+// both room namings, and validates each request and each real response
+// against the document.
+func TestOpenAPIConformance(t *testing.T) { forEachNaming(t, testOpenAPIConformance) }
+
+func testOpenAPIConformance(t *testing.T, naming lkgate.RoomNaming) {
 	doc, router := openAPIRouter(t)
-	e := newFullEnv(t)
+	e := newFullEnv(t, naming)
+	shared := naming == lkgate.SharedNames
 	covered := map[string]bool{}
 
 	// check validates req against the document (which must refuse it when
@@ -149,7 +154,11 @@ func TestOpenAPIConformance(t *testing.T) {
 	run("token TokenSource", request("POST", "/livekit/token", keyAcme, `{"room_name":"standup","participant_name":"Ann","room_config":{"agents":[{"agent_name":"helper"}]}}`), 200, false)
 	run("token refused room_config", request("POST", "/livekit/token", keyAcme, `{"room_name":"standup","room_config":{"egress":{}}}`), 400, true)
 	run("token no key", request("POST", "/livekit/token", "", `{"room_name":"standup"}`), 401, false)
-	run("token other tenant", request("POST", "/livekit/token", keyGlobex, `{"room_name":"standup","participant_identity":"g"}`), 403, false)
+	if shared {
+		run("token other tenant", request("POST", "/livekit/token", keyGlobex, `{"room_name":"standup","participant_identity":"g"}`), 403, false)
+	} else {
+		run("token same name, other tenant", request("POST", "/livekit/token", keyGlobex, `{"room_name":"standup","participant_identity":"g"}`), 200, false)
+	}
 	run("token over the rate", request("POST", "/livekit/token", keyGlobex, `{"room_name":"g","participant_identity":"g"}`), 429, false)
 	run("token not JSON", func() *http.Request {
 		r := request("POST", "/livekit/token", keyAcme, `room_name=x`)
@@ -183,6 +192,14 @@ func TestOpenAPIConformance(t *testing.T) {
 	run("admit", request("POST", "/livekit/guest/admit", keyAcme, `{"roomId":"standup","guestIdentity":"`+ra.GuestIdentity+`","action":"admit"}`), 200, false)
 	run("admit unknown guest", request("POST", "/livekit/guest/admit", keyAcme, `{"roomId":"standup","guestIdentity":"guest-nobody","action":"deny"}`), 404, false)
 
+	if shared {
+		// globex's invite claims "theirs". Neither tenant may reach into
+		// the other's room: globex invite into standup, acme call into
+		// theirs.
+		run("invite claims", request("POST", "/livekit/guest/invite", keyGlobex, `{"orgId":"globex","roomId":"theirs","allowAll":true}`), 201, false)
+		run("invite other tenant", request("POST", "/livekit/guest/invite", keyGlobex, `{"orgId":"globex","roomId":"standup","allowAll":true}`), 404, false)
+		run("call other tenant", request("POST", "/sip/call", keyAcme, strings.Replace(callBody, `"support"`, `"theirs"`, 1)), 404, false)
+	}
 	run("call", request("POST", "/sip/call", keyAcme, callBody), 200, false)
 	run("call over the concurrency quota", request("POST", "/sip/call", keyAcme, strings.Replace(callBody, `"phone"`, `"phone2"`, 1)), 429, false)
 	run("transfer", request("POST", "/sip/transfer", keyAcme, `{"room_name":"support","participant_identity":"phone","transfer_to":"+4930999"}`), 200, false)

@@ -8,6 +8,7 @@ import (
 
 // Room is a room in GET /livekit/rooms and GET /livekit/rooms/{room_name}.
 type Room struct {
+	// Name is the room's name as the tenant knows it, never LiveKit's.
 	Name string `json:"name"`
 	SID  string `json:"sid"`
 	// NumParticipants is exact in room details; in the room list it is
@@ -113,7 +114,8 @@ func (h *Handler) ListRooms(w http.ResponseWriter, r *http.Request) {
 }
 
 // Room serves GET /livekit/rooms/{room_name}: the room and its
-// participants. Another tenant's room answers exactly like a missing one.
+// participants. Another tenant's room answers exactly like a missing one
+// (under lkgate.ScopedNames, it is one).
 func (h *Handler) Room(w http.ResponseWriter, r *http.Request) {
 	p, r, ok := h.authenticate(w, r)
 	if !ok {

@@ -3,6 +3,7 @@ package httpx_test
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -19,7 +20,7 @@ func (e *env) seed(t *testing.T, room string) *livekit.ParticipantInfo {
 	if res := e.do(t, "POST", "/livekit/token", keyAcme, `{"room_name":"`+room+`","participant_identity":"alice"}`); res.status != 200 {
 		t.Fatalf("token: %d %s", res.status, res.body)
 	}
-	return e.fake.AddParticipant(room, lkgatetest.Participant{
+	return e.fake.AddParticipant(e.lkRoom(t, "acme", room), lkgatetest.Participant{
 		Identity: "alice", Name: "Alice",
 		Attributes: map[string]string{lkgate.TenantAttribute: "acme", "role": "host"},
 		Tracks: []lkgatetest.Track{
@@ -32,9 +33,7 @@ func (e *env) seed(t *testing.T, room string) *livekit.ParticipantInfo {
 func TestRoomRoutes(t *testing.T) {
 	e := newEnv(t, lkgate.Config{}, httpx.StaticKeysConfig{})
 	seeded := e.seed(t, "standup")
-	if res := e.do(t, "POST", "/livekit/token", keyGlobex, `{"room_name":"theirs","participant_identity":"g"}`); res.status != 200 {
-		t.Fatal(res.status)
-	}
+	e.join(t, keyGlobex, "theirs", "g")
 
 	res := e.do(t, "GET", "/livekit/rooms", keyAcme, "")
 	var list httpx.ListRoomsResponse
@@ -86,6 +85,60 @@ func TestRoomRoutes(t *testing.T) {
 	}
 }
 
+// join has a client join room with a token of key's tenant, so that the
+// room exists in LiveKit.
+func (e *env) join(t *testing.T, key, room, identity string) *livekit.ParticipantInfo {
+	t.Helper()
+	res := e.do(t, "POST", "/livekit/token", key, `{"room_name":"`+room+`","participant_identity":"`+identity+`"}`)
+	if res.status != 200 {
+		t.Fatalf("token: %d %s", res.status, res.body)
+	}
+	p, err := e.fake.Join(decodeBody[httpx.TokenResponse](t, res).Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Under ScopedNames two tenants both have a room "standup": each lists and
+// reads its own, under the name it uses, never LiveKit's.
+func TestRoomRoutesScopedNames(t *testing.T) {
+	e := newEnv(t, lkgate.Config{}, httpx.StaticKeysConfig{})
+	e.join(t, keyAcme, "standup", "alice")
+	e.join(t, keyGlobex, "standup", "gina")
+	e.join(t, keyGlobex, "retro", "gina")
+	sids := map[string]string{}
+	for _, tc := range []struct {
+		key, tenant, member string
+		rooms               []string
+	}{
+		{keyAcme, "acme", "alice", []string{"standup"}},
+		{keyGlobex, "globex", "gina", []string{"retro", "standup"}},
+	} {
+		list := decodeBody[httpx.ListRoomsResponse](t, e.do(t, "GET", "/livekit/rooms", tc.key, ""))
+		var names []string
+		for _, r := range list.Rooms {
+			names = append(names, r.Name)
+		}
+		slices.Sort(names)
+		if !slices.Equal(names, tc.rooms) {
+			t.Errorf("%s lists %q, want %q", tc.tenant, names, tc.rooms)
+		}
+		res := e.do(t, "GET", "/livekit/rooms/standup", tc.key, "")
+		d := decodeBody[httpx.RoomDetails](t, res)
+		if res.status != 200 || d.Name != "standup" || len(d.Participants) != 1 || d.Participants[0].Identity != tc.member {
+			t.Errorf("%s reads standup: %d %s", tc.tenant, res.status, res.body)
+		}
+		if lk, ok := e.fake.Room(e.lkRoom(t, tc.tenant, "standup")); !ok || lk.Sid != d.SID {
+			t.Errorf("%s's standup is not LiveKit's %s", tc.tenant, e.lkRoom(t, tc.tenant, "standup"))
+		}
+		sids[tc.tenant] = d.SID
+	}
+	if sids["acme"] == sids["globex"] {
+		t.Error("both tenants read the same LiveKit room")
+	}
+}
+
 func TestParticipantRoutesBadInput(t *testing.T) {
 	e := newEnv(t, lkgate.Config{}, httpx.StaticKeysConfig{})
 	e.seed(t, "standup")
@@ -132,9 +185,15 @@ func requests(room, sid string) map[string][3]string {
 }
 
 // Every room-scoped route answers another tenant's room with the very bytes
-// it answers a missing room with (the names have equal length on purpose).
+// it answers a missing room with (the names have equal length on purpose):
+// under ScopedNames the other tenant's room is a missing one, under
+// SharedNames it is masked as one.
 func TestForeignRoomBodyIsByteIdentical(t *testing.T) {
-	e := newEnv(t, lkgate.Config{}, httpx.StaticKeysConfig{})
+	forEachNaming(t, testForeignRoomBodyIsByteIdentical)
+}
+
+func testForeignRoomBodyIsByteIdentical(t *testing.T, naming lkgate.RoomNaming) {
+	e := newEnv(t, lkgate.Config{RoomNames: naming}, httpx.StaticKeysConfig{})
 	seeded := e.seed(t, "room-a")
 	for name, foreign := range requests("room-a", seeded.Tracks[0].Sid) {
 		missing := requests("room-b", seeded.Tracks[0].Sid)[name]
@@ -144,7 +203,7 @@ func TestForeignRoomBodyIsByteIdentical(t *testing.T) {
 			t.Errorf("%s: foreign room %d %s, missing room %d %s", name, f.status, f.body, m.status, m.body)
 		}
 	}
-	if ps := e.fake.Participants("room-a"); len(ps) != 1 || ps[0].Tracks[0].Muted {
+	if ps := e.fake.Participants(e.lkRoom(t, "acme", "room-a")); len(ps) != 1 || ps[0].Tracks[0].Muted {
 		t.Errorf("globex changed acme's room: %v", ps)
 	}
 	res := e.do(t, "GET", "/livekit/rooms", keyGlobex, "")

@@ -63,7 +63,8 @@ var sipFields = fieldNames{
 	"TransferTo":     "transfer_to",
 }
 
-// Call serves POST /sip/call.
+// Call serves POST /sip/call. Under lkgate.SharedNames another tenant's
+// room is a 404, as a missing one, and nothing is dialed.
 func (h *Handler) Call(w http.ResponseWriter, r *http.Request) {
 	p, r, ok := h.authenticate(w, r)
 	if !ok {

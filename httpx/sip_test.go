@@ -16,6 +16,11 @@ import (
 // newSIPEnv is newEnv with an outbound trunk for acme and globex on the
 // fake, and the allow-list (if any) of sip.
 func newSIPEnv(t testing.TB, sip lkgate.SIPConfig) *env {
+	return newSIPEnvNamed(t, lkgate.ScopedNames, sip)
+}
+
+// newSIPEnvNamed is newSIPEnv with the given room naming.
+func newSIPEnvNamed(t testing.TB, naming lkgate.RoomNaming, sip lkgate.SIPConfig) *env {
 	t.Helper()
 	var mu sync.Mutex
 	trunks := map[string]string{}
@@ -24,7 +29,7 @@ func newSIPEnv(t testing.TB, sip lkgate.SIPConfig) *env {
 		defer mu.Unlock()
 		return lkgate.TenantTrunks(trunks).OutboundTrunk(ctx, tenant)
 	})
-	e := newEnv(t, lkgate.Config{SIP: sip}, httpx.StaticKeysConfig{})
+	e := newEnv(t, lkgate.Config{RoomNames: naming, SIP: sip}, httpx.StaticKeysConfig{})
 	mu.Lock()
 	defer mu.Unlock()
 	trunks["acme"] = e.fake.AddOutboundTrunk("acme.example", "+15550000001")
@@ -44,6 +49,9 @@ func TestSIPRoutes(t *testing.T) {
 	if c.Status != "answered" || c.RoomName != "support" || c.ParticipantIdentity != "phone" ||
 		!strings.HasPrefix(c.ParticipantID, "PA_") || !strings.HasPrefix(c.SIPCallID, "SCL_") {
 		t.Errorf("call %s", res.body)
+	}
+	if d := e.fake.Dialed(); len(d) != 1 || d[0].RoomName != "t4_acme_support" {
+		t.Errorf("dialed %v, want one call into LiveKit's t4_acme_support", d)
 	}
 	res = e.do(t, "GET", "/livekit/rooms/support", keyAcme, "")
 	if res.status != 200 || !bytes.Contains(res.body, []byte(`"kind":"sip"`)) || bytes.Contains(res.body, []byte("lkgate.tenant")) {
@@ -102,16 +110,20 @@ func TestSIPRoutesBadInput(t *testing.T) {
 	}
 }
 
+// Under SharedNames a call into another tenant's room is refused before
+// anything is dialed, with the 404 of a missing room: the caller learns
+// nothing of the name's owner.
 func TestSIPRoutesCrossTenant(t *testing.T) {
-	e := newSIPEnv(t, lkgate.SIPConfig{})
+	e := newSIPEnvNamed(t, lkgate.SharedNames, lkgate.SIPConfig{})
 	if res := e.do(t, "POST", "/sip/call", keyAcme, callBody); res.status != 200 {
 		t.Fatalf("%d %s", res.status, res.body)
 	}
+	missingRoom := e.do(t, "GET", "/livekit/rooms/nowhere", keyGlobex, "")
 	e.fake.ResetCalls()
 	// globex calls into acme's room: refused before anything is dialed.
 	res := e.do(t, "POST", "/sip/call", keyGlobex, strings.Replace(callBody, "+15550000001", "+15550000002", 1))
-	if res.status != 403 || res.problem.Code != httpx.CodeForbidden {
-		t.Errorf("call into another tenant's room: %d %s", res.status, res.body)
+	if res.status != 404 || missingRoom.status != 404 || !bytes.Equal(res.body, missingRoom.body) {
+		t.Errorf("call into another tenant's room: %d %s (missing room: %d %s)", res.status, res.body, missingRoom.status, missingRoom.body)
 	}
 	if len(e.fake.Dialed()) != 1 || e.fake.Calls("CreateSIPParticipant") != 0 {
 		t.Error("globex's call was dialed")
@@ -124,6 +136,37 @@ func TestSIPRoutesCrossTenant(t *testing.T) {
 	}
 	if len(e.fake.Transfers()) != 0 {
 		t.Error("globex's transfer reached LiveKit")
+	}
+}
+
+// Under ScopedNames both tenants call into their own "support": each call
+// is dialed into the tenant's own LiveKit room, and neither tenant reaches
+// the other's caller.
+func TestSIPRoutesScopedNames(t *testing.T) {
+	e := newSIPEnv(t, lkgate.SIPConfig{})
+	for _, tc := range []struct{ key, body string }{
+		{keyAcme, callBody},
+		{keyGlobex, strings.NewReplacer("+15550000001", "+15550000002", `"phone"`, `"phone2"`).Replace(callBody)},
+	} {
+		res := e.do(t, "POST", "/sip/call", tc.key, tc.body)
+		if c := decodeBody[httpx.CallResponse](t, res); res.status != 200 || c.RoomName != "support" {
+			t.Fatalf("call: %d %s", res.status, res.body)
+		}
+	}
+	d := e.fake.Dialed()
+	if len(d) != 2 || d[0].RoomName != "t4_acme_support" || d[1].RoomName != "t6_globex_support" {
+		t.Fatalf("dialed %v", d)
+	}
+	for _, tc := range []struct{ tenant, identity string }{{"acme", "phone"}, {"globex", "phone2"}} {
+		ps := e.fake.Participants(e.lkRoom(t, tc.tenant, "support"))
+		if len(ps) != 1 || ps[0].Identity != tc.identity || ps[0].Attributes[lkgate.TenantAttribute] != tc.tenant {
+			t.Errorf("%s's support holds %v", tc.tenant, ps)
+		}
+	}
+	// acme's caller is not in globex's support.
+	res := e.do(t, "POST", "/sip/transfer", keyGlobex, `{"room_name":"support","participant_identity":"phone","transfer_to":"+15550100"}`)
+	if res.status != 404 || len(e.fake.Transfers()) != 0 {
+		t.Errorf("globex transfers acme's caller: %d %s", res.status, res.body)
 	}
 }
 

@@ -125,8 +125,10 @@ var tokenFields = fieldNames{
 }
 
 // Token serves POST /livekit/token: it mints a client token for the
-// caller's tenant (403 if another tenant owns the room). The token carries
-// the ordinary participant grant and nothing more.
+// caller's tenant, carrying the ordinary participant grant and nothing
+// more. The token names LiveKit's room (lkgate.Manager.LiveKitRoom);
+// room_name answers the tenant's name. Under lkgate.SharedNames another
+// tenant's room is a 403.
 func (h *Handler) Token(w http.ResponseWriter, r *http.Request) {
 	p, r, ok := h.authenticate(w, r)
 	if !ok {

@@ -6,7 +6,7 @@ import (
 	"encoding/base64"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,19 +37,42 @@ func webhook(t *testing.T, h *httpx.Handler, signedBody, sentBody, secret string
 	return rec
 }
 
-func TestWebhookRoute(t *testing.T) {
+func TestWebhookRoute(t *testing.T) { forEachNaming(t, testWebhookRoute) }
+
+func testWebhookRoute(t *testing.T, naming lkgate.RoomNaming) {
 	fake := lkgatetest.NewServer(t)
-	m, err := lkgate.New(lkgate.Config{URL: fake.URL(), APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret})
+	m, err := lkgate.New(lkgate.Config{URL: fake.URL(), APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret, RoomNames: naming})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Token(context.Background(), "acme", lkgate.TokenRequest{Room: "r", Identity: "a"}); err != nil {
+	t.Cleanup(func() { m.Close() })
+	tok, err := m.Token(context.Background(), "acme", lkgate.TokenRequest{Room: "r", Identity: "a"})
+	if err != nil {
 		t.Fatal(err)
 	}
-	intruder := fake.AddParticipant("r", lkgatetest.Participant{Identity: "intruder", Attributes: map[string]string{lkgate.TenantAttribute: "globex"}})
-	room, _ := fake.Room("r")
-	var delivered atomic.Int32
-	h, err := httpx.New(m, httpx.Config{Authenticator: httpx.Unauthenticated(), OnWebhook: func(context.Context, *livekit.WebhookEvent) { delivered.Add(1) }})
+	if _, err := fake.Join(tok.JWT); err != nil {
+		t.Fatal(err)
+	}
+	lkName, err := m.LiveKitRoom("acme", "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	intruder := fake.AddParticipant(lkName, lkgatetest.Participant{Identity: "intruder", Attributes: map[string]string{lkgate.TenantAttribute: "globex"}})
+	room, _ := fake.Room(lkName)
+	var (
+		mu        sync.Mutex
+		delivered []lkgate.WebhookEvent
+	)
+	countDelivered := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(delivered)
+	}
+	h, err := httpx.New(m, httpx.Config{Authenticator: httpx.Unauthenticated(), OnWebhook: func(_ context.Context, ev lkgate.WebhookEvent) {
+		mu.Lock()
+		defer mu.Unlock()
+		delivered = append(delivered, ev)
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,22 +81,38 @@ func TestWebhookRoute(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	fake.SetError("ListRooms", twirp.NewError(twirp.Unavailable, "down"))
+	// The guard's one LiveKit call that can fail: the removal under
+	// ScopedNames (the name alone decides), the read of the room's owner
+	// under SharedNames (the event's metadata names acme, not the
+	// intruder's tenant).
+	fault := "RemoveParticipant"
+	if naming == lkgate.SharedNames {
+		fault = "ListRooms"
+	}
+	fake.SetError(fault, twirp.NewError(twirp.Unavailable, "down"))
 	rec := webhook(t, h, string(body), string(body), lkgatetest.APISecret)
-	if rec.Code != 503 || delivered.Load() != 0 {
-		t.Fatalf("guard failing: %d %s, delivered %d; want 503 so LiveKit retries", rec.Code, rec.Body, delivered.Load())
+	if rec.Code != 503 || countDelivered() != 0 {
+		t.Fatalf("guard failing: %d %s, delivered %d; want 503 so LiveKit retries", rec.Code, rec.Body, countDelivered())
 	}
-	fake.SetError("ListRooms", nil)
+	fake.SetError(fault, nil)
 	rec = webhook(t, h, string(body), string(body), lkgatetest.APISecret)
-	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"ok"`) || delivered.Load() != 1 {
-		t.Fatalf("retry: %d %s delivered %d", rec.Code, rec.Body, delivered.Load())
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"ok"`) || countDelivered() != 1 {
+		t.Fatalf("retry: %d %s delivered %d", rec.Code, rec.Body, countDelivered())
 	}
-	if len(fake.Participants("r")) != 0 {
-		t.Error("the guard did not remove the other tenant's participant")
+	if ps := fake.Participants(lkName); len(ps) != 1 || ps[0].Identity != "a" {
+		t.Errorf("the guard did not remove only the other tenant's participant: %v", ps)
+	}
+	// OnWebhook gets the room as acme knows it, and the event as LiveKit
+	// sent it.
+	mu.Lock()
+	got := delivered[0]
+	mu.Unlock()
+	if got.Tenant != "acme" || got.Room != "r" || got.Event.GetId() != "EV_a" || got.Event.GetRoom().GetName() != lkName {
+		t.Errorf("OnWebhook got tenant %q room %q event %s in %q", got.Tenant, got.Room, got.Event.GetId(), got.Event.GetRoom().GetName())
 	}
 	rec = webhook(t, h, string(body), string(body), lkgatetest.APISecret)
-	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"duplicate"`) || delivered.Load() != 1 {
-		t.Errorf("duplicate: %d %s delivered %d", rec.Code, rec.Body, delivered.Load())
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"duplicate"`) || countDelivered() != 1 {
+		t.Errorf("duplicate: %d %s delivered %d", rec.Code, rec.Body, countDelivered())
 	}
 
 	tampered := strings.Replace(string(body), `"EV_a"`, `"EV_b"`, 1)
@@ -93,8 +132,8 @@ func TestWebhookRoute(t *testing.T) {
 			}
 		})
 	}
-	if delivered.Load() != 1 {
-		t.Errorf("refused webhooks reached OnWebhook: %d deliveries", delivered.Load())
+	if n := countDelivered(); n != 1 {
+		t.Errorf("refused webhooks reached OnWebhook: %d deliveries", n)
 	}
 	req := httptest.NewRequest("POST", "/livekit/webhook", strings.NewReader(string(body)))
 	rec = httptest.NewRecorder()

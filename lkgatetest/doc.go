@@ -17,11 +17,11 @@
 // The direct API seeds and inspects state without tokens or HTTP:
 // AddParticipant joins a participant (with tracks) as a client would,
 // creating the room if needed; Join does the same from a token, checking it
-// and applying its identity, name, attributes and permissions, so a test can
-// stand in for the client of a token its code handed out (a guest's lobby
-// token, say); Room, Participants and SentData read state back (SentData
-// keeps whole requests: topic, destination identities, payload). Everything
-// returned is a copy.
+// and applying its identity, name, attributes, permissions and room
+// configuration, so a test can stand in for the client of a token its code
+// handed out (a guest's lobby token, say); Room, Participants, Dispatches
+// and SentData read state back (SentData keeps whole requests: topic,
+// destination identities, payload). Everything returned is a copy.
 //
 // SIP: AddOutboundTrunk stores a trunk (so does CreateSIPOutboundTrunk);
 // SetFarEnd scripts the phone at a number (answers, busy or any other SIP
@@ -53,6 +53,16 @@
 //   - CreateRoom: empty names allowed, over 256 bytes invalid_argument,
 //     defaults empty_timeout 300 s and departure_timeout 20 s, metadata not
 //     size-checked; an existing name returns the running room unchanged.
+//   - Agent dispatch: a new room gets one dispatch per agent of its
+//     CreateRoom request, or of the roomConfig of the token whose join
+//     created it; without agents, one dispatch with an empty agent name.
+//     A room that exists keeps its dispatches, whatever a later CreateRoom
+//     or join token asks for. AgentDispatchService.ListDispatch (roomAdmin
+//     on the room) lists them, optionally one by dispatch_id; an unknown
+//     room is unavailable "no response from servers".
+//   - Join: a token's roomConfig (empty_timeout, departure_timeout,
+//     max_participants, agents) applies when its join creates the room,
+//     and only then.
 //   - ListRooms filters by name only; unknown names are left out.
 //   - DeleteRoom and UpdateRoomMetadata on an unknown room: not_found.
 //     UpdateRoomMetadata over 64,000 bytes: invalid_argument, checked
@@ -90,18 +100,23 @@
 //     by about 5 s. Rooms are listed by creation time, then name.
 //   - Rooms never close on their own: empty_timeout, departure_timeout and
 //     max_participants are stored but not enforced.
-//   - CreateRoom ignores egress, agent dispatch, playout and room-preset
-//     options. Rooms carry no enabled codecs or version.
+//   - CreateRoom ignores egress, playout and room-preset options, and a
+//     join token's roomConfig is read for its timeouts, participant limit
+//     and agents only. Rooms carry no enabled codecs or version.
+//     Dispatches carry no state (created_at, jobs): no agent worker ever
+//     takes them. ListDispatch lists them in dispatch order; the real
+//     server's order varies.
 //   - There is no media: UpdateSubscriptions changes nothing and SendData
 //     only records the request for SentData.
 //   - ForwardParticipant, MoveParticipant and PerformRpc answer
 //     unimplemented (a v1.8.4 server, which lacks them, answers bad_route).
 //   - The 401 body's text after "error:" comes from golang-jwt, where the
 //     server's comes from go-jose.
-//   - Only RoomService and the SIP calls above are served: no Egress,
-//     Ingress or agent dispatch, and no WebRTC signalling, so clients cannot
-//     really join. The other SIP methods (inbound trunks, dispatch rules,
-//     listing, deleting) answer unimplemented.
+//   - Only RoomService, ListDispatch and the SIP calls above are served:
+//     no Egress or Ingress, and no WebRTC signalling, so clients cannot
+//     really join. CreateDispatch and DeleteDispatch, and the other SIP
+//     methods (inbound trunks, dispatch rules, listing, deleting), answer
+//     unimplemented.
 //   - Calls are answered, refused or given up at once: there is no ringing
 //     time, and a call placed without WaitUntilAnswered joins its callee at
 //     once (the real one joins with sip.callStatus "ringing" until answered).

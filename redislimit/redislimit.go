@@ -1,6 +1,9 @@
-// Package redislimit is an lkgate.LimitStore backed by Redis, so that
-// several lkgate replicas enforce each tenant's limits together. It can
-// share the Redis of redislock (and of LiveKit): its keys are namespaced.
+// Package redislimit is an lkgate.LimitStore and lkgate.LeaseStore backed
+// by Redis, so that several lkgate replicas enforce each tenant's limits
+// together, and shared room names stay leased across replicas and
+// restarts. One Store serves as both Config.Limits.Store and
+// Config.Leases. It can share the Redis of redislock (and of LiveKit): its
+// keys are namespaced.
 //
 // Rates use go-redis/redis_rate, the GCRA limiter maintained by the
 // go-redis authors: one Lua script per check, timed by Redis's own clock,
@@ -8,8 +11,25 @@
 // sorted set per limit whose scores are lease expiries, taken and trimmed
 // by one Lua script, so a crashed replica's slots expire on their own.
 //
+// # Leases of shared names
+//
+// Each leased name is one hash, Prefix+"lkgate:lease:"+name, with the
+// fields tenant and until (the lease's end, in unix milliseconds), and
+// expires LeaseRetention (24 h) after until, so a sweep resuming after a
+// gap still finds the leases that ended in it. Lease is one script that
+// takes or extends a lease, or refuses it for another tenant's live lease,
+// atomically; a lease is never shortened. Renew runs one script per name,
+// pipelined; RenewAfter SCANs the lease keys (on every master of a
+// cluster) and renews them the same way. The start of the last completed
+// sweep is the key Prefix+"lkgate:lease-sweep", which only moves forward.
+//
+// Lease times are the Manager's clock (Config.Now), not Redis's: the
+// replicas' clocks must agree within 30 s, the skew lkgate's lease window
+// allows for, and stay within minutes of Redis's, which runs the records'
+// 24-hour expiry.
+//
 // Every script touches one key, so a Redis Cluster works too. Redis 6.2 or
-// newer is needed (ZRANGE ... BYSCORE).
+// newer is needed (ZRANGE ... BYSCORE, SET ... PXAT).
 package redislimit
 
 import (
@@ -35,7 +55,8 @@ type Config struct {
 	Prefix string
 }
 
-// Store implements lkgate.LimitStore on Redis. It is safe for concurrent use.
+// Store implements lkgate.LimitStore and lkgate.LeaseStore on Redis. It
+// is safe for concurrent use.
 type Store struct {
 	client redis.UniversalClient
 	rates  *redis_rate.Limiter

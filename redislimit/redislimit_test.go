@@ -162,13 +162,7 @@ func TestSlots(t *testing.T) {
 
 // An unreachable Redis is an error, which lkgate turns into a refusal.
 func TestUnreachable(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	s := newStore(t, addr)
+	s := newStore(t, closedPort(t))
 	if _, _, err := s.Allow(context.Background(), "k", lkgate.PerSecond(1, 1)); err == nil {
 		t.Error("Allow on a closed port succeeded")
 	}
@@ -178,6 +172,17 @@ func TestUnreachable(t *testing.T) {
 	if _, err := redislimit.New(redislimit.Config{}); err == nil {
 		t.Error("New without a client succeeded")
 	}
+}
+
+// closedPort returns a loopback address nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 // BenchmarkAllow is one shared rate check: one round trip to Redis.

@@ -15,13 +15,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lkgate/lkgate"
 	"github.com/lkgate/lkgate/internal/lkserver"
 )
 
 // TestBrowser runs web/e2e/browser.mjs (playwright-core in headless Debian
 // Chromium, fake camera and microphone) against the demo page of this
-// server and a real livekit-server: TokenSource.endpoint fetches a token
-// and connects; a host joins, a guest waits in its lobby, the host admits
+// server (default scoped room names) and a real livekit-server:
+// TokenSource.endpoint fetches a token and connects to the tenant's room; a host joins, a guest waits in its lobby, the host admits
 // it, the guest sees the room. Screenshots go to .artifacts/browser/.
 // Install its parts with scripts/install-browser.sh (make install); a
 // missing part fails the test, except under -short.
@@ -73,10 +74,11 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux, err := newMux(cfg, slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})))
+	mux, manager, err := newMux(cfg, slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { manager.Close() })
 	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}
 	srv.Start()
 	t.Cleanup(srv.Close)
@@ -85,7 +87,14 @@ func TestBrowser(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, filepath.Join(root, "web", "e2e", "browser.mjs"))
 	cmd.Dir = filepath.Join(root, "web")
-	cmd.Env = append(os.Environ(), "BASE_URL="+base, "API_KEY="+apiKey, "ARTIFACT_DIR="+artifacts, "CHROMIUM="+chromium)
+	// The tenant's room "tokensource", as LiveKit names it under the
+	// default scoped names.
+	tokenSourceRoom, err := lkgate.ScopedRoomName("acme", "tokensource")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Env = append(os.Environ(), "BASE_URL="+base, "API_KEY="+apiKey, "ARTIFACT_DIR="+artifacts, "CHROMIUM="+chromium,
+		"TOKENSOURCE_LIVEKIT_ROOM="+tokenSourceRoom)
 	// Killing node's process group also ends the Chromium it started.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }

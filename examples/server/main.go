@@ -22,8 +22,15 @@
 //	                     guest_wait_rate=60/m:20 (a rate is
 //	                     events/s or events/m, with an optional :burst;
 //	                     default: no limits)
-//	LKGATE_REDIS_ADDR    host:port of a Redis shared by replicas: the claim
-//	                     lock and the limits go there (default: in-process)
+//	LKGATE_ROOM_NAMES    scoped (default): each tenant has its own room names,
+//	                     so two tenants may both have "standup"; shared: names
+//	                     are global, and a name stays with the first tenant to
+//	                     use it while its tokens live (a lease). shared with
+//	                     several tenants needs LKGATE_REDIS_ADDR, where leases
+//	                     survive restarts
+//	LKGATE_REDIS_ADDR    host:port of a Redis shared by replicas: the locks, the
+//	                     limits and (shared names) the leases go there
+//	                     (default: in-process)
 //	LKGATE_DEMO_LIVEKIT_CLIENT  path of livekit-client's ESM build
 //	                     (web/node_modules/livekit-client/dist/livekit-client.esm.mjs
 //	                     after npm ci in web/); when set, the demo page is served
@@ -42,6 +49,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -193,6 +201,17 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		c.manager.Limits.Default = l
 	}
 	c.redisAddr = getenv("LKGATE_REDIS_ADDR")
+	switch names := getenv("LKGATE_ROOM_NAMES"); names {
+	case "", "scoped":
+		c.manager.RoomNames = lkgate.ScopedNames
+	case "shared":
+		c.manager.RoomNames = lkgate.SharedNames
+		if tenants := c.tenants(); tenants > 1 && c.redisAddr == "" {
+			return c, fmt.Errorf("LKGATE_ROOM_NAMES=shared with %d tenants needs LKGATE_REDIS_ADDR: in-process leases are lost on restart, freeing every tenant's names to the others", tenants)
+		}
+	default:
+		return c, fmt.Errorf("LKGATE_ROOM_NAMES must be scoped or shared, got %q", names)
+	}
 	if c.addr == "" {
 		c.addr = "127.0.0.1:8080"
 	}
@@ -213,35 +232,54 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	return c, nil
 }
 
-// newMux builds the host's mux with lkgate mounted under cfg.prefix.
-func newMux(cfg config, logger *slog.Logger) (*http.ServeMux, error) {
+// tenants counts the distinct tenants of the API keys.
+func (c config) tenants() int {
+	seen := map[string]bool{}
+	for _, p := range c.keys {
+		seen[p.Tenant] = true
+	}
+	return len(seen)
+}
+
+// newMux builds the host's mux with lkgate mounted under cfg.prefix. The
+// closer stops the Manager's background work (the lease sweeper of shared
+// names): close it on shutdown.
+func newMux(cfg config, logger *slog.Logger) (_ *http.ServeMux, _ io.Closer, err error) {
 	mcfg := cfg.manager
 	mcfg.Logger = logger
 	if cfg.redisAddr != "" {
 		client := redis.NewClient(&redis.Options{Addr: cfg.redisAddr})
 		lock, err := redislock.New(redislock.Config{Client: client})
 		if err != nil {
-			return nil, fmt.Errorf("LKGATE_REDIS_ADDR: %w", err)
+			return nil, nil, fmt.Errorf("LKGATE_REDIS_ADDR: %w", err)
 		}
 		store, err := redislimit.New(redislimit.Config{Client: client})
 		if err != nil {
-			return nil, fmt.Errorf("LKGATE_REDIS_ADDR: %w", err)
+			return nil, nil, fmt.Errorf("LKGATE_REDIS_ADDR: %w", err)
 		}
 		mcfg.Locker, mcfg.Limits.Store = lock, store
+		if mcfg.RoomNames == lkgate.SharedNames {
+			mcfg.Leases = store
+		}
 	}
 	m, err := lkgate.New(mcfg)
 	if err != nil {
-		return nil, fmt.Errorf("LiveKit settings: %w", err)
+		return nil, nil, fmt.Errorf("LiveKit settings: %w", err)
 	}
+	defer func() {
+		if err != nil {
+			m.Close()
+		}
+	}()
 	authenticator := httpx.Unauthenticated()
 	if !mcfg.AllowUnauthenticated {
 		if authenticator, err = httpx.NewStaticKeys(httpx.StaticKeysConfig{Keys: cfg.keys}); err != nil {
-			return nil, fmt.Errorf("LKGATE_API_KEYS: %w", err)
+			return nil, nil, fmt.Errorf("LKGATE_API_KEYS: %w", err)
 		}
 	}
 	api, err := httpx.New(m, httpx.Config{Authenticator: authenticator, Logger: logger})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	mux := http.NewServeMux()
 	mux.Handle(cfg.prefix+"/", http.StripPrefix(cfg.prefix, api))
@@ -251,7 +289,7 @@ func newMux(cfg config, logger *slog.Logger) (*http.ServeMux, error) {
 	if cfg.livekitClient != "" {
 		mountDemo(mux, cfg)
 	}
-	return mux, nil
+	return mux, m, nil
 }
 
 func main() {
@@ -267,10 +305,11 @@ func run(logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	mux, err := newMux(cfg, logger)
+	mux, manager, err := newMux(cfg, logger)
 	if err != nil {
 		return err
 	}
+	defer manager.Close()
 	srv := &http.Server{
 		Addr:              cfg.addr,
 		Handler:           mux,

@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"encoding/base64"
-	"io"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -13,7 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livekit/protocol/livekit"
+
 	"github.com/lkgate/lkgate"
+	"github.com/lkgate/lkgate/httpx"
+	"github.com/lkgate/lkgate/internal/redisserver"
 	"github.com/lkgate/lkgate/lkgatetest"
 )
 
@@ -51,6 +55,8 @@ func TestConfigFromEnvNamesTheVariable(t *testing.T) {
 		{"negative limit", "LKGATE_LIMITS", "max_rooms=-1", "LKGATE_LIMITS"},
 		{"bad rate unit", "LKGATE_LIMITS", "token_rate=20/h", "LKGATE_LIMITS"},
 		{"bad burst", "LKGATE_LIMITS", "token_rate=20/s:x", "LKGATE_LIMITS"},
+		{"unknown room naming", "LKGATE_ROOM_NAMES", "global", "LKGATE_ROOM_NAMES"},
+		{"room naming case", "LKGATE_ROOM_NAMES", "Shared", "LKGATE_ROOM_NAMES"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,6 +85,120 @@ func TestConfigFromEnvNamesTheVariable(t *testing.T) {
 	}
 }
 
+// mustMux is newMux for a test, which closes the Manager when it ends.
+func mustMux(t *testing.T, cfg config) *http.ServeMux {
+	t.Helper()
+	mux, closer, err := newMux(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { closer.Close() })
+	return mux
+}
+
+// token asks mux for a token for room with key, and returns the status and
+// the answer.
+func token(t *testing.T, mux http.Handler, key, room string) (int, httpx.TokenResponse) {
+	t.Helper()
+	req := httptest.NewRequest("POST", "/api/v1/livekit/token", strings.NewReader(`{"room_name":"`+room+`","participant_identity":"i"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+key)
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, req)
+	var res httpx.TokenResponse
+	if rec.Code == http.StatusOK {
+		if err := json.Unmarshal(rec.Body.Bytes(), &res); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return rec.Code, res
+}
+
+// LKGATE_ROOM_NAMES defaults to scoped: two tenants both get "board".
+func TestRoomNamesDefaultScoped(t *testing.T) {
+	for _, value := range []string{"", "scoped"} {
+		t.Run("LKGATE_ROOM_NAMES="+value, func(t *testing.T) {
+			fake := lkgatetest.NewServer(t)
+			vars := validEnv()
+			vars["LIVEKIT_URL"] = fake.URL()
+			vars["LKGATE_ROOM_NAMES"] = value
+			cfg, err := configFromEnv(env(vars))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.manager.RoomNames != lkgate.ScopedNames {
+				t.Fatalf("room names %v, want scoped", cfg.manager.RoomNames)
+			}
+			mux := mustMux(t, cfg)
+			for _, key := range []string{"acme-key-0123456789", "globex-key-0123456789"} {
+				if status, res := token(t, mux, key, "board"); status != http.StatusOK || res.RoomName != "board" {
+					t.Errorf("%s: %d %+v", key, status, res)
+				}
+			}
+		})
+	}
+}
+
+// LKGATE_ROOM_NAMES=shared keeps names global; with several tenants it
+// refuses to start without Redis, whose leases outlive the process.
+func TestRoomNamesShared(t *testing.T) {
+	vars := validEnv()
+	vars["LKGATE_ROOM_NAMES"] = "shared"
+	_, err := configFromEnv(env(vars))
+	if err == nil || !strings.Contains(err.Error(), "LKGATE_ROOM_NAMES") || !strings.Contains(err.Error(), "LKGATE_REDIS_ADDR") {
+		t.Fatalf("shared names, two tenants, no Redis: %v; want an error naming both variables", err)
+	}
+
+	// One tenant (two keys) needs no Redis: no other tenant can take its names.
+	fake := lkgatetest.NewServer(t)
+	vars["LIVEKIT_URL"] = fake.URL()
+	vars["LKGATE_API_KEYS"] = "acme-key-0123456789=acme:alice,acme-bob-key-0123456789=acme:bob"
+	cfg, err := configFromEnv(env(vars))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.manager.RoomNames != lkgate.SharedNames {
+		t.Fatalf("room names %v, want shared", cfg.manager.RoomNames)
+	}
+	mux := mustMux(t, cfg)
+	if status, res := token(t, mux, "acme-key-0123456789", "board"); status != http.StatusOK || res.RoomName != "board" {
+		t.Fatalf("token: %d %+v", status, res)
+	}
+	if _, ok := fake.Room("board"); !ok {
+		t.Error("shared names did not create the room under its own name")
+	}
+}
+
+// With Redis, shared names keep their leases there: a replica that never
+// saw a name refuses it to another tenant once its room is gone, while the
+// first tenant's tokens may still live.
+func TestRoomNamesSharedLeasesInRedis(t *testing.T) {
+	redisSrv := redisserver.Start(t)
+	fake := lkgatetest.NewServer(t)
+	vars := validEnv()
+	vars["LIVEKIT_URL"] = fake.URL()
+	vars["LKGATE_ROOM_NAMES"] = "shared"
+	vars["LKGATE_REDIS_ADDR"] = redisSrv.Addr
+	cfg, err := configFromEnv(env(vars))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, second := mustMux(t, cfg), mustMux(t, cfg)
+	if status, _ := token(t, first, "acme-key-0123456789", "board"); status != http.StatusOK {
+		t.Fatalf("acme's token: %d", status)
+	}
+	rooms := lkgate.NewRoomService(fake.URL(), lkgatetest.APIKey, lkgatetest.APISecret)
+	if _, err := rooms.DeleteRoom(context.Background(), &livekit.DeleteRoomRequest{Room: "board"}); err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := token(t, second, "globex-key-0123456789", "board"); status != http.StatusForbidden {
+		t.Errorf("globex's token on another replica: %d, want 403 (acme's lease)", status)
+	}
+	if _, ok := fake.Room("board"); ok {
+		t.Error("the refused token recreated the room")
+	}
+}
+
 func TestMuxServesTheAPIUnderThePrefix(t *testing.T) {
 	fake := lkgatetest.NewServer(t)
 	vars := validEnv()
@@ -87,10 +207,7 @@ func TestMuxServesTheAPIUnderThePrefix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux, err := newMux(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	mux := mustMux(t, cfg)
 	req := httptest.NewRequest("POST", "/api/v1/livekit/token", strings.NewReader(`{"room_name":"r","participant_identity":"i"}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer acme-key-0123456789")
@@ -117,16 +234,13 @@ func TestMuxServesTheAPIUnderThePrefix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	guestMux, err := newMux(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	guestMux := mustMux(t, cfg)
 	if rec := invite(guestMux); rec.Code != http.StatusCreated || !strings.Contains(rec.Body.String(), "https://app.example.com/join?invite_token=") {
 		t.Errorf("invite: %d %s", rec.Code, rec.Body)
 	}
 	vars["LIVEKIT_API_SECRET"] = "short"
 	cfg, _ = configFromEnv(env(vars))
-	if _, err := newMux(cfg, nil); err == nil || !strings.Contains(err.Error(), "APISecret") {
+	if _, _, err := newMux(cfg, nil); err == nil || !strings.Contains(err.Error(), "APISecret") {
 		t.Errorf("short secret: %v", err)
 	}
 }
@@ -141,10 +255,7 @@ func TestDemoPageRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux, err := newMux(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	mux := mustMux(t, cfg)
 	for _, tc := range []struct{ path, contentType, contains string }{
 		{"/", "text/html", `src="/demo/app.js"`},
 		{"/join?invite_token=x", "text/html", `id="guestform"`},
@@ -161,9 +272,7 @@ func TestDemoPageRoutes(t *testing.T) {
 	}
 	// Without the variable, no demo page.
 	cfg.livekitClient = ""
-	if mux, err = newMux(cfg, slog.New(slog.DiscardHandler)); err != nil {
-		t.Fatal(err)
-	}
+	mux = mustMux(t, cfg)
 	rec := httptest.NewRecorder()
 	mux.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 	if rec.Code != http.StatusNotFound {
@@ -184,10 +293,7 @@ func TestUnauthenticatedModeOnlyWhenAskedFor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux, err := newMux(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	mux := mustMux(t, cfg)
 	req := httptest.NewRequest("POST", "/api/v1/livekit/token", strings.NewReader(`{"room_name":"r","participant_identity":"i"}`))
 	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()

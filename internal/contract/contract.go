@@ -40,9 +40,10 @@ type Target struct {
 // Run runs every contract test against target.
 func Run(t *testing.T, target Target) {
 	c := &suite{
-		Target: target,
-		rooms:  lksdk.NewRoomServiceClient(target.URL, target.APIKey, target.APISecret),
-		raw:    livekit.NewRoomServiceProtobufClient(target.URL, http.DefaultClient),
+		Target:   target,
+		rooms:    lksdk.NewRoomServiceClient(target.URL, target.APIKey, target.APISecret),
+		raw:      livekit.NewRoomServiceProtobufClient(target.URL, http.DefaultClient),
+		dispatch: lksdk.NewAgentDispatchServiceClient(target.URL, target.APIKey, target.APISecret),
 	}
 	t.Run("CreateRoomOnExistingNameIsAGet", c.createRoomIsGet)
 	t.Run("ListRoomsFiltersByName", c.listRoomsByName)
@@ -51,19 +52,28 @@ func Run(t *testing.T, target Target) {
 	t.Run("UnknownRoomAndParticipant", c.unknowns)
 	t.Run("JoinedParticipantIsListed", c.joinedParticipant)
 	t.Run("ClientTokensCannotManageRooms", c.clientTokensRefused)
+	t.Run("JoinAppliesTokenRoomConfig", c.joinRoomConfig)
+	t.Run("CreateRoomDispatchesAgentsOnce", c.createRoomAgents)
+	t.Run("ListDispatchUnknownRoom", c.listDispatchUnknownRoom)
 	t.Run("ManagerClaimsNewRoom", c.managerClaims)
 	t.Run("ManagerRespectsJoinedForeigner", c.managerForeigner)
+	t.Run("ManagerScopedNamesSeparateTenants", c.scopedSeparateTenants)
+	t.Run("ManagerScopedNamesIgnorePlainRoom", c.scopedIgnorePlainRoom)
 	t.Run("PublishedTrackIsListed", c.publishedTrack)
 	t.Run("MuteQuirks", c.muteQuirks)
 	t.Run("RemoveParticipant", c.removeParticipant)
 	t.Run("UpdateParticipantReplacesPermissions", c.replacePermissions)
-	t.Run("GuestLobby", c.guestLobby)
+	t.Run("GuestLobby", func(t *testing.T) {
+		t.Run("shared", func(t *testing.T) { c.guestLobby(t, lkgate.SharedNames) })
+		t.Run("scoped", func(t *testing.T) { c.guestLobby(t, lkgate.ScopedNames) })
+	})
 }
 
 type suite struct {
 	Target
-	rooms *lksdk.RoomServiceClient // signs admin tokens
-	raw   livekit.RoomService      // sends whatever token the context carries
+	rooms    *lksdk.RoomServiceClient // signs admin tokens
+	raw      livekit.RoomService      // sends whatever token the context carries
+	dispatch *lksdk.AgentDispatchClient
 }
 
 // unique returns a room name no other test (or earlier run on a shared
@@ -243,17 +253,23 @@ func (c *suite) bearer(ctx context.Context, t *testing.T, g *auth.VideoGrant) co
 	return ctx
 }
 
-func (c *suite) manager(t *testing.T) *lkgate.Manager {
-	m, err := lkgate.New(lkgate.Config{URL: c.URL, APIKey: c.APIKey, APISecret: c.APISecret})
+// manager returns a Manager on the target with cfg's optional fields,
+// closed when t ends.
+func (c *suite) manager(t *testing.T, cfg lkgate.Config) *lkgate.Manager {
+	t.Helper()
+	cfg.URL, cfg.APIKey, cfg.APISecret = c.URL, c.APIKey, c.APISecret
+	m, err := lkgate.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { m.Close() })
 	return m
 }
 
+// managerClaims: under SharedNames, what lkgate's claims rely on.
 func (c *suite) managerClaims(t *testing.T) {
 	ctx := context.Background()
-	m := c.manager(t)
+	m := c.manager(t, lkgate.Config{RoomNames: lkgate.SharedNames})
 	room := unique("claim")
 	if _, err := c.rooms.CreateRoom(ctx, &livekit.CreateRoomRequest{Name: room, Metadata: `{"topic":"retro"}`}); err != nil {
 		t.Fatal(err)
@@ -284,9 +300,11 @@ func (c *suite) managerClaims(t *testing.T) {
 	}
 }
 
+// managerForeigner: under SharedNames, a room with another tenant's
+// participant in it cannot be claimed.
 func (c *suite) managerForeigner(t *testing.T) {
 	ctx := context.Background()
-	m := c.manager(t)
+	m := c.manager(t, lkgate.Config{RoomNames: lkgate.SharedNames})
 	room := unique("foreign")
 	c.Join(t, room, "g1", map[string]string{lkgate.TenantAttribute: "globex"})
 	if _, err := m.Token(ctx, "acme", lkgate.TokenRequest{Room: room, Identity: "a"}); !errors.Is(err, lkgate.ErrForbidden) {
@@ -371,71 +389,4 @@ func (c *suite) replacePermissions(t *testing.T) {
 	if perm := kept.Permission; perm.CanPublish || !perm.CanSubscribe || kept.Metadata != "only metadata" {
 		t.Errorf("a metadata-only update changed permissions: %v", kept)
 	}
-}
-
-// guestLobby: what lkgate's guests rely on. A lobby token's empty grant
-// and server-set attributes reach the participant as minted; the room its
-// join creates is listed unfiltered; the admission attribute lands on the
-// guest and leaves its empty permissions alone; removal takes the guest out.
-func (c *suite) guestLobby(t *testing.T) {
-	ctx := context.Background()
-	m, err := lkgate.New(lkgate.Config{URL: c.URL, APIKey: c.APIKey, APISecret: c.APISecret, Guests: lkgate.GuestConfig{
-		Keys: []lkgate.InviteKey{{ID: "k", Key: make([]byte, lkgate.InviteKeyBytes)}}, InviteBaseURL: "https://app.example.com",
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	room := unique("guests")
-	inv, err := m.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: room, AllowAll: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var guests []*lkgate.GuestSession
-	for _, name := range []string{"Grace", "Eve"} {
-		s, err := m.GuestRoomAuth(ctx, inv.Token, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.JoinToken(t, s.LobbyRoom, s.Identity, s.Token.JWT)
-		guests = append(guests, s)
-	}
-	p, err := c.rooms.GetParticipant(ctx, &livekit.RoomParticipantIdentity{Room: guests[0].LobbyRoom, Identity: guests[0].Identity})
-	if err != nil {
-		t.Fatal(err)
-	}
-	perm := p.GetPermission()
-	if perm.GetCanPublish() || perm.GetCanSubscribe() || perm.GetCanPublishData() || perm.GetCanUpdateMetadata() || perm.GetHidden() {
-		t.Errorf("lobby permission %v, want none", perm)
-	}
-	if p.Name != "Grace" || p.Attributes[lkgate.TenantAttribute] != "acme" || p.Attributes[lkgate.GuestPassAttribute] == "" {
-		t.Errorf("lobby participant %q attributes %v", p.Name, p.Attributes)
-	}
-	waiting, err := m.WaitingGuests(ctx, "acme", room)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(waiting) != 2 {
-		t.Fatalf("waiting %+v, want both guests", waiting)
-	}
-	if err := m.Admit(ctx, "acme", "", lkgate.AdmitRequest{Room: room, GuestIdentity: guests[0].Identity, Admit: true}); err != nil {
-		t.Errorf("admit: %v", err)
-	}
-	p, err = c.rooms.GetParticipant(ctx, &livekit.RoomParticipantIdentity{Room: guests[0].LobbyRoom, Identity: guests[0].Identity})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if perm := p.GetPermission(); perm.GetCanPublish() || perm.GetCanSubscribe() || perm.GetCanPublishData() || perm.GetCanUpdateMetadata() {
-		t.Errorf("lobby permission after admission %v, want none", perm)
-	}
-	if !strings.Contains(p.Attributes[lkgate.AdmissionAttribute], `"type":"admit"`) || p.Attributes[lkgate.GuestPassAttribute] == "" {
-		t.Errorf("attributes after admission %v", p.Attributes)
-	}
-	if waiting, err := m.WaitingGuests(ctx, "acme", room); err != nil || len(waiting) != 1 {
-		t.Errorf("waiting after one admission: %+v %v", waiting, err)
-	}
-	if err := m.Admit(ctx, "acme", "", lkgate.AdmitRequest{Room: room, GuestIdentity: guests[1].Identity}); err != nil {
-		t.Errorf("deny: %v", err)
-	}
-	_, err = c.rooms.GetParticipant(ctx, &livekit.RoomParticipantIdentity{Room: guests[1].LobbyRoom, Identity: guests[1].Identity})
-	wantCode(t, "GetParticipant(denied guest)", err, twirp.NotFound)
 }

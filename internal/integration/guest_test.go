@@ -25,9 +25,9 @@ import (
 
 var inviteKey = lkgate.InviteKey{ID: "k1", Key: bytes.Repeat([]byte{0x42}, 32)}
 
-func guestManager(t *testing.T, srv *lkserver.Server, now func() time.Time) *lkgate.Manager {
+func guestManager(t *testing.T, srv *lkserver.Server, naming lkgate.RoomNaming, now func() time.Time) *lkgate.Manager {
 	t.Helper()
-	return newManager(t, srv, lkgate.Config{Now: now, Guests: lkgate.GuestConfig{
+	return newManager(t, srv, lkgate.Config{RoomNames: naming, Now: now, Guests: lkgate.GuestConfig{
 		Keys: []lkgate.InviteKey{inviteKey}, InviteBaseURL: "https://app.example.com",
 	}})
 }
@@ -119,19 +119,27 @@ func (g *guestClient) nextAdmission(t *testing.T) lkgate.AdmissionMessage {
 // The whole flow against a real livekit-server, with real Go clients: a
 // host in the main room publishing audio and data, a guest who redeems an
 // invite, waits alone, is refused by the wrong admins, then is admitted by
-// the right one, receives its token through LiveKit and joins.
+// the right one, receives its token through LiveKit and joins. In both
+// namings.
 func TestGuestInviteWaitAdmitJoin(t *testing.T) {
+	for _, naming := range namings {
+		t.Run(naming.String(), func(t *testing.T) { guestInviteWaitAdmitJoin(t, naming) })
+	}
+}
+
+func guestInviteWaitAdmitJoin(t *testing.T, naming lkgate.RoomNaming) {
 	srv := lkserver.Shared(t)
-	m := guestManager(t, srv, nil)
+	m := guestManager(t, srv, naming, nil)
 	ctx := context.Background()
 	room := fmt.Sprintf("guestflow-%d", time.Now().UnixNano())
+	lk := lkRoom(t, m, "acme", room)
 
 	hostSees := make(chan string, 16)
 	host := mintAndJoin(t, srv, m, "acme", room, "host", &lksdk.RoomCallback{
 		OnParticipantConnected: func(rp *lksdk.RemoteParticipant) { hostSees <- rp.Identity() },
 	})
 	lkserver.PublishAudio(t, host)
-	waitForTracks(t, srv, room, "host", 1)
+	waitForTracks(t, srv, lk, "host", 1)
 
 	inv, err := m.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: room, AllowedAdmins: []string{"alice"}})
 	if err != nil {
@@ -157,7 +165,7 @@ func TestGuestInviteWaitAdmitJoin(t *testing.T) {
 	if perm.GetCanPublish() || perm.GetCanSubscribe() || perm.GetCanPublishData() || perm.GetCanUpdateMetadata() || p.Name != "Grace Hopper" {
 		t.Errorf("lobby participant %s permission %v", p.Name, perm)
 	}
-	main, err := adminClient(srv).ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: room})
+	main, err := adminClient(srv).ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: lk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +217,7 @@ func TestGuestInviteWaitAdmitJoin(t *testing.T) {
 	// What the guest client does: leave the lobby, join the main room.
 	g.lobby.Disconnect()
 	inMain := srv.JoinWithCallback(t, msg.Token, &lksdk.RoomCallback{})
-	pm := waitForParticipant(t, srv, room, g.session.Identity)
+	pm := waitForParticipant(t, srv, lk, g.session.Identity)
 	if pm.Attributes[lkgate.TenantAttribute] != "acme" || pm.Name != "Grace Hopper" || !pm.GetPermission().GetCanPublish() {
 		t.Errorf("admitted guest %v", pm)
 	}
@@ -245,9 +253,17 @@ func TestGuestInviteWaitAdmitJoin(t *testing.T) {
 	}
 }
 
+// A denied guest hears of it and is removed from its lobby, in both
+// namings.
 func TestGuestDenyRemovesTheGuest(t *testing.T) {
+	for _, naming := range namings {
+		t.Run(naming.String(), func(t *testing.T) { guestDenyRemovesTheGuest(t, naming) })
+	}
+}
+
+func guestDenyRemovesTheGuest(t *testing.T, naming lkgate.RoomNaming) {
 	srv := lkserver.Shared(t)
-	m := guestManager(t, srv, nil)
+	m := guestManager(t, srv, naming, nil)
 	ctx := context.Background()
 	room := fmt.Sprintf("guestdeny-%d", time.Now().UnixNano())
 	inv, err := m.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: room, AllowAll: true})
@@ -291,9 +307,10 @@ func TestGuestDenyRemovesTheGuest(t *testing.T) {
 // the main room. The real server refuses all of it.
 func TestWaitingGuestCannotEscapeTheLobby(t *testing.T) {
 	srv := lkserver.Shared(t)
-	m := guestManager(t, srv, nil)
+	m := guestManager(t, srv, lkgate.ScopedNames, nil)
 	ctx := context.Background()
 	room := fmt.Sprintf("guestescape-%d", time.Now().UnixNano())
+	lk := lkRoom(t, m, "acme", room)
 	hostData := make(chan string, 4)
 	mintAndJoin(t, srv, m, "acme", room, "host", &lksdk.RoomCallback{ParticipantCallback: lksdk.ParticipantCallback{
 		OnDataPacket: func(lksdk.DataPacket, lksdk.DataReceiveParams) { hostData <- "data" },
@@ -347,7 +364,7 @@ func TestWaitingGuestCannotEscapeTheLobby(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	forged := bytes.Replace(payload, []byte(`"room":"`+g.session.LobbyRoom+`"`), []byte(`"room":"`+room+`"`), 1)
+	forged := bytes.Replace(payload, []byte(`"room":"`+g.session.LobbyRoom+`"`), []byte(`"room":"`+lk+`"`), 1)
 	if bytes.Equal(forged, payload) {
 		t.Fatal("room claim not found in the lobby token")
 	}
@@ -363,10 +380,10 @@ func TestWaitingGuestCannotEscapeTheLobby(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res, err := raw.ListParticipants(hctx, &livekit.ListParticipantsRequest{Room: room}); err == nil {
+	if res, err := raw.ListParticipants(hctx, &livekit.ListParticipantsRequest{Room: lk}); err == nil {
 		t.Errorf("the lobby token listed the main room: %v", res)
 	}
-	main, err := adminClient(srv).ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: room})
+	main, err := adminClient(srv).ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: lk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,8 +403,8 @@ func TestWaitingGuestCannotEscapeTheLobby(t *testing.T) {
 func TestTamperedInvitesOverHTTP(t *testing.T) {
 	srv := lkserver.Shared(t)
 	later := time.Now().Add(3 * time.Hour)
-	m := guestManager(t, srv, nil)
-	future := guestManager(t, srv, func() time.Time { return later })
+	m := guestManager(t, srv, lkgate.ScopedNames, nil)
+	future := guestManager(t, srv, lkgate.ScopedNames, func() time.Time { return later })
 	other := newManager(t, srv, lkgate.Config{Guests: lkgate.GuestConfig{
 		Keys: []lkgate.InviteKey{{ID: "k1", Key: bytes.Repeat([]byte{0x43}, 32)}}, InviteBaseURL: "https://app.example.com",
 	}})
@@ -448,7 +465,7 @@ func mustRoomAuth(t *testing.T, m *lkgate.Manager, tok string) *lkgate.GuestSess
 // the trip through LiveKit intact.
 func TestLargestInviteJoinsTheLobby(t *testing.T) {
 	srv := lkserver.Shared(t)
-	m := guestManager(t, srv, nil)
+	m := guestManager(t, srv, lkgate.ScopedNames, nil)
 	ctx := context.Background()
 	room := fmt.Sprintf("guestlarge-%d", time.Now().UnixNano())
 	admins := make([]string, lkgate.MaxAllowedAdmins)

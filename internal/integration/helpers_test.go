@@ -13,6 +13,8 @@ import (
 	"github.com/lkgate/lkgate/internal/lkserver"
 )
 
+// newManager returns a Manager on srv with cfg's optional fields, closed
+// (its lease sweeper stopped, under SharedNames) when t ends.
 func newManager(t *testing.T, srv *lkserver.Server, cfg lkgate.Config) *lkgate.Manager {
 	t.Helper()
 	cfg.URL, cfg.APIKey, cfg.APISecret = srv.URL, srv.APIKey, srv.APISecret
@@ -20,7 +22,22 @@ func newManager(t *testing.T, srv *lkserver.Server, cfg lkgate.Config) *lkgate.M
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { m.Close() })
 	return m
+}
+
+// namings are both room namings, for tests of behaviour that matters in
+// each.
+var namings = []lkgate.RoomNaming{lkgate.ScopedNames, lkgate.SharedNames}
+
+// lkRoom is the LiveKit name of tenant's room under m's naming.
+func lkRoom(t *testing.T, m *lkgate.Manager, tenant, room string) string {
+	t.Helper()
+	name, err := m.LiveKitRoom(tenant, room)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return name
 }
 
 func adminClient(srv *lkserver.Server) *lksdk.RoomServiceClient {

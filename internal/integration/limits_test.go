@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,16 +21,29 @@ import (
 )
 
 // Racing requests for new rooms never take a tenant past its room quota on
-// a real LiveKit, whose room list trails claims: two Managers share a
-// Locker, as replicas share redislock, and each claim is counted by the
-// next.
+// a real LiveKit, whose room list trails creations and claims: two
+// Managers share a Locker (and, under SharedNames, a lease store), as
+// replicas share redislock and redislimit, and each new room is counted by
+// the next. In both namings.
 func TestRoomQuotaRealServer(t *testing.T) {
+	for _, naming := range namings {
+		t.Run(naming.String(), func(t *testing.T) { roomQuotaRealServer(t, naming) })
+	}
+}
+
+func roomQuotaRealServer(t *testing.T, naming lkgate.RoomNaming) {
 	srv := lkserver.Shared(t)
-	lock := lkgate.NewLocalLocker()
-	limits := lkgate.LimitConfig{Default: lkgate.Limits{MaxRooms: 3}}
-	managers := []*lkgate.Manager{newManager(t, srv, lkgate.Config{Locker: lock, Limits: limits}), newManager(t, srv, lkgate.Config{Locker: lock, Limits: limits})}
+	cfg := lkgate.Config{RoomNames: naming, Locker: lkgate.NewLocalLocker(), Limits: lkgate.LimitConfig{Default: lkgate.Limits{MaxRooms: 3}}}
+	if naming == lkgate.SharedNames {
+		cfg.Leases = lkgate.NewMemoryLeaseStore(nil)
+	}
+	managers := []*lkgate.Manager{newManager(t, srv, cfg), newManager(t, srv, cfg)}
 	for trial := range 3 {
 		tenant := fmt.Sprintf("quota-%d-%d", trial, time.Now().UnixNano())
+		mine := map[string]bool{}
+		for i := range 12 {
+			mine[lkRoom(t, managers[0], tenant, fmt.Sprintf("%s-r%d", tenant, i))] = true
+		}
 		var ok, refused atomic.Int32
 		var wg sync.WaitGroup
 		for i := range 12 {
@@ -54,7 +66,7 @@ func TestRoomQuotaRealServer(t *testing.T) {
 		}
 		rooms := 0
 		for _, r := range res.Rooms {
-			if strings.HasPrefix(r.Name, tenant+"-") {
+			if mine[r.Name] {
 				rooms++
 			}
 		}
@@ -65,25 +77,33 @@ func TestRoomQuotaRealServer(t *testing.T) {
 }
 
 // A real call holds its tenant's only concurrent-call slot until LiveKit's
-// participant_left webhook, delivered to httpx, frees it.
+// participant_left webhook, delivered to httpx and resolved to the
+// tenant's room, frees it. In both namings, on one SIP stack.
 func TestConcurrentCallSlotFreedByWebhook(t *testing.T) {
 	var handler atomic.Pointer[http.Handler]
 	hooks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*handler.Load()).ServeHTTP(w, r) }))
 	t.Cleanup(hooks.Close)
 	stack := sipstack.Start(t, lkserver.WithWebhook(hooks.URL+"/livekit/webhook"))
+	for _, naming := range namings {
+		t.Run(naming.String(), func(t *testing.T) { callSlotFreedByWebhook(t, stack, &handler, naming) })
+	}
+}
+
+func callSlotFreedByWebhook(t *testing.T, stack *sipstack.Stack, handler *atomic.Pointer[http.Handler], naming lkgate.RoomNaming) {
 	var trunk atomic.Value
 	m := newManager(t, stack.LiveKit, lkgate.Config{
-		SIP:    lkgate.SIPConfig{Trunks: lkgate.TrunkPolicyFunc(func(context.Context, string) (string, error) { return trunk.Load().(string), nil })},
-		Limits: lkgate.LimitConfig{Default: lkgate.Limits{MaxConcurrentSIPCalls: 1}},
+		RoomNames: naming,
+		SIP:       lkgate.SIPConfig{Trunks: lkgate.TrunkPolicyFunc(func(context.Context, string) (string, error) { return trunk.Load().(string), nil })},
+		Limits:    lkgate.LimitConfig{Default: lkgate.Limits{MaxConcurrentSIPCalls: 1}},
 	})
-	left := make(chan *livekit.ParticipantInfo, 16)
+	left := make(chan lkgate.WebhookEvent, 16)
 	keys, err := httpx.NewStaticKeys(httpx.StaticKeysConfig{Keys: map[string]httpx.Principal{"acme-key-0123456789": {Tenant: "acme"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := httpx.New(m, httpx.Config{Authenticator: keys, OnWebhook: func(_ context.Context, ev *livekit.WebhookEvent) {
-		if ev.GetEvent() == webhook.EventParticipantLeft {
-			left <- ev.GetParticipant()
+	h, err := httpx.New(m, httpx.Config{Authenticator: keys, OnWebhook: func(_ context.Context, ev lkgate.WebhookEvent) {
+		if ev.Event.GetEvent() == webhook.EventParticipantLeft {
+			left <- ev
 		}
 	}})
 	if err != nil {
@@ -91,35 +111,50 @@ func TestConcurrentCallSlotFreedByWebhook(t *testing.T) {
 	}
 	var hh http.Handler = h
 	handler.Store(&hh)
-	a := &sipAPI{stack: stack, h: h, trunk: map[string]string{}}
+	a := &sipAPI{stack: stack, h: h, m: m, trunk: map[string]string{}}
 	phone := func() *sipstack.Peer {
 		p := sipstack.StartPeer(t, sipstack.AnswerAndRefer, sipstack.PeerOptions{})
 		trunk.Store(stack.Trunk(t, p.Addr))
 		return p
 	}
+	first, second, third := "slot-1-"+naming.String(), "slot-2-"+naming.String(), "slot-3-"+naming.String()
 
 	peer := phone()
-	if status, body, _ := a.post(t, "acme", "/sip/call", callJSON("slot-1", "+15550100")); status != 200 {
+	if status, body, _ := a.post(t, "acme", "/sip/call", callJSON(first, "+15550100")); status != 200 {
 		t.Fatalf("first call: %d %s", status, body)
 	}
-	status, body, p := a.post(t, "acme", "/sip/call", callJSON("slot-2", "+15550100"))
+	status, body, p := a.post(t, "acme", "/sip/call", callJSON(second, "+15550100"))
 	if status != 429 || p.Code != httpx.CodeMaxConcurrentSIPCallsExceeded {
 		t.Fatalf("second call: %d %s; want 429 %s", status, body, httpx.CodeMaxConcurrentSIPCallsExceeded)
 	}
-	a.hangUp(t, "slot-1")
+	a.hangUp(t, "acme", first)
 	if code := peer.Wait(t, 10*time.Second); code != 0 {
 		t.Errorf("sipp exit code %d, want 0", code)
 	}
-	select {
-	case p := <-left:
-		if p.Kind != livekit.ParticipantInfo_SIP || p.Attributes[lkgate.TenantAttribute] != "acme" {
-			t.Errorf("participant_left carries kind %v, attributes %v", p.Kind, p.Attributes)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("no participant_left webhook")
+	ev := waitLeft(t, left, first)
+	if p := ev.Event.GetParticipant(); ev.Tenant != "acme" || p.Kind != livekit.ParticipantInfo_SIP || p.Attributes[lkgate.TenantAttribute] != "acme" {
+		t.Errorf("participant_left resolves to tenant %q, carries kind %v, attributes %v", ev.Tenant, p.Kind, p.Attributes)
 	}
 	phone()
-	if status, body, _ := a.post(t, "acme", "/sip/call", callJSON("slot-3", "+15550100")); status != 200 {
+	if status, body, _ := a.post(t, "acme", "/sip/call", callJSON(third, "+15550100")); status != 200 {
 		t.Fatalf("call after the first ended: %d %s", status, body)
+	}
+	a.hangUp(t, "acme", third)
+}
+
+// waitLeft waits for the participant_left event of the tenant's room room
+// (as the tenant names it), skipping other rooms' events.
+func waitLeft(t *testing.T, left <-chan lkgate.WebhookEvent, room string) lkgate.WebhookEvent {
+	t.Helper()
+	deadline := time.After(15 * time.Second)
+	for {
+		select {
+		case ev := <-left:
+			if ev.Room == room {
+				return ev
+			}
+		case <-deadline:
+			t.Fatalf("no participant_left webhook for %s", room)
+		}
 	}
 }

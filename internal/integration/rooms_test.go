@@ -33,13 +33,24 @@ func mintAndJoin(t *testing.T, srv *lkserver.Server, m *lkgate.Manager, tenant, 
 		cb = &lksdk.RoomCallback{}
 	}
 	r := srv.JoinWithCallback(t, tok.JWT, cb)
-	waitForParticipant(t, srv, room, identity)
+	waitForParticipant(t, srv, lkRoom(t, m, tenant, room), identity)
 	return r
 }
 
+// Each tenant lists its own rooms, and only those, in both namings.
 func TestListRoomsTwoTenantsManyRooms(t *testing.T) {
+	for _, naming := range namings {
+		t.Run(naming.String(), func(t *testing.T) { listRoomsTwoTenants(t, naming) })
+	}
+}
+
+func listRoomsTwoTenants(t *testing.T, naming lkgate.RoomNaming) {
 	srv := lkserver.Shared(t)
-	m := newManager(t, srv, lkgate.Config{})
+	cfg := lkgate.Config{RoomNames: naming}
+	if naming == lkgate.ScopedNames {
+		cfg.PrecreateRooms = true // a scoped token alone creates no room
+	}
+	m := newManager(t, srv, cfg)
 	run := fmt.Sprintf("list%d", time.Now().UnixNano())
 	want := map[string][]string{}
 	for i := range 25 {
@@ -77,20 +88,26 @@ func TestListRoomsTwoTenantsManyRooms(t *testing.T) {
 }
 
 // A real client publishes; the details show its track, and lkgate's own
-// attribute is hidden.
+// attribute is hidden, in both namings.
 func TestRoomDetailsShowRealTrack(t *testing.T) {
+	for _, naming := range namings {
+		t.Run(naming.String(), func(t *testing.T) { roomDetailsShowRealTrack(t, naming) })
+	}
+}
+
+func roomDetailsShowRealTrack(t *testing.T, naming lkgate.RoomNaming) {
 	srv := lkserver.Shared(t)
-	m := newManager(t, srv, lkgate.Config{})
+	m := newManager(t, srv, lkgate.Config{RoomNames: naming})
 	room := fmt.Sprintf("details-%d", time.Now().UnixNano())
 	pub := lkserver.PublishAudio(t, mintAndJoin(t, srv, m, "acme", room, "alice", nil))
-	waitForTracks(t, srv, room, "alice", 1)
+	waitForTracks(t, srv, lkRoom(t, m, "acme", room), "alice", 1)
 
 	d, err := m.Room(context.Background(), "acme", room)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(d.Participants) != 1 {
-		t.Fatalf("participants %+v", d.Participants)
+	if d.Name != room || len(d.Participants) != 1 {
+		t.Fatalf("room %q participants %+v", d.Name, d.Participants)
 	}
 	p := d.Participants[0]
 	want := []lkgate.Track{{SID: pub.SID(), Source: lkgate.SourceMicrophone, Type: "audio", Name: "silence"}}
@@ -102,16 +119,24 @@ func TestRoomDetailsShowRealTrack(t *testing.T) {
 	}
 }
 
+// Removal disconnects a real client; another tenant cannot remove it, in
+// both namings.
 func TestRemoveDisconnectsRealClient(t *testing.T) {
+	for _, naming := range namings {
+		t.Run(naming.String(), func(t *testing.T) { removeDisconnectsRealClient(t, naming) })
+	}
+}
+
+func removeDisconnectsRealClient(t *testing.T, naming lkgate.RoomNaming) {
 	srv := lkserver.Shared(t)
-	m := newManager(t, srv, lkgate.Config{})
+	m := newManager(t, srv, lkgate.Config{RoomNames: naming})
 	room := fmt.Sprintf("remove-%d", time.Now().UnixNano())
 	reason := make(chan lksdk.DisconnectionReason, 1)
 	mintAndJoin(t, srv, m, "acme", room, "bob", &lksdk.RoomCallback{
 		OnDisconnectedWithReason: func(r lksdk.DisconnectionReason) { reason <- r },
 	})
-	if err := m.RemoveParticipant(context.Background(), "globex", room, "bob"); err == nil {
-		t.Fatal("another tenant removed bob")
+	if err := m.RemoveParticipant(context.Background(), "globex", room, "bob"); !errors.Is(err, lkgate.ErrNotFound) {
+		t.Fatalf("another tenant removing bob: %v, want ErrNotFound", err)
 	}
 	if err := m.RemoveParticipant(context.Background(), "acme", room, "bob"); err != nil {
 		t.Fatal(err)
@@ -146,8 +171,9 @@ func TestMuteSeenByRealClient(t *testing.T) {
 	ctx := context.Background()
 	bySID := lkserver.PublishAudio(t, mintAndJoin(t, srv, m, "acme", room, "carol", nil))
 	bySource := lkserver.PublishAudio(t, mintAndJoin(t, srv, m, "acme", room, "dave", nil))
-	waitForTracks(t, srv, room, "carol", 1)
-	waitForTracks(t, srv, room, "dave", 1)
+	lk := lkRoom(t, m, "acme", room)
+	waitForTracks(t, srv, lk, "carol", 1)
+	waitForTracks(t, srv, lk, "dave", 1)
 
 	tr, err := m.MuteTrack(ctx, "acme", lkgate.MuteRequest{Room: room, Identity: "carol", TrackSID: bySID.SID(), Muted: true})
 	if err != nil || !tr.Muted {
@@ -173,10 +199,17 @@ func TestMuteSeenByRealClient(t *testing.T) {
 }
 
 // Through HTTP on the real server, every room-scoped route answers another
-// tenant's room with the same bytes as a missing room, and changes nothing.
+// tenant's room with the same bytes as a missing room, and changes nothing,
+// in both namings.
 func TestCrossTenantRoutesRealServer(t *testing.T) {
+	for _, naming := range namings {
+		t.Run(naming.String(), func(t *testing.T) { crossTenantRoutes(t, naming) })
+	}
+}
+
+func crossTenantRoutes(t *testing.T, naming lkgate.RoomNaming) {
 	srv := lkserver.Shared(t)
-	m := newManager(t, srv, lkgate.Config{})
+	m := newManager(t, srv, lkgate.Config{RoomNames: naming})
 	keys, err := httpx.NewStaticKeys(httpx.StaticKeysConfig{Keys: map[string]httpx.Principal{
 		"acme-key-0123456789": {Tenant: "acme"}, "globex-key-0123456789": {Tenant: "globex"},
 	}})
@@ -193,7 +226,8 @@ func TestCrossTenantRoutesRealServer(t *testing.T) {
 	stamp := time.Now().UnixNano()
 	room, missing := fmt.Sprintf("xa-%d", stamp), fmt.Sprintf("xb-%d", stamp)
 	pub := lkserver.PublishAudio(t, mintAndJoin(t, srv, m, "acme", room, "erin", nil))
-	waitForTracks(t, srv, room, "erin", 1)
+	lk := lkRoom(t, m, "acme", room)
+	waitForTracks(t, srv, lk, "erin", 1)
 
 	call := func(method, path, body string) (int, []byte) {
 		req, _ := http.NewRequest(method, api.URL+path, strings.NewReader(body))
@@ -228,7 +262,7 @@ func TestCrossTenantRoutesRealServer(t *testing.T) {
 	if _, body := call("GET", "/livekit/rooms", ""); bytes.Contains(body, []byte(room)) {
 		t.Errorf("globex lists acme's room: %s", body)
 	}
-	p := waitForTracks(t, srv, room, "erin", 1)
+	p := waitForTracks(t, srv, lk, "erin", 1)
 	if p.Tracks[0].Muted || pub.IsMuted() {
 		t.Error("globex muted acme's participant")
 	}

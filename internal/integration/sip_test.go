@@ -75,11 +75,12 @@ func referTo(t *testing.T, p *sipstack.Peer) string {
 type sipAPI struct {
 	stack *sipstack.Stack
 	h     http.Handler
+	m     *lkgate.Manager
 	mu    sync.Mutex
 	trunk map[string]string
 }
 
-func newSIPAPI(t *testing.T) *sipAPI {
+func newSIPAPI(t *testing.T, naming lkgate.RoomNaming) *sipAPI {
 	t.Helper()
 	a := &sipAPI{stack: sipstack.Start(t), trunk: map[string]string{}}
 	t.Logf("SIP stack started in %v", a.stack.Started)
@@ -88,7 +89,7 @@ func newSIPAPI(t *testing.T) *sipAPI {
 		defer a.mu.Unlock()
 		return lkgate.TenantTrunks(a.trunk).OutboundTrunk(ctx, tenant)
 	})
-	m := newManager(t, a.stack.LiveKit, lkgate.Config{SIP: lkgate.SIPConfig{Trunks: policy}})
+	a.m = newManager(t, a.stack.LiveKit, lkgate.Config{RoomNames: naming, SIP: lkgate.SIPConfig{Trunks: policy}})
 	keys, err := httpx.NewStaticKeys(httpx.StaticKeysConfig{Keys: map[string]httpx.Principal{
 		"acme-key-0123456789":   {Tenant: "acme"},
 		"globex-key-0123456789": {Tenant: "globex"},
@@ -96,7 +97,7 @@ func newSIPAPI(t *testing.T) *sipAPI {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.h, err = httpx.New(m, httpx.Config{Authenticator: keys}); err != nil {
+	if a.h, err = httpx.New(a.m, httpx.Config{Authenticator: keys}); err != nil {
 		t.Fatal(err)
 	}
 	return a
@@ -132,16 +133,26 @@ func callJSON(room, to string) string {
 		sipstack.TrunkNumber + `","to_phone_number":"` + to + `","wait_until_answered":true}`
 }
 
-// hangUp removes the SIP participant, which makes livekit-sip send BYE.
-func (a *sipAPI) hangUp(t *testing.T, room string) {
+// lk is the LiveKit name of tenant's room.
+func (a *sipAPI) lk(t *testing.T, tenant, room string) string {
 	t.Helper()
-	if _, err := adminClient(a.stack.LiveKit).RemoveParticipant(context.Background(), &livekit.RoomParticipantIdentity{Room: room, Identity: "phone"}); err != nil {
+	return lkRoom(t, a.m, tenant, room)
+}
+
+// hangUp removes the SIP participant from tenant's room, which makes
+// livekit-sip send BYE.
+func (a *sipAPI) hangUp(t *testing.T, tenant, room string) {
+	t.Helper()
+	if _, err := adminClient(a.stack.LiveKit).RemoveParticipant(context.Background(), &livekit.RoomParticipantIdentity{Room: a.lk(t, tenant, room), Identity: "phone"}); err != nil {
 		t.Fatalf("hang up: %v", lkgate.Redact(err.Error()))
 	}
 }
 
+// An answered call joins the tenant's room, which lkgate created and
+// recorded as the tenant's (under ScopedNames too: a call creates its
+// room).
 func TestSIPCallReachesSippAndJoinsRoom(t *testing.T) {
-	a := newSIPAPI(t)
+	a := newSIPAPI(t, lkgate.ScopedNames)
 	peer := a.phone(t, "acme", sipstack.AnswerAndRefer, sipstack.PeerOptions{})
 	begin := time.Now()
 	status, body, _ := a.post(t, "acme", "/sip/call", callJSON("sip-call", "+15550100"))
@@ -153,23 +164,24 @@ func TestSIPCallReachesSippAndJoinsRoom(t *testing.T) {
 	if err := json.Unmarshal(body, &c); err != nil || c.Status != "answered" || c.ParticipantID == "" || c.SIPCallID == "" {
 		t.Fatalf("%s", body)
 	}
-	p := waitForParticipant(t, a.stack.LiveKit, "sip-call", "phone")
+	lk := a.lk(t, "acme", "sip-call")
+	p := waitForParticipant(t, a.stack.LiveKit, lk, "phone")
 	if p.Kind != livekit.ParticipantInfo_SIP || p.Sid != c.ParticipantID || p.Attributes[lkgate.TenantAttribute] != "acme" ||
 		p.Attributes["sip.phoneNumber"] != "+15550100" || p.Attributes["sip.callStatus"] != "active" {
 		t.Errorf("SIP participant %v", p)
 	}
-	r, err := adminClient(a.stack.LiveKit).ListRooms(context.Background(), &livekit.ListRoomsRequest{Names: []string{"sip-call"}})
+	r, err := adminClient(a.stack.LiveKit).ListRooms(context.Background(), &livekit.ListRoomsRequest{Names: []string{lk}})
 	if err != nil || len(r.Rooms) != 1 || !strings.Contains(r.Rooms[0].Metadata, `"auth_id":"acme"`) {
 		t.Errorf("room not owned by acme: %v %v", r.GetRooms(), err)
 	}
-	a.hangUp(t, "sip-call")
+	a.hangUp(t, "acme", "sip-call")
 	if code := peer.Wait(t, 10*time.Second); code != 0 {
 		t.Errorf("sipp exit code %d, want 0", code)
 	}
 }
 
 func TestSIPDeclinedAndUnansweredThroughAPI(t *testing.T) {
-	a := newSIPAPI(t)
+	a := newSIPAPI(t, lkgate.ScopedNames)
 	peer := a.phone(t, "acme", sipstack.Decline, sipstack.PeerOptions{})
 	status, body, p := a.post(t, "acme", "/sip/call", callJSON("sip-declined", "+15550100"))
 	if status != 409 || p.Code != httpx.CodeSIPDeclined || p.SIPStatus != 603 {
@@ -201,7 +213,7 @@ func TestSIPNotConnected(t *testing.T) {
 }
 
 func TestSIPBusyThroughAPI(t *testing.T) {
-	a := newSIPAPI(t)
+	a := newSIPAPI(t, lkgate.ScopedNames)
 	peer := a.phone(t, "acme", sipstack.Busy, sipstack.PeerOptions{})
 	begin := time.Now()
 	status, body, p := a.post(t, "acme", "/sip/call", callJSON("sip-busy", "+15550100"))
@@ -230,7 +242,7 @@ func callAndTransfer(t *testing.T, a *sipAPI, scenario string, o sipstack.PeerOp
 		if status, body, _ := a.post(t, "acme", "/sip/call", callJSON(r.room, "+15550100")); status != 200 {
 			t.Fatalf("%d %s", status, body)
 		}
-		settle(t, a.stack, r.room)
+		settle(t, a.stack, a.lk(t, "acme", r.room))
 		lost := strings.Count(a.stack.SIPLogs(), lostREFER)
 		begin := time.Now()
 		r.status, r.body, r.problem = a.post(t, "acme", "/sip/transfer", `{"room_name":"`+r.room+`","participant_identity":"phone","transfer_to":"+15550199"}`)
@@ -239,7 +251,7 @@ func callAndTransfer(t *testing.T, a *sipAPI, scenario string, o sipstack.PeerOp
 			return r
 		}
 		t.Logf("attempt %d: livekit-sip lost the answer to its REFER (%d %s); retrying with a new call", attempt, r.status, r.body)
-		a.hangUp(t, r.room)
+		a.hangUp(t, "acme", r.room)
 	}
 }
 
@@ -263,7 +275,7 @@ type transferred struct {
 }
 
 func TestSIPTransferThroughAPI(t *testing.T) {
-	a := newSIPAPI(t)
+	a := newSIPAPI(t, lkgate.ScopedNames)
 	r := callAndTransfer(t, a, sipstack.AnswerAndRefer, sipstack.PeerOptions{}, "sip-xfer")
 	if r.status != 200 || !bytes.Contains(r.body, []byte(`"status":"completed"`)) || !bytes.Contains(r.body, []byte(`"transfer_to":"tel:+15550199"`)) {
 		t.Fatalf("%d %s", r.status, r.body)
@@ -278,7 +290,7 @@ func TestSIPTransferThroughAPI(t *testing.T) {
 }
 
 func TestSIPTransferRefusedAndFailed(t *testing.T) {
-	a := newSIPAPI(t)
+	a := newSIPAPI(t, lkgate.ScopedNames)
 	for _, tc := range []struct {
 		scenario string
 		o        sipstack.PeerOptions
@@ -296,8 +308,8 @@ func TestSIPTransferRefusedAndFailed(t *testing.T) {
 				t.Errorf("Refer-To %q", got)
 			}
 			// The call survives a refused or failed transfer.
-			waitForParticipant(t, a.stack.LiveKit, r.room, "phone")
-			a.hangUp(t, r.room)
+			waitForParticipant(t, a.stack.LiveKit, a.lk(t, "acme", r.room), "phone")
+			a.hangUp(t, "acme", r.room)
 			if code := r.peer.Wait(t, 10*time.Second); code != 0 {
 				t.Errorf("sipp exit code %d, want 0", code)
 			}
@@ -305,8 +317,11 @@ func TestSIPTransferRefusedAndFailed(t *testing.T) {
 	}
 }
 
+// Under SharedNames, another tenant's call into a room is refused as if
+// the room did not exist, and is never dialed; nor is a bad number, in
+// its own room.
 func TestSIPCrossTenantAndBadInputNeverDial(t *testing.T) {
-	a := newSIPAPI(t)
+	a := newSIPAPI(t, lkgate.SharedNames)
 	acme := a.phone(t, "acme", sipstack.AnswerAndRefer, sipstack.PeerOptions{})
 	if status, body, _ := a.post(t, "acme", "/sip/call", callJSON("sip-acme", "+15550100")); status != 200 {
 		t.Fatalf("%d %s", status, body)
@@ -314,8 +329,8 @@ func TestSIPCrossTenantAndBadInputNeverDial(t *testing.T) {
 	globex := a.phone(t, "globex", sipstack.Busy, sipstack.PeerOptions{})
 
 	status, body, _ := a.post(t, "globex", "/sip/call", callJSON("sip-acme", "+15550101"))
-	if status != 403 {
-		t.Errorf("globex call into acme's room: %d %s, want 403", status, body)
+	if status != 404 {
+		t.Errorf("globex call into acme's room: %d %s, want 404", status, body)
 	}
 	status, body, _ = a.post(t, "globex", "/sip/transfer", `{"room_name":"sip-acme","participant_identity":"phone","transfer_to":"+15550199"}`)
 	if status != 404 {
@@ -345,7 +360,7 @@ func TestSIPCrossTenantAndBadInputNeverDial(t *testing.T) {
 	if strings.Contains(logs, "+15550101") || !globex.Running() {
 		t.Error("livekit-sip dialed globex's refused call")
 	}
-	a.hangUp(t, "sip-acme")
+	a.hangUp(t, "acme", "sip-acme")
 	if code := acme.Wait(t, 10*time.Second); code != 0 {
 		t.Errorf("sipp exit code %d, want 0", code)
 	}

@@ -21,21 +21,33 @@ import (
 )
 
 // A token minted by lkgate lets a real participant join and publish, and the
-// server sees the tenant attribute lkgate put in it.
+// server sees the tenant attribute lkgate put in it. Under SharedNames the
+// room was claimed before the token; under ScopedNames the join created
+// the tenant's own room, which nobody wrote to.
 func TestMintedTokenJoinsAndPublishes(t *testing.T) {
+	for _, tc := range []struct {
+		naming   lkgate.RoomNaming
+		metadata string
+	}{{lkgate.ScopedNames, ""}, {lkgate.SharedNames, `{"auth_id":"acme"}`}} {
+		t.Run(tc.naming.String(), func(t *testing.T) { mintedTokenJoinsAndPublishes(t, tc.naming, tc.metadata) })
+	}
+}
+
+func mintedTokenJoinsAndPublishes(t *testing.T, naming lkgate.RoomNaming, metadata string) {
 	srv := lkserver.Shared(t)
-	m := newManager(t, srv, lkgate.Config{})
+	m := newManager(t, srv, lkgate.Config{RoomNames: naming})
 	room := fmt.Sprintf("publish-%d", time.Now().UnixNano())
 	tok, err := m.Token(context.Background(), "acme", lkgate.TokenRequest{Room: room, Identity: "alice", Name: "Alice"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	lk := lkRoom(t, m, "acme", room)
 	r := srv.Join(t, tok.JWT)
 	lkserver.PublishAudio(t, r)
 
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		p := waitForParticipant(t, srv, room, "alice")
+		p := waitForParticipant(t, srv, lk, "alice")
 		if len(p.Tracks) == 1 {
 			if p.Tracks[0].Source != livekit.TrackSource_MICROPHONE || p.Name != "Alice" || p.Attributes[lkgate.TenantAttribute] != "acme" {
 				t.Fatalf("participant %v", p)
@@ -47,22 +59,30 @@ func TestMintedTokenJoinsAndPublishes(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	info, err := adminClient(srv).ListRooms(context.Background(), &livekit.ListRoomsRequest{Names: []string{room}})
-	if err != nil || len(info.Rooms) != 1 || info.Rooms[0].Metadata != `{"auth_id":"acme"}` {
-		t.Fatalf("room %v %v", info.GetRooms(), err)
+	info, err := adminClient(srv).ListRooms(context.Background(), &livekit.ListRoomsRequest{Names: []string{lk, room}})
+	if err != nil || len(info.Rooms) != 1 || info.Rooms[0].Name != lk || info.Rooms[0].Metadata != metadata {
+		t.Fatalf("rooms %v %v; want %s alone, metadata %q", info.GetRooms(), err, lk, metadata)
 	}
 }
 
 // The very tokens lkgate hands to clients are refused by the real server for
-// every room-management call.
+// every room-management call, in both namings (a scoped room created by
+// lkgate, with PrecreateRooms, records its tenant as a shared one does).
 func TestMintedTokenCannotManageRooms(t *testing.T) {
+	for _, naming := range namings {
+		t.Run(naming.String(), func(t *testing.T) { mintedTokenCannotManageRooms(t, naming) })
+	}
+}
+
+func mintedTokenCannotManageRooms(t *testing.T, naming lkgate.RoomNaming) {
 	srv := lkserver.Shared(t)
-	m := newManager(t, srv, lkgate.Config{})
-	room := fmt.Sprintf("guarded-%d", time.Now().UnixNano())
-	tok, err := m.Token(context.Background(), "acme", lkgate.TokenRequest{Room: room, Identity: "mallory"})
+	m := newManager(t, srv, lkgate.Config{RoomNames: naming, PrecreateRooms: naming == lkgate.ScopedNames})
+	name := fmt.Sprintf("guarded-%d", time.Now().UnixNano())
+	tok, err := m.Token(context.Background(), "acme", lkgate.TokenRequest{Room: name, Identity: "mallory"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	room := lkRoom(t, m, "acme", name)
 	h := http.Header{}
 	h.Set("Authorization", "Bearer "+tok.JWT)
 	ctx, err := twirp.WithHTTPRequestHeaders(context.Background(), h)
@@ -95,13 +115,14 @@ func TestMintedTokenCannotManageRooms(t *testing.T) {
 	}
 }
 
-// Two tenants race with 50 concurrent requests for one new room, through two
-// Managers sharing a lock (two handlers of one process): exactly one tenant
-// gets tokens, every time, and it is the tenant LiveKit records as owner.
+// Under SharedNames, two tenants race with 50 concurrent requests for one
+// new room, through two Managers sharing a lock and a lease store (two
+// handlers of one process): exactly one tenant gets tokens, every time,
+// and it is the tenant LiveKit records as owner.
 func TestRacingTenantsOneWinner(t *testing.T) {
 	srv := lkserver.Shared(t)
-	lock := lkgate.NewLocalLocker()
-	managers := []*lkgate.Manager{newManager(t, srv, lkgate.Config{Locker: lock}), newManager(t, srv, lkgate.Config{Locker: lock})}
+	cfg := lkgate.Config{RoomNames: lkgate.SharedNames, Locker: lkgate.NewLocalLocker(), Leases: lkgate.NewMemoryLeaseStore(nil)}
+	managers := []*lkgate.Manager{newManager(t, srv, cfg), newManager(t, srv, cfg)}
 	for trial := range 10 {
 		raceTenants(t, srv, managers, fmt.Sprintf("race-%d-%d", trial, time.Now().UnixNano()), 50)
 	}
@@ -148,10 +169,18 @@ func raceTenants(t *testing.T, srv *lkserver.Server, managers []*lkgate.Manager,
 }
 
 // The HTTP route end to end: a client gets a token over HTTP and joins the
-// real server with exactly what the response says; another tenant gets 403.
+// real server with exactly what the response says. Another tenant asking
+// for the same name gets 403 under SharedNames, and its own room under
+// ScopedNames.
 func TestTokenRouteAgainstRealServer(t *testing.T) {
+	for _, naming := range namings {
+		t.Run(naming.String(), func(t *testing.T) { tokenRouteAgainstRealServer(t, naming) })
+	}
+}
+
+func tokenRouteAgainstRealServer(t *testing.T, naming lkgate.RoomNaming) {
 	srv := lkserver.Shared(t)
-	m := newManager(t, srv, lkgate.Config{})
+	m := newManager(t, srv, lkgate.Config{RoomNames: naming})
 	keys, err := httpx.NewStaticKeys(httpx.StaticKeysConfig{Keys: map[string]httpx.Principal{
 		"acme-key-0123456789":   {Tenant: "acme"},
 		"globex-key-0123456789": {Tenant: "globex"},
@@ -183,13 +212,28 @@ func TestTokenRouteAgainstRealServer(t *testing.T) {
 	if err := json.NewDecoder(res.Body).Decode(&tok); err != nil || res.StatusCode != 200 {
 		t.Fatalf("status %d: %v", res.StatusCode, err)
 	}
-	if tok.LiveKitURL != srv.WSURL {
-		t.Errorf("livekit_url %q, want %q", tok.LiveKitURL, srv.WSURL)
+	if tok.LiveKitURL != srv.WSURL || tok.RoomName != room {
+		t.Errorf("livekit_url %q room_name %q, want %q and %q", tok.LiveKitURL, tok.RoomName, srv.WSURL, room)
 	}
 	srv.Join(t, tok.Token)
-	waitForParticipant(t, srv, room, "bob")
+	waitForParticipant(t, srv, lkRoom(t, m, "acme", room), "bob")
 
-	if res := post("globex-key-0123456789"); res.StatusCode != http.StatusForbidden {
-		t.Errorf("other tenant: status %d, want 403", res.StatusCode)
+	res = post("globex-key-0123456789")
+	switch naming {
+	case lkgate.SharedNames:
+		if res.StatusCode != http.StatusForbidden {
+			t.Errorf("other tenant: status %d, want 403", res.StatusCode)
+		}
+	case lkgate.ScopedNames:
+		var other httpx.TokenResponse
+		if err := json.NewDecoder(res.Body).Decode(&other); err != nil || res.StatusCode != 200 || other.RoomName != room {
+			t.Fatalf("other tenant: status %d room_name %q %v; want 200 and its own %q", res.StatusCode, other.RoomName, err, room)
+		}
+		srv.Join(t, other.Token)
+		waitForParticipant(t, srv, lkRoom(t, m, "globex", room), "bob")
+		ps, err := adminClient(srv).ListParticipants(context.Background(), &livekit.ListParticipantsRequest{Room: lkRoom(t, m, "acme", room)})
+		if err != nil || len(ps.Participants) != 1 || ps.Participants[0].Attributes[lkgate.TenantAttribute] != "acme" {
+			t.Errorf("acme's room: %v %v, want acme's bob alone", ps.GetParticipants(), err)
+		}
 	}
 }

@@ -2,20 +2,26 @@
 // TestBrowser (which starts livekit-server and the example server). It
 // drives headless Debian Chromium with fake media devices:
 //   1. livekit-client's TokenSource.endpoint fetches a token from lkgate's
-//      token route (no identity, an agent dispatch) and connects;
-//   2. a host signs in, joins with camera and microphone, creates an invite;
+//      token route (no identity, an agent dispatch) and connects to the
+//      tenant's LiveKit room (room.name is LiveKit's scoped name);
+//   2. a host signs in, joins with camera and microphone (the page shows the
+//      room's name as lkgate answers it, not LiveKit's), creates an invite;
 //   3. a guest opens the invite link and waits in its lobby;
 //   4. the host admits it; the guest sees the room with the host in it;
 //   5. the host mutes the guest's microphone, then removes the guest;
 //   6. a second guest waits with the same invite and the host denies it.
-// Environment: BASE_URL, API_KEY, ARTIFACT_DIR, CHROMIUM (default /usr/bin/chromium).
+// Environment: BASE_URL, API_KEY, ARTIFACT_DIR, TOKENSOURCE_LIVEKIT_ROOM (LiveKit's
+// name of API_KEY's tenant's room "tokensource"), CHROMIUM (default /usr/bin/chromium).
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
 const base = process.env.BASE_URL;
 const apiKey = process.env.API_KEY;
 const artifacts = process.env.ARTIFACT_DIR;
-if (!base || !apiKey || !artifacts) throw new Error("BASE_URL, API_KEY and ARTIFACT_DIR are required");
+const tokenSourceRoom = process.env.TOKENSOURCE_LIVEKIT_ROOM;
+if (!base || !apiKey || !artifacts || !tokenSourceRoom) {
+  throw new Error("BASE_URL, API_KEY, ARTIFACT_DIR and TOKENSOURCE_LIVEKIT_ROOM are required");
+}
 // Waits are for events, generous for a loaded 2-core machine.
 const timeout = 60_000;
 // redact keeps tokens out of the log: livekit-client's errors quote its
@@ -66,7 +72,7 @@ try {
     await room.disconnect();
     return out;
   }, { apiKey });
-  if (!/^p-[0-9a-f]{32}$/.test(ts.identity) || ts.room !== "tokensource" || ts.state !== "connected") {
+  if (!/^p-[0-9a-f]{32}$/.test(ts.identity) || ts.room !== tokenSourceRoom || ts.state !== "connected") {
     throw new Error("TokenSource connection: " + JSON.stringify(ts));
   }
   console.log("TokenSource connected as", ts.identity);
@@ -78,7 +84,7 @@ try {
   await host.fill("#room", "e2e");
   await host.fill("#name", "Hana Host");
   await host.click("#join");
-  await host.waitForFunction(() => document.querySelector("#status").textContent.startsWith("Joined e2e"));
+  await host.waitForFunction(() => document.querySelector("#status").textContent.startsWith("Joined e2e as "));
   await host.click("#invite");
   await host.waitForFunction(() => document.querySelector("#invitelink").href.includes("invite_token="));
   const inviteUrl = await host.getAttribute("#invitelink", "href");

@@ -46,6 +46,8 @@ async function host() {
   status("Sign in with an API key.");
   let room, key, roomName, timer;
 
+  // refresh redraws the participants and the waiting guests, and returns
+  // the room's details.
   async function refresh() {
     const details = await call(key, "GET", "/livekit/rooms/" + encodeURIComponent(roomName));
     $("participants").replaceChildren(...details.participants.map((p) => {
@@ -80,6 +82,7 @@ async function host() {
       }
       return li;
     }));
+    return details;
   }
 
   $("signin").onsubmit = async (ev) => {
@@ -97,8 +100,10 @@ async function host() {
       await room.localParticipant.enableCameraAndMicrophone();
       $("signin").hidden = true;
       $("inroom").hidden = false;
-      status(`Joined ${roomName} as ${room.localParticipant.identity}`);
-      await refresh();
+      // room.name is LiveKit's name for the room, which carries the tenant
+      // (lkgate's scoped names): show the name lkgate's API answers.
+      const details = await refresh();
+      status(`Joined ${details.name} as ${room.localParticipant.identity}`);
       timer = setInterval(() => refresh().catch((e) => status(e.message)), 1000);
     } catch (e) {
       status("Could not join: " + e.message);
@@ -150,7 +155,7 @@ async function guest() {
     await room.localParticipant.enableCameraAndMicrophone();
     $("guestroomtitle").hidden = false;
     list();
-    status(`In the room ${msg.room}`);
+    status(`In the room ${msg.room}`); // lkgate's name for it, not room.name
   }
 
   $("guestform").onsubmit = async (ev) => {
