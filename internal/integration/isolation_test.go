@@ -363,16 +363,17 @@ func globexTakes(t *testing.T, e *atkEnv, room, identity string) *lkgate.Token {
 	t.Helper()
 	tok, err := e.manager().Token(context.Background(), "globex", lkgate.TokenRequest{Room: room, Identity: identity})
 	if e.naming == lkgate.SharedNames {
-		if !errors.Is(err, lkgate.ErrForbidden) {
-			t.Fatalf("globex got acme's recently used shared name: %v, want ErrForbidden (the lease)", errOf(err))
+		if errors.Is(err, lkgate.ErrForbidden) {
+			return nil
 		}
-		return nil
+		// Carry on: the attack shows what the missing lease would cost.
+		t.Errorf("globex got acme's recently used shared name: %v, want ErrForbidden (the lease)", errOf(err))
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.lk(t, "globex", room) == e.lk(t, "acme", room) {
-		t.Fatal("two tenants' rooms share a LiveKit name")
+	if e.naming == lkgate.ScopedNames && e.lk(t, "globex", room) == e.lk(t, "acme", room) {
+		t.Error("two tenants' rooms share a LiveKit name")
 	}
 	return tok
 }
