@@ -11,7 +11,8 @@ import (
 // Audit actions: every state-changing operation emits one event with one
 // of these, whether it succeeded or was refused.
 const (
-	ActionRoomClaim         = "room.claim"              // Target: empty
+	ActionRoomClaim         = "room.claim"              // Target: empty; SharedNames
+	ActionRoomCreate        = "room.create"             // Target: empty; ScopedNames, under a room quota
 	ActionTokenMint         = "token.mint"              // Target: the identity
 	ActionParticipantRemove = "participant.remove"      // Target: the identity
 	ActionTrackMute         = "track.mute"              // Target: the identity

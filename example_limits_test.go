@@ -45,8 +45,9 @@ func ExampleLimits() {
 	_, exists := fake.Room(retro)
 	fmt.Println("retro created:", exists)
 	// Output:
+	// audit: acme by alice@acme: room.create room=standup target="" success
 	// audit: acme by alice@acme: token.mint room=standup target="alice" success
-	// audit: acme by alice@acme: room.claim room=retro target="" refused (max_rooms)
+	// audit: acme by alice@acme: room.create room=retro target="" refused (max_rooms)
 	// audit: acme by alice@acme: token.mint room=retro target="alice" refused (max_rooms)
 	// refused by max_rooms, retry after 30s
 	// audit: acme by alice@acme: token.mint room=standup target="alice" refused (token_rate)

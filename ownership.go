@@ -210,13 +210,22 @@ func (m *Manager) counted(ctx context.Context, ref roomRef, maxRooms int, create
 	if err != nil || mine {
 		return err
 	}
+	// A shared name's claim audits itself; a scoped room's creation is
+	// audited here, where the quota lets it happen.
+	action := ActionRoomClaim
+	if m.cfg.RoomNames == ScopedNames {
+		action = ActionRoomCreate
+	}
 	if n >= maxRooms {
 		err := limited(LimitMaxRooms, QuotaRetryAfter, "the tenant has %d rooms, its limit (max_rooms)", n)
-		m.audit(ctx, AuditEvent{Tenant: ref.tenant, Action: ActionRoomClaim, Room: ref.name}, err)
+		m.audit(ctx, AuditEvent{Tenant: ref.tenant, Action: action, Room: ref.name}, err)
 		return err
 	}
 	if err := create(); err != nil {
 		return err
+	}
+	if action == ActionRoomCreate {
+		m.audit(ctx, AuditEvent{Tenant: ref.tenant, Action: action, Room: ref.name}, nil)
 	}
 	m.settle(ctx, ref)
 	return nil

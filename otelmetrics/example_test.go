@@ -38,9 +38,11 @@ func Example() {
 		log.Fatal(err)
 	}
 	ctx := context.Background()
+	// Tokens cost no LiveKit call; listing the tenant's rooms costs one.
 	for range 2 {
 		_, _ = m.Token(ctx, "acme", lkgate.TokenRequest{Room: "standup", Identity: "alice"})
 	}
+	_, _ = m.ListRooms(ctx, "acme")
 
 	var rm metricdata.ResourceMetrics
 	if err := reader.Collect(ctx, &rm); err != nil {
@@ -63,7 +65,7 @@ func Example() {
 		fmt.Println(name, totals[name])
 	}
 	// Output:
-	// lkgate.audit.events 3
+	// lkgate.audit.events 2
 	// lkgate.limit.refusals 1
-	// lkgate.livekit.call.duration 3
+	// lkgate.livekit.call.duration 1
 }
