@@ -118,7 +118,7 @@ func wantAlone(t *testing.T, srv *lkserver.Server, lk, identity string) {
 // gap), which is where the guard still stands. Under ScopedNames A's old
 // token names A's own room, whatever happens to B's: only a token from
 // outside lkgate can enter B's room, and the guard removes it.
-func TestJoinGuardBlocksOldTokenInRecreatedRoom(t *testing.T) {
+func TestWebhookJoinGuardRemovesForeignParticipant(t *testing.T) {
 	t.Run("shared", func(t *testing.T) {
 		srv, hook := startGuarded(t)
 		ctx := context.Background()
