@@ -53,9 +53,12 @@ func ScopedRoomName(tenant, room string) (string, error) {
 	if err := validateText("tenant", tenant, MaxTenantBytes); err != nil {
 		return "", err
 	}
-	prefix := scopePrefix(tenant)
-	if err := validateText("Room", room, MaxRoomNameBytes-len(prefix)); err != nil {
+	if err := validateText("Room", room, MaxRoomNameBytes); err != nil {
 		return "", err
+	}
+	prefix := scopePrefix(tenant)
+	if limit := MaxRoomNameBytes - len(prefix); len(room) > limit {
+		return "", invalidArg("Room", "is %d bytes long; this tenant's limit is %d (LiveKit's %d less the tenant's prefix)", len(room), limit, MaxRoomNameBytes)
 	}
 	return prefix + room, nil
 }

@@ -47,11 +47,9 @@ func (m *Manager) resolve(tenant, room string) (roomRef, error) {
 	}
 	ref := roomRef{tenant: tenant, name: room, lk: room}
 	if checked && m.cfg.RoomNames == ScopedNames {
-		prefix := scopePrefix(tenant)
-		if limit := MaxRoomNameBytes - len(prefix); len(room) > limit {
-			return roomRef{}, invalidArg("Room", "is %d bytes long; this tenant's limit is %d (LiveKit's %d less the tenant's prefix)", len(room), limit, MaxRoomNameBytes)
+		if ref.lk, err = ScopedRoomName(tenant, room); err != nil {
+			return roomRef{}, err
 		}
-		ref.lk = prefix + room
 		return ref, nil
 	}
 	// Plain names (shared names, unauthenticated mode) must not reach into

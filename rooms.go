@@ -80,7 +80,7 @@ func (m *Manager) ListRooms(ctx context.Context, tenant string) ([]Room, error) 
 			if name, mine = m.tenantRoomName(r, tenant); !mine {
 				continue
 			}
-		} else if strings.HasPrefix(name, LobbyPrefix) || m.cfg.RoomNames == ScopedNames && isScoped(name) {
+		} else if strings.HasPrefix(name, LobbyPrefix) || isScoped(name) {
 			continue
 		}
 		rooms = append(rooms, roomOf(r, name))
