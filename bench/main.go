@@ -1,17 +1,23 @@
 // Command bench measures lkgate's HTTP handlers against a real livekit-server
 // and, in the same run, the naive flow a typical wrapper uses for the token
 // route (list the room, create it, list again, write the owner, then mint).
-// For each operation it reports requests per second, p50 and p99 latency,
-// LiveKit round trips per request, allocations per request and CPU per
-// request, then the ratio lkgate / naive, the handler's own share of a token
-// request's CPU, and how listing scales with the number of rooms.
+// The token route runs under each room naming: scoped names (the default),
+// scoped names with PrecreateRooms, and shared names with the in-process
+// lease store and with redislimit's Redis store (when a redis-server can be
+// started). For each operation it reports requests per second, p50 and p99
+// latency, LiveKit round trips and lease-store calls per request,
+// allocations per request and CPU per request; then the ratios lkgate /
+// naive, a burst of concurrent requests for a new room per mode, the
+// handler's own share of a token request's CPU, and how listing scales
+// with the number of rooms.
 //
-//	go run ./bench                      # starts .bin/livekit-server itself
-//	go run ./bench -livekit http://127.0.0.1:7880 -key devkey -secret ...
+//	go run ./bench                      # starts .bin/livekit-server and redis-server itself
+//	go run ./bench -livekit http://127.0.0.1:7880 -key devkey -secret ... -redis 127.0.0.1:6379
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -19,27 +25,33 @@ import (
 	"net/http/httptest"
 	"os"
 	"runtime"
-	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
+	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/redis/go-redis/v9"
 	"github.com/twitchtv/twirp"
 
 	"github.com/lkgate/lkgate"
 	"github.com/lkgate/lkgate/httpx"
 	"github.com/lkgate/lkgate/internal/lkserver"
+	"github.com/lkgate/lkgate/redislimit"
 )
 
-const apiKey = "bench-api-key-0123456789"
+const (
+	apiKey = "bench-api-key-0123456789"
+	// spreadRooms is how many rooms the "64 rooms" rows cycle through: no
+	// two concurrent requests then share a room, so nothing coalesces.
+	spreadRooms = 64
+)
 
 func main() {
 	lkURL := flag.String("livekit", "", "LiveKit API URL; empty starts .bin/livekit-server on free loopback ports")
 	key := flag.String("key", lkserver.APIKey, "LiveKit API key")
 	secret := flag.String("secret", lkserver.APISecret, "LiveKit API secret")
+	redisAddr := flag.String("redis", "", "Redis address for the shared-names lease store; empty starts redis-server on a free loopback port, or skips the Redis rows if it is not installed")
 	duration := flag.Duration("duration", 3*time.Second, "how long each operation is driven")
 	workers := flag.Int("c", 16, "concurrent clients")
 	scale := flag.String("scale", "10,1000,10000", "room counts for the listing scale test (empty to skip)")
@@ -53,28 +65,69 @@ func main() {
 		defer srv.Stop()
 		*lkURL = srv.URL
 	}
-	b := newBench(*lkURL, *key, *secret, *duration, *workers)
+	redisNote := ""
+	if *redisAddr == "" {
+		rs, err := startRedis()
+		switch {
+		case err == nil:
+			defer rs.stop()
+			*redisAddr = rs.addr
+			redisNote = " (redis-server started by the bench)"
+		case errors.Is(err, errNoRedis):
+			fmt.Printf("note: %v: the Redis lease store rows are skipped\n\n", err)
+		default:
+			log.Fatalf("bench: starting redis-server: %v", err)
+		}
+	}
+	b := newBench(*lkURL, *key, *secret, *redisAddr, *duration, *workers)
 	defer b.close()
 
-	fmt.Printf("lkgate bench: %s, %d cores, %d concurrent clients, %s per operation, LiveKit at %s\n\n",
+	fmt.Printf("lkgate bench: %s, %d cores, %d concurrent clients, %s per operation, LiveKit at %s",
 		runtime.Version(), runtime.NumCPU(), *workers, *duration, *lkURL)
+	if *redisAddr != "" {
+		fmt.Printf(", Redis at %s%s", *redisAddr, redisNote)
+	}
+	fmt.Printf("\n")
+	// The figures move with whatever else the machine runs.
+	if load, err := os.ReadFile("/proc/loadavg"); err == nil {
+		fmt.Printf("load average at start: %s", load)
+	}
+	fmt.Println()
 	b.run()
+	// Shared-names Managers sweep every room on the server in the
+	// background; stop them before the scale test fills it.
+	b.closeManagers()
 	if *scale != "" {
 		b.listingScale(*scale)
 	}
 }
 
-// bench holds one lkgate handler and one naive handler on the same LiveKit,
-// each with its own SDK client whose round trips are counted.
+// variant is one token handler under test, mounted at path, with its own
+// counts of LiveKit round trips and, under shared names, of lease-store
+// calls.
+type variant struct {
+	name   string
+	path   string
+	m      *lkgate.Manager // nil for the naive and governed handlers
+	h      http.Handler    // the lkgate handler, before the mount's prefix
+	calls  atomic.Int64
+	leases *countingLeases // set under shared names only
+}
+
+// bench holds every handler on the same LiveKit, behind one HTTP server.
 type bench struct {
 	lkURL, key, secret string
 	duration           time.Duration
 	workers            int
 
-	lkCalls, naiveCalls atomic.Int64
-	api                 *httptest.Server
-	admin               *lksdk.RoomServiceClient
-	m                   *lkgate.Manager
+	keys  httpx.Authenticator
+	mux   *http.ServeMux
+	api   *httptest.Server
+	admin *lksdk.RoomServiceClient
+	redis *redis.Client // nil without Redis
+
+	naive, scoped, precreate, sharedMem, sharedRedis *variant // sharedRedis nil without Redis
+	governed, governedNoQuota                        *variant
 }
 
 func counting(n *atomic.Int64) twirp.ClientOption {
@@ -84,116 +137,137 @@ func counting(n *atomic.Int64) twirp.ClientOption {
 	}})
 }
 
-func newBench(lkURL, key, secret string, d time.Duration, workers int) *bench {
-	b := &bench{lkURL: lkURL, key: key, secret: secret, duration: d, workers: workers}
-	m, err := lkgate.New(lkgate.Config{URL: lkURL, APIKey: key, APISecret: secret,
-		RoomService: countingRooms{RoomService: lkgate.NewRoomService(lkURL, key, secret), n: &b.lkCalls}})
-	if err != nil {
-		log.Fatal(err)
-	}
-	b.m = m
+func newBench(lkURL, key, secret, redisAddr string, d time.Duration, workers int) *bench {
+	b := &bench{lkURL: lkURL, key: key, secret: secret, duration: d, workers: workers, mux: http.NewServeMux()}
 	keys, err := httpx.NewStaticKeys(httpx.StaticKeysConfig{Keys: map[string]httpx.Principal{apiKey: {Tenant: "acme"}}})
 	if err != nil {
 		log.Fatal(err)
 	}
-	h, err := httpx.New(m, httpx.Config{Authenticator: keys})
-	if err != nil {
-		log.Fatal(err)
+	b.keys = keys
+	b.scoped = b.addManager("scoped", "/scoped", lkgate.Config{}, nil)
+	b.precreate = b.addManager("scoped+precreate", "/precreate", lkgate.Config{PrecreateRooms: true}, nil)
+	b.sharedMem = b.addManager("shared, memory leases", "/shared", lkgate.Config{RoomNames: lkgate.SharedNames},
+		lkgate.NewMemoryLeaseStore(nil))
+	if redisAddr != "" {
+		b.redis = redis.NewClient(&redis.Options{Addr: redisAddr})
+		// A prefix of its own, so that a Redis given with -redis keeps its keys apart.
+		store, err := redislimit.New(redislimit.Config{Client: b.redis, Prefix: "lkgate-bench:"})
+		if err != nil {
+			log.Fatal(err)
+		}
+		b.sharedRedis = b.addManager("shared, Redis leases", "/shared-redis", lkgate.Config{RoomNames: lkgate.SharedNames}, store)
 	}
-	governed, err := newGoverned(lkURL, key, secret, &b.lkCalls, keys)
-	if err != nil {
-		log.Fatal(err)
-	}
-	naive := &naiveHandler{rooms: lksdk.NewRoomServiceClient(lkURL, key, secret, counting(&b.naiveCalls)), key: key, secret: secret, url: lkURL}
-	mux := http.NewServeMux()
-	mux.Handle("/lkgate/", http.StripPrefix("/lkgate", h))
-	mux.Handle("POST /naive/token", naive)
-	mux.Handle("/governed/", http.StripPrefix("/governed", governed))
-	b.api = httptest.NewServer(mux)
+
+	b.naive = &variant{name: "naive", path: "/naive"}
+	b.mux.Handle("POST /naive/livekit/token", &naiveHandler{rooms: lksdk.NewRoomServiceClient(lkURL, key, secret, counting(&b.naive.calls)),
+		key: key, secret: secret, url: lkURL})
+	b.governed = b.addGoverned("governed", "/governed", true)
+	b.governedNoQuota = b.addGoverned("governed without room quota", "/governed-noquota", false)
+
+	b.api = httptest.NewServer(b.mux)
 	b.admin = lksdk.NewRoomServiceClient(lkURL, key, secret)
 	return b
 }
 
-func (b *bench) close() { b.api.Close() }
-
-// result is one operation's figures.
-type result struct {
-	name          string
-	requests      int
-	rps           float64
-	p50, p99      time.Duration
-	callsPerReq   float64
-	allocsPerReq  float64
-	cpuPerReq     time.Duration
-	failedRequest error
-}
-
-func (r result) String() string {
-	if r.failedRequest != nil {
-		return fmt.Sprintf("| %-32s | failed: %v |", r.name, r.failedRequest)
+// addManager mounts an lkgate handler for cfg, its LiveKit client counted,
+// and its lease store counted when one is given (shared names).
+func (b *bench) addManager(name, path string, cfg lkgate.Config, leases lkgate.LeaseStore) *variant {
+	v := &variant{name: name, path: path}
+	cfg.URL, cfg.APIKey, cfg.APISecret = b.lkURL, b.key, b.secret
+	cfg.RoomService = countingRooms{RoomService: lkgate.NewRoomService(b.lkURL, b.key, b.secret), n: &v.calls}
+	if leases != nil {
+		v.leases = &countingLeases{store: leases}
+		cfg.Leases = v.leases
 	}
-	return fmt.Sprintf("| %-32s | %8.0f | %8s | %8s | %6.2f | %7.0f | %8s |", r.name, r.rps,
-		r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.callsPerReq, r.allocsPerReq, r.cpuPerReq.Round(time.Microsecond))
-}
-
-// drive runs do from b.workers goroutines for b.duration. do gets a
-// per-request sequence number and returns the HTTP request to send.
-func (b *bench) drive(name string, calls *atomic.Int64, do func(i int) *http.Request) result {
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: b.workers * 2}}
-	var seq atomic.Int64
-	var mu sync.Mutex
-	var latencies []time.Duration
-	var firstErr error
-	calls.Store(0)
-	var ms0, ms1 runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&ms0)
-	cpu0 := cpuTime()
-	start := time.Now()
-	var wg sync.WaitGroup
-	for range b.workers {
-		wg.Go(func() {
-			var mine []time.Duration
-			for time.Since(start) < b.duration {
-				req := do(int(seq.Add(1)))
-				t0 := time.Now()
-				res, err := client.Do(req)
-				if err == nil {
-					if res.StatusCode != http.StatusOK {
-						err = fmt.Errorf("%s %s: status %d", req.Method, req.URL.Path, res.StatusCode)
-					}
-					res.Body.Close()
-				}
-				mine = append(mine, time.Since(t0))
-				if err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
-					mu.Unlock()
-					return
-				}
+	m, err := lkgate.New(cfg)
+	if err != nil {
+		log.Fatalf("bench: %s: %v", name, err)
+	}
+	v.m = m
+	if v.leases != nil {
+		// New starts the sweeper, which sweeps at once: wait for it, so
+		// that no measurement pays for the first sweep.
+		deadline := time.Now().Add(10 * time.Second)
+		for v.leases.sweeps.Load() == 0 {
+			if time.Now().After(deadline) {
+				log.Fatalf("bench: %s: no lease sweep within 10s", name)
 			}
-			mu.Lock()
-			latencies = append(latencies, mine...)
-			mu.Unlock()
-		})
+			time.Sleep(5 * time.Millisecond)
+		}
 	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	cpu := cpuTime() - cpu0
-	runtime.ReadMemStats(&ms1)
-	if firstErr != nil {
-		return result{name: name, failedRequest: firstErr}
+	v.h, err = httpx.New(m, httpx.Config{Authenticator: b.keys})
+	if err != nil {
+		log.Fatal(err)
 	}
-	n := len(latencies)
-	slices.Sort(latencies)
-	return result{
-		name: name, requests: n, rps: float64(n) / elapsed.Seconds(),
-		p50: latencies[n/2], p99: latencies[n*99/100],
-		callsPerReq:  float64(calls.Load()) / float64(n),
-		allocsPerReq: float64(ms1.Mallocs-ms0.Mallocs) / float64(n),
-		cpuPerReq:    cpu / time.Duration(n),
+	b.mux.Handle(path+"/", http.StripPrefix(path, v.h))
+	return v
+}
+
+func (b *bench) addGoverned(name, path string, quota bool) *variant {
+	v := &variant{name: name, path: path}
+	var err error
+	v.h, err = newGoverned(b.lkURL, b.key, b.secret, quota, &v.calls, b.keys)
+	if err != nil {
+		log.Fatal(err)
+	}
+	b.mux.Handle(path+"/", http.StripPrefix(path, v.h))
+	return v
+}
+
+// tokenVariants are the token handlers compared, the naive flow first.
+func (b *bench) tokenVariants() []*variant {
+	vs := []*variant{b.naive, b.scoped, b.precreate, b.sharedMem}
+	if b.sharedRedis != nil {
+		vs = append(vs, b.sharedRedis)
+	}
+	return vs
+}
+
+// closeManagers stops the shared-names Managers' sweepers; Close is
+// idempotent.
+func (b *bench) closeManagers() {
+	for _, v := range []*variant{b.scoped, b.precreate, b.sharedMem, b.sharedRedis} {
+		if v != nil {
+			v.m.Close()
+		}
+	}
+}
+
+func (b *bench) close() {
+	b.api.Close()
+	b.closeManagers()
+	if b.redis != nil {
+		b.redis.Close()
+	}
+}
+
+func roomName(i int) string { return fmt.Sprintf("bench-room-%02d", i) }
+
+// setup creates the rooms the token rows use, under both namings, with an
+// empty timeout that outlasts the run (LiveKit closes a room nobody joined
+// after 5 minutes by default), then lets each Manager that keeps state
+// about them do its first request: the shared-names Managers claim and
+// lease them, PrecreateRooms records the owner. The rows then measure
+// tokens for existing rooms of the tenant.
+func (b *bench) setup(ctx context.Context) {
+	for i := range spreadRooms {
+		scoped, err := b.scoped.m.LiveKitRoom("acme", roomName(i))
+		if err != nil {
+			log.Fatal(err)
+		}
+		for _, name := range []string{scoped, roomName(i)} {
+			if _, err := b.admin.CreateRoom(ctx, &livekit.CreateRoomRequest{Name: name, EmptyTimeout: 3600}); err != nil {
+				log.Fatalf("bench: creating room %s: %v", name, err)
+			}
+		}
+		for _, v := range []*variant{b.precreate, b.sharedMem, b.sharedRedis} {
+			if v == nil {
+				continue
+			}
+			if _, err := v.m.Token(ctx, "acme", lkgate.TokenRequest{Room: roomName(i), Identity: "setup"}); err != nil {
+				log.Fatalf("bench: %s: first token for %s: %v", v.name, roomName(i), err)
+			}
+		}
 	}
 }
 
@@ -214,37 +288,45 @@ func tokenBody(room string, i int) string {
 	return fmt.Sprintf(`{"room_name":%q,"participant_identity":"user-%d"}`, room, i)
 }
 
+func (b *bench) tokenRequests(v *variant, room func(int) string) func(int) *http.Request {
+	return func(i int) *http.Request { return b.post(v.path+"/livekit/token", tokenBody(room(i), i)) }
+}
+
 func (b *bench) run() {
-	const spread = 64
 	ctx := context.Background()
-	for i := range spread {
-		if _, err := b.m.Token(ctx, "acme", lkgate.TokenRequest{Room: fmt.Sprintf("bench-room-%02d", i), Identity: "setup"}); err != nil {
-			log.Fatalf("bench: claiming rooms: %v", err)
+	b.setup(ctx)
+	one := func(int) string { return roomName(0) }
+	spread := func(i int) string { return roomName(i % spreadRooms) }
+
+	byName := map[string]result{}
+	var results []result
+	add := func(r result) result {
+		results = append(results, r)
+		byName[r.name] = r
+		return r
+	}
+	for _, rooms := range []struct {
+		label string
+		room  func(int) string
+	}{{"one room", one}, {"64 rooms", spread}} {
+		for _, v := range b.tokenVariants() {
+			add(b.drive("token, "+v.name+", "+rooms.label, v, b.tokenRequests(v, rooms.room)))
 		}
 	}
-	results := []result{
-		b.drive("token, lkgate, one owned room", &b.lkCalls, func(i int) *http.Request {
-			return b.post("/lkgate/livekit/token", tokenBody("bench-room-00", i))
-		}),
-		b.drive("token, naive, one room", &b.naiveCalls, func(i int) *http.Request {
-			return b.post("/naive/token", tokenBody("bench-room-00", i))
-		}),
-		b.drive("token, lkgate, 64 owned rooms", &b.lkCalls, func(i int) *http.Request {
-			return b.post("/lkgate/livekit/token", tokenBody(fmt.Sprintf("bench-room-%02d", i%spread), i))
-		}),
-		b.drive("token, naive, 64 rooms", &b.naiveCalls, func(i int) *http.Request {
-			return b.post("/naive/token", tokenBody(fmt.Sprintf("bench-room-%02d", i%spread), i))
-		}),
-		b.drive("token, governed, 64 owned rooms", &b.lkCalls, func(i int) *http.Request {
-			return b.post("/governed/livekit/token", tokenBody(fmt.Sprintf("bench-room-%02d", i%spread), i))
-		}),
-		b.drive("list rooms", &b.lkCalls, func(int) *http.Request { return b.get("/lkgate/livekit/rooms") }),
-		b.drive("room details", &b.lkCalls, func(i int) *http.Request {
-			return b.get(fmt.Sprintf("/lkgate/livekit/rooms/bench-room-%02d", i%spread))
-		}),
+	governed := add(b.drive("token, governed, 64 rooms", b.governed, b.tokenRequests(b.governed, spread)))
+	noQuota := add(b.drive("token, governed without room quota, 64 rooms", b.governedNoQuota, b.tokenRequests(b.governedNoQuota, spread)))
+	onServer, err := b.admin.ListRooms(ctx, &livekit.ListRoomsRequest{})
+	if err != nil {
+		log.Fatal(err)
 	}
-	fmt.Println("| operation                        |    req/s |      p50 |      p99 | calls/req | allocs/req | CPU/req |")
-	fmt.Println("|---|---|---|---|---|---|---|")
+	add(b.drive(fmt.Sprintf("list rooms (%d rooms on the server)", len(onServer.GetRooms())), b.scoped,
+		func(int) *http.Request { return b.get("/scoped/livekit/rooms") }))
+	add(b.drive("room details", b.scoped, func(i int) *http.Request {
+		return b.get("/scoped/livekit/rooms/" + roomName(i%spreadRooms))
+	}))
+
+	fmt.Println("| operation | req/s | p50 | p99 | LiveKit calls/req | lease-store calls/req | allocs/req | CPU/req |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
 	for _, r := range results {
 		fmt.Println(r)
 	}
@@ -255,49 +337,18 @@ func (b *bench) run() {
 		}
 		return fmt.Sprintf("%.2fx", a.rps/n.rps)
 	}
-	fmt.Printf("token throughput lkgate / naive: %s on one room (concurrent requests coalesce), %s over 64 rooms (no coalescing)\n",
-		ratio(results[0], results[1]), ratio(results[2], results[3]))
-	fmt.Printf("governance (room quota, token rate, JSON audit records, OpenTelemetry metrics) on the token path: %s CPU per request against %s without\n",
-		results[4].cpuPerReq.Round(time.Microsecond), results[2].cpuPerReq.Round(time.Microsecond))
+	fmt.Println("token throughput, lkgate / naive (one room: concurrent requests may coalesce; 64 rooms: they never do):")
+	for _, v := range b.tokenVariants()[1:] {
+		fmt.Printf("- %s: %s on one room, %s over 64 rooms\n", v.name,
+			ratio(byName["token, "+v.name+", one room"], byName["token, naive, one room"]),
+			ratio(byName["token, "+v.name+", 64 rooms"], byName["token, naive, 64 rooms"]))
+	}
+	scoped := byName["token, scoped, 64 rooms"]
+	fmt.Printf("governance over 64 rooms (token rate, JSON audit records, OpenTelemetry metrics): %.0f req/s and %s CPU per request without a room quota, %.0f req/s and %s with one (%.2f LiveKit calls/req), against %.0f req/s and %s for scoped names without either\n",
+		noQuota.rps, noQuota.cpuPerReq.Round(time.Microsecond), governed.rps, governed.cpuPerReq.Round(time.Microsecond), governed.callsPerReq,
+		scoped.rps, scoped.cpuPerReq.Round(time.Microsecond))
 	b.burst()
 	b.handlerShare()
-}
-
-// burst sends 100 concurrent token requests for one new room, 20 times, and
-// reports LiveKit calls per burst: one ensure serves the whole burst.
-func (b *bench) burst() {
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 100}}
-	var total int64
-	var worst time.Duration
-	const bursts = 20
-	for n := range bursts {
-		room := fmt.Sprintf("burst-%d-%d", time.Now().UnixNano(), n)
-		b.lkCalls.Store(0)
-		var wg sync.WaitGroup
-		start := time.Now()
-		for i := range 100 {
-			wg.Go(func() {
-				res, err := client.Do(b.post("/lkgate/livekit/token", tokenBody(room, i)))
-				if err != nil || res.StatusCode != 200 {
-					log.Fatalf("bench: burst request failed: %v %v", err, res)
-				}
-				res.Body.Close()
-			})
-		}
-		wg.Wait()
-		worst = max(worst, time.Since(start))
-		total += b.lkCalls.Load()
-	}
-	fmt.Printf("burst of 100 concurrent token requests for a new room: %.1f LiveKit calls per burst (mean of %d), slowest burst %s\n",
-		float64(total)/bursts, bursts, worst.Round(time.Microsecond))
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func init() {

@@ -13,9 +13,10 @@ import (
 	"github.com/livekit/protocol/livekit"
 )
 
-// listingScale measures a tenant's room list as the server holds more
-// rooms: LiveKit cannot filter by metadata, so lkgate lists them all and
-// keeps the tenant's. One room in ten belongs to the tenant.
+// listingScale measures a tenant's room list, under scoped names, as the
+// server holds more rooms: LiveKit cannot filter by name prefix, so lkgate
+// lists them all and keeps the tenant's. One room in ten belongs to the
+// tenant.
 func (b *bench) listingScale(counts string) {
 	ctx := context.Background()
 	b.deleteAllRooms(ctx)
@@ -37,7 +38,7 @@ func (b *bench) listingScale(counts string) {
 		var mine int
 		for range 50 {
 			start := time.Now()
-			rooms, err := b.m.ListRooms(ctx, "acme")
+			rooms, err := b.scoped.m.ListRooms(ctx, "acme")
 			if err != nil {
 				log.Fatal(err)
 			}
@@ -46,12 +47,13 @@ func (b *bench) listingScale(counts string) {
 		}
 		slices.Sort(lat)
 		total, _ := b.admin.ListRooms(ctx, &livekit.ListRoomsRequest{})
-		fmt.Printf("| %d | %d | %s | %s |\n", len(total.GetRooms()), mine, lat[len(lat)/2].Round(10*time.Microsecond), lat[len(lat)*99/100].Round(10*time.Microsecond))
+		fmt.Printf("| %d | %d | %s | %s |\n", len(total.GetRooms()), mine, ms(lat[len(lat)/2]), ms(lat[len(lat)*99/100]))
 	}
 }
 
-// createRooms creates n rooms, one in ten owned by acme and the rest by
-// other tenants, the way lkgate would have left them.
+// createRooms creates n rooms, one in ten of acme's and the rest of other
+// tenants', the way lkgate with PrecreateRooms leaves them: a scoped name,
+// and the owner in the metadata for tools that read it.
 func (b *bench) createRooms(ctx context.Context, created *int, n int) {
 	var wg sync.WaitGroup
 	work := make(chan int)
@@ -62,7 +64,11 @@ func (b *bench) createRooms(ctx context.Context, created *int, n int) {
 				if i%10 == 0 {
 					owner = "acme"
 				}
-				_, err := b.admin.CreateRoom(ctx, &livekit.CreateRoomRequest{Name: fmt.Sprintf("scale-%06d", i), EmptyTimeout: 600,
+				name, err := b.scoped.m.LiveKitRoom(owner, fmt.Sprintf("scale-%06d", i))
+				if err != nil {
+					log.Fatal(err)
+				}
+				_, err = b.admin.CreateRoom(ctx, &livekit.CreateRoomRequest{Name: name, EmptyTimeout: 600,
 					Metadata: `{"auth_id":"` + owner + `"}`})
 				if err != nil {
 					log.Fatalf("bench: creating rooms: %v", err)
