@@ -18,7 +18,6 @@ import (
 	"github.com/lkgate/lkgate/internal/redisserver"
 	"github.com/lkgate/lkgate/lkgatetest"
 	"github.com/lkgate/lkgate/redislimit"
-	"github.com/lkgate/lkgate/redislock"
 )
 
 // storeWithPrefix is a Store on the Redis at addr with its own prefix, and
@@ -187,30 +186,9 @@ func TestLeaseUnreachable(t *testing.T) {
 	}
 }
 
-// leaseReplica is one lkgate replica under SharedNames: its own Redis
-// connections, with one redislimit Store for limits and leases and a
-// redislock Locker, on a LiveKit shared with the others.
-func leaseReplica(t *testing.T, redisAddr string, fake *lkgatetest.Server) *lkgate.Manager {
-	t.Helper()
-	client := redis.NewClient(&redis.Options{Addr: redisAddr})
-	t.Cleanup(func() { client.Close() })
-	store, err := redislimit.New(redislimit.Config{Client: client})
-	if err != nil {
-		t.Fatal(err)
-	}
-	locker, err := redislock.New(redislock.Config{Client: client, RetryInterval: 2 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := lkgate.New(lkgate.Config{URL: fake.URL(), APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret,
-		RoomNames: lkgate.SharedNames, Locker: locker, Leases: store,
-		Limits: lkgate.LimitConfig{Default: lkgate.Limits{MaxRooms: 10}, Store: store}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	return m
-}
+// leaseCfg makes replica's Manager a SharedNames one: its Redis Store
+// keeps the leases.
+var leaseCfg = lkgate.Config{RoomNames: lkgate.SharedNames, Limits: lkgate.LimitConfig{Default: lkgate.Limits{MaxRooms: 10}}}
 
 // A name one tenant used stays its own across replicas and a restart,
 // after its room is gone from LiveKit: only the lease, in Redis, can say so.
@@ -219,7 +197,7 @@ func TestReplicasShareLeases(t *testing.T) {
 	fake := lkgatetest.NewServer(t)
 	rooms := lksdk.NewRoomServiceClient(fake.URL(), lkgatetest.APIKey, lkgatetest.APISecret)
 	ctx := context.Background()
-	one, two := leaseReplica(t, srv.Addr, fake), leaseReplica(t, srv.Addr, fake)
+	one, two := replica(t, srv.Addr, fake, leaseCfg), replica(t, srv.Addr, fake, leaseCfg)
 
 	if _, err := one.Token(ctx, "acme", lkgate.TokenRequest{Room: "standup", Identity: "alice"}); err != nil {
 		t.Fatal(err)
@@ -243,7 +221,7 @@ func TestReplicasShareLeases(t *testing.T) {
 	}
 
 	one.Close()
-	restarted := leaseReplica(t, srv.Addr, fake)
+	restarted := replica(t, srv.Addr, fake, leaseCfg)
 	if err := restarted.SweepLeases(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -30,9 +30,11 @@ func newStore(t *testing.T, addr string) *redislimit.Store {
 	return s
 }
 
-// replica is one lkgate replica: its own Redis connections, sharing the
-// Redis server and the LiveKit with the others.
-func replica(t *testing.T, redisAddr string, fake *lkgatetest.Server, limits lkgate.Limits) *lkgate.Manager {
+// replica is one lkgate replica: its own Redis connections, with one
+// redislimit Store for limits (and, under SharedNames, leases) and a
+// redislock Locker, sharing the Redis server and the LiveKit with the
+// others.
+func replica(t *testing.T, redisAddr string, fake *lkgatetest.Server, cfg lkgate.Config) *lkgate.Manager {
 	t.Helper()
 	client := redis.NewClient(&redis.Options{Addr: redisAddr})
 	t.Cleanup(func() { client.Close() })
@@ -44,11 +46,16 @@ func replica(t *testing.T, redisAddr string, fake *lkgatetest.Server, limits lkg
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := lkgate.New(lkgate.Config{URL: fake.URL(), APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret,
-		Locker: locker, Limits: lkgate.LimitConfig{Default: limits, Store: store}})
+	cfg.URL, cfg.APIKey, cfg.APISecret = fake.URL(), lkgatetest.APIKey, lkgatetest.APISecret
+	cfg.Locker, cfg.Limits.Store = locker, store
+	if cfg.RoomNames == lkgate.SharedNames {
+		cfg.Leases = store
+	}
+	m, err := lkgate.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { m.Close() })
 	return m
 }
 
@@ -58,7 +65,8 @@ func TestReplicasShareLimits(t *testing.T) {
 	srv := redisserver.Start(t)
 	fake := lkgatetest.NewServer(t)
 	limits := lkgate.Limits{TokenRate: lkgate.PerMinute(10, 10), MaxRooms: 4}
-	replicas := []*lkgate.Manager{replica(t, srv.Addr, fake, limits), replica(t, srv.Addr, fake, limits)}
+	cfg := lkgate.Config{Limits: lkgate.LimitConfig{Default: limits}}
+	replicas := []*lkgate.Manager{replica(t, srv.Addr, fake, cfg), replica(t, srv.Addr, fake, cfg)}
 
 	var minted, limited atomic.Int32
 	var wg sync.WaitGroup

@@ -14,14 +14,11 @@ import (
 	"github.com/livekit/protocol/auth"
 	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/lkgate/lkgate"
 	"github.com/lkgate/lkgate/httpx"
 	"github.com/lkgate/lkgate/internal/lkserver"
 	"github.com/lkgate/lkgate/internal/redisserver"
-	"github.com/lkgate/lkgate/redislimit"
-	"github.com/lkgate/lkgate/redislock"
 )
 
 // guardHook is lkgate's webhook route in front of a real server: the
@@ -194,17 +191,7 @@ func TestReplicasShareRedisLock(t *testing.T) {
 	rs := redisserver.Start(t)
 	var replicas []*lkgate.Manager
 	for range 2 {
-		client := redis.NewClient(&redis.Options{Addr: rs.Addr})
-		t.Cleanup(func() { client.Close() })
-		lock, err := redislock.New(redislock.Config{Client: client})
-		if err != nil {
-			t.Fatal(err)
-		}
-		leases, err := redislimit.New(redislimit.Config{Client: client})
-		if err != nil {
-			t.Fatal(err)
-		}
-		replicas = append(replicas, newManager(t, srv, lkgate.Config{RoomNames: lkgate.SharedNames, Locker: lock, Leases: leases}))
+		replicas = append(replicas, newManager(t, srv, withRedis(t, rs.Addr, lkgate.Config{RoomNames: lkgate.SharedNames})))
 	}
 	for trial := range 10 {
 		raceTenants(t, srv, replicas, fmt.Sprintf("replicas-%d-%d", trial, time.Now().UnixNano()), 60)

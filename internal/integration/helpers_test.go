@@ -8,9 +8,12 @@ import (
 	"github.com/livekit/protocol/auth"
 	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/lkgate/lkgate"
 	"github.com/lkgate/lkgate/internal/lkserver"
+	"github.com/lkgate/lkgate/redislimit"
+	"github.com/lkgate/lkgate/redislock"
 )
 
 // newManager returns a Manager on srv with cfg's optional fields, closed
@@ -24,6 +27,28 @@ func newManager(t *testing.T, srv *lkserver.Server, cfg lkgate.Config) *lkgate.M
 	}
 	t.Cleanup(func() { m.Close() })
 	return m
+}
+
+// withRedis gives cfg what a replica shares through the Redis at addr, on
+// a connection of its own: the lock, the limits and, under SharedNames,
+// the leases.
+func withRedis(t *testing.T, addr string, cfg lkgate.Config) lkgate.Config {
+	t.Helper()
+	client := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { client.Close() })
+	store, err := redislimit.New(redislimit.Config{Client: client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lock, err := redislock.New(redislock.Config{Client: client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Locker, cfg.Limits.Store = lock, store
+	if cfg.RoomNames == lkgate.SharedNames {
+		cfg.Leases = store
+	}
+	return cfg
 }
 
 // namings are both room namings, for tests of behaviour that matters in

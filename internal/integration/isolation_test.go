@@ -29,15 +29,12 @@ import (
 	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/pion/webrtc/v4"
-	"github.com/redis/go-redis/v9"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/lkgate/lkgate"
 	"github.com/lkgate/lkgate/httpx"
 	"github.com/lkgate/lkgate/internal/lkserver"
 	"github.com/lkgate/lkgate/internal/redisserver"
-	"github.com/lkgate/lkgate/redislimit"
-	"github.com/lkgate/lkgate/redislock"
 )
 
 // atkEnv is one LiveKit with lkgate in front of it, as an attacker meets it.
@@ -83,18 +80,7 @@ func atkStart(t *testing.T, naming lkgate.RoomNaming, hooks bool) *atkEnv {
 	e.srv = lkserver.Start(t, opts...)
 	cfg := lkgate.Config{RoomNames: naming}
 	if naming == lkgate.SharedNames {
-		rs := redisserver.Start(t)
-		client := redis.NewClient(&redis.Options{Addr: rs.Addr})
-		t.Cleanup(func() { client.Close() })
-		store, err := redislimit.New(redislimit.Config{Client: client})
-		if err != nil {
-			t.Fatal(err)
-		}
-		lock, err := redislock.New(redislock.Config{Client: client})
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.Leases, cfg.Locker, cfg.Limits.Store = store, lock, store
+		cfg = withRedis(t, redisserver.Start(t).Addr, cfg)
 	}
 	keys, err := httpx.NewStaticKeys(httpx.StaticKeysConfig{Keys: map[string]httpx.Principal{
 		atkAcmeKey: {Tenant: "acme"}, atkGlobexKey: {Tenant: "globex"},
