@@ -144,7 +144,7 @@ func testAuditEvents(t *testing.T, naming lkgate.RoomNaming) {
 		{Tenant: "acme", Subject: "alice@acme", Action: lkgate.ActionPermissionsUpdate, Room: "standup", Target: "bob", Outcome: ok},
 		{Tenant: "acme", Subject: "alice@acme", Action: lkgate.ActionParticipantRemove, Room: "standup", Target: "bob", Outcome: ok},
 		{Tenant: "acme", Subject: "alice@acme", Action: lkgate.ActionSIPCall, Room: "standup", Target: "phone", Outcome: ok,
-			Details: map[string]string{"to": "+4930123456", "from": "+15550000001", "sip_call_id": c.SIPCallID}},
+			Details: map[string]string{"to": "+4930123456", "sip_call_id": c.SIPCallID}},
 		{Tenant: "acme", Subject: "alice@acme", Action: lkgate.ActionSIPTransfer, Room: "standup", Target: "phone", Outcome: ok, Details: map[string]string{"transfer_to": "tel:+4930999999"}},
 		{Tenant: "acme", Subject: "alice@acme", Action: lkgate.ActionGuestInvite, Room: "standup", Outcome: ok, Details: map[string]string{"expires_at": inv.ExpiresAt.Format("2006-01-02T15:04:05Z07:00")}},
 		{Tenant: "acme", Subject: "alice@acme", Action: lkgate.ActionGuestInvite, Room: "standup", Outcome: refused, Reason: "limit exceeded", Limit: lkgate.LimitInviteRate},

@@ -82,7 +82,7 @@ func BenchmarkSIP(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	call := lkgate.CallRequest{Room: "bench", Identity: "phone", From: "+15550000001", To: "+15550100", WaitUntilAnswered: true}
+	call := lkgate.CallRequest{Room: "bench", Identity: "phone", To: "+15550100", WaitUntilAnswered: true}
 	if _, err := m.Call(ctx, "acme", call); err != nil {
 		b.Fatal(err)
 	}

@@ -30,7 +30,8 @@
 // callbacks); ParseScopedRoomName maps a LiveKit name back without a key
 // or a store, for agents, egress and webhook handlers. A token costs no
 // LiveKit call: the first join creates the room, with Config.Room and the
-// request's agents, which the token carries. Config.PrecreateRooms creates
+// request's agents, which the token carries (only agents Config.AllowAgent
+// approves for the tenant: none by default). Config.PrecreateRooms creates
 // rooms first instead (one idempotent CreateRoom), and a room quota counts
 // and creates them under a lock.
 //
@@ -85,6 +86,14 @@
 // a client that stays on the signalling connection is never seen.
 // ResolveWebhook maps any event's room to its tenant and name.
 //
+// A webhook's signature stays valid for minutes, so a captured delivery
+// (a SIP participant_left that frees a call slot, say) could be sent
+// again. WebhookDeadline bounds an event's life to WebhookWindow from its
+// created_at, the signature's own window, and a SeenEvents store
+// remembers every id handled within it (NewMemorySeenEvents for one
+// process, redislimit's Store for replicas): httpx refuses the old event
+// and answers a replay as a duplicate.
+//
 // # Guests
 //
 // With Config.Guests set, a tenant invites guests who have no account:
@@ -98,7 +107,13 @@
 // caller's subject among AllowedAdmins), and sends the guest a main-room
 // token through LiveKit, in the guest's own participant attribute
 // AdmissionAttribute (see AdmissionMessage),
-// or a deny followed by removal. WaitingGuests lists who waits.
+// or a deny followed by the lobby's closing. WaitingGuests lists who waits.
+// Every waiting guest holds a lobby room in LiveKit, so the guests that
+// may wait at once are capped per room and per tenant, and their arrival
+// rate too, by default (Limits.MaxWaitingGuestsPerRoom, MaxWaitingGuests,
+// GuestWaitRate): room-auth counts the tenant's lobbies and opens the new
+// one under the tenant's lock before it hands out the token, so that a
+// leaked invite cannot open rooms without bound.
 //
 // # SIP
 //
@@ -107,18 +122,24 @@
 // outbound trunk of each tenant (TenantTrunks, StaticTrunk, or your own
 // TrunkPolicy): requests never carry a trunk, a SIP address or
 // credentials. Config.SIP.AllowDestination guards against toll fraud
-// (AllowPrefixes). Every check runs before LiveKit is called, and the room
-// is created in the tenant's namespace (claimed, under SharedNames) before
-// anything is dialed, so a call never lands in another tenant's room. The
-// callee joins carrying TenantAttribute, like every participant lkgate
-// admits.
+// (AllowPrefixes), and Config.SIP.AllowCallerID decides which caller
+// numbers a tenant may present (AllowCallerIDs); without it a call shows
+// its trunk's number and no other. Under Limits.MaxConcurrentSIPCalls each
+// call holds a slot of its own, named by CallAttribute, until its
+// participant leaves; a call to the room and identity of a call in
+// progress is ErrCallInProgress. Every check runs before LiveKit is
+// called, and the room is created in the tenant's namespace (claimed,
+// under SharedNames) before anything is dialed, so a call never lands in
+// another tenant's room. The callee joins carrying TenantAttribute, like
+// every participant lkgate admits.
 //
 // # Errors
 //
 // Every error is an *Error that matches one sentinel with errors.Is:
 // ErrInvalidArgument (with Error.Field), ErrUnauthenticated, ErrForbidden,
-// ErrNotFound, ErrConflict, ErrUnavailable, ErrTimeout, ErrUpstream,
-// ErrNotConfigured, ErrLimited (with Error.Limit and Error.RetryAfter), or
+// ErrNotFound, ErrConflict (refined by ErrCallInProgress), ErrUnavailable,
+// ErrTimeout, ErrUpstream, ErrNotConfigured, ErrLimited (with Error.Limit
+// and Error.RetryAfter), or
 // for what the far end of a call answered, ErrBusy,
 // ErrDeclined, ErrNoAnswer, ErrCallFailed, ErrTransferRefused or
 // ErrTransferFailed (with Error.SIPStatus when LiveKit reports it).

@@ -17,7 +17,8 @@ import (
 )
 
 // Sentinel errors. Every error returned by lkgate matches exactly one of them
-// with errors.Is, and is an *Error carrying the details.
+// with errors.Is (ErrCallInProgress also ErrConflict, which it refines), and
+// is an *Error carrying the details.
 var (
 	// ErrInvalidArgument: the request is malformed; Error.Field names the culprit.
 	ErrInvalidArgument = errors.New("invalid argument")
@@ -31,6 +32,11 @@ var (
 	// ErrConflict: the current state forbids the operation (for example a
 	// room whose metadata cannot carry an owner, or a refused remote unmute).
 	ErrConflict = errors.New("conflict")
+	// ErrCallInProgress: a call to the same room and identity still holds
+	// its concurrent-call slot (Limits.MaxConcurrentSIPCalls), so a new one
+	// would replace its participant. It refines ErrConflict, which it also
+	// matches.
+	ErrCallInProgress = fmt.Errorf("%w: call in progress", ErrConflict)
 	// ErrUnavailable: LiveKit could not be reached or is overloaded; retrying may help.
 	ErrUnavailable = errors.New("livekit unavailable")
 	// ErrTimeout: LiveKit did not answer within the deadline.
@@ -46,6 +52,10 @@ var (
 	// operation, before anything was done; Error.Limit names the limit and
 	// Error.RetryAfter says when to try again.
 	ErrLimited = errors.New("limit exceeded")
+	// ErrWebhookExpired: a signed webhook event is older than WebhookWindow
+	// (see Manager.WebhookDeadline): a replay, or a delivery LiveKit held
+	// back too long.
+	ErrWebhookExpired = errors.New("webhook expired")
 
 	// Call and transfer outcomes, reported by the far end of a SIP call.
 	// Error.SIPStatus carries the SIP status when LiveKit reports one.

@@ -10,7 +10,8 @@ import (
 )
 
 // Place a call and transfer it, against the fake: each tenant dials through
-// its own trunk, to numbers its allow-list accepts.
+// its own trunk, to numbers its allow-list accepts, and presents its trunk's
+// number or one its caller-ID policy approves.
 func ExampleManager_Call() {
 	fake := lkgatetest.NewUnstartedServer()
 	trunk := fake.AddOutboundTrunk("pbx.example:5060", "+15550000001")
@@ -24,13 +25,15 @@ func ExampleManager_Call() {
 		SIP: lkgate.SIPConfig{
 			Trunks:           lkgate.TenantTrunks(map[string]string{"acme": trunk}),
 			AllowDestination: lkgate.AllowPrefixes(map[string][]string{"acme": {"+1555"}}),
+			AllowCallerID:    lkgate.AllowCallerIDs(map[string][]string{"acme": {"+15550000002"}}),
 		},
 	})
 	if err != nil {
 		panic(err)
 	}
 	ctx := context.Background()
-	req := lkgate.CallRequest{Room: "support", Identity: "caller", From: "+15550000001", To: "+15550100", WaitUntilAnswered: true}
+	// Without From the call presents the trunk's number.
+	req := lkgate.CallRequest{Room: "support", Identity: "caller", To: "+15550100", WaitUntilAnswered: true}
 
 	c, err := m.Call(ctx, "acme", req)
 	if err != nil {
@@ -52,6 +55,11 @@ func ExampleManager_Call() {
 	_, err = m.Call(ctx, "acme", req)
 	fmt.Println("abroad forbidden:", errors.Is(err, lkgate.ErrForbidden))
 
+	req.To, req.From = "+15550100", "+15559999999"
+	_, err = m.Call(ctx, "acme", req)
+	fmt.Println("unapproved caller number forbidden:", errors.As(err, &e) && e.Field == "From")
+
+	req.From = ""
 	_, err = m.Call(ctx, "globex", req)
 	fmt.Println("globex, without a trunk, forbidden:", errors.Is(err, lkgate.ErrForbidden))
 	// Output:
@@ -59,5 +67,6 @@ func ExampleManager_Call() {
 	// transferred to tel:+15550123 <nil>
 	// busy, SIP status 486
 	// abroad forbidden: true
+	// unapproved caller number forbidden: true
 	// globex, without a trunk, forbidden: true
 }

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/livekit/protocol/livekit"
 )
@@ -52,9 +50,9 @@ const (
 // room.localParticipant.attributes after a reconnect); in Go,
 // lksdk.RoomCallback.OnAttributesChanged for the local participant. On
 // "admit" it disconnects from the lobby and connects to URL with Token; on
-// "deny" it disconnects and shows the refusal. lkgate removes a denied
-// guest right after, so a lobby disconnect with reason "participant
-// removed" means denied too.
+// "deny" it disconnects and shows the refusal. lkgate closes a denied
+// guest's lobby right after, so a lobby disconnect with reason "room
+// deleted" means denied too.
 //
 // An attribute, not a data packet: LiveKit drops data sent to a participant
 // whose data channel is not open yet (measured: every packet lost when the
@@ -76,7 +74,9 @@ type AdmissionMessage struct {
 type GuestSession struct {
 	// Token joins the lobby room only, with no permission at all: the
 	// guest can neither publish, subscribe, send data nor change its own
-	// name or attributes.
+	// name or attributes. It admits a first connection until its
+	// ExpiresAt (LobbyJoinWindow); the guest may then wait until its
+	// admission pass expires (GuestConfig.LobbyTTL).
 	Token *Token
 	// LobbyRoom is the LiveKit name of the guest's own lobby.
 	LobbyRoom string
@@ -89,19 +89,26 @@ type GuestSession struct {
 // GuestRoomAuth redeems an invite: it checks the invite, sanitises the
 // guest's name, generates the guest's identity and mints a token for the
 // guest's own lobby room, in which it waits until an admin admits or denies
-// it. No API key is involved: the invite is the credential. Under
-// ScopedNames it makes no LiveKit call: the lobby is in the org's namespace
-// and the guest's join creates it. Under SharedNames the invite's room
-// must still belong to the invite's org (one ListRooms by name); it is
-// created and claimed again if it closed meanwhile.
+// it. No API key is involved: the invite is the credential.
+//
+// Every guest's lobby is a LiveKit room, so the org's guests are counted
+// before one more may wait (Limits.MaxWaitingGuestsPerRoom and
+// MaxWaitingGuests, which apply by default): under the org's count lock,
+// one unfiltered ListRooms counts the lobbies, CreateRoom opens the new
+// one, and a ListRooms by name waits until LiveKit lists it; three LiveKit
+// calls, and none under ScopedNames with both caps off (NoLimit), where
+// the guest's join creates its lobby. Under SharedNames the invite's room
+// must also still belong to the invite's org (one ListRooms by name); it
+// is created and claimed again if it closed meanwhile. Unauthenticated
+// mode counts no guests.
 //
 // Errors: ErrNotConfigured; ErrInvalidArgument with Field "InviteToken" for
 // a missing, oversized, malformed, tampered, foreign-key, wrong-algorithm or
 // expired invite, "GuestName" for a name that is empty once sanitised;
 // ErrNotFound if, under SharedNames, the room now belongs to another
-// tenant; ErrLimited when
-// the org's Limits.GuestWaitRate (or, for a room it no longer has,
-// MaxRooms) refuses.
+// tenant; ErrLimited when the org's GuestWaitRate, MaxWaitingGuestsPerRoom
+// or MaxWaitingGuests (or, for a room it no longer has under SharedNames,
+// MaxRooms) refuses; LiveKit failures as for Token.
 func (m *Manager) GuestRoomAuth(ctx context.Context, inviteToken, guestName string) (*GuestSession, error) {
 	s, inv, err := m.guestRoomAuth(ctx, inviteToken, guestName)
 	// An invite that does not open names no tenant: it is refused, not
@@ -130,7 +137,11 @@ func (m *Manager) guestRoomAuth(ctx context.Context, inviteToken, guestName stri
 	if err != nil {
 		return nil, nil, withContext(err, op, "")
 	}
-	if err := m.allowFor(ctx, inv.Org, LimitGuestWaitRate, func(l Limits) Rate { return l.GuestWaitRate }); err != nil {
+	limits, err := m.limitsOf(ctx, inv.Org)
+	if err != nil {
+		return nil, inv, withContext(err, op, inv.Room)
+	}
+	if err := m.allow(ctx, inv.Org, LimitGuestWaitRate, limits.guestWaitRate()); err != nil {
 		return nil, inv, withContext(err, op, inv.Room)
 	}
 	if inv.Org == "" && !m.cfg.AllowUnauthenticated {
@@ -149,8 +160,7 @@ func (m *Manager) guestRoomAuth(ctx context.Context, inviteToken, guestName stri
 		}
 	}
 	identity := GuestIdentityPrefix + randomID()
-	ttl := m.guests.cfg.LobbyTTL
-	exp := now.Add(ttl).Unix()
+	exp := now.Add(m.guests.cfg.LobbyTTL).Unix()
 	pass, err := m.guests.seal(sealed{
 		Typ: sealedPass, Iss: sealedIssuer, Org: inv.Org, Room: inv.Room, Sub: identity,
 		AllowAll: inv.AllowAll, Admins: inv.Admins, Iat: now.Unix(), Exp: &exp, Jti: randomID(),
@@ -159,7 +169,16 @@ func (m *Manager) guestRoomAuth(ctx context.Context, inviteToken, guestName stri
 		return nil, inv, &Error{Kind: ErrUpstream, Op: op, Msg: "encrypting the guest pass failed"}
 	}
 	lobby := m.lobbyOf(ref, identity)
-	c := tokenClaims(m.cfg.APIKey, inv.Org, lobby.lk, RoomOptions{}, TokenRequest{Identity: identity, Name: name, Grant: &Grant{}}, now, ttl)
+	if perRoom, perTenant := limits.waitingCaps(); ref.checked() && (perRoom > 0 || perTenant > 0) {
+		if err := m.openLobby(ctx, ref, lobby, perRoom, perTenant); err != nil {
+			return nil, inv, withContext(err, op, inv.Room)
+		}
+	}
+	// The token only opens the first connection: a lobby that lkgate
+	// created and nobody joined closes soon after, and no late join may
+	// re-create it outside the guest count.
+	ttl := min(m.guests.cfg.LobbyTTL, LobbyJoinWindow)
+	c := tokenClaims(m.cfg.APIKey, inv.Org, lobby.lk, lobbyOptions, TokenRequest{Identity: identity, Name: name, Grant: &Grant{}}, now, ttl)
 	// The pass is a reserved attribute, which TokenRequest.Attributes may
 	// not carry, so it goes into the claims directly.
 	c.Attributes[GuestPassAttribute] = pass
@@ -198,10 +217,11 @@ type AdmitRequest struct {
 // Config.TokenTTL, the org as TenantAttribute) and hands it to the guest in
 // its lobby as an AdmissionMessage in its AdmissionAttribute; nothing is
 // returned to the caller. It may be repeated: every admit writes a fresh
-// token. Denying writes a deny message, then removes the guest from its
-// lobby. Two LiveKit calls for admit (GetParticipant, UpdateParticipant
-// with attributes only, which keeps the guest's empty permissions), three
-// for deny (RemoveParticipant); SharedNames adds its ownership check, and
+// token. Denying writes a deny message, then closes the guest's lobby,
+// which removes the guest and frees its place among the waiting guests.
+// Two LiveKit calls for admit (GetParticipant, UpdateParticipant with
+// attributes only, which keeps the guest's empty permissions), three for
+// deny (DeleteRoom); SharedNames adds its ownership check, and
 // Config.PrecreateRooms or a room quota what they cost.
 func (m *Manager) Admit(ctx context.Context, tenant, subject string, req AdmitRequest) error {
 	err := m.admit(ctx, tenant, subject, req)
@@ -274,9 +294,11 @@ func (m *Manager) admit(ctx context.Context, tenant, subject string, req AdmitRe
 		return participantError(op, req.Room, err)
 	}
 	if !req.Admit {
-		_, err := m.rooms.RemoveParticipant(ctx, &livekit.RoomParticipantIdentity{Room: lobby.lk, Identity: req.GuestIdentity})
+		// Closing the lobby removes the guest, and frees its place in the
+		// guest count at once rather than when the empty lobby closes.
+		_, err := m.rooms.DeleteRoom(ctx, &livekit.DeleteRoomRequest{Room: lobby.lk})
 		// Gone already (it left after reading the deny): that is the goal.
-		if err = participantError(op, req.Room, err); err != nil && !errors.Is(err, ErrNotFound) {
+		if err = fromLiveKit(op, req.Room, err); err != nil && !errors.Is(err, ErrNotFound) {
 			return err
 		}
 	}
@@ -288,42 +310,20 @@ func errGuestNotWaiting(op, room string) error {
 	return &Error{Kind: ErrNotFound, Op: op, Room: room, Msg: "no such guest is waiting for this room"}
 }
 
-// sanitizeGuestName turns what a guest typed into a display name: invalid
-// UTF-8, control characters and invisible format characters (bidi
-// overrides and isolates, zero-width characters) are removed, runs of
-// white space become one space, and the result is cut to MaxGuestNameRunes.
+// sanitizeGuestName turns what a guest typed into a display name of the
+// name profile (see MaxRoomNameBytes) with sanitizeName: characters the
+// profile refuses are dropped rather than refused, as a person cannot see
+// them, runs of white space become one space, and the result is cut to
+// MaxGuestNameRunes.
 func sanitizeGuestName(in string) (string, error) {
 	if len(in) > maxGuestNameInput {
 		return "", invalidArg("GuestName", "is %d bytes long; the limit is %d", len(in), maxGuestNameInput)
 	}
-	var b strings.Builder
-	space, n := false, 0
-	for _, r := range strings.ToValidUTF8(in, "") {
-		switch {
-		case unicode.IsSpace(r):
-			space = b.Len() > 0
-			continue
-		case unicode.IsControl(r), unicode.Is(unicode.Cf, r), isForbiddenRune(r), r == utf8.RuneError:
-			continue
-		}
-		if n == MaxGuestNameRunes {
-			break
-		}
-		if space {
-			if n+1 == MaxGuestNameRunes {
-				break
-			}
-			b.WriteByte(' ')
-			n++
-			space = false
-		}
-		b.WriteRune(r)
-		n++
-	}
-	if b.Len() == 0 {
+	name := sanitizeName(in, MaxGuestNameRunes)
+	if name == "" {
 		return "", invalidArg("GuestName", "is required (letters, not only spaces or invisible characters)")
 	}
-	return b.String(), nil
+	return name, nil
 }
 
 func validateGuestIdentity(id string) error {

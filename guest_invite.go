@@ -68,7 +68,11 @@ type GuestConfig struct {
 	MinInviteDuration time.Duration
 	MaxInviteDuration time.Duration
 	// LobbyTTL is how long a guest may wait for admission: the lifetime of
-	// its lobby token and of its admission pass. Zero means DefaultLobbyTTL.
+	// its admission pass, counted from room-auth. Its lobby token admits a
+	// first connection for LobbyJoinWindow at most. A guest still waiting
+	// once its pass has expired can no longer be admitted; lkgate closes
+	// its lobby when it next counts the tenant's guests. Zero means
+	// DefaultLobbyTTL.
 	LobbyTTL time.Duration
 }
 

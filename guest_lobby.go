@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -22,13 +23,14 @@ type WaitingGuest struct {
 }
 
 // WaitingGuests lists the guests waiting for the tenant's room, longest
-// waiting first: those in their lobby and not admitted yet (a denied guest
-// is removed from its lobby). Cost: 1 + n LiveKit calls (2 + n under
-// SharedNames, whose ownership check is one more): one unfiltered
+// waiting first: those in their lobby with a valid pass and not admitted
+// yet (a denied guest's lobby is closed). Cost: 1 + n LiveKit calls (2 +
+// n under SharedNames, whose ownership check is one more): one unfiltered
 // ListRooms (LiveKit cannot filter by prefix, so the cost grows with the
 // rooms on the server), and ListParticipants for each of the n lobbies of
-// this room (admitted guests' lobbies included until they leave), 8 at a
-// time. A room nobody has used yet has no lobbies: an empty list.
+// this room (those of admitted guests until they leave, and those whose
+// guest has not joined yet, included), 8 at a time. A room nobody has used
+// yet has no lobbies: an empty list.
 //
 // Errors: ErrNotConfigured; ErrNotFound, under SharedNames, for a missing
 // or foreign room.
@@ -134,4 +136,81 @@ func (g *guests) tag(kind string, parts ...string) string {
 		mac.Write([]byte(p))
 	}
 	return encode32(mac.Sum(nil))
+}
+
+// Lobby rooms. A lobby lkgate creates outlives, unjoined, every first
+// connection its token allows (LobbyJoinWindow, LiveKit's minute of
+// leeway on expiry, a minute for the clocks); once its guest has left, it
+// closes within seconds, so that the guest count follows.
+const (
+	// LobbyJoinWindow is how long a guest's lobby token admits a first
+	// connection (less if GuestConfig.LobbyTTL is shorter). Once connected,
+	// the guest gets fresh tokens from LiveKit and may wait until its
+	// admission pass expires, LobbyTTL after room-auth.
+	LobbyJoinWindow       = 2 * time.Minute
+	lobbyEmptyTimeout     = LobbyJoinWindow + 2*time.Minute
+	lobbyDepartureTimeout = 5 * time.Second
+	// lobbyClockSkew is the margin for the clocks of lkgate and LiveKit
+	// when a lobby's age is read from its creation time.
+	lobbyClockSkew = time.Minute
+)
+
+// lobbyOptions are the settings of every lobby room, whether lkgate or its
+// guest's join creates it.
+var lobbyOptions = RoomOptions{EmptyTimeout: lobbyEmptyTimeout, DepartureTimeout: lobbyDepartureTimeout}
+
+// openLobby creates the lobby of a guest about to wait for main, if the
+// tenant's guest caps (0: off) let one more guest wait: one unfiltered
+// ListRooms, CreateRoom, and ListRooms by name until the lobby shows. The
+// lobby thus exists, and counts, before its token is handed out. Lobbies
+// whose guests can no longer be admitted are closed on the way (one
+// DeleteRoom each): their guests would otherwise hold their places for as
+// long as they stay connected.
+func (m *Manager) openLobby(ctx context.Context, main, lobby roomRef, perRoom, perTenant int) error {
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.EnsureTimeout)
+	defer cancel()
+	return m.withCount(ctx, main, func(c roomCount) error {
+		for _, s := range c.stale {
+			if _, err := m.rooms.DeleteRoom(ctx, &livekit.DeleteRoomRequest{Room: s.lk}); err != nil {
+				if err := fromLiveKit("close lobby", main.name, err); !errors.Is(err, ErrNotFound) {
+					// Still open, so still counted: the caps hold.
+					m.log.WarnContext(ctx, "could not close the lobby of an expired guest", "lobby", s.lk, "error", err.Error())
+					if s.ofTenant {
+						c.lobbies++
+					}
+					if s.ofRoom {
+						c.roomLobbies++
+					}
+				}
+			}
+		}
+		switch {
+		case perRoom > 0 && c.roomLobbies >= perRoom:
+			return limited(LimitMaxWaitingGuestsPerRoom, QuotaRetryAfter, "the guests waiting for this room number %d, its limit (%s)", c.roomLobbies, LimitMaxWaitingGuestsPerRoom)
+		case perTenant > 0 && c.lobbies >= perTenant:
+			return limited(LimitMaxWaitingGuests, QuotaRetryAfter, "the guests waiting for the tenant's rooms number %d, its limit (%s)", c.lobbies, LimitMaxWaitingGuests)
+		}
+		// The owner in the metadata makes the lobby the tenant's under
+		// SharedNames, whose lobby names name no tenant.
+		metadata, _ := metadataWithOwner("", main.tenant)
+		if _, err := m.rooms.CreateRoom(ctx, &livekit.CreateRoomRequest{
+			Name:             lobby.lk,
+			EmptyTimeout:     durationSeconds(lobbyOptions.EmptyTimeout),
+			DepartureTimeout: durationSeconds(lobbyOptions.DepartureTimeout),
+			Metadata:         metadata,
+		}); err != nil {
+			return fromLiveKit("create lobby", main.name, err)
+		}
+		m.settle(ctx, lobby, tenantLobby)
+		return nil
+	})
+}
+
+// staleLobby reports whether the lobby r is older than any admission pass
+// its guest can hold, so that its guest can no longer be admitted: a
+// lobby is created after its guest's pass (by lkgate, or later by a
+// rejoin).
+func (g *guests) staleLobby(r *livekit.Room, now time.Time) bool {
+	created := r.GetCreationTime()
+	return created > 0 && !now.Before(time.Unix(created, 0).Add(g.cfg.LobbyTTL+lobbyClockSkew))
 }

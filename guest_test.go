@@ -180,12 +180,25 @@ func testGuestAdmitFlow(t *testing.T, naming lkgate.RoomNaming) {
 		t.Error("Invite.String prints the token")
 	}
 
-	// Room-auth: under SharedNames one look-up proves the name is still
-	// acme's; under ScopedNames the name alone does.
+	// Room-auth: the guest count (one unfiltered ListRooms), the lobby's
+	// creation, and the ListRooms by name that sees it listed; under
+	// SharedNames one look-up first proves the name is still acme's, where
+	// under ScopedNames the name alone does.
 	e.fake.ResetCalls()
-	s := e.waiting(t, inv, "  Grace \u202e Hopper\x00 ")
-	if n, want := e.fake.TotalCalls(), map[bool]int{false: 0, true: 1}[shared]; n != want {
-		t.Errorf("room-auth cost %d LiveKit calls, want %d", n, want)
+	s, err := e.m.GuestRoomAuth(ctx, inv.Token, "  Grace \u202e Hopper\x00 ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := map[string]int{"ListRooms": e.fake.Calls("ListRooms"), "CreateRoom": e.fake.Calls("CreateRoom")}
+	if diff := cmp.Diff(map[string]int{"ListRooms": map[bool]int{false: 2, true: 3}[shared], "CreateRoom": 1}, calls); diff != "" || e.fake.TotalCalls() != calls["ListRooms"]+1 {
+		t.Errorf("room-auth's LiveKit calls, %d in all (-want +got):\n%s", e.fake.TotalCalls(), diff)
+	}
+	// The lobby exists before the guest joins, with lkgate's settings.
+	if r, ok := e.fake.Room(s.LobbyRoom); !ok || r.EmptyTimeout != 240 || r.DepartureTimeout != 5 || r.Metadata != `{"auth_id":"acme"}` || r.NumParticipants != 0 {
+		t.Errorf("lobby after room-auth: %v (exists %v)", r, ok)
+	}
+	if _, err := e.fake.Join(s.Token.JWT); err != nil {
+		t.Fatal(err)
 	}
 	if s.Name != "Grace Hopper" || !strings.HasPrefix(s.Identity, lkgate.GuestIdentityPrefix) || len(s.Identity) != len("guest-")+26 {
 		t.Errorf("session %+v", s)
@@ -200,6 +213,12 @@ func testGuestAdmitFlow(t *testing.T, naming lkgate.RoomNaming) {
 		t.Errorf("lobby %q", s.LobbyRoom)
 	}
 	c := decode(t, s.Token.JWT)
+	if exp := c.ExpiresAt.Time; !exp.Equal(e.clk.Now().Add(lkgate.LobbyJoinWindow).Truncate(time.Second)) || !s.Token.ExpiresAt.Equal(exp) {
+		t.Errorf("lobby token expires at %s (session says %s), want the join window's end", exp, s.Token.ExpiresAt)
+	}
+	if rc := c.RoomConfig; rc == nil || rc.EmptyTimeout != 240 || rc.DepartureTimeout != 5 || len(rc.Agents) != 0 {
+		t.Errorf("lobby token room configuration %v", rc)
+	}
 	v := c.Video
 	if !v.RoomJoin || v.Room != s.LobbyRoom || v.GetCanPublish() || v.GetCanSubscribe() || v.GetCanPublishData() || v.GetCanUpdateOwnMetadata() ||
 		v.RoomAdmin || v.RoomCreate || v.RoomList || v.Hidden || c.Identity != s.Identity || c.Name != "Grace Hopper" {
@@ -581,8 +600,12 @@ func TestRoomAuthWhenTheRoomChangedHands(t *testing.T) {
 	wantErr(t, err, lkgate.ErrNotFound, "")
 }
 
+// noGuestRate turns the default GuestWaitRate off, for tests that redeem
+// many invites at once.
+var noGuestRate = lkgate.LimitConfig{Default: lkgate.Limits{GuestWaitRate: lkgate.Rate{Events: lkgate.NoLimit}}}
+
 func TestGuestNameSanitising(t *testing.T) {
-	e := newGuestEnv(t, lkgate.Config{AllowUnauthenticated: true})
+	e := newGuestEnv(t, lkgate.Config{AllowUnauthenticated: true, Limits: noGuestRate})
 	inv := e.invite(t, lkgate.InviteRequest{Room: "standup", AllowAll: true})
 	long := strings.Repeat("é", 100)
 	tests := map[string]string{
@@ -615,7 +638,7 @@ func TestGuestNameSanitising(t *testing.T) {
 }
 
 func TestGuestIdentitiesAreUnique(t *testing.T) {
-	e := newGuestEnv(t, lkgate.Config{AllowUnauthenticated: true})
+	e := newGuestEnv(t, lkgate.Config{AllowUnauthenticated: true, Limits: noGuestRate})
 	inv := e.invite(t, lkgate.InviteRequest{Room: "standup", AllowAll: true})
 	seen := map[string]bool{}
 	lobbies := map[string]bool{}
@@ -662,9 +685,9 @@ func TestWaitingGuests(t *testing.T) {
 		if diff := cmp.Diff(want, ids); diff != "" {
 			t.Errorf("waiting (-want +got):\n%s", diff)
 		}
-		// One ListRooms, one ListParticipants per lobby, and SharedNames'
-		// ownership check.
-		if n, want := e.fake.TotalCalls(), map[lkgate.RoomNaming]int{lkgate.ScopedNames: 1 + 3, lkgate.SharedNames: 2 + 3}[naming]; n != want {
+		// One ListRooms, one ListParticipants per lobby (Late's, which
+		// room-auth opened, included), and SharedNames' ownership check.
+		if n, want := e.fake.TotalCalls(), map[lkgate.RoomNaming]int{lkgate.ScopedNames: 1 + 4, lkgate.SharedNames: 2 + 4}[naming]; n != want {
 			t.Errorf("waiting list cost %d LiveKit calls, want %d", n, want)
 		}
 		// globex's "standup": under ScopedNames its own, unused room, under
@@ -712,7 +735,7 @@ func TestGuestsInUnauthenticatedMode(t *testing.T) {
 
 func FuzzGuestRoomAuth(f *testing.F) {
 	fake := lkgatetest.NewServer(f)
-	m, err := lkgate.New(lkgate.Config{URL: fake.URL(), APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret, AllowUnauthenticated: true, Guests: guestConfig()})
+	m, err := lkgate.New(lkgate.Config{URL: fake.URL(), APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret, AllowUnauthenticated: true, Guests: guestConfig(), Limits: noGuestRate})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -46,8 +46,9 @@ func PerSecond(n, burst int) Rate { return Rate{Events: n, Per: time.Second, Bur
 // PerMinute returns a Rate of n events per minute with bursts of burst.
 func PerMinute(n, burst int) Rate { return Rate{Events: n, Per: time.Minute, Burst: burst} }
 
-// Unlimited reports whether r is the zero Rate.
-func (r Rate) Unlimited() bool { return r.Events == 0 }
+// Unlimited reports whether r limits nothing: the zero Rate, or Events
+// NoLimit.
+func (r Rate) Unlimited() bool { return r.Events == 0 || r.Events == NoLimit }
 
 func (r Rate) burst() int {
 	if r.Burst == 0 {
@@ -58,8 +59,10 @@ func (r Rate) burst() int {
 
 func (r Rate) validate(field string) error {
 	switch {
+	case r.Events == NoLimit && r.Per == 0 && r.Burst == 0:
+		return nil
 	case r.Events < 0 || r.Burst < 0 || r.Per < 0:
-		return invalidArg(field, "must not be negative")
+		return invalidArg(field, "must not be negative (Rate{Events: NoLimit} alone turns the limit off)")
 	case r.Events == 0 && (r.Per != 0 || r.Burst != 0):
 		return invalidArg(field, "sets Per or Burst without Events")
 	case r.Events > 0 && r.Per <= 0:
@@ -69,7 +72,10 @@ func (r Rate) validate(field string) error {
 }
 
 // Limits are one tenant's quotas and rates. Every zero field means no
-// limit, so the zero Limits limits nothing.
+// limit, except the guest limits (MaxWaitingGuestsPerRoom,
+// MaxWaitingGuests, GuestWaitRate), whose zero means their default: a
+// leaked invite must not open rooms without bound on a host that set no
+// limits. The zero Limits thus limits guests only.
 type Limits struct {
 	// MaxRooms caps the rooms the tenant owns at once. It is checked when
 	// a request would claim a new room, never for a room the tenant owns.
@@ -80,14 +86,75 @@ type Limits struct {
 	// SIPCallRate limits Call calls that pass validation.
 	SIPCallRate Rate
 	// MaxConcurrentSIPCalls caps the tenant's calls in progress, from
-	// dialing until the SIP participant leaves (see ReleaseCall).
+	// dialing until the SIP participant leaves (see ReleaseCall). Under it,
+	// a call to the room and identity of a call in progress is refused
+	// (ErrCallInProgress).
 	MaxConcurrentSIPCalls int
 	// InviteRate limits Invite calls.
 	InviteRate Rate
 	// GuestWaitRate limits GuestRoomAuth calls with a valid invite of the
 	// tenant: guests let into lobbies. It bounds what a leaked invite link
 	// can cost; invalid invites cost no LiveKit call and are not counted.
+	// Zero means DefaultGuestWaitsPerMinute a minute in bursts of
+	// DefaultGuestWaitBurst; Rate{Events: NoLimit} turns it off.
 	GuestWaitRate Rate
+	// MaxWaitingGuestsPerRoom caps the guests waiting for one room at
+	// once, and MaxWaitingGuests those waiting for any of the tenant's
+	// rooms: GuestRoomAuth counts them in LiveKit before it lets one more
+	// in. Each waiting guest holds a lobby room of its own, from room-auth
+	// until it leaves (admitted, denied or gone; its place is free a few
+	// seconds later, at once when denied) or, if it never joins,
+	// LobbyJoinWindow plus two minutes; a guest still there when its pass
+	// has expired (GuestConfig.LobbyTTL) can never be admitted, and the
+	// next count closes its lobby. So MaxWaitingGuests is also the
+	// tenant's quota of lobby rooms, apart from MaxRooms, which lobbies
+	// never count against (guests cannot use up the rooms of the tenant's
+	// meetings, nor a tenant at its room quota turn guests away). Zero
+	// means DefaultMaxWaitingGuestsPerRoom and DefaultMaxWaitingGuests;
+	// NoLimit turns a cap off, and with both off room-auth makes no
+	// LiveKit call under ScopedNames. Unauthenticated mode counts nothing.
+	MaxWaitingGuestsPerRoom int
+	MaxWaitingGuests        int
+}
+
+// Guest limits: their names, their defaults, and the value that turns one
+// off.
+const (
+	LimitMaxWaitingGuestsPerRoom = "max_waiting_guests_per_room"
+	LimitMaxWaitingGuests        = "max_waiting_guests"
+
+	DefaultMaxWaitingGuestsPerRoom = 10
+	DefaultMaxWaitingGuests        = 50
+	DefaultGuestWaitsPerMinute     = 20
+	DefaultGuestWaitBurst          = 10
+
+	// NoLimit turns off a limit whose zero means a default: as a cap
+	// (MaxWaitingGuests, MaxWaitingGuestsPerRoom), or as the Events of a
+	// Rate (GuestWaitRate) whose Per and Burst are zero.
+	NoLimit = -1
+)
+
+// guestWaitRate is GuestWaitRate with its default applied.
+func (l Limits) guestWaitRate() Rate {
+	if l.GuestWaitRate == (Rate{}) {
+		return PerMinute(DefaultGuestWaitsPerMinute, DefaultGuestWaitBurst)
+	}
+	return l.GuestWaitRate
+}
+
+// waitingCaps returns the guest caps with their defaults applied; 0 means
+// off.
+func (l Limits) waitingCaps() (perRoom, perTenant int) {
+	orDefault := func(n, def int) int {
+		switch n {
+		case 0:
+			return def
+		case NoLimit:
+			return 0
+		}
+		return n
+	}
+	return orDefault(l.MaxWaitingGuestsPerRoom, DefaultMaxWaitingGuestsPerRoom), orDefault(l.MaxWaitingGuests, DefaultMaxWaitingGuests)
 }
 
 func (l Limits) validate(field string) error {
@@ -106,10 +173,17 @@ func (l Limits) validate(field string) error {
 	if err := l.InviteRate.validate(field + ".InviteRate"); err != nil {
 		return err
 	}
+	if l.MaxWaitingGuestsPerRoom < NoLimit {
+		return invalidArg(field+".MaxWaitingGuestsPerRoom", "must not be negative (NoLimit turns the cap off)")
+	}
+	if l.MaxWaitingGuests < NoLimit {
+		return invalidArg(field+".MaxWaitingGuests", "must not be negative (NoLimit turns the cap off)")
+	}
 	return l.GuestWaitRate.validate(field + ".GuestWaitRate")
 }
 
-// LimitConfig configures per-tenant limits. Its zero value limits nothing.
+// LimitConfig configures per-tenant limits. Its zero value limits guests
+// only, by the defaults of the guest limits (see Limits).
 type LimitConfig struct {
 	// Default applies to every tenant that Tenant does not override,
 	// including the empty tenant of unauthenticated mode.
@@ -126,10 +200,12 @@ type LimitConfig struct {
 
 // LimitStore keeps the state behind rate limits and concurrency quotas.
 // Keys are "lkgate:limit:<limit>:<tenant>", such as
-// "lkgate:limit:token_rate:acme"; a concurrent call's holder is its room
-// and identity joined by a NUL byte. If it fails, the limited operation
-// fails with ErrUnavailable: a limit is never skipped. Implementations
-// must be safe for concurrent use.
+// "lkgate:limit:token_rate:acme". A concurrent SIP call holds two slots: one
+// of its tenant's key, whose holder is its LiveKit room, identity and call
+// id (CallAttribute) joined by NUL bytes, and the only slot of that key
+// followed by NUL, room, NUL, identity, held by its call id. If it fails,
+// the limited operation fails with ErrUnavailable: a limit is never
+// skipped. Implementations must be safe for concurrent use.
 type LimitStore interface {
 	// Allow takes one event from the rate limit named key. A refusal
 	// returns allowed false and how long to wait before one event would

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/livekit/protocol/livekit"
 	"github.com/livekit/protocol/webhook"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/lkgate/lkgate"
 	"github.com/lkgate/lkgate/lkgatetest"
@@ -270,7 +272,7 @@ func testConcurrentSIPCalls(t *testing.T, naming lkgate.RoomNaming) {
 	if len(e.fake.Dialed()) != dialed {
 		t.Error("a refused call was dialed")
 	}
-	if _, err := e.m.Call(ctx, "globex", lkgate.CallRequest{Room: "g", Identity: "p1", From: "+15550000002", To: "+4930123456"}); err != nil {
+	if _, err := e.m.Call(ctx, "globex", lkgate.CallRequest{Room: "g", Identity: "p1", To: "+4930123456"}); err != nil {
 		t.Errorf("another tenant was limited: %v", err)
 	}
 
@@ -319,9 +321,179 @@ func TestFailedCallsHoldNoSlot(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantLimited(t, mustFail(e.m.Call(ctx, "acme", callAs("p2"))), lkgate.LimitSIPCallRate)
-	// The rate's refusal released the slot it had taken.
-	if h, err := store.Holders(ctx, "lkgate:limit:max_concurrent_sip_calls:acme"); err != nil || len(h) != 0 {
-		t.Errorf("slots held after the refusals: %v, %v", h, err)
+	// The rate's refusal released the slot it had taken, and the busy
+	// call's: the tenant's and each participant's.
+	key, support := "lkgate:limit:max_concurrent_sip_calls:acme", lkName(t, e.m, "acme", "support")
+	for _, k := range []string{key, key + "\x00" + support + "\x00phone", key + "\x00" + support + "\x00p1", key + "\x00" + support + "\x00p2"} {
+		if h, err := store.Holders(ctx, k); err != nil || len(h) != 0 {
+			t.Errorf("slots of %q held after the refusals: %v, %v", k, h, err)
+		}
+	}
+}
+
+// A second call to the room and identity of a call in progress is refused
+// (ErrCallInProgress) and never dialed, below the limit too: LiveKit would
+// replace the first call's participant, whose participant_left would then
+// free the slot the second call holds. In both namings.
+func TestCallInProgressIsRefused(t *testing.T) {
+	forEachNaming(t, testCallInProgressIsRefused)
+}
+
+func testCallInProgressIsRefused(t *testing.T, naming lkgate.RoomNaming) {
+	e, _, _ := newLimitedSIPEnv(t, naming, lkgate.Limits{MaxConcurrentSIPCalls: 2})
+	ctx := context.Background()
+	support := lkName(t, e.m, "acme", "support")
+	first, err := e.m.Call(ctx, "acme", callAs("p1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := e.fake.Dialed(); d[0].ParticipantAttributes[lkgate.CallAttribute] == "" {
+		t.Fatalf("a call holding a slot was dialed without %s: %v", lkgate.CallAttribute, d[0].ParticipantAttributes)
+	}
+	err = mustFail(e.m.Call(ctx, "acme", callAs("p1")))
+	var le *lkgate.Error
+	if !errors.Is(err, lkgate.ErrCallInProgress) || !errors.Is(err, lkgate.ErrConflict) || !errors.As(err, &le) || le.Field != "Identity" {
+		t.Fatalf("second call to p1: %v, want ErrCallInProgress (an ErrConflict) on Identity", err)
+	}
+	if n := len(e.fake.Dialed()); n != 1 {
+		t.Errorf("%d calls dialed, want 1: the second was dialed", n)
+	}
+	if ps := e.fake.Participants(support); len(ps) != 1 || ps[0].Sid != first.ParticipantSID {
+		t.Errorf("the first call's participant was replaced: %v", ps)
+	}
+	// The refusal took no slot: another participant can still be called.
+	if _, err := e.m.Call(ctx, "acme", callAs("p2")); err != nil {
+		t.Fatal(err)
+	}
+	wantLimited(t, mustFail(e.m.Call(ctx, "acme", callAs("p3"))), lkgate.LimitMaxConcurrentSIPCalls)
+
+	// Once the first call has ended, its participant can be called again.
+	ev := leftEvent(e.fake, support, "p1")
+	if _, err := adminClient(e.fake).RemoveParticipant(ctx, &livekit.RoomParticipantIdentity{Room: support, Identity: "p1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.ReleaseCall(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.m.Call(ctx, "acme", callAs("p1")); err != nil {
+		t.Fatalf("calling p1 again after its call ended: %v", err)
+	}
+}
+
+// Racing calls to one participant dial it once, whatever the limit.
+func TestRacingCallsToOneParticipant(t *testing.T) {
+	e, _, _ := newLimitedSIPEnv(t, lkgate.ScopedNames, lkgate.Limits{MaxConcurrentSIPCalls: 10})
+	var placed, refused atomic.Int32
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			_, err := e.m.Call(context.Background(), "acme", callAs("p1"))
+			switch {
+			case err == nil:
+				placed.Add(1)
+			case errors.Is(err, lkgate.ErrCallInProgress):
+				refused.Add(1)
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if placed.Load() != 1 || refused.Load() != 9 || len(e.fake.Dialed()) != 1 {
+		t.Errorf("%d placed, %d refused, %d dialed; want 1, 9, 1", placed.Load(), refused.Load(), len(e.fake.Dialed()))
+	}
+}
+
+// Only the call a participant_left names (CallAttribute) is freed: the
+// late or replayed event of an earlier call to the same room and identity,
+// the event of a SIP participant lkgate did not dial, and a non-SIP
+// participant's free nothing.
+func TestReleaseCallFreesOnlyItsCall(t *testing.T) {
+	e, _, _ := newLimitedSIPEnv(t, lkgate.ScopedNames, lkgate.Limits{MaxConcurrentSIPCalls: 1})
+	ctx := context.Background()
+	support := lkName(t, e.m, "acme", "support")
+	if _, err := e.m.Call(ctx, "acme", callAs("p1")); err != nil {
+		t.Fatal(err)
+	}
+	earlier := leftEvent(e.fake, support, "p1")
+	if _, err := adminClient(e.fake).RemoveParticipant(ctx, &livekit.RoomParticipantIdentity{Room: support, Identity: "p1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.ReleaseCall(ctx, earlier); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.m.Call(ctx, "acme", callAs("p1")); err != nil {
+		t.Fatal(err)
+	}
+	current := leftEvent(e.fake, support, "p1")
+	notDialed := proto.Clone(current).(*livekit.WebhookEvent)
+	delete(notDialed.Participant.Attributes, lkgate.CallAttribute)
+	notSIP := proto.Clone(current).(*livekit.WebhookEvent)
+	notSIP.Participant.Kind = livekit.ParticipantInfo_STANDARD
+	for name, ev := range map[string]*livekit.WebhookEvent{"earlier call": earlier, "not dialed by lkgate": notDialed, "not SIP": notSIP} {
+		if err := e.m.ReleaseCall(ctx, ev); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	wantLimited(t, mustFail(e.m.Call(ctx, "acme", callAs("p2"))), lkgate.LimitMaxConcurrentSIPCalls)
+	if err := mustFail(e.m.Call(ctx, "acme", callAs("p1"))); !errors.Is(err, lkgate.ErrCallInProgress) {
+		t.Errorf("calling p1 again: %v, want ErrCallInProgress", err)
+	}
+	if n := len(e.fake.Dialed()); n != 2 {
+		t.Errorf("%d calls dialed, want 2", n)
+	}
+	if err := e.m.ReleaseCall(ctx, current); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.m.Call(ctx, "acme", callAs("p2")); err != nil {
+		t.Fatalf("after the call's own participant_left: %v", err)
+	}
+}
+
+// Without webhooks, a refusal frees the settled slots of calls that are
+// gone from LiveKit: a call is gone when no participant carries its id,
+// even if one has its identity (LiveKit hangs up a SIP participant that
+// another participant joining as it replaces). A participant's slot left
+// behind by a release that failed halfway is freed the same way.
+func TestReconcileCallsByCall(t *testing.T) {
+	e, clock, store := newLimitedSIPEnv(t, lkgate.ScopedNames, lkgate.Limits{MaxConcurrentSIPCalls: 1})
+	ctx := context.Background()
+	support := lkName(t, e.m, "acme", "support")
+	if _, err := e.m.Call(ctx, "acme", callAs("p1")); err != nil {
+		t.Fatal(err)
+	}
+	e.fake.AddParticipant(support, lkgatetest.Participant{Identity: "p1"})
+	wantLimited(t, mustFail(e.m.Call(ctx, "acme", callAs("p2"))), lkgate.LimitMaxConcurrentSIPCalls)
+	clock.Advance(4 * time.Minute)
+	e.fake.ResetCalls()
+	if _, err := e.m.Call(ctx, "acme", callAs("p2")); err != nil {
+		t.Fatalf("the slot of a replaced call was not reconciled: %v", err)
+	}
+	if n := e.fake.Calls("ListParticipants"); n != 1 {
+		t.Errorf("reconcile: %d ListParticipants, want 1", n)
+	}
+
+	// p2's call ends while its release fails halfway: the tenant's slot is
+	// freed, the participant's is not.
+	key := "lkgate:limit:max_concurrent_sip_calls:acme"
+	held, err := store.Holders(ctx, key)
+	if err != nil || len(held) != 1 {
+		t.Fatalf("holders %v, %v", held, err)
+	}
+	for holder := range held {
+		if err := store.Release(ctx, key, holder); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := adminClient(e.fake).RemoveParticipant(ctx, &livekit.RoomParticipantIdentity{Room: support, Identity: "p2"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := mustFail(e.m.Call(ctx, "acme", callAs("p2"))); !errors.Is(err, lkgate.ErrCallInProgress) {
+		t.Fatalf("calling p2 before its slot settled: %v, want ErrCallInProgress", err)
+	}
+	clock.Advance(4 * time.Minute)
+	if _, err := e.m.Call(ctx, "acme", callAs("p2")); err != nil {
+		t.Fatalf("the participant's slot of an ended call was not reconciled: %v", err)
 	}
 }
 

@@ -89,6 +89,16 @@ type Config struct {
 	PrecreateRooms bool
 	// Room is applied to the rooms of lkgate's tenants.
 	Room RoomOptions
+	// AllowAgent, when set, must approve every agent a token asks LiveKit
+	// to dispatch (TokenRequest.Agents), by tenant and agent name; a
+	// refused name is ErrForbidden before any LiveKit call. Nil refuses
+	// every named agent: an agent runs with its deployment's credentials
+	// and data, so which tenant may summon which is the host's decision
+	// (see AllowAgents). LiveKit's automatic dispatch, of workers
+	// registered without an agent name into every new room, is not
+	// requested by anyone and not governed here: register per-tenant
+	// agents with a name.
+	AllowAgent func(tenant, agentName string) bool
 	// UnownedRooms is the policy, under SharedNames, for rooms that exist
 	// without an owner. ScopedNames refuses a non-zero value.
 	UnownedRooms UnownedRoomPolicy
@@ -116,7 +126,7 @@ type Config struct {
 	SIP SIPConfig
 
 	// Limits sets per-tenant quotas and rates. Its zero value limits
-	// nothing.
+	// guests only, by the defaults of the guest limits (see Limits).
 	Limits LimitConfig
 	// Auditor receives an AuditEvent for every state-changing action. Nil
 	// means NewSlogAuditor(Logger): with a nil Logger, events are dropped.

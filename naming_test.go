@@ -13,8 +13,8 @@ import (
 // Tenants and rooms chosen to break a naive encoding: separators in
 // either part, digits, a room that is itself a scoped name, non-ASCII.
 var (
-	trickyTenants = []string{"acme", "a", "a_b", "_", "a_", "_a", "4", "123", "t4_acme", "t1_a_b", "日本", "ü", strings.Repeat("x", lkgate.MaxTenantBytes)}
-	trickyRooms   = []string{"standup", "x", "_", "__", "a_b", "_a", "b_", "4", "t4_acme_x", "t1_a_b", "t4_acme", "日本語", "ünï", lkgate.LobbyPrefix + "x"}
+	trickyTenants = []string{"acme", "a", "a_b", "_", "a_", "_a", "4", "123", "t4_acme", "t1_a_b", "日本", "ü", "a b", strings.Repeat("x", lkgate.MaxTenantBytes)}
+	trickyRooms   = []string{"standup", "x", "_", "__", "a_b", "_a", "b_", "4", "t4_acme_x", "t1_a_b", "t4_acme", "日本語", "ünï", "a b", "_ _", lkgate.LobbyPrefix + "x"}
 )
 
 func TestScopedRoomName(t *testing.T) {
@@ -68,6 +68,13 @@ func TestScopedRoomNameRefusesInvalidParts(t *testing.T) {
 		{"room past LiveKit's limit with the prefix", "acme", longest + "r", "Room"},
 		{"room not UTF-8", "acme", "r\xff", "Room"},
 		{"room with a bidi override", "acme", "r\u202e", "Room"},
+		// The name profile, on both parts.
+		{"tenant with a zero-width space", "ac\u200bme", "r", "tenant"},
+		{"blank tenant", " ", "r", "tenant"},
+		{"blank room", "acme", "   ", "Room"},
+		{"room with an outer space", "acme", "r ", "Room"},
+		{"room not in NFC", "acme", "cafe\u0301", "Room"},
+		{"room starting with a combining mark", "acme", "\u0301r", "Room"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := lkgate.ScopedRoomName(tt.tenant, tt.room)
@@ -102,6 +109,13 @@ func TestParseScopedRoomNameRefusesNonCanonicalNames(t *testing.T) {
 		"control in tenant":        "t4_ac\x00e_x",
 		"control in room":          "t4_acme_a\nb",
 		"past LiveKit's limit":     "t4_acme_" + strings.Repeat("r", lkgate.MaxRoomNameBytes-len("t4_acme_")+1),
+		// The name profile, on both parts.
+		"blank tenant":               "t1_ _x",
+		"invisible tenant":           "t7_ac\u200bme_x",
+		"room with an outer space":   "t4_acme_ x",
+		"room not in NFC":            "t4_acme_cafe\u0301",
+		"room starting with a mark":  "t4_acme_\u0301x",
+		"room with a no-break space": "t4_acme_a\u00a0b",
 	} {
 		if tenant, room, ok := lkgate.ParseScopedRoomName(in); ok {
 			t.Errorf("%s: ParseScopedRoomName(%q) = %q, %q, true", name, in, tenant, room)

@@ -192,76 +192,157 @@ func (m *Manager) createCounted(ctx context.Context, ref roomRef, agents []Agent
 
 // counted runs create, which makes ref's room, within the tenant's room
 // quota.
-//
-// The quota is counted from LiveKit, the one source of truth (rooms close
-// on their own), under a per-tenant lock, before anything is created: a
-// refused request leaves no room behind. The lock is held until LiveKit's
-// room list shows the new room, so the next count, here or on another
-// replica, sees it.
 func (m *Manager) counted(ctx context.Context, ref roomRef, maxRooms int, create func() error) error {
+	return m.withCount(ctx, ref, func(c roomCount) error {
+		if c.mine {
+			return nil
+		}
+		// A shared name's claim audits itself; a scoped room's creation is
+		// audited here, where the quota lets it happen.
+		action := ActionRoomClaim
+		if m.cfg.RoomNames == ScopedNames {
+			action = ActionRoomCreate
+		}
+		if c.rooms >= maxRooms {
+			err := limited(LimitMaxRooms, QuotaRetryAfter, "the tenant has %d rooms, its limit (max_rooms)", c.rooms)
+			m.audit(ctx, AuditEvent{Tenant: ref.tenant, Action: action, Room: ref.name}, err)
+			return err
+		}
+		if err := create(); err != nil {
+			return err
+		}
+		if action == ActionRoomCreate {
+			m.audit(ctx, AuditEvent{Tenant: ref.tenant, Action: action, Room: ref.name}, nil)
+		}
+		m.settle(ctx, ref, tenantRoom)
+		return nil
+	})
+}
+
+// withCount runs f, which may create one room of ref's tenant (a room or a
+// lobby) within a quota, with a fresh count of the tenant's rooms.
+//
+// Quotas are counted from LiveKit, the one source of truth (rooms close
+// on their own), under a per-tenant lock, before anything is created: a
+// refused request leaves no room behind. f holds the lock until LiveKit's
+// room list shows what it created (settle), so the next count, here or on
+// another replica, sees it.
+func (m *Manager) withCount(ctx context.Context, ref roomRef, f func(roomCount) error) error {
 	unlock, err := m.lock(ctx, "lkgate:tenant-rooms:"+ref.tenant, "the tenant's room quota lock")
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	n, mine, err := m.countRooms(ctx, ref)
-	if err != nil || mine {
+	c, err := m.countRooms(ctx, ref)
+	if err != nil {
 		return err
 	}
-	// A shared name's claim audits itself; a scoped room's creation is
-	// audited here, where the quota lets it happen.
-	action := ActionRoomClaim
-	if m.cfg.RoomNames == ScopedNames {
-		action = ActionRoomCreate
-	}
-	if n >= maxRooms {
-		err := limited(LimitMaxRooms, QuotaRetryAfter, "the tenant has %d rooms, its limit (max_rooms)", n)
-		m.audit(ctx, AuditEvent{Tenant: ref.tenant, Action: action, Room: ref.name}, err)
-		return err
-	}
-	if err := create(); err != nil {
-		return err
-	}
-	if action == ActionRoomCreate {
-		m.audit(ctx, AuditEvent{Tenant: ref.tenant, Action: action, Room: ref.name}, nil)
-	}
-	m.settle(ctx, ref)
-	return nil
+	return f(c)
 }
 
-// countRooms counts the rooms of ref's tenant, and reports whether ref is
-// one. Lobbies are not counted.
-func (m *Manager) countRooms(ctx context.Context, ref roomRef) (n int, mine bool, err error) {
+// roomCount is what one unfiltered ListRooms tells of a tenant's rooms.
+type roomCount struct {
+	rooms int  // the tenant's rooms, lobbies left out
+	mine  bool // ref's room is one of them
+	// lobbies are the tenant's guest lobbies, and roomLobbies those of
+	// ref's room. A lobby whose guest's pass has certainly expired is not
+	// among them but in stale, for the guest count to close.
+	lobbies, roomLobbies int
+	stale                []staleLobby
+}
+
+// staleLobby is a lobby left to a guest that can no longer be admitted.
+type staleLobby struct {
+	lk       string
+	ofTenant bool // counted in lobbies
+	ofRoom   bool // counted in roomLobbies
+}
+
+// countRooms counts the rooms and lobbies of ref's tenant, and reports
+// whether ref is one of its rooms.
+func (m *Manager) countRooms(ctx context.Context, ref roomRef) (roomCount, error) {
+	var c roomCount
 	res, err := m.rooms.ListRooms(ctx, &livekit.ListRoomsRequest{})
 	if err != nil {
-		return 0, false, fromLiveKit("list rooms", ref.name, err)
+		return c, fromLiveKit("list rooms", ref.name, err)
 	}
+	var lobbyPrefix string
+	if m.guests != nil {
+		lobbyPrefix = m.lobbyPrefix(ref)
+	}
+	now := m.now()
 	for _, r := range res.GetRooms() {
-		if name, ok := m.tenantRoomName(r, ref.tenant); ok {
-			n++
-			mine = mine || name == ref.name
+		name, kind := m.roomKind(r, ref.tenant)
+		if kind == tenantRoom {
+			c.rooms++
+			c.mine = c.mine || name == ref.name
+			continue
+		}
+		// Under SharedNames a lobby that a guest's join re-created has no
+		// owner in its metadata; its name still gives its room.
+		ofRoom := lobbyPrefix != "" && strings.HasPrefix(r.GetName(), lobbyPrefix)
+		switch {
+		case kind != tenantLobby && !ofRoom:
+		case m.guests != nil && m.guests.staleLobby(r, now):
+			c.stale = append(c.stale, staleLobby{lk: r.GetName(), ofTenant: kind == tenantLobby, ofRoom: ofRoom})
+		default:
+			if kind == tenantLobby {
+				c.lobbies++
+			}
+			if ofRoom {
+				c.roomLobbies++
+			}
 		}
 	}
-	return n, mine, nil
+	return c, nil
+}
+
+// roomClass is what a LiveKit room is to one tenant.
+type roomClass int
+
+const (
+	notTenants roomClass = iota
+	tenantRoom
+	tenantLobby
+)
+
+// roomKind tells whether r is one of tenant's rooms or guest lobbies, and
+// gives a room's name as the tenant knows it. Under ScopedNames the name
+// decides; under SharedNames the metadata, which is parsed only where it
+// could name the tenant (lkgate writes the owner into the lobbies it
+// creates).
+func (m *Manager) roomKind(r *livekit.Room, tenant string) (name string, kind roomClass) {
+	lobby := false
+	if m.cfg.RoomNames == SharedNames {
+		md := r.GetMetadata()
+		if !mayName(md, tenant) || !ownedBy(md, tenant) {
+			return "", notTenants
+		}
+		name, lobby = r.GetName(), strings.HasPrefix(r.GetName(), LobbyPrefix)
+	} else {
+		owner, scopedName, ok := ParseScopedRoomName(r.GetName())
+		if !ok || owner != tenant {
+			return "", notTenants
+		}
+		name, lobby = scopedName, strings.HasPrefix(scopedName, LobbyPrefix)
+	}
+	if lobby {
+		return name, tenantLobby
+	}
+	return name, tenantRoom
 }
 
 // tenantRoomName reports whether r is one of tenant's rooms (not a lobby),
-// and its name as the tenant knows it. Under ScopedNames the name decides;
-// under SharedNames the metadata, which is parsed only where it could name
-// the tenant.
+// and its name as the tenant knows it.
 func (m *Manager) tenantRoomName(r *livekit.Room, tenant string) (string, bool) {
-	if m.cfg.RoomNames == SharedNames {
-		md := r.GetMetadata()
-		return r.GetName(), mayName(md, tenant) && ownedBy(md, tenant)
-	}
-	owner, name, ok := ParseScopedRoomName(r.GetName())
-	return name, ok && owner == tenant && !strings.HasPrefix(name, LobbyPrefix)
+	name, kind := m.roomKind(r, tenant)
+	return name, kind == tenantRoom
 }
 
 // settle waits, boundedly, until LiveKit's room list shows ref's room as
-// the tenant's: the list trails creations and metadata updates by
-// milliseconds.
-func (m *Manager) settle(ctx context.Context, ref roomRef) {
+// the tenant's room or lobby (kind): the list trails creations and
+// metadata updates by milliseconds.
+func (m *Manager) settle(ctx context.Context, ref roomRef, kind roomClass) {
 	deadline := time.Now().Add(settleTimeout)
 	for {
 		room, err := m.lookupRoom(ctx, ref)
@@ -269,7 +350,7 @@ func (m *Manager) settle(ctx context.Context, ref roomRef) {
 			return
 		}
 		if room != nil {
-			if _, ok := m.tenantRoomName(room, ref.tenant); ok {
+			if _, k := m.roomKind(room, ref.tenant); k == kind {
 				return
 			}
 		}

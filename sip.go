@@ -2,6 +2,7 @@ package lkgate
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"strings"
 	"time"
@@ -39,7 +40,9 @@ type CallRequest struct {
 	Identity string
 	// Name is the SIP participant's display name.
 	Name string
-	// From is the caller number shown to the callee (E.164). Required.
+	// From is the caller number shown to the callee (E.164). Empty means
+	// one of the trunk's numbers, picked by LiveKit; any other number needs
+	// the approval of Config.SIP.AllowCallerID.
 	From string
 	// To is the number dialed (E.164, such as "+4930123456"). Required.
 	To string
@@ -68,24 +71,32 @@ type Call struct {
 // callee into req.Room as a SIP participant carrying TenantAttribute.
 //
 // Everything is checked before LiveKit is called: the numbers (E.164), the
-// trunk (Config.SIP.Trunks) and the destination (Config.SIP.AllowDestination).
-// Then the room is created with Config.Room (under ScopedNames, one
-// idempotent CreateRoom in the tenant's namespace; under SharedNames,
-// ensured and claimed exactly as for a token), so that nothing is ever
-// dialed into another tenant's room, and the call is placed
-// (CreateSIPParticipant).
+// destination (Config.SIP.AllowDestination), the caller number
+// (Config.SIP.AllowCallerID), the trunk (Config.SIP.Trunks) and the
+// tenant's limits. Under Limits.MaxConcurrentSIPCalls a call holds a slot
+// of its own until its SIP participant leaves, and a call to a room and
+// identity whose call still holds its slot is refused rather than dialed:
+// LiveKit would replace that participant, hanging up its call. Then the
+// room is created with Config.Room (under ScopedNames, one idempotent
+// CreateRoom in the tenant's namespace; under SharedNames, ensured and
+// claimed exactly as for a token), so that nothing is ever dialed into
+// another tenant's room, and the call is placed (CreateSIPParticipant).
 //
 // Errors: ErrNotConfigured without SIP configuration, for a trunk LiveKit
 // does not know, or when LiveKit's SIP service is not connected;
 // ErrInvalidArgument naming the field; ErrForbidden for a tenant without a
-// trunk or a refused destination; ErrNotFound for another tenant's shared
-// name; with
+// trunk, or a refused destination (Field "To") or caller number (Field
+// "From"); ErrNotFound for another tenant's shared name; ErrCallInProgress
+// for the room and identity of a call in progress; ErrLimited; with
 // WaitUntilAnswered, ErrBusy, ErrDeclined, ErrNoAnswer or ErrCallFailed
 // carrying the SIP status.
 func (m *Manager) Call(ctx context.Context, tenant string, req CallRequest) (*Call, error) {
 	call, err := m.call(ctx, tenant, req)
 	ev := AuditEvent{Tenant: tenant, Action: ActionSIPCall, Room: req.Room, Target: req.Identity,
-		Details: map[string]string{"to": req.To, "from": req.From}}
+		Details: map[string]string{"to": req.To}}
+	if req.From != "" { // else the trunk's number
+		ev.Details["from"] = req.From
+	}
 	if call != nil {
 		ev.Details["sip_call_id"] = call.SIPCallID
 	}
@@ -108,11 +119,14 @@ func (m *Manager) call(ctx context.Context, tenant string, req CallRequest) (*Ca
 	if allow := m.cfg.SIP.AllowDestination; allow != nil && !allow(tenant, req.To) {
 		return nil, &Error{Kind: ErrForbidden, Op: op, Room: req.Room, Field: "To", Msg: "this number may not be dialed"}
 	}
+	if allow := m.cfg.SIP.AllowCallerID; req.From != "" && (allow == nil || !allow(tenant, req.From)) {
+		return nil, &Error{Kind: ErrForbidden, Op: op, Room: req.Room, Field: "From", Msg: "this caller number may not be presented (leave it empty to present the trunk's)"}
+	}
 	trunk, err := m.trunk(ctx, tenant)
 	if err != nil {
 		return nil, withContext(err, op, req.Room)
 	}
-	release, err := m.takeCallSlot(ctx, tenant, ref.lk, req.Identity)
+	slot, release, err := m.takeCallSlot(ctx, tenant, ref.lk, req.Identity)
 	if err != nil {
 		return nil, withContext(err, op, req.Room)
 	}
@@ -134,8 +148,15 @@ func (m *Manager) call(ctx context.Context, tenant string, req CallRequest) (*Ca
 		release()
 		return nil, withContext(masked(err), op, req.Room)
 	}
+	attrs := map[string]string{}
 	if ref.checked() {
-		lkreq.ParticipantAttributes = map[string]string{TenantAttribute: tenant}
+		attrs[TenantAttribute] = tenant
+	}
+	if slot != nil {
+		attrs[CallAttribute] = slot.id
+	}
+	if len(attrs) > 0 {
+		lkreq.ParticipantAttributes = attrs
 	}
 	info, err := m.sip.CreateSIPParticipant(ctx, lkreq)
 	if err != nil {
@@ -158,8 +179,10 @@ func validateCall(req CallRequest) error {
 	if err := validateOptionalText("Name", req.Name, MaxNameBytes); err != nil {
 		return err
 	}
-	if err := validateE164("From", req.From); err != nil {
-		return err
+	if req.From != "" {
+		if err := validateE164("From", req.From); err != nil {
+			return err
+		}
 	}
 	if err := validateE164("To", req.To); err != nil {
 		return err
@@ -336,44 +359,90 @@ func upstreamCode(err error) (code twirp.ErrorCode, msg string, remote bool) {
 	return "", "", false
 }
 
-// takeCallSlot takes one of the tenant's concurrent-call slots, then one
-// event of its call rate, so that a call refused by the rate holds no slot.
-// release frees the slot of a call that did not start.
-func (m *Manager) takeCallSlot(ctx context.Context, tenant, room, identity string) (release func(), err error) {
+// CallAttribute is set on the SIP participant of a call that holds a
+// concurrent-call slot (Limits.MaxConcurrentSIPCalls): the call's own id,
+// by which ReleaseCall frees that call's slot and no other.
+const CallAttribute = reservedAttributePrefix + "call"
+
+// callSlot is one call's hold on its tenant's concurrent calls: one of the
+// tenant's slots (key, held by room, identity and call id) and the only
+// slot of its room and identity (line, held by the call id), which makes a
+// second call to the same participant a refusal rather than a replacement.
+type callSlot struct{ tenant, room, identity, id string }
+
+func (s callSlot) key() string    { return limitKey(LimitMaxConcurrentSIPCalls, s.tenant) }
+func (s callSlot) holder() string { return s.room + "\x00" + s.identity + "\x00" + s.id }
+func (s callSlot) line() string   { return s.key() + "\x00" + s.room + "\x00" + s.identity }
+
+// takeCallSlot takes a slot for a call to identity in the LiveKit room
+// room, under the tenant's MaxConcurrentSIPCalls (slot is nil without that
+// limit), then one event of its call rate, so that a call refused by the
+// rate holds no slot. release frees the slot of a call that did not start.
+func (m *Manager) takeCallSlot(ctx context.Context, tenant, room, identity string) (slot *callSlot, release func(), err error) {
 	l, err := m.limitsOf(ctx, tenant)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	release = func() {}
 	if l.MaxConcurrentSIPCalls > 0 {
-		key, holder := limitKey(LimitMaxConcurrentSIPCalls, tenant), callHolder(room, identity)
-		ok, err := m.limits.Acquire(ctx, key, holder, l.MaxConcurrentSIPCalls, sipCallLease)
-		if err == nil && !ok && m.reconcileCalls(ctx, key) {
-			ok, err = m.limits.Acquire(ctx, key, holder, l.MaxConcurrentSIPCalls, sipCallLease)
+		s := callSlot{tenant: tenant, room: room, identity: identity, id: rand.Text()}
+		if err := m.acquireCall(ctx, s, l.MaxConcurrentSIPCalls); err != nil {
+			return nil, nil, err
 		}
-		if err != nil {
-			return nil, m.limitStoreError(ctx, LimitMaxConcurrentSIPCalls, err)
-		}
-		if !ok {
-			return nil, limited(LimitMaxConcurrentSIPCalls, QuotaRetryAfter,
-				"the tenant has %d SIP calls in progress, its limit (max_concurrent_sip_calls)", l.MaxConcurrentSIPCalls)
-		}
-		release = func() {
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-			defer cancel()
-			if err := m.limits.Release(ctx, key, holder); err != nil {
-				m.log.WarnContext(ctx, "could not release a SIP call slot; its lease will expire", "error", err.Error())
-			}
-		}
+		slot, release = &s, func() { m.freeCallSlot(ctx, s) }
 	}
 	if err := m.allow(ctx, tenant, LimitSIPCallRate, l.SIPCallRate); err != nil {
 		release()
-		return nil, err
+		return nil, nil, err
 	}
-	return release, nil
+	return slot, release, nil
 }
 
-func callHolder(room, identity string) string { return room + "\x00" + identity }
+// acquireCall takes s's line, then one of the tenant's max slots. Before
+// either refuses, the settled slots are reconciled with LiveKit.
+func (m *Manager) acquireCall(ctx context.Context, s callSlot, max int) error {
+	acquire := func(key, holder string, n int, line *callSlot) (bool, error) {
+		ok, err := m.limits.Acquire(ctx, key, holder, n, sipCallLease)
+		if err == nil && !ok && m.reconcileCalls(ctx, s.tenant, line) {
+			ok, err = m.limits.Acquire(ctx, key, holder, n, sipCallLease)
+		}
+		return ok, err
+	}
+	ok, err := acquire(s.line(), s.id, 1, &s)
+	if err != nil {
+		return m.limitStoreError(ctx, LimitMaxConcurrentSIPCalls, err)
+	}
+	if !ok {
+		return &Error{Kind: ErrCallInProgress, Field: "Identity", Msg: "a call to this participant is in progress; it must end before another is placed"}
+	}
+	ok, err = acquire(s.key(), s.holder(), max, nil)
+	if err != nil || !ok {
+		m.freeCallSlot(ctx, s)
+	}
+	if err != nil {
+		return m.limitStoreError(ctx, LimitMaxConcurrentSIPCalls, err)
+	}
+	if !ok {
+		return limited(LimitMaxConcurrentSIPCalls, QuotaRetryAfter,
+			"the tenant has %d SIP calls in progress, its limit (max_concurrent_sip_calls)", max)
+	}
+	return nil
+}
+
+// releaseCallSlot frees both of s's slots; freeing a free slot is no error.
+func (m *Manager) releaseCallSlot(ctx context.Context, s callSlot) error {
+	return errors.Join(m.limits.Release(ctx, s.key(), s.holder()), m.limits.Release(ctx, s.line(), s.id))
+}
+
+// freeCallSlot frees s's slots for a call that did not start, even if
+// ctx is done; a failure leaves them to their lease or a reconcile.
+func (m *Manager) freeCallSlot(ctx context.Context, s callSlot) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	if err := m.releaseCallSlot(ctx, s); err != nil {
+		m.log.WarnContext(ctx, "could not release a SIP call slot; its lease will expire", "error", err.Error())
+	}
+}
 
 // callSettle is how old a slot must be before a reconcile may free it: a
 // call being dialed (ringing up to MaxRingingTimeout) may not have joined
@@ -381,34 +450,56 @@ func callHolder(room, identity string) string { return room + "\x00" + identity 
 const callSettle = MaxRingingTimeout + time.Minute
 
 // reconcileCalls frees the slots of calls whose participant is gone, which
-// a lost or unconfigured participant_left webhook leaves held. It runs only
-// when a call is about to be refused, and costs one ListParticipants per
-// room with a settled slot. It reports whether it freed any.
-func (m *Manager) reconcileCalls(ctx context.Context, key string) bool {
-	holders, err := m.limits.Holders(ctx, key)
+// a lost or unconfigured participant_left webhook leaves held: the
+// tenant's settled slots and, when line is set, the settled holder of its
+// room and identity (a release that failed halfway may leave it alone). A
+// call is gone when no participant of its room carries its CallAttribute.
+// It runs only when a call is about to be refused, and costs one
+// ListParticipants per room with a settled slot. It reports whether it
+// freed any.
+func (m *Manager) reconcileCalls(ctx context.Context, tenant string, line *callSlot) bool {
+	settledBefore := m.now().Add(sipCallLease - callSettle)
+	calls := map[callSlot]bool{}
+	held, err := m.limits.Holders(ctx, limitKey(LimitMaxConcurrentSIPCalls, tenant))
 	if err != nil {
 		return false
 	}
-	settledBefore := m.now().Add(sipCallLease - callSettle)
-	byRoom := map[string][]string{}
-	for holder, expires := range holders {
-		room, identity, ok := strings.Cut(holder, "\x00")
-		if ok && expires.Before(settledBefore) {
-			byRoom[room] = append(byRoom[room], identity)
+	for holder, expires := range held {
+		room, rest, ok := strings.Cut(holder, "\x00")
+		identity, id, ok2 := strings.Cut(rest, "\x00")
+		if ok && ok2 && expires.Before(settledBefore) {
+			calls[callSlot{tenant: tenant, room: room, identity: identity, id: id}] = true
 		}
 	}
+	if line != nil {
+		ids, err := m.limits.Holders(ctx, line.line())
+		if err != nil {
+			return false
+		}
+		for id, expires := range ids {
+			if expires.Before(settledBefore) {
+				calls[callSlot{tenant: tenant, room: line.room, identity: line.identity, id: id}] = true
+			}
+		}
+	}
+	byRoom := map[string][]callSlot{}
+	for s := range calls {
+		byRoom[s.room] = append(byRoom[s.room], s)
+	}
 	freed := false
-	for room, identities := range byRoom {
+	for room, slots := range byRoom {
 		res, err := m.rooms.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: room})
 		if err != nil && !errors.Is(fromLiveKit("list participants", room, err), ErrNotFound) {
 			continue
 		}
-		present := map[string]bool{}
+		live := map[string]bool{}
 		for _, p := range res.GetParticipants() {
-			present[p.GetIdentity()] = true
+			if id := p.GetAttributes()[CallAttribute]; id != "" {
+				live[p.GetIdentity()+"\x00"+id] = true
+			}
 		}
-		for _, id := range identities {
-			if !present[id] && m.limits.Release(ctx, key, callHolder(room, id)) == nil {
+		for _, s := range slots {
+			if !live[s.identity+"\x00"+s.id] && m.releaseCallSlot(ctx, s) == nil {
 				freed = true
 			}
 		}
@@ -418,13 +509,20 @@ func (m *Manager) reconcileCalls(ctx context.Context, key string) bool {
 
 // ReleaseCall frees the concurrent-call slot (Limits.MaxConcurrentSIPCalls)
 // of a SIP call whose participant left, fed LiveKit's participant_left
-// webhooks (httpx does it). Other events are ignored. Without it, slots of
-// ended calls are freed when a call would otherwise be refused, by checking
-// LiveKit for calls that settled at least three minutes ago.
+// webhooks (httpx does it). Only the call named by the participant's
+// CallAttribute is freed, so the late or repeated event of an earlier call
+// with the same room and identity frees nothing; other events are ignored.
+// Without it, slots of ended calls are freed when a call would otherwise
+// be refused, by checking LiveKit for calls that settled at least three
+// minutes ago.
 func (m *Manager) ReleaseCall(ctx context.Context, ev *livekit.WebhookEvent) error {
 	p, room := ev.GetParticipant(), ev.GetRoom()
 	if ev.GetEvent() != webhook.EventParticipantLeft || p == nil || room == nil || p.GetKind() != livekit.ParticipantInfo_SIP {
 		return nil
+	}
+	id := p.GetAttributes()[CallAttribute]
+	if id == "" {
+		return nil // a call placed without a slot, or not by lkgate
 	}
 	tenant, ok := p.GetAttributes()[TenantAttribute]
 	if !ok {
@@ -432,7 +530,7 @@ func (m *Manager) ReleaseCall(ctx context.Context, ev *livekit.WebhookEvent) err
 			tenant, _ = ownerOf(room.GetMetadata())
 		}
 	}
-	if err := m.limits.Release(ctx, limitKey(LimitMaxConcurrentSIPCalls, tenant), callHolder(room.GetName(), p.GetIdentity())); err != nil {
+	if err := m.releaseCallSlot(ctx, callSlot{tenant: tenant, room: room.GetName(), identity: p.GetIdentity(), id: id}); err != nil {
 		return m.limitStoreError(ctx, LimitMaxConcurrentSIPCalls, err)
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/livekit/protocol/livekit"
 	"github.com/twitchtv/twirp"
 
@@ -39,8 +40,9 @@ func newSIPEnvWith(t *testing.T, cfg lkgate.Config) *sipEnv {
 	return e
 }
 
+// call is a request presenting the trunk's number (no From).
 func call(room, to string) lkgate.CallRequest {
-	return lkgate.CallRequest{Room: room, Identity: "phone", Name: "Phone", From: "+15550000001", To: to, WaitUntilAnswered: true}
+	return lkgate.CallRequest{Room: room, Identity: "phone", Name: "Phone", To: to, WaitUntilAnswered: true}
 }
 
 func TestCallNewRoom(t *testing.T) {
@@ -78,12 +80,15 @@ func testCallNewRoom(t *testing.T, naming lkgate.RoomNaming) {
 		t.Errorf("room not claimed before dialing: %q", room.Metadata)
 	}
 	d := e.fake.Dialed()
-	if len(d) != 1 || d[0].SipTrunkId != e.acmeTrunk || d[0].SipCallTo != "+4930123456" || d[0].SipNumber != "+15550000001" || d[0].RoomName != lk ||
-		d[0].ParticipantAttributes[lkgate.TenantAttribute] != "acme" || d[0].ParticipantName != "Phone" || !d[0].WaitUntilAnswered {
+	// Without a concurrency limit a call holds no slot, so it carries no
+	// CallAttribute.
+	if len(d) != 1 || d[0].SipTrunkId != e.acmeTrunk || d[0].SipCallTo != "+4930123456" || d[0].SipNumber != "" || d[0].RoomName != lk ||
+		!cmp.Equal(d[0].ParticipantAttributes, map[string]string{lkgate.TenantAttribute: "acme"}) || d[0].ParticipantName != "Phone" || !d[0].WaitUntilAnswered {
 		t.Errorf("dialed %v", d)
 	}
 	ps := e.fake.Participants(lk)
-	if len(ps) != 1 || ps[0].Kind != livekit.ParticipantInfo_SIP || ps[0].Attributes[lkgate.TenantAttribute] != "acme" {
+	if len(ps) != 1 || ps[0].Kind != livekit.ParticipantInfo_SIP || ps[0].Attributes[lkgate.TenantAttribute] != "acme" ||
+		ps[0].Attributes["sip.trunkPhoneNumber"] != "+15550000001" {
 		t.Errorf("participants %v", ps)
 	}
 
@@ -153,8 +158,10 @@ func TestCallRefusesBadInputBeforeLiveKit(t *testing.T) {
 		{"no room", func(r *lkgate.CallRequest) { r.Room = "" }, "Room", lkgate.ErrInvalidArgument},
 		{"no identity", func(r *lkgate.CallRequest) { r.Identity = "" }, "Identity", lkgate.ErrInvalidArgument},
 		{"control in name", func(r *lkgate.CallRequest) { r.Name = "a\nb" }, "Name", lkgate.ErrInvalidArgument},
-		{"no from", func(r *lkgate.CallRequest) { r.From = "" }, "From", lkgate.ErrInvalidArgument},
 		{"from without plus", func(r *lkgate.CallRequest) { r.From = "15550000001" }, "From", lkgate.ErrInvalidArgument},
+		{"from with spaces", func(r *lkgate.CallRequest) { r.From = "+1 555 0000001" }, "From", lkgate.ErrInvalidArgument},
+		{"from not the tenant's", func(r *lkgate.CallRequest) { r.From = "+4930999999" }, "From", lkgate.ErrForbidden},
+		{"from another tenant's", func(r *lkgate.CallRequest) { r.From = "+15550000002" }, "From", lkgate.ErrForbidden},
 		{"to with spaces", func(r *lkgate.CallRequest) { r.To = "+1 555 0100" }, "To", lkgate.ErrInvalidArgument},
 		{"to too long", func(r *lkgate.CallRequest) { r.To = "+1234567890123456" }, "To", lkgate.ErrInvalidArgument},
 		{"to leading zero", func(r *lkgate.CallRequest) { r.To = "+0123456" }, "To", lkgate.ErrInvalidArgument},
@@ -164,7 +171,9 @@ func TestCallRefusesBadInputBeforeLiveKit(t *testing.T) {
 		{"not allowed destination", func(r *lkgate.CallRequest) { r.To = "+4930123456" }, "To", lkgate.ErrForbidden},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newSIPEnv(t, lkgate.SIPConfig{AllowDestination: allowUS})
+			e := newSIPEnv(t, lkgate.SIPConfig{AllowDestination: allowUS, AllowCallerID: lkgate.AllowCallerIDs(map[string][]string{
+				"acme": {"+15550000001"}, "globex": {"+15550000002"},
+			})})
 			req := call("r", "+15550100")
 			tc.edit(&req)
 			_, err := e.m.Call(context.Background(), "acme", req)
@@ -177,6 +186,71 @@ func TestCallRefusesBadInputBeforeLiveKit(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Without AllowCallerID a call presents its trunk's number and no other,
+// not even that number given explicitly; with AllowCallerIDs each tenant
+// presents its own numbers only. A refused number never reaches LiveKit.
+func TestCallerID(t *testing.T) {
+	ctx := context.Background()
+	withFrom := func(from string) lkgate.CallRequest {
+		req := call("r", "+15550100")
+		req.From = from
+		return req
+	}
+	wantRefused := func(t *testing.T, e *sipEnv, tenant, from string) {
+		t.Helper()
+		e.fake.ResetCalls()
+		_, err := e.m.Call(ctx, tenant, withFrom(from))
+		var le *lkgate.Error
+		if !errors.Is(err, lkgate.ErrForbidden) || !errors.As(err, &le) || le.Field != "From" {
+			t.Errorf("%s presenting %s: %v, want ErrForbidden on From", tenant, from, err)
+		}
+		if n := e.fake.TotalCalls(); n != 0 {
+			t.Errorf("%s presenting %s: %d LiveKit calls", tenant, from, n)
+		}
+	}
+	t.Run("default: the trunk's number only", func(t *testing.T) {
+		e := newSIPEnv(t, lkgate.SIPConfig{})
+		for _, from := range []string{"+4930999999", "+15550000001"} {
+			wantRefused(t, e, "acme", from)
+		}
+		if _, err := e.m.Call(ctx, "acme", withFrom("")); err != nil {
+			t.Fatal(err)
+		}
+		d := e.fake.Dialed()
+		ps := e.fake.Participants(lkName(t, e.m, "acme", "r"))
+		if len(d) != 1 || d[0].SipNumber != "" || len(ps) != 1 || ps[0].Attributes["sip.trunkPhoneNumber"] != "+15550000001" {
+			t.Errorf("dialed %v, participants %v; want no SipNumber and the trunk's number shown", d, ps)
+		}
+	})
+	t.Run("AllowCallerIDs", func(t *testing.T) {
+		numbers := map[string][]string{"acme": {"+4930111111", "+4930222222"}, "globex": {"+15550000002"}}
+		log := &auditLog{}
+		e := newSIPEnvWith(t, lkgate.Config{Auditor: log, SIP: lkgate.SIPConfig{AllowCallerID: lkgate.AllowCallerIDs(numbers)}})
+		numbers["acme"][0], numbers["initech"] = "+4930999999", []string{"+4930999999"} // copied: no effect
+		for _, from := range []string{"+4930111111", "+4930222222", ""} {
+			if _, err := e.m.Call(ctx, "acme", withFrom(from)); err != nil {
+				t.Fatalf("acme presenting %q: %v", from, err)
+			}
+		}
+		if d := e.fake.Dialed(); len(d) != 3 || d[0].SipNumber != "+4930111111" || d[1].SipNumber != "+4930222222" || d[2].SipNumber != "" {
+			t.Errorf("dialed %v", d)
+		}
+		// The audit records a caller number given, not the trunk's.
+		evs := log.take()
+		if len(evs) != 3 || evs[0].Details["from"] != "+4930111111" {
+			t.Fatalf("audit events %+v", evs)
+		}
+		if from, ok := evs[2].Details["from"]; ok {
+			t.Errorf("the audit of a call without From records from %q", from)
+		}
+		wantRefused(t, e, "acme", "+15550000002")   // globex's
+		wantRefused(t, e, "acme", "+4930999999")    // set in the map after the fact
+		wantRefused(t, e, "globex", "+4930111111")  // acme's
+		wantRefused(t, e, "acme", "+49301111110")   // a longer number with an allowed prefix
+		wantRefused(t, e, "initech", "+4930999999") // a tenant missing from the map
+	})
 }
 
 func TestCallTrunkPolicy(t *testing.T) {

@@ -20,6 +20,13 @@ type SIPConfig struct {
 	// ErrForbidden and never reaches LiveKit. It is the place for a toll-
 	// fraud guard (see AllowPrefixes). Nil allows every valid number.
 	AllowDestination func(tenant, number string) bool
+	// AllowCallerID, when set, must approve the caller number a tenant
+	// presents (CallRequest.From, E.164); a refused number is ErrForbidden
+	// and never reaches LiveKit. Nil refuses every From: a call without
+	// one presents a number of its trunk, picked by LiveKit, so by default
+	// a tenant can only show the numbers of the trunk Trunks gives it. See
+	// AllowCallerIDs.
+	AllowCallerID func(tenant, number string) bool
 	// AllowSIPTransfer, when set, may approve transfers to sip: and sips:
 	// URIs (which route to any SIP server, bypassing AllowDestination). Nil
 	// refuses them all (ErrForbidden): only tel: numbers are transferred to.
@@ -78,6 +85,20 @@ func AllowPrefixes(prefixes map[string][]string) func(tenant, number string) boo
 		}
 		return false
 	}
+}
+
+// AllowCallerIDs returns an AllowCallerID that lets each tenant present
+// only its own numbers (E.164, compared exactly). A tenant missing from the
+// map presents none: its calls show its trunk's numbers. The map is copied.
+func AllowCallerIDs(numbers map[string][]string) func(tenant, number string) bool {
+	own := make(map[string]map[string]bool, len(numbers))
+	for tenant, list := range numbers {
+		own[tenant] = make(map[string]bool, len(list))
+		for _, n := range list {
+			own[tenant][n] = true
+		}
+	}
+	return func(tenant, number string) bool { return own[tenant][number] }
 }
 
 // e164 is a phone number in E.164 form: "+", a non-zero digit, at most 15

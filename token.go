@@ -101,6 +101,32 @@ type AgentDispatch struct {
 	Metadata  string
 }
 
+// AllowAgents returns a Config.AllowAgent that lets each tenant dispatch
+// only the agents named for it. A tenant missing from the map may dispatch
+// none. The map is copied.
+func AllowAgents(agents map[string][]string) func(tenant, agentName string) bool {
+	own := make(map[string]map[string]bool, len(agents))
+	for tenant, names := range agents {
+		own[tenant] = make(map[string]bool, len(names))
+		for _, n := range names {
+			own[tenant][n] = true
+		}
+	}
+	return func(tenant, agentName string) bool { return own[tenant][agentName] }
+}
+
+// allowAgents refuses the first agent that Config.AllowAgent does not
+// approve for tenant; without AllowAgent, every one.
+func (m *Manager) allowAgents(tenant string, agents []AgentDispatch) error {
+	allow := m.cfg.AllowAgent
+	for i, a := range agents {
+		if allow == nil || !allow(tenant, a.AgentName) {
+			return &Error{Kind: ErrForbidden, Field: fmt.Sprintf("Agents[%d].AgentName", i), Msg: "is not an agent this tenant may dispatch"}
+		}
+	}
+	return nil
+}
+
 // TokenRequest describes a token to mint.
 type TokenRequest struct {
 	// Room is the one room the token joins. Required.
@@ -122,6 +148,7 @@ type TokenRequest struct {
 	// Agents are dispatched when the room is created for this token: by
 	// this participant's join, or by lkgate (Config.PrecreateRooms, a room
 	// quota, or a new shared name). A room that exists keeps its agents.
+	// Config.AllowAgent must approve each one.
 	Agents []AgentDispatch
 	// Elevated grants powers beyond the room. See ElevatedGrants.
 	Elevated ElevatedGrants
@@ -160,8 +187,10 @@ func (t *Token) LogValue() slog.Value {
 //
 // Errors: ErrInvalidArgument (Field names the TokenRequest field) before
 // any LiveKit call; ErrUnauthenticated for the empty tenant when
-// unauthenticated mode is off; ErrForbidden, under SharedNames, when
-// another tenant has the name; ErrLimited; ErrUnavailable, ErrTimeout or
+// unauthenticated mode is off; ErrForbidden with Field
+// "Agents[i].AgentName", before any LiveKit call, for an agent that
+// Config.AllowAgent does not approve, and, under SharedNames, when another
+// tenant has the name; ErrLimited; ErrUnavailable, ErrTimeout or
 // ErrUpstream when LiveKit fails.
 func (m *Manager) Token(ctx context.Context, tenant string, req TokenRequest) (*Token, error) {
 	tok, err := m.token(ctx, tenant, req)
@@ -177,6 +206,9 @@ func (m *Manager) token(ctx context.Context, tenant string, req TokenRequest) (*
 	ttl, err := m.validateTokenRequest(req)
 	if err != nil {
 		return nil, withContext(err, "token", "")
+	}
+	if err := m.allowAgents(tenant, req.Agents); err != nil {
+		return nil, withContext(err, "token", req.Room)
 	}
 	if err := m.allowFor(ctx, tenant, LimitTokenRate, func(l Limits) Rate { return l.TokenRate }); err != nil {
 		return nil, withContext(err, "token", req.Room)

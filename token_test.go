@@ -89,7 +89,7 @@ func TestTokenClaims(t *testing.T) {
 			}},
 		},
 	}
-	m, fake := newManager(t, lkgate.Config{Now: func() time.Time { return fixedNow }})
+	m, fake := newManager(t, lkgate.Config{Now: func() time.Time { return fixedNow }, AllowAgent: acmeNotetaker})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tok, err := m.Token(ctx, "acme", tt.req)
@@ -237,7 +237,7 @@ func TestTokenStringHidesJWT(t *testing.T) {
 // first join applies when it creates the room.
 func TestScopedTokenMakesNoLiveKitCall(t *testing.T) {
 	opts := lkgate.RoomOptions{EmptyTimeout: 2 * time.Minute, DepartureTimeout: 30 * time.Second, MaxParticipants: 7}
-	m, fake := newManager(t, lkgate.Config{Room: opts})
+	m, fake := newManager(t, lkgate.Config{Room: opts, AllowAgent: acmeNotetaker})
 	agents := []lkgate.AgentDispatch{{AgentName: "notetaker", Metadata: "m"}}
 	tok, err := m.Token(context.Background(), "acme", lkgate.TokenRequest{Room: "standup", Identity: "alice", Agents: agents})
 	if err != nil {
@@ -284,7 +284,7 @@ func TestScopedTokenMakesNoLiveKitCall(t *testing.T) {
 // in its metadata, before any join: one CreateRoom, plus the owner's
 // record the first time.
 func TestPrecreateRooms(t *testing.T) {
-	m, fake := newManager(t, lkgate.Config{PrecreateRooms: true, Room: lkgate.RoomOptions{EmptyTimeout: time.Minute, MaxParticipants: 5}})
+	m, fake := newManager(t, lkgate.Config{PrecreateRooms: true, Room: lkgate.RoomOptions{EmptyTimeout: time.Minute, MaxParticipants: 5}, AllowAgent: acmeNotetaker})
 	ctx := context.Background()
 	agents := []lkgate.AgentDispatch{{AgentName: "notetaker", Metadata: "m"}}
 	if _, err := m.Token(ctx, "acme", lkgate.TokenRequest{Room: "standup", Identity: "alice", Agents: agents}); err != nil {

@@ -139,7 +139,7 @@ func counting(n *atomic.Int64) twirp.ClientOption {
 
 func newBench(lkURL, key, secret, redisAddr string, d time.Duration, workers int) *bench {
 	b := &bench{lkURL: lkURL, key: key, secret: secret, duration: d, workers: workers, mux: http.NewServeMux()}
-	keys, err := httpx.NewStaticKeys(httpx.StaticKeysConfig{Keys: map[string]httpx.Principal{apiKey: {Tenant: "acme"}}})
+	keys, err := httpx.NewStaticKeys(httpx.StaticKeysConfig{Keys: map[string]httpx.Principal{apiKey: {Tenant: "acme", Permissions: httpx.AllPermissions}}})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -5,11 +5,12 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 )
 
-// Principal is who a request acts for.
+// Principal is who a request acts for, and what it may do.
 type Principal struct {
 	// Tenant is whose rooms the request reaches. The empty tenant is
 	// unauthenticated mode, which the Manager refuses unless its Config
@@ -18,10 +19,101 @@ type Principal struct {
 	// Subject identifies the caller within the tenant (a user or an admin),
 	// used by guest admission.
 	Subject string
+	// Permissions are the routes the principal may use; every other route
+	// answers 403 (permission_denied) before anything is done. The zero
+	// value permits nothing: give a browser's session PermTokens, and a
+	// trusted backend AllPermissions.
+	Permissions Permission
+}
+
+// Permission is a set of things a Principal may do, one bit each, combined
+// with |, like fs.FileMode. The zero Permission permits nothing.
+type Permission uint32
+
+// The permissions, and the routes each opens.
+const (
+	// PermTokens mints participant tokens for the principal's tenant:
+	// POST /livekit/token. It is what a browser needs to join a room.
+	PermTokens Permission = 1 << iota
+	// PermRooms reads rooms: GET /livekit/rooms and
+	// GET /livekit/rooms/{room_name} (participants, tracks, metadata).
+	PermRooms
+	// PermModerate acts on other participants: DELETE /livekit/participant
+	// and POST /livekit/participant/mute.
+	PermModerate
+	// PermGuests runs the waiting room: POST /livekit/guest/invite,
+	// POST /livekit/guest/admit (admit or deny) and GET /livekit/guest/waiting.
+	// Admitting also needs the invite to allow the principal's Subject.
+	PermGuests
+	// PermSIP places and transfers phone calls, which cost money:
+	// POST /sip/call and POST /sip/transfer.
+	PermSIP
+)
+
+// AllPermissions is every permission: the power any API key had before
+// permissions existed. It grows with permissions added in later versions,
+// so give it only to the host's own trusted backends, never to a browser.
+const AllPermissions = PermTokens | PermRooms | PermModerate | PermGuests | PermSIP
+
+var permNames = []struct {
+	perm Permission
+	name string
+}{
+	{PermTokens, "tokens"},
+	{PermRooms, "rooms"},
+	{PermModerate, "moderate"},
+	{PermGuests, "guests"},
+	{PermSIP, "sip"},
+}
+
+// Has reports whether p includes every permission of q.
+func (p Permission) Has(q Permission) bool { return p&q == q }
+
+// String names the permissions of p joined by "+", such as "tokens+rooms",
+// in the form ParsePermissions reads; the zero Permission is "none".
+func (p Permission) String() string {
+	if p == 0 {
+		return "none"
+	}
+	var names []string
+	for _, n := range permNames {
+		if p.Has(n.perm) {
+			names = append(names, n.name)
+			p &^= n.perm
+		}
+	}
+	if p != 0 {
+		names = append(names, fmt.Sprintf("0x%x", uint32(p)))
+	}
+	return strings.Join(names, "+")
+}
+
+// ParsePermissions reads permission names joined by "+" ("tokens",
+// "rooms", "moderate", "guests", "sip"), or "all" for AllPermissions. It is
+// for hosts reading permissions from configuration; an unknown or missing
+// name is an error.
+func ParsePermissions(s string) (Permission, error) {
+	if s == "all" {
+		return AllPermissions, nil
+	}
+	var p Permission
+	for _, name := range strings.Split(s, "+") {
+		found := false
+		for _, n := range permNames {
+			if name == n.name {
+				p, found = p|n.perm, true
+			}
+		}
+		if !found {
+			return 0, fmt.Errorf("httpx: %q is not a permission (want tokens, rooms, moderate, guests, sip joined by +, or all)", name)
+		}
+	}
+	return p, nil
 }
 
 // Authenticator resolves the principal of a request. An error means the
-// request is refused with 401; its text is never shown to the client.
+// request is refused with 401, or with 421 when it wraps
+// ErrHostNotAllowed; its text is never shown to the client.
 // Implementations must be safe for concurrent use.
 type Authenticator interface {
 	Authenticate(r *http.Request) (Principal, error)
@@ -33,11 +125,59 @@ type AuthenticatorFunc func(r *http.Request) (Principal, error)
 // Authenticate calls f(r).
 func (f AuthenticatorFunc) Authenticate(r *http.Request) (Principal, error) { return f(r) }
 
-// Unauthenticated returns an Authenticator that lets every request through
-// with the empty principal. The Manager must opt in with
-// Config.AllowUnauthenticated, or every request fails with 401.
-func Unauthenticated() Authenticator {
-	return AuthenticatorFunc(func(*http.Request) (Principal, error) { return Principal{}, nil })
+// ErrHostNotAllowed is returned by Unauthenticated's Authenticator for a
+// request whose Host header is not one it serves. The handler answers 421
+// (host_not_allowed); a custom Authenticator may return it (wrapped or not)
+// for the same answer.
+var ErrHostNotAllowed = errors.New("httpx: the request's Host is not served here")
+
+// Unauthenticated returns an Authenticator that lets requests through with
+// the empty tenant and AllPermissions, for local development. The Manager
+// must opt in with Config.AllowUnauthenticated, or every request fails
+// with 401.
+//
+// Without credentials, any web page the developer opens could reach the
+// server through DNS rebinding (a name of the attacker's that resolves to
+// 127.0.0.1), so the Host header is checked: a request is served only when
+// its Host is one of hosts, each "name" (any port) or "name:port" (that
+// port only; IPv6 as "[::1]:8080"), compared without case. With no hosts,
+// only loopback is served: localhost, 127.0.0.1 and [::1], on any port.
+// Any other Host is refused with 421 (host_not_allowed).
+func Unauthenticated(hosts ...string) Authenticator {
+	if len(hosts) == 0 {
+		hosts = []string{"localhost", "127.0.0.1", "[::1]"}
+	}
+	allowed := make([]string, len(hosts))
+	for i, h := range hosts {
+		allowed[i] = strings.ToLower(h)
+	}
+	return AuthenticatorFunc(func(r *http.Request) (Principal, error) {
+		if !hostAllowed(strings.ToLower(r.Host), allowed) {
+			return Principal{}, ErrHostNotAllowed
+		}
+		return Principal{Permissions: AllPermissions}, nil
+	})
+}
+
+// hostAllowed reports whether host (a lower-case Host header) is one of
+// allowed, where an entry without a port matches any port.
+func hostAllowed(host string, allowed []string) bool {
+	name := host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		name = h
+		if strings.Contains(h, ":") {
+			name = "[" + h + "]"
+		}
+	}
+	for _, a := range allowed {
+		if a == host {
+			return true
+		}
+		if _, _, err := net.SplitHostPort(a); err != nil && a == name {
+			return true
+		}
+	}
+	return false
 }
 
 // MinAPIKeyLength is the shortest API key NewStaticKeys accepts.
@@ -52,15 +192,17 @@ var ErrBadCredentials = errors.New("httpx: unknown API key")
 // StaticKeysConfig configures NewStaticKeys.
 type StaticKeysConfig struct {
 	// Keys maps each API key to the principal it authenticates. Every
-	// principal must name a tenant.
+	// principal must name a tenant and carry at least one permission
+	// (AllPermissions for a key that may do everything).
 	Keys map[string]Principal
-	// DisableQueryKey refuses keys passed as ?api_key=, accepting only the
-	// Authorization header. Query strings end up in proxy and browser logs.
-	DisableQueryKey bool
+	// AllowQueryKey also accepts keys passed as ?api_key=. Off by default:
+	// query strings end up in proxy logs and browser history, so keys
+	// belong in the Authorization header.
+	AllowQueryKey bool
 }
 
 // StaticKeys authenticates requests with a fixed set of API keys, read from
-// "Authorization: Bearer <key>" or, unless disabled, "?api_key=<key>".
+// "Authorization: Bearer <key>" or, where allowed, "?api_key=<key>".
 // Keys are compared in constant time against every entry. It is safe for
 // concurrent use.
 type StaticKeys struct {
@@ -78,7 +220,7 @@ func NewStaticKeys(cfg StaticKeysConfig) (*StaticKeys, error) {
 	if len(cfg.Keys) == 0 {
 		return nil, errors.New("httpx: StaticKeysConfig.Keys is empty")
 	}
-	s := &StaticKeys{allowInQuery: !cfg.DisableQueryKey}
+	s := &StaticKeys{allowInQuery: cfg.AllowQueryKey}
 	for key, p := range cfg.Keys {
 		if len(key) < MinAPIKeyLength {
 			return nil, fmt.Errorf("httpx: StaticKeysConfig.Keys: a key for tenant %q is %d bytes long; the minimum is %d", p.Tenant, len(key), MinAPIKeyLength)
@@ -88,6 +230,11 @@ func NewStaticKeys(cfg StaticKeysConfig) (*StaticKeys, error) {
 		}
 		if p.Tenant == "" {
 			return nil, errors.New("httpx: StaticKeysConfig.Keys: every key must map to a tenant")
+		}
+		// A key that may do nothing is a migration mistake, not a wish:
+		// say so now rather than with a 403 on every request.
+		if p.Permissions == 0 {
+			return nil, fmt.Errorf("httpx: StaticKeysConfig.Keys: a key for tenant %q has no Permissions (httpx.AllPermissions is what keys could do before permissions; a browser needs only httpx.PermTokens)", p.Tenant)
 		}
 		s.entries = append(s.entries, staticKey{sum: sha256.Sum256([]byte(key)), principal: p})
 	}

@@ -10,7 +10,7 @@
 //	GET    /livekit/rooms/{room_name} a room with its participants and tracks
 //	DELETE /livekit/participant       remove a participant
 //	POST   /livekit/participant/mute  mute or unmute a track, by SID or by source
-//	POST   /livekit/webhook           LiveKit's signed webhooks; runs the join guard, frees ended calls' slots
+//	POST   /livekit/webhook           LiveKit's signed webhooks, each once, replays refused; runs the join guard, frees ended calls' slots
 //	POST   /livekit/guest/invite      201 {inviteUrl}: an encrypted invite to a room of the caller's tenant
 //	POST   /livekit/guest/room-auth   a guest redeems its invite for a lobby token (no API key)
 //	POST   /livekit/guest/admit       admit or deny a waiting guest (allowed admins only)
@@ -23,8 +23,10 @@
 // (TokenSourceRequest / TokenSourceResponse, snake_case), so
 // livekit-client's TokenSource.endpoint works against it unchanged: the
 // identity may be omitted (one is generated), room_config may carry agent
-// dispatch and nothing else (any other field is a 400 naming it), and the
-// answer repeats the token and URL as participant_token and server_url.
+// dispatch and nothing else (any other field is a 400 naming it; an agent
+// lkgate.Config.AllowAgent does not approve for the tenant, a 403 naming
+// room_config.agents[i].agent_name), and the answer repeats the token and
+// URL as participant_token and server_url.
 //
 // Guest routes use the published guest API's camelCase field names; the
 // others use snake_case. Under an /api/v1 prefix they are that API's paths.
@@ -49,23 +51,50 @@
 // REFER was refused, e.g. 403) and sip_transfer_failed (the far end
 // accepted the REFER, then reported failure). 409, because the request was
 // valid and LiveKit worked: the callee's answer is not a server failure.
+// Under max_concurrent_sip_calls, a call to the room and identity of a
+// call in progress is 409 sip_call_in_progress, and nothing is dialed. A
+// from_phone_number the host's caller-ID policy does not approve is 403 on
+// that field; a call without one presents its trunk's number.
 //
 // Every route except the webhook (signed by LiveKit), guest room-auth and
 // the OpenAPI document authenticates through the Authenticator of Config.
 // StaticKeys checks fixed API keys, given as "Authorization: Bearer <key>"
-// or "?api_key=<key>" (which can be switched off), in constant time.
+// (or "?api_key=<key>" where StaticKeysConfig.AllowQueryKey switches it
+// on), in constant time.
+//
+// A Principal carries its Permissions, and each route needs one: PermTokens
+// the token route, PermRooms the room reads, PermModerate removing and
+// muting, PermGuests inviting, admitting and the waiting list, PermSIP
+// calls and transfers (see Handler). A principal without the route's
+// permission gets 403 with the code permission_denied and the missing
+// permission named in the problem's permission field, before the body is
+// read or LiveKit is called. The zero Principal may do nothing; a
+// browser's session should carry PermTokens alone, so that no end user can
+// remove, mute, invite or dial; AllPermissions is for trusted backends.
+// Unauthenticated mode serves only the Hosts it is given (loopback by
+// default) and answers any other Host header with 421 (host_not_allowed),
+// so that DNS rebinding cannot reach a local development server.
 //
 // Request bodies are JSON, capped (DefaultMaxBodyBytes), and must be sent
-// as application/json. Management routes refuse unknown fields; the token
-// route tolerates them, because LiveKit client SDKs send extra ones.
+// as application/json in UTF-8 (another charset is a 415). They are read
+// strictly, so that a proxy or WAF inspecting a request sees the request
+// lkgate acts on: invalid UTF-8, an escaped unpaired surrogate, a key
+// repeated in any object and a key that differs from a field's name only
+// in case (encoding/json would take "ROOM_NAME" for room_name) are 400s
+// naming the key, never decoded another way. Management routes refuse
+// unknown fields; the token route tolerates them, because LiveKit client
+// SDKs send extra ones. Names follow the one profile of the lkgate
+// package (see lkgate.MaxRoomNameBytes), refused, never repaired, when
+// they break it.
 //
 // Every error is an RFC 9457 problem (application/problem+json) with a
 // stable Code, the Field at fault when there is one, and a Detail safe to
 // show: status 400 for bad input, 401 without valid credentials, 403 for a
-// refused destination or (shared names) another tenant's room on the token
-// route, 404, 409 for a state
+// missing permission, a refused destination or (shared names) another
+// tenant's room on the token route, 404, 421 for a Host that unauthenticated
+// mode does not serve, 409 for a state
 // that forbids the operation or a call the far end refused, 413 for an
-// oversized body, 415 for a body that is not JSON, 429 when a limit of
+// oversized body, 415 for a body that is not JSON in UTF-8, 429 when a limit of
 // the tenant (lkgate.Config.Limits) refuses the request, 501 for what is
 // not configured, 502 when LiveKit answers with an error, 503 when it is
 // unreachable and 504 when it is too slow. No stack trace, token or

@@ -24,9 +24,10 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	// A backend's key may do everything; keep keys like it out of browsers,
+	// whose sessions should carry httpx.PermTokens alone.
 	keys, err := httpx.NewStaticKeys(httpx.StaticKeysConfig{
-		Keys:            map[string]httpx.Principal{"acme-secret-api-key": {Tenant: "acme", Subject: "backend"}},
-		DisableQueryKey: true,
+		Keys: map[string]httpx.Principal{"acme-secret-api-key": {Tenant: "acme", Subject: "backend", Permissions: httpx.AllPermissions}},
 	})
 	if err != nil {
 		log.Fatal(err)

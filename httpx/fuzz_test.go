@@ -1,10 +1,16 @@
 package httpx_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/lkgate/lkgate"
 	"github.com/lkgate/lkgate/httpx"
@@ -121,6 +127,184 @@ func FuzzWebhook(f *testing.F) {
 		rec := webhook(t, e.h, body, body, lkgatetest.APISecret)
 		if rec.Code == 500 {
 			t.Fatalf("%q: 500 %s", body, rec.Body)
+		}
+	})
+}
+
+// keyRules is what the oracle of FuzzStrictInput knows of one level of a
+// request: its field names, whether other keys are refused, and the rules
+// of the objects below a field (or in its array).
+type keyRules struct {
+	names    []string
+	closed   bool
+	children map[string]*keyRules
+}
+
+var (
+	tokenKeys = &keyRules{
+		names: []string{"room_name", "participant_name", "participant_identity", "participant_metadata", "participant_attributes", "room_config"},
+		children: map[string]*keyRules{"room_config": {names: []string{"agents"}, closed: true, children: map[string]*keyRules{
+			"agents": {names: []string{"agent_name", "metadata"}, closed: true},
+		}}},
+	}
+	participantKeys = &keyRules{names: []string{"room_name", "participant_identity"}, closed: true}
+)
+
+// brokenKeyRule reads body with encoding/json's tokenizer, a reader apart
+// from the decoder's, and returns the first rule an accepted body must not
+// break: a repeated key, a case variant of a field, an unknown key where
+// none is allowed, or a U+FFFD the body does not itself carry (a
+// replaced character).
+func brokenKeyRule(body []byte, rules *keyRules) string {
+	if !utf8.Valid(body) {
+		return "invalid UTF-8"
+	}
+	carriesFFFD := bytes.ContainsRune(body, utf8.RuneError) || bytes.Contains(bytes.ToLower(body), []byte(`\ufffd`))
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var walk func(rules *keyRules) string
+	walk = func(rules *keyRules) string {
+		tok, err := dec.Token()
+		if err != nil {
+			return "not JSON: " + err.Error()
+		}
+		switch tok := tok.(type) {
+		case json.Delim:
+			if tok == '[' {
+				for dec.More() {
+					if broken := walk(rules); broken != "" {
+						return broken
+					}
+				}
+				_, _ = dec.Token()
+				return ""
+			}
+			if tok != '{' {
+				return ""
+			}
+			seen := map[string]bool{}
+			for dec.More() {
+				t, _ := dec.Token()
+				k, _ := t.(string)
+				switch {
+				case seen[k]:
+					return "repeated key " + k
+				case strings.ContainsRune(k, utf8.RuneError) && !carriesFFFD:
+					return "replaced character in key " + k
+				}
+				seen[k] = true
+				var child *keyRules
+				if rules != nil {
+					switch {
+					case slices.Contains(rules.names, k):
+						child = rules.children[k]
+					case slices.ContainsFunc(rules.names, func(n string) bool { return strings.EqualFold(n, k) }):
+						return "case variant " + k
+					case rules.closed:
+						return "unknown key " + k
+					}
+				}
+				if broken := walk(child); broken != "" {
+					return broken
+				}
+			}
+			_, _ = dec.Token()
+		case string:
+			if strings.ContainsRune(tok, utf8.RuneError) && !carriesFFFD {
+				return "replaced character in " + tok
+			}
+		}
+		return ""
+	}
+	return walk(rules)
+}
+
+// inNameProfile states the name profile (lkgate.MaxRoomNameBytes) apart
+// from lkgate's code, as an oracle.
+func inNameProfile(s string) bool {
+	if s == "" || !utf8.ValidString(s) || strings.TrimSpace(s) != s || strings.Contains(s, "  ") || norm.NFC.String(s) != s {
+		return false
+	}
+	afterSpace := true
+	for _, r := range s {
+		if r != ' ' && !unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S) ||
+			unicode.In(r, unicode.Other_Default_Ignorable_Code_Point, unicode.Variation_Selector) ||
+			afterSpace && unicode.IsMark(r) {
+			return false
+		}
+		afterSpace = r == ' '
+	}
+	return true
+}
+
+// FuzzStrictInput sends each body to the tolerant token route and to a
+// strict route. Whatever a route decodes (it answers anything but 400, 413
+// or 415) breaks no rule of brokenKeyRule, and every name in a body the
+// token route accepts is of the name profile and answered unchanged.
+func FuzzStrictInput(f *testing.F) {
+	e := newEnv(f, lkgate.Config{}, httpx.StaticKeysConfig{})
+	for _, s := range []string{
+		`{"room_name":"r1","participant_identity":"alice","participant_name":"Alice"}`,
+		`{"room_name":"r1","ROOM_NAME":"zz"}`,
+		`{"room_name":"r1","room_name":"zz","participant_identity":"i"}`,
+		`{"room_name":"r1","room\u005fname":"zz"}`,
+		`{"room_name":"r","participant_identity":"i","participant_attributes":{"a":"1","a":"2"}}`,
+		`{"room_name":"r","participant_identity":"i","room_config":{"agents":[{"agent_name":"a","Agent_Name":"b"}]}}`,
+		`{"room_name":"r","participant_identity":"i","sdk":{"v":"1","v":"2"},"Sdk":1,"sdk_":[{},[]]}`,
+		`{"room_name":"r\ud800","participant_identity":"i"}`,
+		`{"room_name":"r\ud83d\ude00","participant_identity":"i","participant_metadata":"\\ud800"}`,
+		"{\"room_name\":\"r\xff\",\"participant_identity\":\"i\"}",
+		`{"room_name":"\u00e9","participant_identity":"e\u0301","participant_name":" Ann"}`,
+		`{"room_name":"a\u200bb","participant_identity":"\ufffd","tracK_sid":1}`,
+		`{"room_name":"   ","participant_identity":"i"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		send := func(method, path string) *httptest.ResponseRecorder {
+			req := httptest.NewRequest(method, path, bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+keyAcme)
+			rec := httptest.NewRecorder()
+			e.h.ServeHTTP(rec, req)
+			return rec
+		}
+		decoded := func(code int) bool { return code != 400 && code != 413 && code != 415 }
+
+		rec := send("POST", "/livekit/token")
+		if decoded(rec.Code) {
+			if broken := brokenKeyRule(body, tokenKeys); broken != "" {
+				t.Fatalf("the token route answered %d to %q: %s", rec.Code, body, broken)
+			}
+		}
+		if rec.Code == 200 {
+			var req httpx.TokenRequest
+			var res httpx.TokenResponse
+			if json.Unmarshal(body, &req) != nil || json.Unmarshal(rec.Body.Bytes(), &res) != nil {
+				t.Fatalf("%q: %s", body, rec.Body)
+			}
+			names := []string{req.RoomName, res.ParticipantIdentity}
+			if req.ParticipantName != "" {
+				names = append(names, req.ParticipantName)
+			}
+			for _, n := range names {
+				if !inNameProfile(n) {
+					t.Fatalf("the token route accepted %q, whose name %+q is not of the profile", body, n)
+				}
+			}
+			if res.RoomName != req.RoomName || (req.ParticipantIdentity != "" && res.ParticipantIdentity != req.ParticipantIdentity) {
+				t.Fatalf("%q was answered as room %+q, identity %+q", body, res.RoomName, res.ParticipantIdentity)
+			}
+		}
+
+		rec = send("DELETE", "/livekit/participant")
+		if decoded(rec.Code) {
+			if broken := brokenKeyRule(body, participantKeys); broken != "" {
+				t.Fatalf("DELETE /livekit/participant answered %d to %q: %s", rec.Code, body, broken)
+			}
+			var req httpx.ParticipantRequest
+			if err := json.Unmarshal(body, &req); err != nil || !inNameProfile(req.RoomName) || !inNameProfile(req.ParticipantIdentity) {
+				t.Fatalf("DELETE /livekit/participant answered %d to %q, whose names are not of the profile", rec.Code, body)
+			}
 		}
 	})
 }

@@ -95,7 +95,7 @@ const maxDurationSeconds = 100 * 365 * 24 * 3600
 // GuestInvite serves POST /livekit/guest/invite: 201 with the invite URL.
 // Under lkgate.SharedNames another tenant's room is a 404, as a missing one.
 func (h *Handler) GuestInvite(w http.ResponseWriter, r *http.Request) {
-	p, r, ok := h.authenticate(w, r)
+	p, r, ok := h.authenticate(w, r, PermGuests)
 	if !ok {
 		return
 	}
@@ -153,7 +153,7 @@ func (h *Handler) GuestRoomAuth(w http.ResponseWriter, r *http.Request) {
 // for the caller's tenant's room (404 otherwise, as for a missing room) and
 // the invite must allow the caller's Subject (403 otherwise).
 func (h *Handler) GuestAdmit(w http.ResponseWriter, r *http.Request) {
-	p, r, ok := h.authenticate(w, r)
+	p, r, ok := h.authenticate(w, r, PermGuests)
 	if !ok {
 		return
 	}
@@ -179,7 +179,7 @@ func (h *Handler) GuestAdmit(w http.ResponseWriter, r *http.Request) {
 // GuestWaiting serves GET /livekit/guest/waiting?roomId=: the guests
 // waiting for the caller's room, longest waiting first.
 func (h *Handler) GuestWaiting(w http.ResponseWriter, r *http.Request) {
-	p, r, ok := h.authenticate(w, r)
+	p, r, ok := h.authenticate(w, r, PermGuests)
 	if !ok {
 		return
 	}

@@ -25,9 +25,9 @@ func newGuestEnv(t *testing.T, naming lkgate.RoomNaming) *env {
 		Keys:          []lkgate.InviteKey{{ID: "k1", Key: bytes.Repeat([]byte{7}, 32)}},
 		InviteBaseURL: "https://app.example.com",
 	}}, httpx.StaticKeysConfig{Keys: map[string]httpx.Principal{
-		keyAcme:    {Tenant: "acme", Subject: "alice"},
-		keyAcmeBob: {Tenant: "acme", Subject: "bob"},
-		keyGlobex:  {Tenant: "globex", Subject: "alice"},
+		keyAcme:    {Tenant: "acme", Subject: "alice", Permissions: httpx.AllPermissions},
+		keyAcmeBob: {Tenant: "acme", Subject: "bob", Permissions: httpx.AllPermissions},
+		keyGlobex:  {Tenant: "globex", Subject: "alice", Permissions: httpx.AllPermissions},
 	}})
 }
 
@@ -269,7 +269,7 @@ func FuzzGuestRoutes(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	keys, _ := httpx.NewStaticKeys(httpx.StaticKeysConfig{Keys: map[string]httpx.Principal{keyAcme: {Tenant: "acme", Subject: "alice"}}})
+	keys, _ := httpx.NewStaticKeys(httpx.StaticKeysConfig{Keys: map[string]httpx.Principal{keyAcme: {Tenant: "acme", Subject: "alice", Permissions: httpx.AllPermissions}}})
 	h, err := httpx.New(m, httpx.Config{Authenticator: keys})
 	if err != nil {
 		f.Fatal(err)

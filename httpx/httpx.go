@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/lkgate/lkgate"
@@ -33,6 +34,11 @@ type Config struct {
 	// DisableJoinGuard stops POST /livekit/webhook from removing
 	// participants who joined another tenant's room.
 	DisableJoinGuard bool
+	// SeenEvents remembers the ids of handled webhook events for their
+	// replay window (lkgate.WebhookWindow). Replicas behind one webhook
+	// URL must share one (redislimit's Store). Nil means
+	// lkgate.NewMemorySeenEvents on the Manager's clock.
+	SeenEvents lkgate.SeenEvents
 	// Observer is told of every answered request, for metrics (see the
 	// otelmetrics package). Nil observes nothing.
 	Observer Observer
@@ -47,24 +53,25 @@ type Observer interface {
 }
 
 // Handler serves lkgate's HTTP API. Its routes, relative to where it is
-// mounted:
+// mounted, with the Permission each needs:
 //
-//	POST   /livekit/token
-//	GET    /livekit/rooms
-//	GET    /livekit/rooms/{room_name}
-//	DELETE /livekit/participant
-//	POST   /livekit/participant/mute
-//	POST   /livekit/webhook
-//	POST   /livekit/guest/invite
+//	POST   /livekit/token             PermTokens
+//	GET    /livekit/rooms             PermRooms
+//	GET    /livekit/rooms/{room_name} PermRooms
+//	DELETE /livekit/participant       PermModerate
+//	POST   /livekit/participant/mute  PermModerate
+//	POST   /livekit/webhook           (no API key: signed by LiveKit)
+//	POST   /livekit/guest/invite      PermGuests
 //	POST   /livekit/guest/room-auth   (no API key: the invite is the credential)
-//	POST   /livekit/guest/admit
-//	GET    /livekit/guest/waiting
-//	POST   /sip/call
-//	POST   /sip/transfer
+//	POST   /livekit/guest/admit       PermGuests
+//	GET    /livekit/guest/waiting     PermGuests
+//	POST   /sip/call                  PermSIP
+//	POST   /sip/transfer              PermSIP
 //	GET    /openapi.yaml              (no API key: this API's OpenAPI document)
 //
 // Mount it under a prefix with http.StripPrefix, or mount the exported
-// per-route methods (such as Token) yourself. It is safe for concurrent use.
+// per-route methods (such as Token) yourself: each checks its own
+// permission. It is safe for concurrent use.
 type Handler struct {
 	m       *lkgate.Manager
 	auth    Authenticator
@@ -72,7 +79,7 @@ type Handler struct {
 	log     *slog.Logger
 	mux     *http.ServeMux
 
-	seen         *eventIDs
+	seen         lkgate.SeenEvents
 	onWebhook    func(ctx context.Context, ev lkgate.WebhookEvent)
 	disableGuard bool
 	observer     Observer
@@ -90,7 +97,10 @@ func New(m *lkgate.Manager, cfg Config) (*Handler, error) {
 		return nil, errors.New("httpx: Config.MaxBodyBytes must not be negative")
 	}
 	h := &Handler{m: m, auth: cfg.Authenticator, maxBody: cfg.MaxBodyBytes, log: cfg.Logger, mux: http.NewServeMux(),
-		seen: newEventIDs(recentWebhookIDs), onWebhook: cfg.OnWebhook, disableGuard: cfg.DisableJoinGuard, observer: cfg.Observer}
+		seen: cfg.SeenEvents, onWebhook: cfg.OnWebhook, disableGuard: cfg.DisableJoinGuard, observer: cfg.Observer}
+	if h.seen == nil {
+		h.seen = lkgate.NewMemorySeenEvents(m.Now)
+	}
 	if h.maxBody == 0 {
 		h.maxBody = DefaultMaxBodyBytes
 	}
@@ -168,12 +178,24 @@ func (c *headerOnly) Header() http.Header         { return c.header }
 func (c *headerOnly) Write(b []byte) (int, error) { return len(b), nil }
 func (c *headerOnly) WriteHeader(status int)      { c.status = status }
 
-// authenticate resolves the principal or writes a 401. The returned
-// request carries the principal's subject for lkgate's audit events.
-func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (Principal, *http.Request, bool) {
+// authenticate resolves the principal and checks that it holds need, the
+// route's permission, or writes the refusal (401, 421 or 403) before the
+// route reads its body or calls LiveKit. The returned request carries the
+// principal's subject for lkgate's audit events.
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, need Permission) (Principal, *http.Request, bool) {
 	p, err := h.auth.Authenticate(r)
+	if errors.Is(err, ErrHostNotAllowed) {
+		writeProblem(w, newProblem(http.StatusMisdirectedRequest, CodeHostNotAllowed, "this server does not serve the host "+strconv.Quote(r.Host)))
+		return Principal{}, r, false
+	}
 	if err != nil {
 		writeProblem(w, newProblem(http.StatusUnauthorized, CodeUnauthenticated, "missing or invalid API key"))
+		return Principal{}, r, false
+	}
+	if !p.Permissions.Has(need) {
+		prob := newProblem(http.StatusForbidden, CodePermissionDenied, "this route needs the permission "+strconv.Quote(need.String())+", which the caller's credentials do not carry")
+		prob.Permission = need.String()
+		writeProblem(w, prob)
 		return Principal{}, r, false
 	}
 	if p.Subject != "" {

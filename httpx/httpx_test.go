@@ -25,6 +25,8 @@ import (
 const (
 	keyAcme   = "acme-key-0123456789"
 	keyGlobex = "globex-key-0123456789"
+	// keyAcmeMember may only fetch tokens, as a browser's session should.
+	keyAcmeMember = "acme-member-key-0123456789"
 )
 
 type env struct {
@@ -51,8 +53,9 @@ func newEnv(t testing.TB, mcfg lkgate.Config, keys httpx.StaticKeysConfig) *env 
 	e.m = m
 	if keys.Keys == nil {
 		keys.Keys = map[string]httpx.Principal{
-			keyAcme:   {Tenant: "acme", Subject: "alice"},
-			keyGlobex: {Tenant: "globex", Subject: "gina"},
+			keyAcme:       {Tenant: "acme", Subject: "alice", Permissions: httpx.AllPermissions},
+			keyGlobex:     {Tenant: "globex", Subject: "gina", Permissions: httpx.AllPermissions},
+			keyAcmeMember: {Tenant: "acme", Subject: "mia", Permissions: httpx.PermTokens},
 		}
 	}
 	sk, err := httpx.NewStaticKeys(keys)
@@ -209,7 +212,7 @@ func TestAuthentication(t *testing.T) {
 		{"basic scheme", "/livekit/token", "Basic " + keyAcme, 401},
 		{"bearer", "/livekit/token", "Bearer " + keyAcme, 200},
 		{"bearer lower case", "/livekit/token", "bearer " + keyAcme, 200},
-		{"query", "/livekit/token?api_key=" + keyAcme, "", 200},
+		{"query form refused by default", "/livekit/token?api_key=" + keyAcme, "", 401},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -227,11 +230,10 @@ func TestAuthentication(t *testing.T) {
 			}
 		})
 	}
-	t.Run("query form disabled", func(t *testing.T) {
-		e := newEnv(t, lkgate.Config{}, httpx.StaticKeysConfig{DisableQueryKey: true, Keys: map[string]httpx.Principal{keyAcme: {Tenant: "acme"}}})
-		res := e.do(t, "POST", "/livekit/token?api_key="+keyAcme, "", body)
-		if res.status != 401 {
-			t.Errorf("status %d, want 401", res.status)
+	t.Run("query form allowed", func(t *testing.T) {
+		e := newEnv(t, lkgate.Config{}, httpx.StaticKeysConfig{AllowQueryKey: true, Keys: map[string]httpx.Principal{keyAcme: {Tenant: "acme", Permissions: httpx.PermTokens}}})
+		if res := e.do(t, "POST", "/livekit/token?api_key="+keyAcme, "", body); res.status != 200 {
+			t.Errorf("status %d, want 200: %s", res.status, res.body)
 		}
 	})
 }
@@ -239,9 +241,12 @@ func TestAuthentication(t *testing.T) {
 func TestNewStaticKeysValidates(t *testing.T) {
 	for name, keys := range map[string]map[string]httpx.Principal{
 		"empty":     {},
-		"short key": {"short": {Tenant: "a"}},
-		"no tenant": {keyAcme: {Subject: "x"}},
-		"space":     {"key with spaces in it": {Tenant: "a"}},
+		"short key": {"short": {Tenant: "a", Permissions: httpx.AllPermissions}},
+		"no tenant": {keyAcme: {Subject: "x", Permissions: httpx.AllPermissions}},
+		// The zero Permission would refuse every request: a migration
+		// mistake caught at start-up.
+		"no permissions": {keyAcme: {Tenant: "a"}},
+		"space":          {"key with spaces in it": {Tenant: "a", Permissions: httpx.AllPermissions}},
 	} {
 		if _, err := httpx.NewStaticKeys(httpx.StaticKeysConfig{Keys: keys}); err == nil {
 			t.Errorf("%s: accepted", name)
@@ -432,7 +437,7 @@ func TestPanicBecomesProblem(t *testing.T) {
 // A full session of successes and failures leaves no token, API key or
 // secret in the logs.
 func TestNoSecretsInLogs(t *testing.T) {
-	e := newEnv(t, lkgate.Config{}, httpx.StaticKeysConfig{})
+	e := newEnv(t, lkgate.Config{}, httpx.StaticKeysConfig{AllowQueryKey: true})
 	var tokens []string
 	for _, tc := range []struct{ key, body string }{
 		{keyAcme, `{"room_name":"a","participant_identity":"i"}`},

@@ -75,10 +75,11 @@ func newFullEnv(t *testing.T, naming lkgate.RoomNaming) *env {
 			case "acme":
 				return lkgate.Limits{MaxConcurrentSIPCalls: 1, InviteRate: lkgate.PerMinute(1, 1), GuestWaitRate: lkgate.PerMinute(1, 1)}, true
 			case "globex":
-				return lkgate.Limits{TokenRate: lkgate.PerMinute(1, 1)}, true
+				return lkgate.Limits{TokenRate: lkgate.PerMinute(1, 1), MaxWaitingGuestsPerRoom: 1}, true
 			}
 			return lkgate.Limits{}, false
 		}},
+		AllowAgent: lkgate.AllowAgents(map[string][]string{"acme": {"helper"}}),
 	}, httpx.StaticKeysConfig{})
 	mu.Lock()
 	defer mu.Unlock()
@@ -152,6 +153,7 @@ func testOpenAPIConformance(t *testing.T, naming lkgate.RoomNaming) {
 
 	run("token", request("POST", "/livekit/token", keyAcme, `{"room_name":"standup","participant_identity":"alice","participant_name":"Alice"}`), 200, false)
 	run("token TokenSource", request("POST", "/livekit/token", keyAcme, `{"room_name":"standup","participant_name":"Ann","room_config":{"agents":[{"agent_name":"helper"}]}}`), 200, false)
+	run("token agent not allowed", request("POST", "/livekit/token", keyAcme, `{"room_name":"standup","room_config":{"agents":[{"agent_name":"helper"},{"agent_name":"spy"}]}}`), 403, false)
 	run("token refused room_config", request("POST", "/livekit/token", keyAcme, `{"room_name":"standup","room_config":{"egress":{}}}`), 400, true)
 	run("token no key", request("POST", "/livekit/token", "", `{"room_name":"standup"}`), 401, false)
 	if shared {
@@ -165,6 +167,15 @@ func testOpenAPIConformance(t *testing.T, naming lkgate.RoomNaming) {
 		r.Header.Set("Content-Type", "text/plain")
 		return r
 	}(), 415, true)
+	// OpenAPI cannot state these refusals in a schema (the info
+	// description and the Name schema do), so the document accepts them.
+	run("token not UTF-8", func() *http.Request {
+		r := request("POST", "/livekit/token", keyAcme, `{"room_name":"standup"}`)
+		r.Header.Set("Content-Type", "application/json; charset=utf-16")
+		return r
+	}(), 415, false)
+	run("token case variant", request("POST", "/livekit/token", keyAcme, `{"room_name":"standup","ROOM_NAME":"x"}`), 400, false)
+	run("token blank name", request("POST", "/livekit/token", keyAcme, `{"room_name":"  "}`), 400, false)
 	e.seed(t, "standup")
 	run("rooms", request("GET", "/livekit/rooms", keyAcme, ""), 200, false)
 	run("room", request("GET", "/livekit/rooms/standup", keyAcme, ""), 200, false)
@@ -173,6 +184,21 @@ func testOpenAPIConformance(t *testing.T, naming lkgate.RoomNaming) {
 	run("mute bad source", request("POST", "/livekit/participant/mute", keyAcme, `{"room_name":"standup","participant_identity":"alice","source":"mouth","muted":true}`), 400, true)
 	run("remove", request("DELETE", "/livekit/participant", keyAcme, `{"room_name":"standup","participant_identity":"alice"}`), 200, false)
 	run("remove unknown field", request("DELETE", "/livekit/participant", keyAcme, `{"room_name":"standup","participant_identity":"alice","force":true}`), 400, true)
+	// Refusals before the route: a token-only key elsewhere, and (in
+	// unauthenticated mode) a Host the server does not serve.
+	run("remove without permission", request("DELETE", "/livekit/participant", keyAcmeMember, `{"room_name":"standup","participant_identity":"alice"}`), 403, false)
+	run("call without permission", request("POST", "/sip/call", keyAcmeMember, callBody), 403, false)
+	func() {
+		keyed := e.h
+		defer func() { e.h = keyed }()
+		var err error
+		if e.h, err = httpx.New(e.m, httpx.Config{Authenticator: httpx.Unauthenticated("127.0.0.1:8080")}); err != nil {
+			t.Fatal(err)
+		}
+		rebound := request("GET", "/livekit/rooms", "", "")
+		rebound.Host = "rebind.attacker.example:8080"
+		run("rooms from another Host", rebound, 421, false)
+	}()
 
 	inv := decodeBody[httpx.InviteResponse](t, response{body: run("invite",
 		request("POST", "/livekit/guest/invite", keyAcme, `{"orgId":"acme","roomId":"standup","allowAll":true}`), 201, false)})
@@ -184,6 +210,15 @@ func testOpenAPIConformance(t *testing.T, naming lkgate.RoomNaming) {
 	ra := decodeBody[httpx.RoomAuthResponse](t, response{body: run("room-auth",
 		request("POST", "/livekit/guest/room-auth", "", `{"inviteToken":"`+u.Query().Get("invite_token")+`","guestName":"Grace"}`), 200, false)})
 	run("room-auth over the rate", request("POST", "/livekit/guest/room-auth", "", `{"inviteToken":"`+u.Query().Get("invite_token")+`","guestName":"Gus"}`), 429, false)
+	// globex lets one guest wait per room.
+	ginv := decodeBody[httpx.InviteResponse](t, response{body: run("invite globex",
+		request("POST", "/livekit/guest/invite", keyGlobex, `{"orgId":"globex","roomId":"lobbied","allowAll":true}`), 201, false)})
+	gu, err := url.Parse(ginv.InviteURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run("room-auth globex", request("POST", "/livekit/guest/room-auth", "", `{"inviteToken":"`+gu.Query().Get("invite_token")+`","guestName":"Gail"}`), 200, false)
+	run("room-auth over the waiting cap", request("POST", "/livekit/guest/room-auth", "", `{"inviteToken":"`+gu.Query().Get("invite_token")+`","guestName":"Gus"}`), 429, false)
 	run("room-auth bad invite", request("POST", "/livekit/guest/room-auth", "", `{"inviteToken":"x.y.z","guestName":"Grace"}`), 400, false)
 	if _, err := e.fake.Join(ra.LiveKitToken); err != nil {
 		t.Fatal(err)
@@ -202,26 +237,34 @@ func testOpenAPIConformance(t *testing.T, naming lkgate.RoomNaming) {
 	}
 	run("call", request("POST", "/sip/call", keyAcme, callBody), 200, false)
 	run("call over the concurrency quota", request("POST", "/sip/call", keyAcme, strings.Replace(callBody, `"phone"`, `"phone2"`, 1)), 429, false)
+	run("call in progress", request("POST", "/sip/call", keyAcme, callBody), 409, false)
+	run("call refused caller number", request("POST", "/sip/call", keyAcme, strings.Replace(callBody, `"to_phone_number"`, `"from_phone_number":"+4930999999","to_phone_number"`, 1)), 403, false)
 	run("transfer", request("POST", "/sip/transfer", keyAcme, `{"room_name":"support","participant_identity":"phone","transfer_to":"+4930999"}`), 200, false)
-	run("call no trunk", request("POST", "/sip/call", keyGlobex, `{"room_name":"g","participant_identity":"p","from_phone_number":"+15550000002","to_phone_number":"+15550100"}`), 403, false)
+	run("call no trunk", request("POST", "/sip/call", keyGlobex, `{"room_name":"g","participant_identity":"p","to_phone_number":"+15550100"}`), 403, false)
 
-	event, err := protojson.Marshal(&livekit.WebhookEvent{Event: "room_started", Id: "EV_1", Room: &livekit.Room{Name: "standup"}, CreatedAt: time.Now().Unix()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(event)
-	signature, err := auth.NewAccessToken(lkgatetest.APIKey, lkgatetest.APISecret).SetValidFor(time.Minute).SetSha256(base64.StdEncoding.EncodeToString(sum[:])).ToJWT()
-	if err != nil {
-		t.Fatal(err)
-	}
-	hook := func(sig string) *http.Request {
+	// hook is a delivery of ev signed as LiveKit signs it, or with sig.
+	hook := func(ev *livekit.WebhookEvent, sig string) *http.Request {
+		event, err := protojson.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sig == "" {
+			sum := sha256.Sum256(event)
+			if sig, err = auth.NewAccessToken(lkgatetest.APIKey, lkgatetest.APISecret).SetValidFor(time.Minute).SetSha256(base64.StdEncoding.EncodeToString(sum[:])).ToJWT(); err != nil {
+				t.Fatal(err)
+			}
+		}
 		r := httptest.NewRequest("POST", "/livekit/webhook", bytes.NewReader(event))
 		r.Header.Set("Content-Type", "application/webhook+json")
 		r.Header.Set("Authorization", sig)
 		return r
 	}
-	run("webhook", hook(signature), 200, false)
-	run("webhook unsigned", hook("nope"), 401, false)
+	started := &livekit.WebhookEvent{Event: "room_started", Id: "EV_1", Room: &livekit.Room{Name: "standup"}, CreatedAt: time.Now().Unix()}
+	run("webhook", hook(started, ""), 200, false)
+	run("webhook duplicate", hook(started, ""), 200, false)
+	run("webhook unsigned", hook(started, "nope"), 401, false)
+	run("webhook expired", hook(&livekit.WebhookEvent{Event: "room_started", Id: "EV_2", CreatedAt: time.Now().Add(-lkgate.WebhookWindow).Unix()}, ""), 401, false)
+	run("webhook without id", hook(&livekit.WebhookEvent{Event: "room_started", CreatedAt: time.Now().Unix()}, ""), 400, false)
 
 	served := run("openapi", httptest.NewRequest("GET", "/openapi.yaml", nil), 200, false)
 	if !bytes.Equal(served, httpx.OpenAPI) {

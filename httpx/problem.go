@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lkgate/lkgate"
@@ -28,6 +29,9 @@ type Problem struct {
 	Limit string `json:"limit,omitempty"`
 	// RetryAfter is the Retry-After header of a 429, in seconds.
 	RetryAfter int `json:"retry_after,omitempty"`
+	// Permission names the permission a 403 permission_denied lacks (such
+	// as "moderate", see Permission.String).
+	Permission string `json:"permission,omitempty"`
 }
 
 // Stable problem codes.
@@ -45,6 +49,12 @@ const (
 	CodeLiveKitUnavailable   = "livekit_unavailable"
 	CodeLiveKitTimeout       = "livekit_timeout"
 	CodeInternal             = "internal"
+	// CodePermissionDenied (403): the principal lacks the route's
+	// Permission, named in the problem's permission.
+	CodePermissionDenied = "permission_denied"
+	// CodeHostNotAllowed (421): the request's Host is not one this server
+	// serves (Unauthenticated's DNS-rebinding check, ErrHostNotAllowed).
+	CodeHostNotAllowed = "host_not_allowed"
 	// Outcomes of SIP calls and transfers, reported by the far end (409,
 	// with sip_status when LiveKit reports one).
 	CodeSIPBusy            = "sip_busy"
@@ -53,6 +63,9 @@ const (
 	CodeSIPCallFailed      = "sip_call_failed"
 	CodeSIPTransferRefused = "sip_transfer_refused"
 	CodeSIPTransferFailed  = "sip_transfer_failed"
+	// CodeSIPCallInProgress (409): a call to the same room and identity is
+	// in progress (lkgate.ErrCallInProgress); nothing was dialed.
+	CodeSIPCallInProgress = "sip_call_in_progress"
 	// Refusals by a tenant's limit (429 with Retry-After): the code names
 	// the limit, "<limit>_exceeded".
 	CodeMaxRoomsExceeded              = lkgate.LimitMaxRooms + "_exceeded"
@@ -61,6 +74,13 @@ const (
 	CodeMaxConcurrentSIPCallsExceeded = lkgate.LimitMaxConcurrentSIPCalls + "_exceeded"
 	CodeInviteRateExceeded            = lkgate.LimitInviteRate + "_exceeded"
 	CodeGuestWaitRateExceeded         = lkgate.LimitGuestWaitRate + "_exceeded"
+	// Guests waiting at once, for one room or any of the tenant's: every
+	// waiting guest holds a lobby room in LiveKit.
+	CodeMaxWaitingGuestsPerRoomExceeded = lkgate.LimitMaxWaitingGuestsPerRoom + "_exceeded"
+	CodeMaxWaitingGuestsExceeded        = lkgate.LimitMaxWaitingGuests + "_exceeded"
+	// CodeWebhookExpired (401): a webhook event older than
+	// lkgate.WebhookWindow, refused as a replay (lkgate.ErrWebhookExpired).
+	CodeWebhookExpired = "webhook_expired"
 )
 
 var kinds = []struct {
@@ -72,11 +92,15 @@ var kinds = []struct {
 	{lkgate.ErrUnauthenticated, http.StatusUnauthorized, CodeUnauthenticated},
 	{lkgate.ErrForbidden, http.StatusForbidden, CodeForbidden},
 	{lkgate.ErrNotFound, http.StatusNotFound, CodeNotFound},
+	// Before ErrConflict, which it refines.
+	{lkgate.ErrCallInProgress, http.StatusConflict, CodeSIPCallInProgress},
 	{lkgate.ErrConflict, http.StatusConflict, CodeConflict},
 	{lkgate.ErrNotConfigured, http.StatusNotImplemented, CodeNotConfigured},
 	{lkgate.ErrUpstream, http.StatusBadGateway, CodeLiveKitError},
 	{lkgate.ErrUnavailable, http.StatusServiceUnavailable, CodeLiveKitUnavailable},
 	{lkgate.ErrTimeout, http.StatusGatewayTimeout, CodeLiveKitTimeout},
+	// 401, as for a signature past its expiry: a 4xx LiveKit does not retry.
+	{lkgate.ErrWebhookExpired, http.StatusUnauthorized, CodeWebhookExpired},
 	// The far end of a call answered, and its answer was no: the request
 	// was valid and LiveKit worked, so these are neither 4xx input errors
 	// nor 5xx failures (which proxies retry and operators get paged for).
@@ -90,6 +114,24 @@ var kinds = []struct {
 
 // fieldNames maps lkgate's Go field names to a route's JSON names.
 type fieldNames map[string]string
+
+// name is the JSON name of lkgate's field. A field in a list item, such
+// as "Agents[1].AgentName", is named from its list's and its own entries
+// ("Agents", "Agents.AgentName"): "room_config.agents[1].agent_name". A
+// field without an entry keeps its Go name.
+func (f fieldNames) name(field string) string {
+	if name, ok := f[field]; ok {
+		return name
+	}
+	list, rest, indexed := strings.Cut(field, "[")
+	index, sub, closed := strings.Cut(rest, "]")
+	listName, okList := f[list]
+	full, okSub := f[list+sub]
+	if indexed && closed && okList && okSub && strings.HasPrefix(full, listName) {
+		return listName + "[" + index + "]" + full[len(listName):]
+	}
+	return field
+}
 
 // problemFor converts an lkgate error into a problem. Only lkgate's own
 // messages reach the body: they are built to be safe to show.
@@ -107,10 +149,7 @@ func problemFor(err error, fields fieldNames) Problem {
 		if errors.Is(err, k.err) {
 			p := newProblem(k.status, k.code, e.Msg)
 			if e.Field != "" {
-				p.Field = e.Field
-				if name, ok := fields[e.Field]; ok {
-					p.Field = name
-				}
+				p.Field = fields.name(e.Field)
 				p.Detail = p.Field + ": " + e.Msg
 			}
 			p.SIPStatus = e.SIPStatus

@@ -97,7 +97,7 @@ var participantFields = fieldNames{
 
 // ListRooms serves GET /livekit/rooms: the caller's tenant's rooms.
 func (h *Handler) ListRooms(w http.ResponseWriter, r *http.Request) {
-	p, r, ok := h.authenticate(w, r)
+	p, r, ok := h.authenticate(w, r, PermRooms)
 	if !ok {
 		return
 	}
@@ -117,7 +117,7 @@ func (h *Handler) ListRooms(w http.ResponseWriter, r *http.Request) {
 // participants. Another tenant's room answers exactly like a missing one
 // (under lkgate.ScopedNames, it is one).
 func (h *Handler) Room(w http.ResponseWriter, r *http.Request) {
-	p, r, ok := h.authenticate(w, r)
+	p, r, ok := h.authenticate(w, r, PermRooms)
 	if !ok {
 		return
 	}
@@ -135,7 +135,7 @@ func (h *Handler) Room(w http.ResponseWriter, r *http.Request) {
 
 // RemoveParticipant serves DELETE /livekit/participant.
 func (h *Handler) RemoveParticipant(w http.ResponseWriter, r *http.Request) {
-	p, r, ok := h.authenticate(w, r)
+	p, r, ok := h.authenticate(w, r, PermModerate)
 	if !ok {
 		return
 	}
@@ -153,7 +153,7 @@ func (h *Handler) RemoveParticipant(w http.ResponseWriter, r *http.Request) {
 
 // Mute serves POST /livekit/participant/mute.
 func (h *Handler) Mute(w http.ResponseWriter, r *http.Request) {
-	p, r, ok := h.authenticate(w, r)
+	p, r, ok := h.authenticate(w, r, PermModerate)
 	if !ok {
 		return
 	}

@@ -15,8 +15,10 @@ type CallRequest struct {
 	RoomName            string `json:"room_name"`
 	ParticipantName     string `json:"participant_name,omitempty"`
 	ParticipantIdentity string `json:"participant_identity"`
-	FromPhoneNumber     string `json:"from_phone_number"`
-	ToPhoneNumber       string `json:"to_phone_number"`
+	// FromPhoneNumber is optional: empty presents one of the trunk's
+	// numbers; another needs lkgate.SIPConfig.AllowCallerID's approval.
+	FromPhoneNumber string `json:"from_phone_number,omitempty"`
+	ToPhoneNumber   string `json:"to_phone_number"`
 	// WaitUntilAnswered makes the request return only once the callee
 	// answers, so busy, declined and unanswered calls come back as errors.
 	WaitUntilAnswered bool `json:"wait_until_answered,omitempty"`
@@ -66,7 +68,7 @@ var sipFields = fieldNames{
 // Call serves POST /sip/call. Under lkgate.SharedNames another tenant's
 // room is a 404, as a missing one, and nothing is dialed.
 func (h *Handler) Call(w http.ResponseWriter, r *http.Request) {
-	p, r, ok := h.authenticate(w, r)
+	p, r, ok := h.authenticate(w, r, PermSIP)
 	if !ok {
 		return
 	}
@@ -102,7 +104,7 @@ func (h *Handler) Call(w http.ResponseWriter, r *http.Request) {
 
 // Transfer serves POST /sip/transfer.
 func (h *Handler) Transfer(w http.ResponseWriter, r *http.Request) {
-	p, r, ok := h.authenticate(w, r)
+	p, r, ok := h.authenticate(w, r, PermSIP)
 	if !ok {
 		return
 	}

@@ -37,7 +37,8 @@ func newSIPEnvNamed(t testing.TB, naming lkgate.RoomNaming, sip lkgate.SIPConfig
 	return e
 }
 
-const callBody = `{"room_name":"support","participant_identity":"phone","participant_name":"Phone","from_phone_number":"+15550000001","to_phone_number":"+15550100","wait_until_answered":true}`
+// callBody is a call presenting the trunk's number (no from_phone_number).
+const callBody = `{"room_name":"support","participant_identity":"phone","participant_name":"Phone","to_phone_number":"+15550100","wait_until_answered":true}`
 
 func TestSIPRoutes(t *testing.T) {
 	e := newSIPEnv(t, lkgate.SIPConfig{})
@@ -67,7 +68,7 @@ func TestSIPRoutes(t *testing.T) {
 		t.Errorf("transfer %+v", tr)
 	}
 
-	res = e.do(t, "POST", "/sip/call", keyAcme, `{"room_name":"r2","participant_identity":"p","from_phone_number":"+15550000001","to_phone_number":"+15550101","ringing_timeout":20}`)
+	res = e.do(t, "POST", "/sip/call", keyAcme, `{"room_name":"r2","participant_identity":"p","to_phone_number":"+15550101","ringing_timeout":20}`)
 	if res.status != 200 || !bytes.Contains(res.body, []byte(`"status":"dialing"`)) {
 		t.Errorf("call without waiting: %d %s", res.status, res.body)
 	}
@@ -80,7 +81,6 @@ func TestSIPRoutesBadInput(t *testing.T) {
 		{"call no room", "/sip/call", `{"participant_identity":"p","from_phone_number":"+15550000001","to_phone_number":"+15550100"}`, "room_name"},
 		{"call no identity", "/sip/call", `{"room_name":"r","from_phone_number":"+15550000001","to_phone_number":"+15550100"}`, "participant_identity"},
 		{"call bad name", "/sip/call", `{"room_name":"r","participant_identity":"p","participant_name":"a\u202eb","from_phone_number":"+15550000001","to_phone_number":"+15550100"}`, "participant_name"},
-		{"call no from", "/sip/call", `{"room_name":"r","participant_identity":"p","to_phone_number":"+15550100"}`, "from_phone_number"},
 		{"call bad from", "/sip/call", `{"room_name":"r","participant_identity":"p","from_phone_number":"5550000001","to_phone_number":"+15550100"}`, "from_phone_number"},
 		{"call bad to", "/sip/call", `{"room_name":"r","participant_identity":"p","from_phone_number":"+15550000001","to_phone_number":"+1-555-0100"}`, "to_phone_number"},
 		{"call sip uri to", "/sip/call", `{"room_name":"r","participant_identity":"p","from_phone_number":"+15550000001","to_phone_number":"sip:x@evil.example"}`, "to_phone_number"},
@@ -209,6 +209,29 @@ func TestSIPRoutesFailures(t *testing.T) {
 		res := e.do(t, "POST", "/sip/call", keyAcme, callBody)
 		if res.status != 403 || res.problem.Field != "to_phone_number" || e.fake.TotalCalls() != 0 {
 			t.Errorf("%d %s", res.status, res.body)
+		}
+	})
+	t.Run("refused caller number", func(t *testing.T) {
+		e := newSIPEnv(t, lkgate.SIPConfig{AllowCallerID: lkgate.AllowCallerIDs(map[string][]string{"acme": {"+4930111111"}})})
+		for _, from := range []string{"+15550000001", "+4930222222"} {
+			res := e.do(t, "POST", "/sip/call", keyAcme, strings.Replace(callBody, `"to_phone_number"`, `"from_phone_number":"`+from+`","to_phone_number"`, 1))
+			if res.status != 403 || res.problem.Code != httpx.CodeForbidden || res.problem.Field != "from_phone_number" || e.fake.TotalCalls() != 0 {
+				t.Errorf("from %s: %d %s, want 403 forbidden on from_phone_number", from, res.status, res.body)
+			}
+		}
+		res := e.do(t, "POST", "/sip/call", keyAcme, strings.Replace(callBody, `"to_phone_number"`, `"from_phone_number":"+4930111111","to_phone_number"`, 1))
+		if d := e.fake.Dialed(); res.status != 200 || len(d) != 1 || d[0].SipNumber != "+4930111111" {
+			t.Errorf("an approved caller number: %d %s, dialed %v", res.status, res.body, d)
+		}
+	})
+	t.Run("call in progress", func(t *testing.T) {
+		e := newFullEnv(t, lkgate.ScopedNames) // acme: one call at a time
+		if res := e.do(t, "POST", "/sip/call", keyAcme, callBody); res.status != 200 {
+			t.Fatalf("%d %s", res.status, res.body)
+		}
+		res := e.do(t, "POST", "/sip/call", keyAcme, callBody)
+		if res.status != 409 || res.problem.Code != httpx.CodeSIPCallInProgress || res.problem.Field != "participant_identity" || len(e.fake.Dialed()) != 1 {
+			t.Errorf("the same participant again: %d %s, %d dialed; want 409 %s and 1", res.status, res.body, len(e.fake.Dialed()), httpx.CodeSIPCallInProgress)
 		}
 	})
 	t.Run("not configured", func(t *testing.T) {

@@ -130,7 +130,7 @@ var tokenFields = fieldNames{
 // room_name answers the tenant's name. Under lkgate.SharedNames another
 // tenant's room is a 403.
 func (h *Handler) Token(w http.ResponseWriter, r *http.Request) {
-	p, r, ok := h.authenticate(w, r)
+	p, r, ok := h.authenticate(w, r, PermTokens)
 	if !ok {
 		return
 	}

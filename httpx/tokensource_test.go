@@ -19,7 +19,7 @@ import (
 // fields omitted, so no identity) and reads the answer as
 // TokenSourceResponse.
 func TestTokenSourceFormat(t *testing.T) {
-	e := newEnv(t, lkgate.Config{}, httpx.StaticKeysConfig{})
+	e := newEnv(t, lkgate.Config{AllowAgent: lkgate.AllowAgents(map[string][]string{"acme": {"helper"}})}, httpx.StaticKeysConfig{})
 	res := e.do(t, "POST", "/livekit/token", keyAcme,
 		`{"room_name":"standup","participant_name":"Ann","participant_attributes":{"team":"blue"},"room_config":{"agents":[{"agent_name":"helper","metadata":"{\"lang\":\"en\"}"}]}}`)
 	if res.status != http.StatusOK {

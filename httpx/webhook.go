@@ -1,13 +1,18 @@
 package httpx
 
 import (
+	"context"
 	"net/http"
-	"sync"
+	"time"
+
+	"github.com/lkgate/lkgate"
 )
 
-// recentWebhookIDs bounds the de-duplication memory: LiveKit retries a
-// failed delivery within seconds, so a few thousand ids span far longer.
-const recentWebhookIDs = 4096
+// webhookClockSkew is how far apart the clocks of replicas and of their
+// SeenEvents store (Redis's) may be, as for leases: an id is remembered
+// that long past its window, so that no clock forgets it while another
+// still accepts the event.
+const webhookClockSkew = 30 * time.Second
 
 // WebhookResponse is the answer to LiveKit's webhook delivery.
 type WebhookResponse struct {
@@ -18,74 +23,62 @@ type WebhookResponse struct {
 // Webhook serves POST /livekit/webhook, the URL to configure in LiveKit's
 // webhook.urls. It needs no API key: LiveKit signs each event with its API
 // key and secret, and the signature and body checksum are verified (401 if
-// they do not match). Each event id is handled once. On participant_joined
-// the join guard runs (see lkgate.Manager.GuardJoin) unless
-// Config.DisableJoinGuard is set; if it cannot reach LiveKit the answer is
-// 5xx, so LiveKit delivers the event again. On participant_left of a SIP
-// participant, the call's concurrency slot is freed (see
+// they do not match).
+//
+// A signature stays valid for minutes, so a captured delivery could be
+// sent again: an event created more than lkgate.WebhookWindow ago is
+// refused (401 webhook_expired), one without an id or creation time too
+// (400), and within the window each event id is handled once (a replay
+// answers 200 "duplicate"), remembered in Config.SeenEvents until 30 s
+// past the window, for clocks a little apart. If that store fails, the
+// answer is 503, so LiveKit delivers the event again rather than have it
+// handled twice or lost.
+//
+// On participant_joined the join guard runs (see lkgate.Manager.GuardJoin)
+// unless Config.DisableJoinGuard is set; if it cannot reach LiveKit the
+// answer is 5xx, so LiveKit delivers the event again. On participant_left
+// of a SIP participant, the call's concurrency slot is freed (see
 // lkgate.Manager.ReleaseCall), with the same 5xx if the limit store fails.
 // Then Config.OnWebhook, if set, receives the event.
 func (h *Handler) Webhook(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
 	r.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
 	ev, err := h.m.VerifyWebhook(r)
 	if err != nil {
-		h.fail(r.Context(), w, err, nil)
+		h.fail(ctx, w, err, nil)
 		return
 	}
-	if !h.seen.begin(ev.GetId()) {
+	until, err := h.m.WebhookDeadline(ev)
+	if err != nil {
+		h.fail(ctx, w, err, nil)
+		return
+	}
+	first, err := h.seen.Seen(ctx, ev.GetId(), until.Add(webhookClockSkew))
+	if err != nil {
+		h.log.ErrorContext(ctx, "webhook id store failed", "event", ev.GetId(), "error", err.Error())
+		h.fail(ctx, w, &lkgate.Error{Kind: lkgate.ErrUnavailable, Op: "webhook", Msg: "the webhook id store is unavailable"}, nil)
+		return
+	}
+	if !first {
 		writeJSON(w, http.StatusOK, WebhookResponse{Status: "duplicate"})
 		return
 	}
 	if !h.disableGuard {
-		_, err = h.m.GuardJoin(r.Context(), ev)
+		_, err = h.m.GuardJoin(ctx, ev)
 	}
 	if err == nil {
-		err = h.m.ReleaseCall(r.Context(), ev)
+		err = h.m.ReleaseCall(ctx, ev)
 	}
 	if err != nil {
-		h.seen.forget(ev.GetId())
-		h.fail(r.Context(), w, err, nil)
+		if ferr := h.seen.Forget(context.WithoutCancel(ctx), ev.GetId()); ferr != nil {
+			// LiveKit's retry will be taken for a duplicate.
+			h.log.ErrorContext(ctx, "webhook id store failed: the event's retry will be dropped", "event", ev.GetId(), "error", ferr.Error())
+		}
+		h.fail(ctx, w, err, nil)
 		return
 	}
 	if h.onWebhook != nil {
-		h.onWebhook(r.Context(), h.m.ResolveWebhook(ev))
+		h.onWebhook(ctx, h.m.ResolveWebhook(ev))
 	}
 	writeJSON(w, http.StatusOK, WebhookResponse{Status: "ok"})
-}
-
-// eventIDs remembers the most recent webhook event ids.
-type eventIDs struct {
-	mu    sync.Mutex
-	ids   map[string]struct{}
-	order []string // ring of the ids in ids, oldest at next
-	next  int
-}
-
-func newEventIDs(n int) *eventIDs {
-	return &eventIDs{ids: make(map[string]struct{}, n), order: make([]string, n)}
-}
-
-// begin records id and reports whether it is new. Events without an id are
-// always new.
-func (e *eventIDs) begin(id string) bool {
-	if id == "" {
-		return true
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if _, dup := e.ids[id]; dup {
-		return false
-	}
-	delete(e.ids, e.order[e.next])
-	e.order[e.next] = id
-	e.next = (e.next + 1) % len(e.order)
-	e.ids[id] = struct{}{}
-	return true
-}
-
-// forget drops id so that LiveKit's retry of a failed delivery is handled.
-func (e *eventIDs) forget(id string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	delete(e.ids, id)
 }

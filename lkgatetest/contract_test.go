@@ -37,7 +37,7 @@ func TestContract(t *testing.T) {
 // runs against livekit-server, livekit-sip and sipp.
 func TestSIPContract(t *testing.T) {
 	fake := lkgatetest.NewServer(t)
-	trunk := fake.AddOutboundTrunk("pbx.example:5060", "+15550000000")
+	trunk := fake.AddOutboundTrunk("pbx.example:5060", contract.TrunkNumber)
 	farEnds := map[contract.FarEnd]lkgatetest.FarEnd{
 		contract.Answers:         {},
 		contract.IsBusy:          {CallStatus: 486},

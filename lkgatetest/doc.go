@@ -86,7 +86,9 @@
 //     it); no answer: canceled. An answered call joins the room (creating
 //     it if needed) as a SIP participant with the request's attributes and
 //     sip.callID, sip.callStatus "active", sip.phoneNumber, sip.trunkID and
-//     sip.trunkPhoneNumber. A transfer: REFER refused is
+//     sip.trunkPhoneNumber (the request's SipNumber or, without one, a
+//     number of the trunk: the fake takes the first, the server picks one
+//     at random). A transfer: REFER refused is
 //     permission_denied "SIP REFER was denied"; a failing NOTIFY is
 //     canceled "call transfer failed"; an unknown participant not_found;
 //     success ends the call and the participant leaves.

@@ -1,6 +1,7 @@
 package lkgatetest
 
 import (
+	"cmp"
 	"context"
 	"maps"
 	"slices"
@@ -88,7 +89,9 @@ func (svc sipService) CreateSIPOutboundTrunk(ctx context.Context, req *livekit.C
 
 // CreateSIPParticipant dials through the trunk and, when the far end
 // answers, joins the callee to the room (creating it if needed) as a SIP
-// participant with the attributes livekit-sip sets.
+// participant with the attributes livekit-sip sets. Without a SipNumber the
+// call presents the trunk's first number (LiveKit picks one of them at
+// random).
 func (svc sipService) CreateSIPParticipant(ctx context.Context, req *livekit.CreateSIPParticipantRequest) (*livekit.SIPParticipantInfo, error) {
 	if err := ensureSIP(ctx, false); err != nil {
 		return nil, err
@@ -99,6 +102,10 @@ func (svc sipService) CreateSIPParticipant(ctx context.Context, req *livekit.Cre
 	if trunk == nil {
 		s.mu.Unlock()
 		return nil, serverError(twirp.NotFound, "requested sip trunk does not exist")
+	}
+	if req.SipNumber == "" && len(trunk.Numbers) == 0 {
+		s.mu.Unlock()
+		return nil, twirp.InternalError("no numbers on outbound trunk")
 	}
 	s.dialed = append(s.dialed, proto.Clone(req).(*livekit.CreateSIPParticipantRequest))
 	far := s.farEnds[req.SipCallTo]
@@ -132,7 +139,7 @@ func (svc sipService) placed(req *livekit.CreateSIPParticipantRequest, trunk *li
 	}
 	maps.Copy(attrs, map[string]string{
 		"sip.callID": callID, "sip.callStatus": callStatus, "sip.phoneNumber": req.SipCallTo,
-		"sip.trunkID": trunk.SipTrunkId, "sip.trunkPhoneNumber": req.SipNumber,
+		"sip.trunkID": trunk.SipTrunkId, "sip.trunkPhoneNumber": cmp.Or(req.SipNumber, trunk.Numbers[0]),
 	})
 	p := svc.s.AddParticipant(req.RoomName, Participant{
 		Identity: req.ParticipantIdentity, Name: req.ParticipantName, Metadata: req.ParticipantMetadata,

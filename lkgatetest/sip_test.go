@@ -68,3 +68,26 @@ func TestSIPUnimplementedAndRecorded(t *testing.T) {
 		t.Error("SIP calls not counted")
 	}
 }
+
+// A call without a caller number presents the trunk's; a trunk with none
+// (which CreateSIPOutboundTrunk refuses, but AddOutboundTrunk allows) has
+// nothing to present, as the server reports.
+func TestSIPCallerNumberFromTrunk(t *testing.T) {
+	srv := lkgatetest.NewServer(t)
+	sc := lksdk.NewSIPClient(srv.URL(), lkgatetest.APIKey, lkgatetest.APISecret)
+	ctx := context.Background()
+	call := func(trunk string) error {
+		_, err := sc.CreateSIPParticipant(ctx, &livekit.CreateSIPParticipantRequest{SipTrunkId: trunk, SipCallTo: "+15550100", RoomName: "r", ParticipantIdentity: "p"})
+		return err
+	}
+	if err := call(srv.AddOutboundTrunk("pbx.example", "+15550000007")); err != nil {
+		t.Fatal(err)
+	}
+	if ps := srv.Participants("r"); len(ps) != 1 || ps[0].Attributes["sip.trunkPhoneNumber"] != "+15550000007" {
+		t.Errorf("participants %v", ps)
+	}
+	wantErr(t, call(srv.AddOutboundTrunk("bare.example")), twirp.Internal, "no numbers on outbound trunk")
+	if n := len(srv.Dialed()); n != 1 {
+		t.Errorf("%d calls dialed, want 1", n)
+	}
+}

@@ -1,9 +1,10 @@
-// Package redislimit is an lkgate.LimitStore and lkgate.LeaseStore backed
-// by Redis, so that several lkgate replicas enforce each tenant's limits
-// together, and shared room names stay leased across replicas and
-// restarts. One Store serves as both Config.Limits.Store and
-// Config.Leases. It can share the Redis of redislock (and of LiveKit): its
-// keys are namespaced.
+// Package redislimit is an lkgate.LimitStore, lkgate.LeaseStore and
+// lkgate.SeenEvents backed by Redis, so that several lkgate replicas
+// enforce each tenant's limits together, shared room names stay leased
+// across replicas and restarts, and a webhook event one replica handled is
+// a duplicate to the others. One Store serves as Config.Limits.Store,
+// Config.Leases and httpx.Config.SeenEvents. It can share the Redis of
+// redislock (and of LiveKit): its keys are namespaced.
 //
 // Rates use go-redis/redis_rate, the GCRA limiter maintained by the
 // go-redis authors: one Lua script per check, timed by Redis's own clock,
@@ -27,6 +28,14 @@
 // replicas' clocks must agree within 30 s, the skew lkgate's lease window
 // allows for, and stay within minutes of Redis's, which runs the records'
 // 24-hour expiry.
+//
+// # Webhook event ids
+//
+// Each handled webhook event id is one key, Prefix+"lkgate:webhook:"+id,
+// set with SET NX PXAT (so exactly one replica handles an event) and
+// expiring when httpx asks: 30 s past the end of the event's replay
+// window (lkgate.Manager.WebhookDeadline), so that Redis's clock and the
+// replicas' may be up to 30 s apart.
 //
 // Every script touches one key, so a Redis Cluster works too. Redis 6.2 or
 // newer is needed (ZRANGE ... BYSCORE, SET ... PXAT).
@@ -55,8 +64,8 @@ type Config struct {
 	Prefix string
 }
 
-// Store implements lkgate.LimitStore and lkgate.LeaseStore on Redis. It
-// is safe for concurrent use.
+// Store implements lkgate.LimitStore, lkgate.LeaseStore and
+// lkgate.SeenEvents on Redis. It is safe for concurrent use.
 type Store struct {
 	client redis.UniversalClient
 	rates  *redis_rate.Limiter

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livekit/protocol/livekit"
+	"github.com/livekit/protocol/webhook"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/lkgate/lkgate"
@@ -208,5 +210,102 @@ func BenchmarkAllow(b *testing.B) {
 		if _, _, err := s.Allow(ctx, "lkgate:limit:token_rate:acme", r); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// Two replicas sharing Redis hold one set of call slots: racing calls to
+// one participant dial it once, the limit counts both replicas' calls, a
+// participant_left handled by either frees its own call's slot and no
+// other, and a call gone from LiveKit is reconciled across replicas,
+// Redis's clock against the Managers'.
+func TestReplicasShareCallSlots(t *testing.T) {
+	srv := redisserver.Start(t)
+	fake := lkgatetest.NewServer(t)
+	var offset atomic.Int64
+	cfg := lkgate.Config{
+		Now:    func() time.Time { return time.Now().Add(time.Duration(offset.Load())) },
+		SIP:    lkgate.SIPConfig{Trunks: lkgate.StaticTrunk(fake.AddOutboundTrunk("pbx.example:5060", "+15550000001"))},
+		Limits: lkgate.LimitConfig{Default: lkgate.Limits{MaxConcurrentSIPCalls: 2}},
+	}
+	replicas := []*lkgate.Manager{replica(t, srv.Addr, fake, cfg), replica(t, srv.Addr, fake, cfg)}
+	ctx := context.Background()
+	call := func(i int, identity string) error {
+		_, err := replicas[i%2].Call(ctx, "acme", lkgate.CallRequest{Room: "support", Identity: identity, To: "+15550100"})
+		return err
+	}
+	support, err := replicas[0].LiveKitRoom("acme", "support")
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := func(identity string) *livekit.WebhookEvent {
+		t.Helper()
+		r, _ := fake.Room(support)
+		for _, p := range fake.Participants(support) {
+			if p.Identity == identity {
+				return &livekit.WebhookEvent{Event: webhook.EventParticipantLeft, Room: r, Participant: p}
+			}
+		}
+		t.Fatalf("%s is not in the room", identity)
+		return nil
+	}
+	wantErr := func(err, want error) {
+		t.Helper()
+		if !errors.Is(err, want) {
+			t.Fatalf("err %v, want %v", err, want)
+		}
+	}
+
+	var placed, refused atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Go(func() {
+			switch err := call(i, "p1"); {
+			case err == nil:
+				placed.Add(1)
+			case errors.Is(err, lkgate.ErrCallInProgress):
+				refused.Add(1)
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if placed.Load() != 1 || refused.Load() != 9 || len(fake.Dialed()) != 1 {
+		t.Fatalf("%d placed, %d refused, %d dialed; want 1, 9, 1", placed.Load(), refused.Load(), len(fake.Dialed()))
+	}
+	if err := call(1, "p2"); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(call(0, "p3"), lkgate.ErrLimited)
+
+	// p1's call ends; replica 1 handles its participant_left.
+	first := left("p1")
+	if _, err := lkgate.NewRoomService(fake.URL(), lkgatetest.APIKey, lkgatetest.APISecret).RemoveParticipant(ctx,
+		&livekit.RoomParticipantIdentity{Room: support, Identity: "p1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := replicas[1].ReleaseCall(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	if err := call(0, "p1"); err != nil {
+		t.Fatalf("calling p1 again after its call ended: %v", err)
+	}
+	// The first call's event again, on the other replica, frees nothing.
+	if err := replicas[0].ReleaseCall(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(call(1, "p3"), lkgate.ErrLimited)
+	wantErr(call(0, "p1"), lkgate.ErrCallInProgress)
+
+	// p2 is replaced by a participant joining as it, which ends its call;
+	// no webhook comes. Once settled, a refusal reconciles it.
+	fake.AddParticipant(support, lkgatetest.Participant{Identity: "p2"})
+	wantErr(call(1, "p3"), lkgate.ErrLimited)
+	offset.Store(int64(4 * time.Minute))
+	if err := call(1, "p3"); err != nil {
+		t.Fatalf("the slot of a replaced call was not reconciled: %v", err)
+	}
+	if n := len(fake.Dialed()); n != 4 {
+		t.Errorf("%d calls dialed, want 4", n)
 	}
 }

@@ -21,9 +21,13 @@ import (
 
 // TestBrowser runs web/e2e/browser.mjs (playwright-core in headless Debian
 // Chromium, fake camera and microphone) against the demo page of this
-// server (default scoped room names) and a real livekit-server:
-// TokenSource.endpoint fetches a token and connects to the tenant's room; a host joins, a guest waits in its lobby, the host admits
-// it, the guest sees the room. Screenshots go to .artifacts/browser/.
+// server (default scoped room names) and a real livekit-server. No API key
+// ever reaches the browser: people sign in as demo users and the API
+// authenticates their session cookie. TokenSource.endpoint fetches a token
+// with a member's session and connects to the tenant's room; a host joins;
+// a member joins and its attempts to remove or mute the host get 403
+// permission_denied; a guest waits in its lobby, the host admits it, the
+// guest sees the room. Screenshots go to .artifacts/browser/.
 // Install its parts with scripts/install-browser.sh (make install); a
 // missing part fails the test, except under -short.
 func TestBrowser(t *testing.T) {
@@ -61,12 +65,14 @@ func TestBrowser(t *testing.T) {
 	base := "http://" + ln.Addr().String()
 	inviteKey := make([]byte, 32)
 	_, _ = rand.Read(inviteKey)
-	const apiKey = "e2e-key-acme-0123456789"
+	hostPassword, memberPassword := rand.Text(), rand.Text()
 	cfg, err := configFromEnv(env(map[string]string{
-		"LIVEKIT_URL":                lk.URL,
-		"LIVEKIT_API_KEY":            lk.APIKey,
-		"LIVEKIT_API_SECRET":         lk.APISecret,
-		"LKGATE_API_KEYS":            apiKey + "=acme:hana",
+		"LIVEKIT_URL":        lk.URL,
+		"LIVEKIT_API_KEY":    lk.APIKey,
+		"LIVEKIT_API_SECRET": lk.APISecret,
+		// A backend's key, which the browser never sees.
+		"LKGATE_API_KEYS":            "e2e-backend-key-acme-0123456789=acme:backend:all",
+		"LKGATE_DEMO_USERS":          "hana:" + hostPassword + "=acme:tokens+rooms+moderate+guests,mia:" + memberPassword + "=acme:tokens",
 		"LKGATE_INVITE_KEYS":         "k1=" + base64.StdEncoding.EncodeToString(inviteKey),
 		"LKGATE_INVITE_BASE_URL":     base,
 		"LKGATE_DEMO_LIVEKIT_CLIENT": livekitClient,
@@ -74,6 +80,8 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The TokenSource step dispatches the agent "helper" to acme's room.
+	cfg.manager.AllowAgent = lkgate.AllowAgents(map[string][]string{"acme": {"helper"}})
 	mux, manager, err := newMux(cfg, slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +101,8 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Env = append(os.Environ(), "BASE_URL="+base, "API_KEY="+apiKey, "ARTIFACT_DIR="+artifacts, "CHROMIUM="+chromium,
+	cmd.Env = append(os.Environ(), "BASE_URL="+base, "ARTIFACT_DIR="+artifacts, "CHROMIUM="+chromium,
+		"HOST_USER=hana", "HOST_PASSWORD="+hostPassword, "MEMBER_USER=mia", "MEMBER_PASSWORD="+memberPassword,
 		"TOKENSOURCE_LIVEKIT_ROOM="+tokenSourceRoom)
 	// Killing node's process group also ends the Chromium it started.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

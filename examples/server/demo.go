@@ -12,10 +12,11 @@ import (
 //go:embed demo
 var demoFiles embed.FS
 
-// mountDemo serves the demo page: / for hosts, /join for guests (the
+// mountDemo serves the demo page: / for members, /join for guests (the
 // invite links), the page's assets under /demo/, livekit-client's ESM
-// build from disk, and the API prefix the page calls.
-func mountDemo(mux *http.ServeMux, cfg config) {
+// build from disk, the API prefix the page calls, and the sign-in of users
+// (/demo/session, behind csrf).
+func mountDemo(mux *http.ServeMux, cfg config, users *sessions, csrf *http.CrossOriginProtection) {
 	static, _ := fs.Sub(demoFiles, "demo") // "demo" is embedded: cannot fail
 	page := func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
@@ -30,6 +31,7 @@ func mountDemo(mux *http.ServeMux, cfg config) {
 		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
 		http.ServeFile(w, r, cfg.livekitClient)
 	})
+	users.mount(mux, csrf)
 	config, _ := json.Marshal(map[string]string{"api": cfg.prefix}) // a map of strings always encodes
 	mux.HandleFunc("GET /demo/config.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

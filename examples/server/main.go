@@ -5,10 +5,24 @@
 //	LIVEKIT_PUBLIC_URL   URL handed to clients (default: LIVEKIT_URL as ws/wss)
 //	LIVEKIT_API_KEY      LiveKit API key (required)
 //	LIVEKIT_API_SECRET   LiveKit API secret, at least 32 bytes (required)
-//	LKGATE_API_KEYS      comma-separated key=tenant[:subject] entries (required,
-//	                     unless LKGATE_UNAUTHENTICATED=1)
+//	LKGATE_API_KEYS      comma-separated key=tenant:subject:permissions entries
+//	                     (required, unless LKGATE_UNAUTHENTICATED=1). Each entry
+//	                     is split at its last "=", so a key may hold any bytes
+//	                     but whitespace and commas ("=" of base64 included);
+//	                     tenant and subject hold no ":" or "=" (subject may be empty:
+//	                     key=acme::tokens); permissions are names joined by +
+//	                     (tokens, rooms, moderate, guests, sip) or all, such as
+//	                     acme-backend-key=acme:backend:all or
+//	                     kiosk-key=acme:kiosk:tokens (see httpx.Permission)
+//	LKGATE_ALLOW_QUERY_KEY  1: also accept API keys as ?api_key= (default: only
+//	                     the Authorization header; query strings end up in
+//	                     proxy logs and browser history)
 //	LKGATE_UNAUTHENTICATED  1: no API keys, no tenants, every room open to every
-//	                     caller (for local experiments only; refused with API keys)
+//	                     caller (for local experiments only; refused with API
+//	                     keys). Only requests whose Host is this server's
+//	                     loopback address (LKGATE_ADDR, or localhost on its
+//	                     port) are served, others get 421: a web page cannot
+//	                     reach it through DNS rebinding
 //	LKGATE_ADDR          listen address (default 127.0.0.1:8080)
 //	LKGATE_PREFIX        where the API is mounted (default /api/v1)
 //	LKGATE_INVITE_KEYS   guest invite keys, comma-separated id=<base64 of 32 random
@@ -16,12 +30,32 @@
 //	LKGATE_INVITE_BASE_URL  the guest page; invites are <it>/join?invite_token=...
 //	LKGATE_SIP_TRUNKS    comma-separated tenant=trunk-id entries: each tenant's
 //	                     LiveKit outbound trunk (default: SIP routes off, 501)
+//	LKGATE_SIP_DESTINATIONS  what each tenant may dial or transfer to, as
+//	                     E.164 prefixes: tenant=+49,+44;tenant2=+1800 ("+"
+//	                     alone: any number). Deny by default: without it no
+//	                     call is dialed (403), and a tenant missing from it
+//	                     dials nothing. Well-known premium-rate prefixes
+//	                     (+1900, +1976, +449, +49900, +3389, ...; the list in
+//	                     sippolicy.go is an example, not a complete one) are
+//	                     refused even when a prefix here covers them
+//	LKGATE_SIP_CALLER_IDS  the caller numbers each tenant may present as
+//	                     from_phone_number, tenant=+4930111,+4930222;tenant2=...
+//	                     Without it (or for a tenant it leaves out) a call
+//	                     presents its trunk's number, and any from_phone_number
+//	                     is refused (403)
+//	LKGATE_AGENTS        the agents each tenant may dispatch through
+//	                     room_config.agents, comma-separated
+//	                     tenant=agent+agent, such as acme=helper+notetaker
+//	                     (default: none; any named agent is refused, 403)
 //	LKGATE_LIMITS        every tenant's limits, comma-separated limit=value:
 //	                     max_rooms=50,token_rate=20/s:40,sip_call_rate=10/m,
 //	                     max_concurrent_sip_calls=5,invite_rate=30/m,
-//	                     guest_wait_rate=60/m:20 (a rate is
-//	                     events/s or events/m, with an optional :burst;
-//	                     default: no limits)
+//	                     guest_wait_rate=60/m:20,
+//	                     max_waiting_guests_per_room=10,
+//	                     max_waiting_guests=50 (a rate is events/s or
+//	                     events/m, with an optional :burst; the guest limits
+//	                     also take "unlimited"; default: no limits but the
+//	                     guest limits' defaults, lkgate.Limits)
 //	LKGATE_ROOM_NAMES    scoped (default): each tenant has its own room names,
 //	                     so two tenants may both have "standup"; shared: names
 //	                     are global, and a name stays with the first tenant to
@@ -29,19 +63,36 @@
 //	                     several tenants needs LKGATE_REDIS_ADDR, where leases
 //	                     survive restarts
 //	LKGATE_REDIS_ADDR    host:port of a Redis shared by replicas: the locks, the
-//	                     limits and (shared names) the leases go there
-//	                     (default: in-process)
+//	                     limits, the ids of handled webhooks and (shared names)
+//	                     the leases go there (default: in-process)
+//	LKGATE_WEBHOOK_MAX_SILENCE  how long a LiveKit room that appeared may go
+//	                     unnamed by any webhook before /healthz answers 503
+//	                     with the reason, and a warning is logged: LiveKit's
+//	                     webhooks are not reaching <prefix>/livekit/webhook
+//	                     (default 2m; 0 turns the check off; see health.go)
 //	LKGATE_DEMO_LIVEKIT_CLIENT  path of livekit-client's ESM build
 //	                     (web/node_modules/livekit-client/dist/livekit-client.esm.mjs
 //	                     after npm ci in web/); when set, the demo page is served
-//	                     at / (host) and /join (guest). Default: API only.
+//	                     at / (members) and /join (guests). Default: API only.
+//	LKGATE_DEMO_USERS    the demo page's users (required with the page):
+//	                     comma-separated user:password=tenant:permissions, split
+//	                     at the first ":" and the last "=", such as
+//	                     hana:s3cret=acme:tokens+rooms+moderate+guests (a host)
+//	                     and mia:pa55=acme:tokens (a member, who may only join)
 //
-// The demo page signs in with an API key, fetches its token through
-// livekit-client's TokenSource.endpoint from the token route, joins with
-// camera and microphone, lists the participants through the room route,
-// mutes and removes them, invites guests and admits them from the waiting
-// list. /join is the guest page: set LKGATE_INVITE_BASE_URL to this
-// server's address so invite links open it.
+// The demo page signs people in as LKGATE_DEMO_USERS: the server keeps the
+// session and sets an HttpOnly, SameSite=Strict cookie, and the API behind
+// the page authenticates by that cookie with the user's permissions, so
+// the browser never holds an API key (session.go). The page fetches its
+// token through livekit-client's TokenSource.endpoint from the token route
+// and joins with camera and microphone; a host also lists the participants
+// through the room route, mutes and removes them, invites guests and admits
+// them from the waiting list, while a member's attempts get 403
+// (permission_denied). /join is the guest page: set LKGATE_INVITE_BASE_URL
+// to this server's address so invite links open it. Against cross-site
+// requests: the SameSite=Strict cookie, JSON-only bodies (415 otherwise; a
+// cross-origin JSON request needs a CORS preflight, never granted) and
+// http.CrossOriginProtection.
 package main
 
 import (
@@ -51,6 +102,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -77,6 +129,40 @@ type config struct {
 	livekitClient string
 	// redisAddr is the Redis shared by replicas; empty means in-process.
 	redisAddr string
+	// webhookMaxSilence bounds how long a new room may go without a
+	// webhook before /healthz reports degraded; 0 means no check.
+	webhookMaxSilence time.Duration
+	// allowQueryKey accepts API keys as ?api_key= too.
+	allowQueryKey bool
+	// demoUsers sign in to the demo page (LKGATE_DEMO_USERS).
+	demoUsers map[string]demoUser
+}
+
+// parseAPIKeys reads "key=tenant:subject:permissions,..." as documented on
+// LKGATE_API_KEYS. Each entry is split at its last "=", because base64
+// keys end in "=". Errors name the entry by number, never the key.
+func parseAPIKeys(raw string) (map[string]httpx.Principal, error) {
+	keys := map[string]httpx.Principal{}
+	for i, entry := range strings.Split(raw, ",") {
+		entry = strings.TrimSpace(entry)
+		eq := strings.LastIndexByte(entry, '=')
+		if eq <= 0 {
+			return nil, fmt.Errorf("entry %d is not key=tenant:subject:permissions", i+1)
+		}
+		key, parts := entry[:eq], strings.Split(entry[eq+1:], ":")
+		if len(parts) != 3 || parts[0] == "" {
+			return nil, fmt.Errorf("entry %d is not key=tenant:subject:permissions (the subject may be empty, as in key=acme::tokens; all is every permission)", i+1)
+		}
+		perms, err := httpx.ParsePermissions(parts[2])
+		if err != nil {
+			return nil, fmt.Errorf("entry %d: %w", i+1, err)
+		}
+		if _, dup := keys[key]; dup {
+			return nil, fmt.Errorf("entry %d repeats a key", i+1)
+		}
+		keys[key] = httpx.Principal{Tenant: parts[0], Subject: parts[1], Permissions: perms}
+	}
+	return keys, nil
 }
 
 // parseLimits reads "limit=value,..." as documented on LKGATE_LIMITS.
@@ -101,6 +187,13 @@ func parseLimits(raw string) (lkgate.Limits, error) {
 			l.InviteRate, err = parseRate(value)
 		case lkgate.LimitGuestWaitRate:
 			l.GuestWaitRate, err = parseRate(value)
+			if value == "unlimited" {
+				l.GuestWaitRate, err = lkgate.Rate{Events: lkgate.NoLimit}, nil
+			}
+		case lkgate.LimitMaxWaitingGuestsPerRoom:
+			l.MaxWaitingGuestsPerRoom, err = parseGuestCap(value)
+		case lkgate.LimitMaxWaitingGuests:
+			l.MaxWaitingGuests, err = parseGuestCap(value)
 		default:
 			return l, fmt.Errorf("entry %d: unknown limit %q", i+1, name)
 		}
@@ -109,6 +202,37 @@ func parseLimits(raw string) (lkgate.Limits, error) {
 		}
 	}
 	return l, nil
+}
+
+// parseAgents reads "tenant=agent+agent,..." as documented on
+// LKGATE_AGENTS.
+func parseAgents(raw string) (map[string][]string, error) {
+	agents := map[string][]string{}
+	for i, entry := range strings.Split(raw, ",") {
+		tenant, names, ok := strings.Cut(strings.TrimSpace(entry), "=")
+		if !ok || tenant == "" || names == "" || agents[tenant] != nil {
+			return nil, fmt.Errorf("entry %d is not tenant=agent+agent (each tenant once)", i+1)
+		}
+		for _, name := range strings.Split(names, "+") {
+			if name == "" {
+				return nil, fmt.Errorf("entry %d has an empty agent name", i+1)
+			}
+			agents[tenant] = append(agents[tenant], name)
+		}
+	}
+	return agents, nil
+}
+
+// parseGuestCap reads a guest cap: a positive number, or "unlimited".
+func parseGuestCap(s string) (int, error) {
+	if s == "unlimited" {
+		return lkgate.NoLimit, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		return 0, errors.New("bad cap")
+	}
+	return n, nil
 }
 
 // parseRate reads "events/s" or "events/m", with an optional ":burst".
@@ -159,16 +283,24 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		return c, fmt.Errorf("LKGATE_API_KEYS is not set (set LKGATE_UNAUTHENTICATED=1 to run without API keys)")
 	}
 	if !c.manager.AllowUnauthenticated {
-		for i, entry := range strings.Split(getenv("LKGATE_API_KEYS"), ",") {
-			key, principal, ok := strings.Cut(strings.TrimSpace(entry), "=")
-			tenant, subject, _ := strings.Cut(principal, ":")
-			if !ok || key == "" || tenant == "" {
-				return c, fmt.Errorf("LKGATE_API_KEYS: entry %d is not key=tenant[:subject]", i+1)
-			}
-			if _, dup := c.keys[key]; dup {
-				return c, fmt.Errorf("LKGATE_API_KEYS: entry %d repeats a key", i+1)
-			}
-			c.keys[key] = httpx.Principal{Tenant: tenant, Subject: subject}
+		var err error
+		if c.keys, err = parseAPIKeys(getenv("LKGATE_API_KEYS")); err != nil {
+			return c, fmt.Errorf("LKGATE_API_KEYS: %w", err)
+		}
+	}
+	switch v := getenv("LKGATE_ALLOW_QUERY_KEY"); v {
+	case "", "1":
+		c.allowQueryKey = v == "1"
+	default:
+		return c, fmt.Errorf("LKGATE_ALLOW_QUERY_KEY must be 1 or unset, got %q", v)
+	}
+	switch users := getenv("LKGATE_DEMO_USERS"); {
+	case users != "" && c.manager.AllowUnauthenticated:
+		return c, errors.New("LKGATE_DEMO_USERS and LKGATE_UNAUTHENTICATED=1 are both set: the demo page's users need tenants")
+	case users != "":
+		var err error
+		if c.demoUsers, err = parseDemoUsers(users); err != nil {
+			return c, fmt.Errorf("LKGATE_DEMO_USERS: %w", err)
 		}
 	}
 	if keys := getenv("LKGATE_INVITE_KEYS"); keys != "" {
@@ -193,6 +325,9 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		}
 		c.manager.SIP.Trunks = lkgate.TenantTrunks(trunks)
 	}
+	if err := sipPolicyFromEnv(getenv, &c.manager.SIP); err != nil {
+		return c, err
+	}
 	if raw := getenv("LKGATE_LIMITS"); raw != "" {
 		l, err := parseLimits(raw)
 		if err != nil {
@@ -200,7 +335,19 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		}
 		c.manager.Limits.Default = l
 	}
+	if raw := getenv("LKGATE_AGENTS"); raw != "" {
+		agents, err := parseAgents(raw)
+		if err != nil {
+			return c, fmt.Errorf("LKGATE_AGENTS: %w", err)
+		}
+		c.manager.AllowAgent = lkgate.AllowAgents(agents)
+	}
 	c.redisAddr = getenv("LKGATE_REDIS_ADDR")
+	maxSilence, err := parseWebhookMaxSilence(getenv("LKGATE_WEBHOOK_MAX_SILENCE"))
+	if err != nil {
+		return c, err
+	}
+	c.webhookMaxSilence = maxSilence
 	switch names := getenv("LKGATE_ROOM_NAMES"); names {
 	case "", "scoped":
 		c.manager.RoomNames = lkgate.ScopedNames
@@ -228,25 +375,46 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		if st, err := os.Stat(c.livekitClient); err != nil || st.IsDir() {
 			return c, fmt.Errorf("LKGATE_DEMO_LIVEKIT_CLIENT: %q is not a file (run npm ci in web/): %v", c.livekitClient, err)
 		}
+		if c.demoUsers == nil {
+			return c, errors.New("LKGATE_DEMO_USERS is not set: the demo page signs people in as these users")
+		}
 	}
 	return c, nil
 }
 
-// tenants counts the distinct tenants of the API keys.
+// tenants counts the distinct tenants of the API keys and demo users.
 func (c config) tenants() int {
 	seen := map[string]bool{}
 	for _, p := range c.keys {
 		seen[p.Tenant] = true
 	}
+	for _, u := range c.demoUsers {
+		seen[u.tenant] = true
+	}
 	return len(seen)
 }
 
+// localHosts are the Host headers unauthenticated mode serves for the
+// listen address addr: on loopback or on every interface, localhost and
+// the loopback addresses on its port; otherwise addr itself.
+func localHosts(addr string) []string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return []string{addr}
+	}
+	if ip := net.ParseIP(host); host != "" && host != "localhost" && (ip == nil || !ip.IsLoopback() && !ip.IsUnspecified()) {
+		return []string{addr}
+	}
+	return []string{net.JoinHostPort("localhost", port), net.JoinHostPort("127.0.0.1", port), net.JoinHostPort("::1", port)}
+}
+
 // newMux builds the host's mux with lkgate mounted under cfg.prefix. The
-// closer stops the Manager's background work (the lease sweeper of shared
-// names): close it on shutdown.
+// closer stops the background work (the webhook health check, the lease
+// sweeper of shared names): close it on shutdown.
 func newMux(cfg config, logger *slog.Logger) (_ *http.ServeMux, _ io.Closer, err error) {
 	mcfg := cfg.manager
 	mcfg.Logger = logger
+	var seen lkgate.SeenEvents // nil: httpx's in-process store
 	if cfg.redisAddr != "" {
 		client := redis.NewClient(&redis.Options{Addr: cfg.redisAddr})
 		lock, err := redislock.New(redislock.Config{Client: client})
@@ -257,7 +425,7 @@ func newMux(cfg config, logger *slog.Logger) (_ *http.ServeMux, _ io.Closer, err
 		if err != nil {
 			return nil, nil, fmt.Errorf("LKGATE_REDIS_ADDR: %w", err)
 		}
-		mcfg.Locker, mcfg.Limits.Store = lock, store
+		mcfg.Locker, mcfg.Limits.Store, seen = lock, store, store
 		if mcfg.RoomNames == lkgate.SharedNames {
 			mcfg.Leases = store
 		}
@@ -271,25 +439,32 @@ func newMux(cfg config, logger *slog.Logger) (_ *http.ServeMux, _ io.Closer, err
 			m.Close()
 		}
 	}()
-	authenticator := httpx.Unauthenticated()
+	var users *sessions
+	if cfg.demoUsers != nil {
+		users = newSessions(cfg.demoUsers)
+	}
+	authenticator := httpx.Unauthenticated(localHosts(cfg.addr)...)
 	if !mcfg.AllowUnauthenticated {
-		if authenticator, err = httpx.NewStaticKeys(httpx.StaticKeysConfig{Keys: cfg.keys}); err != nil {
+		var keys *httpx.StaticKeys
+		if keys, err = httpx.NewStaticKeys(httpx.StaticKeysConfig{Keys: cfg.keys, AllowQueryKey: cfg.allowQueryKey}); err != nil {
 			return nil, nil, fmt.Errorf("LKGATE_API_KEYS: %w", err)
 		}
+		authenticator = apiAuth{keys: keys, sessions: users}
 	}
-	api, err := httpx.New(m, httpx.Config{Authenticator: authenticator, Logger: logger})
+	health := newHealth(cfg, logger)
+	api, err := httpx.New(m, httpx.Config{Authenticator: authenticator, Logger: logger, SeenEvents: seen, OnWebhook: health.received})
 	if err != nil {
 		return nil, nil, err
 	}
 	mux := http.NewServeMux()
-	mux.Handle(cfg.prefix+"/", http.StripPrefix(cfg.prefix, api))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = w.Write([]byte("ok\n"))
-	})
+	csrf := newCrossOriginProtection()
+	mux.Handle(cfg.prefix+"/", csrf.Handler(http.StripPrefix(cfg.prefix, api)))
+	mux.Handle("GET /healthz", health)
 	if cfg.livekitClient != "" {
-		mountDemo(mux, cfg)
+		mountDemo(mux, cfg, users, csrf)
 	}
-	return mux, m, nil
+	health.start()
+	return mux, closers{health, m}, nil
 }
 
 func main() {

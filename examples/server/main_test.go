@@ -30,7 +30,7 @@ func validEnv() map[string]string {
 		"LIVEKIT_URL":        "http://127.0.0.1:7880",
 		"LIVEKIT_API_KEY":    "devkey",
 		"LIVEKIT_API_SECRET": lkgatetest.APISecret,
-		"LKGATE_API_KEYS":    "acme-key-0123456789=acme:alice, globex-key-0123456789=globex",
+		"LKGATE_API_KEYS":    "acme-key-0123456789=acme:alice:all, globex-key-0123456789=globex::all",
 	}
 }
 
@@ -43,7 +43,13 @@ func TestConfigFromEnvNamesTheVariable(t *testing.T) {
 		{"no secret", "LIVEKIT_API_SECRET", "", "LIVEKIT_API_SECRET"},
 		{"no API keys", "LKGATE_API_KEYS", "", "LKGATE_API_KEYS"},
 		{"malformed API key", "LKGATE_API_KEYS", "justakey", "LKGATE_API_KEYS"},
-		{"duplicate API key", "LKGATE_API_KEYS", "k=a,k=b", "LKGATE_API_KEYS"},
+		{"duplicate API key", "LKGATE_API_KEYS", "k=a::all,k=b::all", "LKGATE_API_KEYS"},
+		{"API key without permissions", "LKGATE_API_KEYS", "acme-key-0123456789=acme:alice", "LKGATE_API_KEYS"},
+		{"API key, unknown permission", "LKGATE_API_KEYS", "acme-key-0123456789=acme:alice:admin", "LKGATE_API_KEYS"},
+		{"query key not 1", "LKGATE_ALLOW_QUERY_KEY", "true", "LKGATE_ALLOW_QUERY_KEY"},
+		{"demo user without password", "LKGATE_DEMO_USERS", "hana=acme:all", "LKGATE_DEMO_USERS"},
+		{"demo user, unknown permission", "LKGATE_DEMO_USERS", "hana:pw=acme:root", "LKGATE_DEMO_USERS"},
+		{"demo user twice", "LKGATE_DEMO_USERS", "hana:pw=acme:all,hana:pw2=acme:tokens", "LKGATE_DEMO_USERS"},
 		{"bad prefix", "LKGATE_PREFIX", "api/", "LKGATE_PREFIX"},
 		{"unauthenticated with keys", "LKGATE_UNAUTHENTICATED", "1", "LKGATE_UNAUTHENTICATED"},
 		{"unauthenticated not 1", "LKGATE_UNAUTHENTICATED", "yes", "LKGATE_UNAUTHENTICATED"},
@@ -152,7 +158,7 @@ func TestRoomNamesShared(t *testing.T) {
 	// One tenant (two keys) needs no Redis: no other tenant can take its names.
 	fake := lkgatetest.NewServer(t)
 	vars["LIVEKIT_URL"] = fake.URL()
-	vars["LKGATE_API_KEYS"] = "acme-key-0123456789=acme:alice,acme-bob-key-0123456789=acme:bob"
+	vars["LKGATE_API_KEYS"] = "acme-key-0123456789=acme:alice:all,acme-bob-key-0123456789=acme:bob:all"
 	cfg, err := configFromEnv(env(vars))
 	if err != nil {
 		t.Fatal(err)
@@ -251,6 +257,10 @@ func TestDemoPageRoutes(t *testing.T) {
 	if err := os.WriteFile(vars["LKGATE_DEMO_LIVEKIT_CLIENT"], []byte("export const Room = 1;\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := configFromEnv(env(vars)); err == nil || !strings.Contains(err.Error(), "LKGATE_DEMO_USERS") {
+		t.Fatalf("the demo page without users: %v", err)
+	}
+	vars["LKGATE_DEMO_USERS"] = "hana:pw=acme:all"
 	cfg, err := configFromEnv(env(vars))
 	if err != nil {
 		t.Fatal(err)
@@ -294,12 +304,43 @@ func TestUnauthenticatedModeOnlyWhenAskedFor(t *testing.T) {
 		t.Fatal(err)
 	}
 	mux := mustMux(t, cfg)
-	req := httptest.NewRequest("POST", "/api/v1/livekit/token", strings.NewReader(`{"room_name":"r","participant_identity":"i"}`))
-	req.Header.Set("Content-Type", "application/json")
-	rec := httptest.NewRecorder()
-	mux.ServeHTTP(rec, req)
-	if rec.Code != http.StatusOK || fake.TotalCalls() != 0 {
-		t.Errorf("unauthenticated token: %d %s, %d LiveKit calls (want 200 and 0)", rec.Code, rec.Body, fake.TotalCalls())
+	fake.ResetCalls() // the webhook health check's first listing of rooms
+	// The default LKGATE_ADDR is 127.0.0.1:8080: its loopback names are
+	// served, and a rebinding name that resolves there is not (421).
+	for host, want := range map[string]int{
+		"127.0.0.1:8080":               http.StatusOK,
+		"localhost:8080":               http.StatusOK,
+		"rebind.attacker.example:8080": http.StatusMisdirectedRequest,
+		"127.0.0.1:9090":               http.StatusMisdirectedRequest,
+	} {
+		req := httptest.NewRequest("POST", "/api/v1/livekit/token", strings.NewReader(`{"room_name":"r","participant_identity":"i"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Host = host
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, req)
+		if rec.Code != want || fake.TotalCalls() != 0 {
+			t.Errorf("unauthenticated token, Host %s: %d %s, %d LiveKit calls (want %d and 0)", host, rec.Code, rec.Body, fake.TotalCalls(), want)
+		}
+	}
+}
+
+// localHosts gives unauthenticated mode the Host headers a browser on this
+// machine sends to LKGATE_ADDR.
+func TestLocalHosts(t *testing.T) {
+	loopback := []string{"localhost:8080", "127.0.0.1:8080", "[::1]:8080"}
+	for addr, want := range map[string][]string{
+		"127.0.0.1:8080":  loopback,
+		"[::1]:8080":      loopback,
+		"localhost:8080":  loopback,
+		":8080":           loopback,
+		"0.0.0.0:8080":    loopback,
+		"10.0.0.5:8080":   {"10.0.0.5:8080"},
+		"dev.lan:8080":    {"dev.lan:8080"},
+		"no-port-address": {"no-port-address"},
+	} {
+		if got := localHosts(addr); strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("localHosts(%q) = %v, want %v", addr, got, want)
+		}
 	}
 }
 
@@ -314,5 +355,170 @@ func TestLimitsFromEnv(t *testing.T) {
 		MaxConcurrentSIPCalls: 5, InviteRate: lkgate.Rate{Events: 30, Per: time.Minute}}
 	if cfg.manager.Limits.Default != want {
 		t.Errorf("limits %+v, want %+v", cfg.manager.Limits.Default, want)
+	}
+	for raw, want := range map[string]lkgate.Limits{
+		"max_waiting_guests_per_room=3,max_waiting_guests=9,guest_wait_rate=5/m": {MaxWaitingGuestsPerRoom: 3, MaxWaitingGuests: 9, GuestWaitRate: lkgate.PerMinute(5, 0)},
+		"max_waiting_guests_per_room=unlimited,max_waiting_guests=unlimited,guest_wait_rate=unlimited": {
+			MaxWaitingGuestsPerRoom: lkgate.NoLimit, MaxWaitingGuests: lkgate.NoLimit, GuestWaitRate: lkgate.Rate{Events: lkgate.NoLimit}},
+	} {
+		vars["LKGATE_LIMITS"] = raw
+		cfg, err := configFromEnv(env(vars))
+		if err != nil || cfg.manager.Limits.Default != want {
+			t.Errorf("%s: limits %+v (%v), want %+v", raw, cfg.manager.Limits.Default, err, want)
+		}
+	}
+	for _, raw := range []string{"max_waiting_guests=0", "max_waiting_guests_per_room=-1", "max_waiting_guests=many", "guest_wait_rate=-1/m"} {
+		vars["LKGATE_LIMITS"] = raw
+		if _, err := configFromEnv(env(vars)); err == nil || !strings.Contains(err.Error(), "LKGATE_LIMITS") {
+			t.Errorf("%s: %v, want an error naming LKGATE_LIMITS", raw, err)
+		}
+	}
+}
+
+// SIP policies from the environment: every error names its variable.
+func TestSIPPolicyEnvNamesTheVariable(t *testing.T) {
+	for name, tc := range map[string]struct{ key, value string }{
+		"destination without tenant":   {"LKGATE_SIP_DESTINATIONS", "+49"},
+		"destination without +":        {"LKGATE_SIP_DESTINATIONS", "acme=49"},
+		"destination with spaces":      {"LKGATE_SIP_DESTINATIONS", "acme=+49 30"},
+		"destination tenant twice":     {"LKGATE_SIP_DESTINATIONS", "acme=+49;acme=+44"},
+		"destinations split by commas": {"LKGATE_SIP_DESTINATIONS", "acme=+49,globex=+44"},
+		"caller ID prefix only":        {"LKGATE_SIP_CALLER_IDS", "acme=+"},
+		"caller ID not E.164":          {"LKGATE_SIP_CALLER_IDS", "acme=030111111"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			vars := validEnv()
+			vars["LKGATE_SIP_TRUNKS"] = "acme=ST_a"
+			vars[tc.key] = tc.value
+			if _, err := configFromEnv(env(vars)); err == nil || !strings.Contains(err.Error(), tc.key) {
+				t.Errorf("error %v does not name %s", err, tc.key)
+			}
+		})
+	}
+	vars := validEnv()
+	vars["LKGATE_SIP_DESTINATIONS"] = "acme=+49"
+	if _, err := configFromEnv(env(vars)); err == nil || !strings.Contains(err.Error(), "LKGATE_SIP_TRUNKS") {
+		t.Errorf("destinations without trunks: %v, want an error naming LKGATE_SIP_TRUNKS", err)
+	}
+}
+
+// sipCall posts a call for acme to mux and returns the status and problem.
+func sipCall(t *testing.T, mux http.Handler, from, to string) (int, httpx.Problem) {
+	t.Helper()
+	body := `{"room_name":"support","participant_identity":"phone","to_phone_number":"` + to + `"`
+	if from != "" {
+		body += `,"from_phone_number":"` + from + `"`
+	}
+	req := httptest.NewRequest("POST", "/api/v1/sip/call", strings.NewReader(body+"}"))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer acme-key-0123456789")
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, req)
+	var p httpx.Problem
+	if rec.Code != http.StatusOK {
+		if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
+			t.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+	}
+	return rec.Code, p
+}
+
+// The example server dials nothing until LKGATE_SIP_DESTINATIONS allows
+// it, never premium-rate prefixes, and presents only its trunk's number
+// unless LKGATE_SIP_CALLER_IDS approves another. Refusals never reach
+// LiveKit.
+func TestSIPDenyByDefault(t *testing.T) {
+	fake := lkgatetest.NewServer(t)
+	trunk := fake.AddOutboundTrunk("pbx.example:5060", "+15550000001")
+	mux := func(vars map[string]string) http.Handler {
+		t.Helper()
+		env := validEnv()
+		env["LIVEKIT_URL"], env["LKGATE_SIP_TRUNKS"] = fake.URL(), "acme="+trunk
+		for k, v := range vars {
+			env[k] = v
+		}
+		cfg, err := configFromEnv(func(k string) string { return env[k] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return mustMux(t, cfg)
+	}
+	refused := func(t *testing.T, mux http.Handler, from, to, field string) {
+		t.Helper()
+		dialed := len(fake.Dialed())
+		if status, p := sipCall(t, mux, from, to); status != http.StatusForbidden || p.Field != field {
+			t.Errorf("from %q to %s: %d %+v, want 403 on %s", from, to, status, p, field)
+		}
+		if len(fake.Dialed()) != dialed {
+			t.Errorf("from %q to %s was dialed", from, to)
+		}
+	}
+	allowed := func(t *testing.T, mux http.Handler, from, to string) {
+		t.Helper()
+		if status, p := sipCall(t, mux, from, to); status != http.StatusOK {
+			t.Fatalf("from %q to %s: %d %+v, want 200", from, to, status, p)
+		}
+		if d := fake.Dialed(); d[len(d)-1].SipCallTo != to || d[len(d)-1].SipNumber != from {
+			t.Errorf("dialed %v, want to %s from %q", d[len(d)-1], to, from)
+		}
+	}
+
+	t.Run("no allow-list", func(t *testing.T) {
+		m := mux(nil)
+		for _, to := range []string{"+4930123456", "+15550100", "+19005551234"} {
+			refused(t, m, "", to, "to_phone_number")
+		}
+	})
+	t.Run("allow-list and premium rate", func(t *testing.T) {
+		m := mux(map[string]string{"LKGATE_SIP_DESTINATIONS": "acme=+49, +1; globex=+44"})
+		allowed(t, m, "", "+4930123456")
+		allowed(t, m, "", "+15550100")
+		for _, to := range []string{"+4990012345", "+19005551234", "+19765550000", "+447700900123", "+3370000000"} {
+			refused(t, m, "", to, "to_phone_number")
+		}
+	})
+	t.Run("any number but premium rate", func(t *testing.T) {
+		m := mux(map[string]string{"LKGATE_SIP_DESTINATIONS": "acme=+"})
+		allowed(t, m, "", "+3370000000")
+		for _, to := range []string{"+33899000000", "+8816000000", "+19005551234"} {
+			refused(t, m, "", to, "to_phone_number")
+		}
+	})
+	t.Run("caller ID", func(t *testing.T) {
+		m := mux(map[string]string{"LKGATE_SIP_DESTINATIONS": "acme=+1"})
+		refused(t, m, "+15550000001", "+15550100", "from_phone_number")
+		refused(t, m, "+4930999999", "+15550100", "from_phone_number")
+		m = mux(map[string]string{"LKGATE_SIP_DESTINATIONS": "acme=+1", "LKGATE_SIP_CALLER_IDS": "acme=+4930111111,+4930222222;globex=+15550000002"})
+		allowed(t, m, "+4930222222", "+15550100")
+		allowed(t, m, "", "+15550100")
+		refused(t, m, "+15550000002", "+15550100", "from_phone_number")
+	})
+}
+
+// LKGATE_AGENTS: without it no named agent may be dispatched; with it,
+// each tenant its own.
+func TestAgentsFromEnv(t *testing.T) {
+	vars := validEnv()
+	cfg, err := configFromEnv(env(vars))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.manager.AllowAgent != nil {
+		t.Error("agents allowed without LKGATE_AGENTS")
+	}
+	vars["LKGATE_AGENTS"] = "acme=helper+notetaker, globex=translator"
+	if cfg, err = configFromEnv(env(vars)); err != nil {
+		t.Fatal(err)
+	}
+	allow := cfg.manager.AllowAgent
+	if allow == nil || !allow("acme", "helper") || !allow("acme", "notetaker") || !allow("globex", "translator") ||
+		allow("acme", "translator") || allow("initech", "helper") {
+		t.Error("LKGATE_AGENTS not applied per tenant")
+	}
+	for _, raw := range []string{"acme", "acme=", "=helper", "acme=helper+", "acme=a,acme=b"} {
+		vars["LKGATE_AGENTS"] = raw
+		if _, err := configFromEnv(env(vars)); err == nil || !strings.Contains(err.Error(), "LKGATE_AGENTS") {
+			t.Errorf("%q: %v, want an error naming LKGATE_AGENTS", raw, err)
+		}
 	}
 }

@@ -49,7 +49,8 @@ func liveKitRoom(t *testing.T, m *lkgate.Manager, tenant, room string) string {
 // participants.
 func (c *suite) scopedSeparateTenants(t *testing.T) {
 	ctx := context.Background()
-	m := c.manager(t, lkgate.Config{Room: lkgate.RoomOptions{EmptyTimeout: 2 * time.Minute, DepartureTimeout: 7 * time.Second, MaxParticipants: 5}})
+	m := c.manager(t, lkgate.Config{Room: lkgate.RoomOptions{EmptyTimeout: 2 * time.Minute, DepartureTimeout: 7 * time.Second, MaxParticipants: 5},
+		AllowAgent: lkgate.AllowAgents(map[string][]string{"acme": {"notetaker"}})})
 	room := unique("standup")
 	tokens := map[string]*lkgate.Token{}
 	for _, req := range []struct {

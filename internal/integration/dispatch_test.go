@@ -42,8 +42,9 @@ func TestTokenRouteDispatchesAgents(t *testing.T) {
 
 func tokenRouteDispatchesAgents(t *testing.T, cfg lkgate.Config, byTokenRoute bool) {
 	srv := lkserver.Shared(t)
+	cfg.AllowAgent = lkgate.AllowAgents(map[string][]string{"acme": {"notetaker", "translator", "intruder"}})
 	m := newManager(t, srv, cfg)
-	keys, err := httpx.NewStaticKeys(httpx.StaticKeysConfig{Keys: map[string]httpx.Principal{"acme-key-0123456789": {Tenant: "acme"}}})
+	keys, err := httpx.NewStaticKeys(httpx.StaticKeysConfig{Keys: map[string]httpx.Principal{"acme-key-0123456789": {Tenant: "acme", Permissions: httpx.AllPermissions}}})
 	if err != nil {
 		t.Fatal(err)
 	}

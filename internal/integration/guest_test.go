@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,6 +52,12 @@ func joinLobby(t *testing.T, srv *lkserver.Server, m *lkgate.Manager, inviteToke
 	if err != nil {
 		t.Fatal(err)
 	}
+	return joinSession(t, srv, s)
+}
+
+// joinSession is the guest client of a session room-auth gave.
+func joinSession(t *testing.T, srv *lkserver.Server, s *lkgate.GuestSession) *guestClient {
+	t.Helper()
 	g := &guestClient{
 		session:    s,
 		admission:  make(chan lkgate.AdmissionMessage, 4),
@@ -253,8 +260,8 @@ func guestInviteWaitAdmitJoin(t *testing.T, naming lkgate.RoomNaming) {
 	}
 }
 
-// A denied guest hears of it and is removed from its lobby, in both
-// namings.
+// A denied guest hears of it and is removed from its lobby, which closes,
+// in both namings.
 func TestGuestDenyRemovesTheGuest(t *testing.T) {
 	for _, naming := range namings {
 		t.Run(naming.String(), func(t *testing.T) { guestDenyRemovesTheGuest(t, naming) })
@@ -278,9 +285,10 @@ func guestDenyRemovesTheGuest(t *testing.T, naming lkgate.RoomNaming) {
 		t.Errorf("admission %+v", msg)
 	}
 	select {
-	case r := <-g.left:
-		if r != lksdk.ParticipantRemoved {
-			t.Errorf("disconnected with reason %v", r)
+	case <-g.left:
+		// The SDK's own reason folds ROOM_DELETED into "other reasons".
+		if r := g.lobby.DisconnectReason(); r != livekit.DisconnectReason_ROOM_DELETED {
+			t.Errorf("disconnected with reason %v, want the lobby's deletion", r)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the denied guest was not disconnected")
@@ -296,6 +304,9 @@ func guestDenyRemovesTheGuest(t *testing.T, naming lkgate.RoomNaming) {
 		if time.Now().After(deadline) {
 			t.Fatalf("denied guest still in the lobby: %v", err)
 		}
+	}
+	if res, err := adminClient(srv).ListRooms(ctx, &livekit.ListRoomsRequest{Names: []string{g.session.LobbyRoom}}); err != nil || len(res.Rooms) != 0 {
+		t.Errorf("the denied guest's lobby is still open: %v %v", res.GetRooms(), err)
 	}
 	if err := m.Admit(ctx, "acme", "anyone", lkgate.AdmitRequest{Room: room, GuestIdentity: g.session.Identity, Admit: true}); !errors.Is(err, lkgate.ErrNotFound) {
 		t.Errorf("admitting a denied guest: %v", err)
@@ -486,5 +497,228 @@ func TestLargestInviteJoinsTheLobby(t *testing.T) {
 	}
 	if msg := g.nextAdmission(t); msg.Type != lkgate.AdmissionAdmit {
 		t.Errorf("admission %+v", msg)
+	}
+}
+
+// countingRooms counts the LiveKit calls lkgate makes.
+type countingRooms struct {
+	lkgate.RoomService
+	n atomic.Int64
+}
+
+func (c *countingRooms) CreateRoom(ctx context.Context, r *livekit.CreateRoomRequest) (*livekit.Room, error) {
+	c.n.Add(1)
+	return c.RoomService.CreateRoom(ctx, r)
+}
+
+func (c *countingRooms) DeleteRoom(ctx context.Context, r *livekit.DeleteRoomRequest) (*livekit.DeleteRoomResponse, error) {
+	c.n.Add(1)
+	return c.RoomService.DeleteRoom(ctx, r)
+}
+
+func (c *countingRooms) ListRooms(ctx context.Context, r *livekit.ListRoomsRequest) (*livekit.ListRoomsResponse, error) {
+	c.n.Add(1)
+	return c.RoomService.ListRooms(ctx, r)
+}
+
+func (c *countingRooms) UpdateRoomMetadata(ctx context.Context, r *livekit.UpdateRoomMetadataRequest) (*livekit.Room, error) {
+	c.n.Add(1)
+	return c.RoomService.UpdateRoomMetadata(ctx, r)
+}
+
+func (c *countingRooms) ListParticipants(ctx context.Context, r *livekit.ListParticipantsRequest) (*livekit.ListParticipantsResponse, error) {
+	c.n.Add(1)
+	return c.RoomService.ListParticipants(ctx, r)
+}
+
+func (c *countingRooms) GetParticipant(ctx context.Context, r *livekit.RoomParticipantIdentity) (*livekit.ParticipantInfo, error) {
+	c.n.Add(1)
+	return c.RoomService.GetParticipant(ctx, r)
+}
+
+func (c *countingRooms) RemoveParticipant(ctx context.Context, r *livekit.RoomParticipantIdentity) (*livekit.RemoveParticipantResponse, error) {
+	c.n.Add(1)
+	return c.RoomService.RemoveParticipant(ctx, r)
+}
+
+func (c *countingRooms) MutePublishedTrack(ctx context.Context, r *livekit.MuteRoomTrackRequest) (*livekit.MuteRoomTrackResponse, error) {
+	c.n.Add(1)
+	return c.RoomService.MutePublishedTrack(ctx, r)
+}
+
+func (c *countingRooms) UpdateParticipant(ctx context.Context, r *livekit.UpdateParticipantRequest) (*livekit.ParticipantInfo, error) {
+	c.n.Add(1)
+	return c.RoomService.UpdateParticipant(ctx, r)
+}
+
+// The issue's case on a real server, with real guest clients: a tenant at
+// its room quota (3), one invite redeemed 15 times with each guest
+// joining, then another redeemed 15 times before anyone joins. Every lobby
+// is counted in LiveKit before its token exists, so the tenant ends with
+// its 3 rooms and 8 lobbies (5 for one room, 8 in all), not 33 rooms. A
+// denied guest's place is free at once, a guest that leaves frees its
+// place once its lobby closes. In both namings.
+func TestGuestCapsBoundLobbies(t *testing.T) {
+	for _, naming := range namings {
+		t.Run(naming.String(), func(t *testing.T) { guestCapsBoundLobbies(t, naming) })
+	}
+}
+
+func guestCapsBoundLobbies(t *testing.T, naming lkgate.RoomNaming) {
+	srv := lkserver.Shared(t)
+	ctx := context.Background()
+	rooms := &countingRooms{RoomService: lkgate.NewRoomService(srv.URL, srv.APIKey, srv.APISecret)}
+	m := newManager(t, srv, lkgate.Config{RoomNames: naming, RoomService: rooms,
+		Guests: lkgate.GuestConfig{Keys: []lkgate.InviteKey{inviteKey}, InviteBaseURL: "https://app.example.com"},
+		Limits: lkgate.LimitConfig{Default: lkgate.Limits{
+			MaxRooms: 3, MaxWaitingGuestsPerRoom: 5, MaxWaitingGuests: 8, GuestWaitRate: lkgate.Rate{Events: lkgate.NoLimit},
+		}},
+	})
+	// A tenant of its own: the shared server's other tests use acme.
+	tenant := fmt.Sprintf("caps%d", time.Now().UnixNano())
+	for _, room := range []string{"r1", "r2", "r3"} {
+		if _, err := m.Token(ctx, tenant, lkgate.TokenRequest{Room: room, Identity: "host"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := m.Token(ctx, tenant, lkgate.TokenRequest{Room: "r4", Identity: "host"}); !errors.Is(err, lkgate.ErrLimited) {
+		t.Fatalf("a fourth room: %v, want max_rooms", err)
+	}
+	// tenantRooms counts the tenant's LiveKit rooms and lobbies.
+	tenantRooms := func() (rooms, lobbies int) {
+		t.Helper()
+		res, err := adminClient(srv).ListRooms(ctx, &livekit.ListRoomsRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res.Rooms {
+			name := r.Name
+			if naming == lkgate.ScopedNames {
+				owner, clean, ok := lkgate.ParseScopedRoomName(r.Name)
+				if !ok || owner != tenant {
+					continue
+				}
+				name = clean
+			} else if r.Metadata != `{"auth_id":"`+tenant+`"}` {
+				continue
+			}
+			if strings.HasPrefix(name, lkgate.LobbyPrefix) {
+				lobbies++
+			} else {
+				rooms++
+			}
+		}
+		return rooms, lobbies
+	}
+	limitOf := func(err error) string {
+		var e *lkgate.Error
+		if !errors.As(err, &e) || !errors.Is(err, lkgate.ErrLimited) {
+			return fmt.Sprint(err)
+		}
+		return e.Limit
+	}
+	// Calls of an accepted room-auth: count, create, settle; of a refused
+	// one, the count. SharedNames first checks the room is still the
+	// tenant's.
+	look := map[lkgate.RoomNaming]int64{lkgate.ScopedNames: 0, lkgate.SharedNames: 1}[naming]
+	roomAuth := func(token string) (*lkgate.GuestSession, int64, time.Duration, error) {
+		rooms.n.Store(0)
+		start := time.Now()
+		s, err := m.GuestRoomAuth(ctx, token, "G")
+		return s, rooms.n.Load(), time.Since(start), err
+	}
+	invite := func(room string) string {
+		inv, err := m.Invite(ctx, tenant, lkgate.InviteRequest{Org: tenant, Room: room, AllowAll: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return inv.Token
+	}
+
+	// Redeem and join, 15 times over.
+	one := invite("r1")
+	var guests []*guestClient
+	var took []time.Duration
+	for i := range 15 {
+		s, calls, d, err := roomAuth(one)
+		if i >= 5 {
+			if limitOf(err) != lkgate.LimitMaxWaitingGuestsPerRoom || calls != look+1 {
+				t.Errorf("guest %d: %v after %d LiveKit calls, want max_waiting_guests_per_room after %d", i+1, err, calls, look+1)
+			}
+			continue
+		}
+		if err != nil || calls != look+3 {
+			t.Fatalf("guest %d: %v after %d LiveKit calls, want %d", i+1, err, calls, look+3)
+		}
+		took = append(took, d)
+		if i == 0 {
+			// The lobby is open, with lkgate's settings, before its guest
+			// joins.
+			res, err := adminClient(srv).ListRooms(ctx, &livekit.ListRoomsRequest{Names: []string{s.LobbyRoom}})
+			if err != nil || len(res.Rooms) != 1 || res.Rooms[0].EmptyTimeout != 240 || res.Rooms[0].DepartureTimeout != 5 || res.Rooms[0].NumParticipants != 0 {
+				t.Errorf("lobby before the join: %v %v", res.GetRooms(), err)
+			}
+		}
+		guests = append(guests, joinSession(t, srv, s))
+	}
+	t.Logf("room-auth with the caps on: %d LiveKit calls, %v", look+3, took)
+	if r, l := tenantRooms(); r != 3 || l != 5 {
+		t.Errorf("the tenant has %d rooms and %d lobbies, want 3 and 5", r, l)
+	}
+
+	// Redeem 15 times, then join.
+	two := invite("r2")
+	var pending []*lkgate.GuestSession
+	for i := range 15 {
+		s, _, _, err := roomAuth(two)
+		if i >= 3 {
+			if limitOf(err) != lkgate.LimitMaxWaitingGuests {
+				t.Errorf("guest %d of r2: %v, want max_waiting_guests", i+1, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		pending = append(pending, s)
+	}
+	for _, s := range pending {
+		joinSession(t, srv, s)
+	}
+	if r, l := tenantRooms(); r != 3 || l != 8 {
+		t.Errorf("the tenant has %d rooms and %d lobbies, want 3 and 8", r, l)
+	}
+	if listed, err := m.ListRooms(ctx, tenant); err != nil || len(listed) != 3 {
+		t.Errorf("the tenant's listed rooms: %v %v, want its 3 rooms and no lobby", listed, err)
+	}
+
+	// A denied guest's place is free at once.
+	if err := m.Admit(ctx, tenant, "host", lkgate.AdmitRequest{Room: "r1", GuestIdentity: guests[0].session.Identity}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := roomAuth(one); err != nil {
+		t.Errorf("room-auth right after a deny: %v", err)
+	}
+	if _, _, _, err := roomAuth(one); limitOf(err) != lkgate.LimitMaxWaitingGuestsPerRoom {
+		t.Errorf("room-auth over the cap again: %v", err)
+	}
+
+	// A guest that leaves frees its place when its lobby closes, seconds
+	// later.
+	guests[1].lobby.Disconnect()
+	left := time.Now()
+	for {
+		_, _, _, err := roomAuth(one)
+		if err == nil {
+			t.Logf("a guest's place was free %s after it left", time.Since(left).Round(100*time.Millisecond))
+			break
+		}
+		if limitOf(err) != lkgate.LimitMaxWaitingGuestsPerRoom {
+			t.Fatal(err)
+		}
+		if time.Since(left) > 20*time.Second {
+			t.Fatal("the place of a guest that left was never freed")
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
 }

@@ -83,7 +83,7 @@ func atkStart(t *testing.T, naming lkgate.RoomNaming, hooks bool) *atkEnv {
 		cfg = withRedis(t, redisserver.Start(t).Addr, cfg)
 	}
 	keys, err := httpx.NewStaticKeys(httpx.StaticKeysConfig{Keys: map[string]httpx.Principal{
-		atkAcmeKey: {Tenant: "acme"}, atkGlobexKey: {Tenant: "globex"},
+		atkAcmeKey: {Tenant: "acme", Permissions: httpx.AllPermissions}, atkGlobexKey: {Tenant: "globex", Permissions: httpx.AllPermissions},
 	}})
 	if err != nil {
 		t.Fatal(err)

@@ -37,6 +37,7 @@ func TestSIPContractRealStack(t *testing.T) {
 		contract.FailsTransfer:   {sipstack.AnswerAndRefer, sipstack.PeerOptions{Notify: "503 Service Unavailable"}},
 	}
 	var last *sipstack.Peer
+	lost := 0
 	contract.RunSIP(t, contract.SIPTarget{
 		URL: s.LiveKit.URL, APIKey: s.LiveKit.APIKey, APISecret: s.LiveKit.APISecret,
 		Phone: func(t *testing.T, far contract.FarEnd) (string, string) {
@@ -46,6 +47,11 @@ func TestSIPContractRealStack(t *testing.T) {
 		},
 		Transferred: func(t *testing.T) string { return referTo(t, last) },
 		Settle:      func(t *testing.T, room string) { settle(t, s, room) },
+		LostAnswer: func(error) bool {
+			grew := logsGrow(s, lostREFER, lost)
+			lost = strings.Count(s.SIPLogs(), lostREFER)
+			return grew
+		},
 	})
 }
 
@@ -70,8 +76,12 @@ func referTo(t *testing.T, p *sipstack.Peer) string {
 	}
 }
 
+// acmeCallerID is the number acme may present besides its trunk's.
+const acmeCallerID = "+15550000042"
+
 // sipAPI is lkgate's HTTP API on a real SIP stack, with keys for acme and
-// globex and each tenant's trunk set by the test.
+// globex, each tenant's trunk set by the test, and acmeCallerID approved
+// for acme.
 type sipAPI struct {
 	stack *sipstack.Stack
 	h     http.Handler
@@ -89,10 +99,12 @@ func newSIPAPI(t *testing.T, naming lkgate.RoomNaming) *sipAPI {
 		defer a.mu.Unlock()
 		return lkgate.TenantTrunks(a.trunk).OutboundTrunk(ctx, tenant)
 	})
-	a.m = newManager(t, a.stack.LiveKit, lkgate.Config{RoomNames: naming, SIP: lkgate.SIPConfig{Trunks: policy}})
+	a.m = newManager(t, a.stack.LiveKit, lkgate.Config{RoomNames: naming, SIP: lkgate.SIPConfig{
+		Trunks: policy, AllowCallerID: lkgate.AllowCallerIDs(map[string][]string{"acme": {acmeCallerID}}),
+	}})
 	keys, err := httpx.NewStaticKeys(httpx.StaticKeysConfig{Keys: map[string]httpx.Principal{
-		"acme-key-0123456789":   {Tenant: "acme"},
-		"globex-key-0123456789": {Tenant: "globex"},
+		"acme-key-0123456789":   {Tenant: "acme", Permissions: httpx.AllPermissions},
+		"globex-key-0123456789": {Tenant: "globex", Permissions: httpx.AllPermissions},
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -128,9 +140,10 @@ func (a *sipAPI) post(t *testing.T, tenant, path, body string) (int, []byte, htt
 	return rec.Code, rec.Body.Bytes(), p
 }
 
+// callJSON is a call's body without from_phone_number: the call presents
+// its trunk's number.
 func callJSON(room, to string) string {
-	return `{"room_name":"` + room + `","participant_identity":"phone","participant_name":"Phone","from_phone_number":"` +
-		sipstack.TrunkNumber + `","to_phone_number":"` + to + `","wait_until_answered":true}`
+	return `{"room_name":"` + room + `","participant_identity":"phone","participant_name":"Phone","to_phone_number":"` + to + `","wait_until_answered":true}`
 }
 
 // lk is the LiveKit name of tenant's room.
@@ -167,7 +180,8 @@ func TestSIPCallReachesSippAndJoinsRoom(t *testing.T) {
 	lk := a.lk(t, "acme", "sip-call")
 	p := waitForParticipant(t, a.stack.LiveKit, lk, "phone")
 	if p.Kind != livekit.ParticipantInfo_SIP || p.Sid != c.ParticipantID || p.Attributes[lkgate.TenantAttribute] != "acme" ||
-		p.Attributes["sip.phoneNumber"] != "+15550100" || p.Attributes["sip.callStatus"] != "active" {
+		p.Attributes["sip.phoneNumber"] != "+15550100" || p.Attributes["sip.callStatus"] != "active" ||
+		p.Attributes["sip.trunkPhoneNumber"] != sipstack.TrunkNumber {
 		t.Errorf("SIP participant %v", p)
 	}
 	r, err := adminClient(a.stack.LiveKit).ListRooms(context.Background(), &livekit.ListRoomsRequest{Names: []string{lk}})
@@ -206,9 +220,44 @@ func TestSIPDeclinedAndUnansweredThroughAPI(t *testing.T) {
 func TestSIPNotConnected(t *testing.T) {
 	srv := lkserver.Shared(t)
 	m := newManager(t, srv, lkgate.Config{SIP: lkgate.SIPConfig{Trunks: lkgate.StaticTrunk("ST_any")}})
-	_, err := m.Call(context.Background(), "acme", lkgate.CallRequest{Room: "sip-nowhere", Identity: "p", From: "+15550000000", To: "+15550100"})
+	_, err := m.Call(context.Background(), "acme", lkgate.CallRequest{Room: "sip-nowhere", Identity: "p", To: "+15550100"})
 	if !errors.Is(err, lkgate.ErrNotConfigured) {
 		t.Errorf("err %v, want ErrNotConfigured", err)
+	}
+}
+
+// A caller number the tenant may not present is refused before anything
+// is dialed; an approved one reaches the far end's INVITE, and without
+// one the call presents the trunk's number.
+func TestSIPCallerIDThroughAPI(t *testing.T) {
+	a := newSIPAPI(t, lkgate.ScopedNames)
+	peer := a.phone(t, "acme", sipstack.AnswerAndRefer, sipstack.PeerOptions{})
+	withFrom := func(room, from string) string {
+		return strings.Replace(callJSON(room, "+15550100"), "}", `,"from_phone_number":"`+from+`"}`, 1)
+	}
+	for _, from := range []string{"+4930999999", sipstack.TrunkNumber} {
+		status, body, p := a.post(t, "acme", "/sip/call", withFrom("sip-cid-refused", from))
+		if status != 403 || p.Code != httpx.CodeForbidden || p.Field != "from_phone_number" {
+			t.Errorf("from %s: %d %s; want 403 forbidden on from_phone_number", from, status, body)
+		}
+	}
+	if status, body, _ := a.post(t, "acme", "/sip/call", withFrom("sip-cid", acmeCallerID)); status != 200 {
+		t.Fatalf("approved caller number: %d %s", status, body)
+	}
+	p := waitForParticipant(t, a.stack.LiveKit, a.lk(t, "acme", "sip-cid"), "phone")
+	if got := p.Attributes["sip.trunkPhoneNumber"]; got != acmeCallerID {
+		t.Errorf("the call presents %q, want %s", got, acmeCallerID)
+	}
+	logs := a.stack.SIPLogs()
+	if !strings.Contains(logs, acmeCallerID) || strings.Contains(logs, "+4930999999") {
+		t.Error("livekit-sip's log does not show the approved caller number alone")
+	}
+	if r, err := adminClient(a.stack.LiveKit).ListRooms(context.Background(), &livekit.ListRoomsRequest{Names: []string{a.lk(t, "acme", "sip-cid-refused")}}); err != nil || len(r.Rooms) != 0 {
+		t.Errorf("a refused call reached LiveKit: rooms %v, %v", r.GetRooms(), err)
+	}
+	a.hangUp(t, "acme", "sip-cid")
+	if code := peer.Wait(t, 10*time.Second); code != 0 {
+		t.Errorf("sipp exit code %d, want 0", code)
 	}
 }
 
@@ -247,7 +296,7 @@ func callAndTransfer(t *testing.T, a *sipAPI, scenario string, o sipstack.PeerOp
 		begin := time.Now()
 		r.status, r.body, r.problem = a.post(t, "acme", "/sip/transfer", `{"room_name":"`+r.room+`","participant_identity":"phone","transfer_to":"+15550199"}`)
 		t.Logf("transfer latency: %v", time.Since(begin))
-		if r.problem.Code != httpx.CodeSIPTransferFailed || !a.logsGrow(lostREFER, lost) || attempt == 3 {
+		if r.problem.Code != httpx.CodeSIPTransferFailed || !logsGrow(a.stack, lostREFER, lost) || attempt == 3 {
 			return r
 		}
 		t.Logf("attempt %d: livekit-sip lost the answer to its REFER (%d %s); retrying with a new call", attempt, r.status, r.body)
@@ -255,11 +304,12 @@ func callAndTransfer(t *testing.T, a *sipAPI, scenario string, o sipstack.PeerOp
 	}
 }
 
-// logsGrow reports whether livekit-sip logs s more than seen times within
-// three seconds: it logs a failed transfer just after LiveKit answers.
-func (a *sipAPI) logsGrow(s string, seen int) bool {
+// logsGrow reports whether the stack's livekit-sip logs s more than seen
+// times within three seconds: it logs a failed transfer just after
+// LiveKit answers.
+func logsGrow(stack *sipstack.Stack, s string, seen int) bool {
 	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if strings.Count(a.stack.SIPLogs(), s) > seen {
+		if strings.Count(stack.SIPLogs(), s) > seen {
 			return true
 		}
 	}

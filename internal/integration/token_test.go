@@ -182,8 +182,8 @@ func tokenRouteAgainstRealServer(t *testing.T, naming lkgate.RoomNaming) {
 	srv := lkserver.Shared(t)
 	m := newManager(t, srv, lkgate.Config{RoomNames: naming})
 	keys, err := httpx.NewStaticKeys(httpx.StaticKeysConfig{Keys: map[string]httpx.Principal{
-		"acme-key-0123456789":   {Tenant: "acme"},
-		"globex-key-0123456789": {Tenant: "globex"},
+		"acme-key-0123456789":   {Tenant: "acme", Permissions: httpx.AllPermissions},
+		"globex-key-0123456789": {Tenant: "globex", Permissions: httpx.AllPermissions},
 	}})
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,9 @@
 // Start gives a test its own server; Shared gives every test of a test binary
 // one server, started on first use and stopped by StopShared from TestMain.
 // A missing binary or a server that cannot start fails the test: it is never
-// skipped, except under -short. Install the binary with
+// skipped, except under -short. Webhooks are on, as in the configurations
+// the project ships: each server posts them to a receiver the harness
+// serves, which a test points at its lkgate handler (HandleWebhooks). Install the binary with
 // scripts/install-livekit.sh, or point LKGATE_LIVEKIT_BIN at one.
 package lkserver
 
@@ -69,9 +71,13 @@ type Server struct {
 	// APIKey and APISecret are the credentials the server accepts.
 	APIKey    string
 	APISecret string
+	// WebhookURL is where the server posts its webhooks: the harness's
+	// receiver (see HandleWebhooks). Empty WithoutWebhooks.
+	WebhookURL string
 
 	proc     *proc.Process
-	dir      string // removed by Stop when rmDir is set (Shared)
+	hooks    *webhookSink // nil WithoutWebhooks
+	dir      string       // removed by Stop when rmDir is set (Shared)
 	rmDir    bool
 	stopOnce sync.Once
 }
@@ -80,14 +86,15 @@ type Server struct {
 type Option func(*options)
 
 type options struct {
-	webhooks []string
-	redis    string
-	logLevel string
-	yaml     []string
+	webhooks   []string
+	noWebhooks bool
+	redis      string
+	logLevel   string
+	yaml       []string
 }
 
-// WithWebhook makes the server post its webhooks, signed with APIKey, to url.
-// It may be given more than once.
+// WithWebhook makes the server post its webhooks, signed with APIKey, to url
+// as well as to the harness's receiver. It may be given more than once.
 func WithWebhook(url string) Option {
 	return func(o *options) { o.webhooks = append(o.webhooks, url) }
 }
@@ -212,6 +219,9 @@ func (s *Server) Stop() {
 		if !s.proc.ExitsWithin(forceAfter) {
 			s.proc.Stop(syscall.SIGTERM, stopGrace-forceAfter)
 		}
+		if s.hooks != nil {
+			s.hooks.close()
+		}
 		if s.rmDir {
 			_ = os.RemoveAll(s.dir)
 		}
@@ -230,13 +240,28 @@ func launch(dir string, rmDir bool, o options) (*Server, error) {
 	if err := checkVersion(bin); err != nil {
 		return nil, err
 	}
+	var hooks *webhookSink
+	if o.noWebhooks {
+		o.webhooks = nil
+	} else {
+		if hooks, err = startWebhookSink(); err != nil {
+			return nil, fmt.Errorf("webhook receiver: %w", err)
+		}
+		o.webhooks = append([]string{hooks.url}, o.webhooks...)
+	}
 	for attempt := 1; ; attempt++ {
 		s, err := launchOnce(bin, dir, o)
 		if err == nil {
-			s.dir, s.rmDir = dir, rmDir
+			s.dir, s.rmDir, s.hooks = dir, rmDir, hooks
+			if hooks != nil {
+				s.WebhookURL = hooks.url
+			}
 			return s, nil
 		}
 		if attempt == startAttempts || !errors.Is(err, errPortTaken) {
+			if hooks != nil {
+				hooks.close()
+			}
 			return nil, err
 		}
 	}

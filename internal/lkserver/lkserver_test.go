@@ -288,6 +288,53 @@ func TestWebhookOption(t *testing.T) {
 	}
 }
 
+// Webhooks are on by default: a server started with no option posts them,
+// signed, to the harness's receiver, which hands them to the test's
+// handler.
+func TestWebhooksOnByDefault(t *testing.T) {
+	s := Start(t)
+	if u, err := url.Parse(s.WebhookURL); err != nil || u.Host == "" || u.Path != WebhookPath {
+		t.Fatalf("WebhookURL %q (%v), want the receiver's %s", s.WebhookURL, err, WebhookPath)
+	}
+	events := make(chan *livekit.WebhookEvent, 16)
+	s.HandleWebhooks(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ev, err := receiveWebhook(r)
+		if err != nil || r.URL.Path != WebhookPath {
+			t.Errorf("webhook to %s: %v", r.URL.Path, err)
+			return
+		}
+		events <- ev
+	}))
+	s.Join(t, token(t, "by-default", "dora"))
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case ev := <-events:
+			if ev.Event == "participant_joined" && ev.Room.GetName() == "by-default" && ev.Participant.GetIdentity() == "dora" {
+				return
+			}
+		case <-deadline:
+			t.Fatal("no signed participant_joined webhook within 10 s")
+		}
+	}
+}
+
+// WithoutWebhooks configures no webhook at all, not even WithWebhook's.
+func TestWithoutWebhooks(t *testing.T) {
+	s := Start(t, WithoutWebhooks(), WithWebhook("http://127.0.0.1:1/hook"))
+	raw, err := os.ReadFile(filepath.Join(s.dir, "livekit.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conf map[string]any
+	if err := yaml.Unmarshal(raw, &conf); err != nil {
+		t.Fatal(err)
+	}
+	if w, ok := conf["webhook"]; ok || s.WebhookURL != "" {
+		t.Errorf("webhook configured: %v, WebhookURL %q", w, s.WebhookURL)
+	}
+}
+
 // receiveWebhook verifies a webhook as protocol/webhook.Receive does (that
 // package needs a module the project does not require): the Authorization JWT
 // is signed with the dev key and carries the body's SHA-256.

@@ -1,26 +1,33 @@
 // Browser end-to-end test of the demo page, run by examples/server's
 // TestBrowser (which starts livekit-server and the example server). It
 // drives headless Debian Chromium with fake media devices:
-//   1. livekit-client's TokenSource.endpoint fetches a token from lkgate's
-//      token route (no identity, an agent dispatch) and connects to the
+//   1. a member signs in (a session cookie, which page scripts cannot read;
+//      no API key anywhere in the browser), and livekit-client's
+//      TokenSource.endpoint fetches a token from lkgate's token route with
+//      that session (no identity, an agent dispatch) and connects to the
 //      tenant's LiveKit room (room.name is LiveKit's scoped name);
 //   2. a host signs in, joins with camera and microphone (the page shows the
 //      room's name as lkgate answers it, not LiveKit's), creates an invite;
-//   3. a guest opens the invite link and waits in its lobby;
-//   4. the host admits it; the guest sees the room with the host in it;
-//   5. the host mutes the guest's microphone, then removes the guest;
-//   6. a second guest waits with the same invite and the host denies it.
-// Environment: BASE_URL, API_KEY, ARTIFACT_DIR, TOKENSOURCE_LIVEKIT_ROOM (LiveKit's
-// name of API_KEY's tenant's room "tokensource"), CHROMIUM (default /usr/bin/chromium).
+//   3. the member joins the same room and sees the host, but has no
+//      moderation controls, and its own requests to remove or mute the
+//      host, read the room or invite get 403 permission_denied;
+//   4. a guest opens the invite link and waits in its lobby;
+//   5. the host admits it; the guest sees the room with the host in it;
+//   6. the host mutes the guest's microphone, then removes the guest;
+//   7. a second guest waits with the same invite and the host denies it.
+// Environment: BASE_URL, HOST_USER and HOST_PASSWORD (a host of the tenant:
+// tokens+rooms+moderate+guests), MEMBER_USER and MEMBER_PASSWORD (a member of
+// the same tenant: tokens only), ARTIFACT_DIR, TOKENSOURCE_LIVEKIT_ROOM
+// (LiveKit's name of the tenant's room "tokensource"), CHROMIUM (default
+// /usr/bin/chromium).
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
-const base = process.env.BASE_URL;
-const apiKey = process.env.API_KEY;
-const artifacts = process.env.ARTIFACT_DIR;
-const tokenSourceRoom = process.env.TOKENSOURCE_LIVEKIT_ROOM;
-if (!base || !apiKey || !artifacts || !tokenSourceRoom) {
-  throw new Error("BASE_URL, API_KEY, ARTIFACT_DIR and TOKENSOURCE_LIVEKIT_ROOM are required");
+const { BASE_URL: base, ARTIFACT_DIR: artifacts, TOKENSOURCE_LIVEKIT_ROOM: tokenSourceRoom } = process.env;
+const hostUser = { user: process.env.HOST_USER, password: process.env.HOST_PASSWORD };
+const memberUser = { user: process.env.MEMBER_USER, password: process.env.MEMBER_PASSWORD };
+if (!base || !artifacts || !tokenSourceRoom || !hostUser.user || !hostUser.password || !memberUser.user || !memberUser.password) {
+  throw new Error("BASE_URL, ARTIFACT_DIR, TOKENSOURCE_LIVEKIT_ROOM, HOST_USER, HOST_PASSWORD, MEMBER_USER and MEMBER_PASSWORD are required");
 }
 // Waits are for events, generous for a loaded 2-core machine.
 const timeout = 60_000;
@@ -42,7 +49,7 @@ const browser = await chromium.launch({
   ],
   timeout,
 });
-let host, guest, denied;
+let host, member, guest, denied;
 try {
   const newPage = async (name) => {
     const ctx = await browser.newContext({ permissions: ["camera", "microphone"] });
@@ -58,33 +65,80 @@ try {
     return page;
   };
 
-  step("TokenSource.endpoint against lkgate's token route");
+  step("TokenSource.endpoint against lkgate's token route, with a member's session");
   const probe = await newPage("probe");
   await probe.goto(base + "/demo/style.css");
-  const ts = await probe.evaluate(async ({ apiKey }) => {
+  const ts = await probe.evaluate(async (memberUser) => {
     const { Room, TokenSource } = await import("/demo/livekit-client.esm.mjs");
     const { api } = await (await fetch("/demo/config.json")).json();
-    const source = TokenSource.endpoint(api + "/livekit/token", { headers: { Authorization: "Bearer " + apiKey } });
+    const signin = await fetch("/demo/session", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(memberUser) });
+    if (!signin.ok) throw new Error("sign-in: " + signin.status);
+    // The session cookie is HttpOnly: no script of the page can read it.
+    const cookies = document.cookie;
+    const source = TokenSource.endpoint(api + "/livekit/token");
     const res = await source.fetch({ roomName: "tokensource", participantName: "Probe", agentName: "helper" });
     const room = new Room();
     await room.connect(res.serverUrl, res.participantToken);
-    const out = { identity: room.localParticipant.identity, room: room.name, state: room.state };
+    const out = { identity: room.localParticipant.identity, room: room.name, state: room.state, cookies };
     await room.disconnect();
     return out;
-  }, { apiKey });
-  if (!/^p-[0-9a-f]{32}$/.test(ts.identity) || ts.room !== tokenSourceRoom || ts.state !== "connected") {
+  }, memberUser);
+  if (!/^p-[0-9a-f]{32}$/.test(ts.identity) || ts.room !== tokenSourceRoom || ts.state !== "connected" || ts.cookies !== "") {
     throw new Error("TokenSource connection: " + JSON.stringify(ts));
   }
   console.log("TokenSource connected as", ts.identity);
 
-  step("host joins");
-  host = await newPage("host");
-  await host.goto(base + "/");
-  await host.fill("#apikey", apiKey);
-  await host.fill("#room", "e2e");
-  await host.fill("#name", "Hana Host");
-  await host.click("#join");
-  await host.waitForFunction(() => document.querySelector("#status").textContent.startsWith("Joined e2e as "));
+  // signInAndJoin signs user in on a new page and joins room e2e as name.
+  const signInAndJoin = async (pageName, user, name) => {
+    const page = await newPage(pageName);
+    await page.goto(base + "/");
+    await page.fill("#user", user.user);
+    await page.fill("#password", user.password);
+    await page.click("#signinbutton");
+    await page.waitForFunction(() => document.querySelector("#status").textContent === "Choose a room and join.");
+    await page.fill("#room", "e2e");
+    await page.fill("#name", name);
+    await page.click("#join");
+    await page.waitForFunction(() => document.querySelector("#status").textContent.startsWith("Joined e2e as "));
+    return page;
+  };
+
+  step("host signs in and joins");
+  host = await signInAndJoin("host", hostUser, "Hana Host");
+
+  step("a member joins, sees the host, and may not moderate");
+  member = await signInAndJoin("member", memberUser, "Mia Member");
+  const hostRow = member.locator("#participants li", { hasText: "Hana Host" });
+  await hostRow.waitFor();
+  const hostIdentity = await hostRow.getAttribute("data-identity");
+  if (await member.locator("#participants button, #invite:visible, #waiting li").count() !== 0) {
+    throw new Error("the member's page shows moderation controls");
+  }
+  const refusals = await member.evaluate(async (hostIdentity) => {
+    const { api } = await (await fetch("/demo/config.json")).json();
+    const ask = async (method, path, body) => {
+      const res = await fetch(api + path, { method, headers: body ? { "Content-Type": "application/json" } : {}, body: body && JSON.stringify(body) });
+      const p = await res.json();
+      return `${res.status} ${p.code} ${p.permission}`;
+    };
+    return {
+      remove: await ask("DELETE", "/livekit/participant", { room_name: "e2e", participant_identity: hostIdentity }),
+      mute: await ask("POST", "/livekit/participant/mute", { room_name: "e2e", participant_identity: hostIdentity, source: "microphone", muted: true }),
+      room: await ask("GET", "/livekit/rooms/e2e"),
+      invite: await ask("POST", "/livekit/guest/invite", { orgId: "acme", roomId: "e2e", allowAll: true }),
+      cookies: document.cookie,
+    };
+  }, hostIdentity);
+  const want = { remove: "403 permission_denied moderate", mute: "403 permission_denied moderate", room: "403 permission_denied rooms", invite: "403 permission_denied guests", cookies: "" };
+  if (JSON.stringify(refusals) !== JSON.stringify(want)) throw new Error("the member's requests: " + JSON.stringify(refusals));
+  console.log("member refused:", JSON.stringify(refusals));
+  // The host is still in the room, its microphone unmuted.
+  const hostSelf = host.locator("#participants li", { hasText: "Hana Host" });
+  await hostSelf.getByRole("button", { name: "Mute microphone" }).waitFor();
+  await member.click("#leave");
+  await host.locator("#participants li", { hasText: "Mia Member" }).waitFor({ state: "detached" });
+
+  step("host creates an invite");
   await host.click("#invite");
   await host.waitForFunction(() => document.querySelector("#invitelink").href.includes("invite_token="));
   const inviteUrl = await host.getAttribute("#invitelink", "href");
@@ -135,7 +189,7 @@ try {
   if (await denied.locator("#guestparticipants li").count() !== 0) throw new Error("the denied guest sees the room");
   step("done");
 } catch (e) {
-  for (const [name, page] of [["host", host], ["guest", guest], ["denied", denied]]) {
+  for (const [name, page] of [["host", host], ["member", member], ["guest", guest], ["denied", denied]]) {
     if (page) await page.screenshot({ path: join(artifacts, `failure-${name}.png`), fullPage: true }).catch(() => {});
   }
   throw e;

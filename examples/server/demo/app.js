@@ -1,21 +1,24 @@
-// The lkgate demo page: a host signs in with an API key and runs a room
-// through lkgate's API; a guest (/join?invite_token=...) waits in its lobby
-// until the host admits it. Everything privileged goes through lkgate: the
-// page never sees LiveKit credentials.
+// The lkgate demo page: people sign in as the server's demo users and run
+// a room through lkgate's API; a guest (/join?invite_token=...) waits in
+// its lobby until a host admits it. The browser holds no API key and no
+// LiveKit credential: the server keeps the session behind an HttpOnly
+// cookie, and lkgate's API answers with that user's permissions (a member
+// may only join; a host may also moderate, invite and admit).
 import { Room, RoomEvent, TokenSource, Track } from "/demo/livekit-client.esm.mjs";
 
 const $ = (id) => document.getElementById(id);
 const status = (text) => { $("status").textContent = text; };
 const { api } = await (await fetch("/demo/config.json")).json();
 
-// call sends a request to lkgate's API and throws its problem detail.
-async function call(key, method, path, body) {
-  const res = await fetch(api + path, {
+// call sends a JSON request (the session cookie goes along, same-origin)
+// and throws its problem's code and detail.
+async function call(method, url, body) {
+  const res = await fetch(url, {
     method,
-    headers: { ...(key ? { Authorization: "Bearer " + key } : {}), ...(body ? { "Content-Type": "application/json" } : {}) },
+    headers: body ? { "Content-Type": "application/json" } : {},
     body: body ? JSON.stringify(body) : undefined,
   });
-  const data = await res.json();
+  const data = res.status === 204 ? {} : await res.json();
   if (!res.ok) throw new Error(`${data.code}: ${data.detail || data.title}`);
   return data;
 }
@@ -39,71 +42,121 @@ function showVideos(room) {
   room.on(RoomEvent.TrackUnsubscribed, (track) => track.detach().forEach((el) => el.remove()));
 }
 
-// ---- host ----------------------------------------------------------------
+// ---- members (hosts and members) ----------------------------------------
 
-async function host() {
-  $("host").hidden = false;
-  status("Sign in with an API key.");
-  let room, key, roomName, timer;
+async function member() {
+  $("member").hidden = false;
+  let me, room, roomName, timer;
+  const can = (permission) => me.permissions.includes(permission);
 
-  // refresh redraws the participants and the waiting guests, and returns
-  // the room's details.
-  async function refresh() {
-    const details = await call(key, "GET", "/livekit/rooms/" + encodeURIComponent(roomName));
+  const signedIn = (session) => {
+    me = session;
+    $("signin").hidden = true;
+    $("joinform").hidden = false;
+    $("whoami").textContent = `Signed in as ${me.user} (${me.tenant}), may: ${me.permissions.join(", ")}`;
+    status("Choose a room and join.");
+  };
+  try {
+    signedIn(await call("GET", "/demo/session"));
+  } catch {
+    $("signin").hidden = false;
+    status("Sign in.");
+  }
+
+  const li = (identity, text) => {
+    const el = document.createElement("li");
+    el.dataset.identity = identity;
+    el.textContent = text + " ";
+    return el;
+  };
+
+  // participants lists the room: with the rooms permission through
+  // lkgate's room route (tracks, and buttons where the user may moderate),
+  // otherwise as livekit-client sees it.
+  async function participants() {
+    if (!can("rooms")) {
+      const all = [room.localParticipant, ...room.remoteParticipants.values()];
+      $("participants").replaceChildren(...all.map((p) => li(p.identity, `${p.name || p.identity} (${p.identity})`)));
+      return roomName;
+    }
+    const details = await call("GET", `${api}/livekit/rooms/${encodeURIComponent(roomName)}`);
     $("participants").replaceChildren(...details.participants.map((p) => {
-      const li = document.createElement("li");
-      li.dataset.identity = p.identity;
-      li.textContent = `${p.name || p.identity} (${p.identity}) `;
+      const el = li(p.identity, `${p.name || p.identity} (${p.identity})`);
+      if (!can("moderate")) return el;
       for (const t of p.tracks) {
-        li.append(button(`${t.muted ? "Unmute" : "Mute"} ${t.source}`, async () => {
-          await call(key, "POST", "/livekit/participant/mute",
+        el.append(button(`${t.muted ? "Unmute" : "Mute"} ${t.source}`, async () => {
+          await call("POST", api + "/livekit/participant/mute",
             { room_name: roomName, participant_identity: p.identity, track_sid: t.sid, muted: !t.muted });
           await refresh();
         }));
       }
       if (p.identity !== room.localParticipant.identity) {
-        li.append(button("Remove", async () => {
-          await call(key, "DELETE", "/livekit/participant", { room_name: roomName, participant_identity: p.identity });
+        el.append(button("Remove", async () => {
+          await call("DELETE", api + "/livekit/participant", { room_name: roomName, participant_identity: p.identity });
           await refresh();
         }));
       }
-      return li;
+      return el;
     }));
-    const { guests } = await call(key, "GET", "/livekit/guest/waiting?roomId=" + encodeURIComponent(roomName));
-    $("waiting").replaceChildren(...guests.map((g) => {
-      const li = document.createElement("li");
-      li.dataset.identity = g.identity;
-      li.textContent = `${g.name} (waiting since ${new Date(g.since).toLocaleTimeString()}) `;
-      for (const action of ["admit", "deny"]) {
-        li.append(button(action === "admit" ? "Admit" : "Deny", async () => {
-          await call(key, "POST", "/livekit/guest/admit", { roomId: roomName, guestIdentity: g.identity, action });
-          await refresh();
-        }));
-      }
-      return li;
-    }));
-    return details;
+    return details.name;
+  }
+
+  // refresh redraws the participants and, for hosts, the waiting guests,
+  // and returns the room's name as lkgate answers it.
+  async function refresh() {
+    const name = await participants();
+    if (can("guests")) {
+      const { guests } = await call("GET", `${api}/livekit/guest/waiting?roomId=${encodeURIComponent(roomName)}`);
+      $("waiting").replaceChildren(...guests.map((g) => {
+        const el = li(g.identity, `${g.name} (waiting since ${new Date(g.since).toLocaleTimeString()})`);
+        for (const action of ["admit", "deny"]) {
+          el.append(button(action === "admit" ? "Admit" : "Deny", async () => {
+            await call("POST", api + "/livekit/guest/admit", { roomId: roomName, guestIdentity: g.identity, action });
+            await refresh();
+          }));
+        }
+        return el;
+      }));
+    }
+    return name;
   }
 
   $("signin").onsubmit = async (ev) => {
     ev.preventDefault();
-    key = $("apikey").value.trim();
+    try {
+      signedIn(await call("POST", "/demo/session", { user: $("user").value.trim(), password: $("password").value }));
+      $("password").value = "";
+    } catch (e) {
+      status("Could not sign in: " + e.message);
+    }
+  };
+
+  $("signout").onclick = async () => {
+    await call("DELETE", "/demo/session");
+    location.reload();
+  };
+
+  $("joinform").onsubmit = async (ev) => {
+    ev.preventDefault();
     roomName = $("room").value.trim();
     try {
       status("Fetching a token…");
-      // LiveKit's standard token endpoint format, served by lkgate's token route.
-      const source = TokenSource.endpoint(api + "/livekit/token", { headers: { Authorization: "Bearer " + key } });
+      // LiveKit's standard token endpoint format, served by lkgate's token
+      // route; the session cookie authenticates it, no header needed.
+      const source = TokenSource.endpoint(api + "/livekit/token");
       const { serverUrl, participantToken } = await source.fetch({ roomName, participantName: $("name").value.trim() });
       room = new Room();
       showVideos(room);
       await room.connect(serverUrl, participantToken);
       await room.localParticipant.enableCameraAndMicrophone();
-      $("signin").hidden = true;
+      $("joinform").hidden = true;
       $("inroom").hidden = false;
+      $("guestcontrols").hidden = !can("guests");
+      $("waitingsection").hidden = !can("guests");
       // room.name is LiveKit's name for the room, which carries the tenant
       // (lkgate's scoped names): show the name lkgate's API answers.
-      const details = await refresh();
-      status(`Joined ${details.name} as ${room.localParticipant.identity}`);
+      const name = await refresh();
+      status(`Joined ${name} as ${room.localParticipant.identity}`);
       timer = setInterval(() => refresh().catch((e) => status(e.message)), 1000);
     } catch (e) {
       status("Could not join: " + e.message);
@@ -112,9 +165,7 @@ async function host() {
 
   $("invite").onclick = async () => {
     try {
-      // The token's lkgate.tenant attribute names the caller's tenant, the invite's org.
-      const orgId = room.localParticipant.attributes["lkgate.tenant"];
-      const inv = await call(key, "POST", "/livekit/guest/invite", { orgId, roomId: roomName, allowAll: true });
+      const inv = await call("POST", api + "/livekit/guest/invite", { orgId: me.tenant, roomId: roomName, allowAll: true });
       $("invitelink").href = inv.inviteUrl;
       $("invitelink").textContent = inv.inviteUrl;
     } catch (e) {
@@ -161,7 +212,7 @@ async function guest() {
   $("guestform").onsubmit = async (ev) => {
     ev.preventDefault();
     try {
-      const auth = await call("", "POST", "/livekit/guest/room-auth", { inviteToken, guestName: $("guestname").value.trim() });
+      const auth = await call("POST", api + "/livekit/guest/room-auth", { inviteToken, guestName: $("guestname").value.trim() });
       const lobby = new Room();
       let decided = false;
       // Admission arrives as the guest's own participant attribute.
@@ -190,4 +241,4 @@ async function guest() {
 }
 
 if (location.pathname === "/join") await guest();
-else await host();
+else await member();
