@@ -49,7 +49,7 @@ func testAuditEvents(t *testing.T, naming lkgate.RoomNaming) {
 	log := &auditLog{}
 	// The fake checks token times against the real clock.
 	now := time.Now()
-	clock := &steppedClock{now: now}
+	clock := lkgatetest.NewClock(now)
 	fake := lkgatetest.NewServer(t)
 	trunk := fake.AddOutboundTrunk("acme.example:5060", "+15550000001")
 	m, _ := newManagerOn(t, fake, lkgate.Config{RoomNames: naming, Now: clock.Now, Auditor: log, Guests: guestConfig(),

@@ -36,12 +36,12 @@ func guestConfig(keys ...lkgate.InviteKey) lkgate.GuestConfig {
 type guestEnv struct {
 	m    *lkgate.Manager
 	fake *lkgatetest.Server
-	clk  *steppedClock
+	clk  *lkgatetest.Clock
 }
 
 func newGuestEnv(t *testing.T, cfg lkgate.Config) *guestEnv {
 	t.Helper()
-	e := &guestEnv{clk: &steppedClock{now: time.Now()}}
+	e := &guestEnv{clk: lkgatetest.NewClock(time.Now())}
 	if cfg.Guests.Keys == nil {
 		cfg.Guests = guestConfig()
 	}

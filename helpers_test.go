@@ -2,7 +2,6 @@ package lkgate_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -123,22 +122,4 @@ func decode(t *testing.T, token string) decodedClaims {
 		t.Fatalf("token does not verify: %v", err)
 	}
 	return c
-}
-
-// steppedClock is a settable clock, safe for concurrent use.
-type steppedClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *steppedClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *steppedClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }

@@ -27,7 +27,7 @@ const (
 
 // advanceSweeping moves clk forward by d in steps of at most one sweep
 // interval, sweeping after each, as a Manager's sweeper would.
-func advanceSweeping(t *testing.T, m *lkgate.Manager, clk *steppedClock, d time.Duration) {
+func advanceSweeping(t *testing.T, m *lkgate.Manager, clk *lkgatetest.Clock, d time.Duration) {
 	t.Helper()
 	for d > 0 {
 		step := min(d, lkgate.DefaultLeaseSweepInterval)
@@ -43,13 +43,13 @@ func advanceSweeping(t *testing.T, m *lkgate.Manager, clk *steppedClock, d time.
 type leaseEnv struct {
 	m     *lkgate.Manager
 	fake  *lkgatetest.Server
-	clk   *steppedClock
+	clk   *lkgatetest.Clock
 	store lkgate.LeaseStore
 }
 
 func newLeaseEnv(t *testing.T) *leaseEnv {
 	t.Helper()
-	e := &leaseEnv{clk: &steppedClock{now: fixedNow}}
+	e := &leaseEnv{clk: lkgatetest.NewClock(fixedNow)}
 	e.store = lkgate.NewMemoryLeaseStore(e.clk.Now)
 	e.m, e.fake = newManager(t, lkgate.Config{RoomNames: lkgate.SharedNames, Now: e.clk.Now, Leases: e.store})
 	return e

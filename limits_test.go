@@ -170,7 +170,7 @@ func TestRoomQuotaUnderRace(t *testing.T) {
 }
 
 func TestTokenRate(t *testing.T) {
-	clock := &steppedClock{now: fixedNow}
+	clock := lkgatetest.NewClock(fixedNow)
 	m, fake := newManager(t, lkgate.Config{Now: clock.Now, Limits: lkgate.LimitConfig{
 		Default: lkgate.Limits{TokenRate: lkgate.PerSecond(2, 4)},
 	}})
@@ -208,7 +208,7 @@ func TestTokenRate(t *testing.T) {
 }
 
 func TestInviteRate(t *testing.T) {
-	clock := &steppedClock{now: fixedNow}
+	clock := lkgatetest.NewClock(fixedNow)
 	m, _ := newManager(t, lkgate.Config{Now: clock.Now, Guests: guestConfig(), Limits: lkgate.LimitConfig{
 		Default: lkgate.Limits{InviteRate: lkgate.PerMinute(1, 1)},
 	}})
@@ -228,9 +228,9 @@ func TestInviteRate(t *testing.T) {
 
 func mustFail[T any](_ T, err error) error { return err }
 
-func newLimitedSIPEnv(t *testing.T, naming lkgate.RoomNaming, limits lkgate.Limits) (*sipEnv, *steppedClock, lkgate.LimitStore) {
+func newLimitedSIPEnv(t *testing.T, naming lkgate.RoomNaming, limits lkgate.Limits) (*sipEnv, *lkgatetest.Clock, lkgate.LimitStore) {
 	t.Helper()
-	clock := &steppedClock{now: fixedNow}
+	clock := lkgatetest.NewClock(fixedNow)
 	store := lkgate.NewMemoryLimitStore(clock.Now)
 	e := newSIPEnvWith(t, lkgate.Config{RoomNames: naming, Now: clock.Now, Limits: lkgate.LimitConfig{Default: limits, Store: store}})
 	return e, clock, store
@@ -541,7 +541,7 @@ func TestLimitStoreFailure(t *testing.T) {
 // The in-process store forgets refilled buckets, and what it forgets
 // behaves as before.
 func TestMemoryStoreSweep(t *testing.T) {
-	clock := &steppedClock{now: fixedNow}
+	clock := lkgatetest.NewClock(fixedNow)
 	s := lkgate.NewMemoryLimitStore(clock.Now)
 	ctx := context.Background()
 	r := lkgate.PerSecond(1, 1)
@@ -564,7 +564,7 @@ func TestMemoryStoreSweep(t *testing.T) {
 
 // RetryAfter is rounded up: waiting exactly that long succeeds.
 func TestRetryAfterRoundsUp(t *testing.T) {
-	clock := &steppedClock{now: fixedNow}
+	clock := lkgatetest.NewClock(fixedNow)
 	m, _ := newManager(t, lkgate.Config{Now: clock.Now, Limits: lkgate.LimitConfig{
 		Default: lkgate.Limits{TokenRate: lkgate.Rate{Events: 2, Per: 3 * time.Second, Burst: 1}},
 	}})
@@ -584,7 +584,7 @@ func TestRetryAfterRoundsUp(t *testing.T) {
 // A leaked invite costs its tenant at most GuestWaitRate; junk invites cost
 // nothing and use none of it.
 func TestGuestWaitRate(t *testing.T) {
-	clock := &steppedClock{now: time.Now()} // the fake checks token times against the real clock
+	clock := lkgatetest.NewClock(time.Now()) // the fake checks token times against the real clock
 	m, fake := newManager(t, lkgate.Config{Now: clock.Now, Guests: guestConfig(), Limits: lkgate.LimitConfig{
 		Default: lkgate.Limits{GuestWaitRate: lkgate.PerMinute(2, 2)},
 	}})

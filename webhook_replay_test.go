@@ -9,6 +9,7 @@ import (
 	"github.com/livekit/protocol/livekit"
 
 	"github.com/lkgate/lkgate"
+	"github.com/lkgate/lkgate/lkgatetest"
 )
 
 // The window matches the signature LiveKit makes: valid 5 minutes, plus
@@ -18,7 +19,7 @@ func TestWebhookDeadline(t *testing.T) {
 	if lkgate.WebhookWindow != 6*time.Minute {
 		t.Fatalf("WebhookWindow %v, want 5 min (LiveKit's signature) + 1 min (the verifier's leeway)", lkgate.WebhookWindow)
 	}
-	clock := &steppedClock{now: fixedNow}
+	clock := lkgatetest.NewClock(fixedNow)
 	m, _ := newManager(t, lkgate.Config{Now: clock.Now})
 	created := fixedNow.Add(-time.Minute)
 	ev := &livekit.WebhookEvent{Event: "room_started", Id: "EV_a", CreatedAt: created.Unix()}
@@ -55,7 +56,7 @@ func TestWebhookDeadline(t *testing.T) {
 
 // The in-process store forgets an id exactly at its until, on its clock.
 func TestMemorySeenEventsClock(t *testing.T) {
-	clock := &steppedClock{now: fixedNow}
+	clock := lkgatetest.NewClock(fixedNow)
 	s := lkgate.NewMemorySeenEvents(clock.Now)
 	ctx := context.Background()
 	seen := func(id string, until time.Time) bool {

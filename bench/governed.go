@@ -10,6 +10,7 @@ import (
 
 	"github.com/lkgate/lkgate"
 	"github.com/lkgate/lkgate/httpx"
+	"github.com/lkgate/lkgate/internal/counting"
 	"github.com/lkgate/lkgate/otelmetrics"
 )
 
@@ -28,7 +29,7 @@ func newGoverned(lkURL, key, secret string, quota bool, calls *atomic.Int64, aut
 		limits.MaxRooms = 1 << 20
 	}
 	m, err := lkgate.New(lkgate.Config{URL: lkURL, APIKey: key, APISecret: secret,
-		RoomService: mx.RoomService(countingRooms{RoomService: lkgate.NewRoomService(lkURL, key, secret), n: calls}),
+		RoomService: mx.RoomService(counting.Rooms{RoomService: lkgate.NewRoomService(lkURL, key, secret), N: calls}),
 		Auditor:     mx.Auditor(lkgate.NewSlogAuditor(slog.New(slog.NewJSONHandler(io.Discard, nil)))),
 		Limits:      lkgate.LimitConfig{Default: limits},
 	})

@@ -36,6 +36,7 @@ import (
 
 	"github.com/lkgate/lkgate"
 	"github.com/lkgate/lkgate/httpx"
+	"github.com/lkgate/lkgate/internal/counting"
 	"github.com/lkgate/lkgate/internal/lkserver"
 	"github.com/lkgate/lkgate/redislimit"
 )
@@ -130,7 +131,8 @@ type bench struct {
 	governed, governedNoQuota                        *variant
 }
 
-func counting(n *atomic.Int64) twirp.ClientOption {
+// countingHook counts the naive flow's SDK requests into n.
+func countingHook(n *atomic.Int64) twirp.ClientOption {
 	return twirp.WithClientHooks(&twirp.ClientHooks{RequestPrepared: func(ctx context.Context, _ *http.Request) (context.Context, error) {
 		n.Add(1)
 		return ctx, nil
@@ -159,7 +161,7 @@ func newBench(lkURL, key, secret, redisAddr string, d time.Duration, workers int
 	}
 
 	b.naive = &variant{name: "naive", path: "/naive"}
-	b.mux.Handle("POST /naive/livekit/token", &naiveHandler{rooms: lksdk.NewRoomServiceClient(lkURL, key, secret, counting(&b.naive.calls)),
+	b.mux.Handle("POST /naive/livekit/token", &naiveHandler{rooms: lksdk.NewRoomServiceClient(lkURL, key, secret, countingHook(&b.naive.calls)),
 		key: key, secret: secret, url: lkURL})
 	b.governed = b.addGoverned("governed", "/governed", true)
 	b.governedNoQuota = b.addGoverned("governed without room quota", "/governed-noquota", false)
@@ -174,7 +176,7 @@ func newBench(lkURL, key, secret, redisAddr string, d time.Duration, workers int
 func (b *bench) addManager(name, path string, cfg lkgate.Config, leases lkgate.LeaseStore) *variant {
 	v := &variant{name: name, path: path}
 	cfg.URL, cfg.APIKey, cfg.APISecret = b.lkURL, b.key, b.secret
-	cfg.RoomService = countingRooms{RoomService: lkgate.NewRoomService(b.lkURL, b.key, b.secret), n: &v.calls}
+	cfg.RoomService = counting.Rooms{RoomService: lkgate.NewRoomService(b.lkURL, b.key, b.secret), N: &v.calls}
 	if leases != nil {
 		v.leases = &countingLeases{store: leases}
 		cfg.Leases = v.leases

@@ -148,24 +148,6 @@ func testWebhookRoute(t *testing.T, naming lkgate.RoomNaming) {
 	}
 }
 
-// webhookClock is a settable clock, safe for concurrent use.
-type webhookClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *webhookClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *webhookClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // eventJSON is ev as LiveKit sends it.
 func eventJSON(t *testing.T, ev *livekit.WebhookEvent) string {
 	t.Helper()
@@ -191,7 +173,7 @@ func problemOf(t *testing.T, rec *httptest.ResponseRecorder) httpx.Problem {
 // 4096 ids only), and refused from the window's end on: the window is the
 // one of LiveKit's signature, on the Manager's clock.
 func TestWebhookReplayWindow(t *testing.T) {
-	clock := &webhookClock{now: time.Now().Truncate(time.Second)}
+	clock := lkgatetest.NewClock(time.Now().Truncate(time.Second))
 	fake := lkgatetest.NewServer(t)
 	m, err := lkgate.New(lkgate.Config{URL: fake.URL(), APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret, Now: clock.Now})
 	if err != nil {
@@ -253,7 +235,7 @@ func TestWebhookReplayWindow(t *testing.T) {
 // window by 30 s, so that a store whose clock runs ahead does not forget it
 // while the Manager's clock still accepts the event.
 func TestWebhookReplayClockSkew(t *testing.T) {
-	clock := &webhookClock{now: time.Now().Truncate(time.Second)}
+	clock := lkgatetest.NewClock(time.Now().Truncate(time.Second))
 	ahead := func() time.Time { return clock.Now().Add(29 * time.Second) }
 	fake := lkgatetest.NewServer(t)
 	m, err := lkgate.New(lkgate.Config{URL: fake.URL(), APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret, Now: clock.Now})

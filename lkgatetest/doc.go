@@ -30,7 +30,8 @@
 //
 // Faults and timing: SetError makes an RPC method fail, SetDelay makes it
 // slow, SetClock fixes the time used for creation times, join times and
-// token expiry. Calls, TotalCalls and ResetCalls count requests per method,
+// token expiry; NewClock gives a settable Clock to pass both there and
+// as lkgate's Config.Now. Calls, TotalCalls and ResetCalls count requests per method,
 // failed ones included, so a test can assert how many LiveKit round trips
 // an operation costs.
 //

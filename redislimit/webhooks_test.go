@@ -126,24 +126,6 @@ func deliver(t *testing.T, h *httpx.Handler, ev *livekit.WebhookEvent) (int, str
 	return rec.Code, answer.Status
 }
 
-// clock is a settable clock, safe for concurrent use.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // Replicas behind one webhook URL share the ids they handled: a captured
 // event replayed to the other replica within the window is a duplicate,
 // after it refused; a delivery one replica failed is handled by the other
@@ -155,7 +137,7 @@ func TestReplicasShareWebhookIDs(t *testing.T) {
 	// The replicas' clocks run ahead of Redis's by the time the test
 	// advances them; ids are stored until their until on Redis's clock,
 	// which the window keeps in the future.
-	clk := &clock{now: time.Now().Truncate(time.Second)}
+	clk := lkgatetest.NewClock(time.Now().Truncate(time.Second))
 	var delivered atomic.Int32
 	one, two := webhookReplica(t, srv.Addr, fake, clk.Now, &delivered), webhookReplica(t, srv.Addr, fake, clk.Now, &delivered)
 

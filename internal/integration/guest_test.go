@@ -21,6 +21,7 @@ import (
 
 	"github.com/lkgate/lkgate"
 	"github.com/lkgate/lkgate/httpx"
+	"github.com/lkgate/lkgate/internal/counting"
 	"github.com/lkgate/lkgate/internal/lkserver"
 )
 
@@ -500,57 +501,6 @@ func TestLargestInviteJoinsTheLobby(t *testing.T) {
 	}
 }
 
-// countingRooms counts the LiveKit calls lkgate makes.
-type countingRooms struct {
-	lkgate.RoomService
-	n atomic.Int64
-}
-
-func (c *countingRooms) CreateRoom(ctx context.Context, r *livekit.CreateRoomRequest) (*livekit.Room, error) {
-	c.n.Add(1)
-	return c.RoomService.CreateRoom(ctx, r)
-}
-
-func (c *countingRooms) DeleteRoom(ctx context.Context, r *livekit.DeleteRoomRequest) (*livekit.DeleteRoomResponse, error) {
-	c.n.Add(1)
-	return c.RoomService.DeleteRoom(ctx, r)
-}
-
-func (c *countingRooms) ListRooms(ctx context.Context, r *livekit.ListRoomsRequest) (*livekit.ListRoomsResponse, error) {
-	c.n.Add(1)
-	return c.RoomService.ListRooms(ctx, r)
-}
-
-func (c *countingRooms) UpdateRoomMetadata(ctx context.Context, r *livekit.UpdateRoomMetadataRequest) (*livekit.Room, error) {
-	c.n.Add(1)
-	return c.RoomService.UpdateRoomMetadata(ctx, r)
-}
-
-func (c *countingRooms) ListParticipants(ctx context.Context, r *livekit.ListParticipantsRequest) (*livekit.ListParticipantsResponse, error) {
-	c.n.Add(1)
-	return c.RoomService.ListParticipants(ctx, r)
-}
-
-func (c *countingRooms) GetParticipant(ctx context.Context, r *livekit.RoomParticipantIdentity) (*livekit.ParticipantInfo, error) {
-	c.n.Add(1)
-	return c.RoomService.GetParticipant(ctx, r)
-}
-
-func (c *countingRooms) RemoveParticipant(ctx context.Context, r *livekit.RoomParticipantIdentity) (*livekit.RemoveParticipantResponse, error) {
-	c.n.Add(1)
-	return c.RoomService.RemoveParticipant(ctx, r)
-}
-
-func (c *countingRooms) MutePublishedTrack(ctx context.Context, r *livekit.MuteRoomTrackRequest) (*livekit.MuteRoomTrackResponse, error) {
-	c.n.Add(1)
-	return c.RoomService.MutePublishedTrack(ctx, r)
-}
-
-func (c *countingRooms) UpdateParticipant(ctx context.Context, r *livekit.UpdateParticipantRequest) (*livekit.ParticipantInfo, error) {
-	c.n.Add(1)
-	return c.RoomService.UpdateParticipant(ctx, r)
-}
-
 // The case on a real server, with real guest clients: a tenant at
 // its room quota (3), one invite redeemed 15 times with each guest
 // joining, then another redeemed 15 times before anyone joins. Every lobby
@@ -567,7 +517,8 @@ func TestGuestCapsBoundLobbies(t *testing.T) {
 func guestCapsBoundLobbies(t *testing.T, naming lkgate.RoomNaming) {
 	srv := lkserver.Shared(t)
 	ctx := context.Background()
-	rooms := &countingRooms{RoomService: lkgate.NewRoomService(srv.URL, srv.APIKey, srv.APISecret)}
+	var calls atomic.Int64
+	rooms := counting.Rooms{RoomService: lkgate.NewRoomService(srv.URL, srv.APIKey, srv.APISecret), N: &calls}
 	m := newManager(t, srv, lkgate.Config{RoomNames: naming, RoomService: rooms,
 		Guests: lkgate.GuestConfig{Keys: []lkgate.InviteKey{inviteKey}, InviteBaseURL: "https://app.example.com"},
 		Limits: lkgate.LimitConfig{Default: lkgate.Limits{
@@ -622,10 +573,10 @@ func guestCapsBoundLobbies(t *testing.T, naming lkgate.RoomNaming) {
 	// tenant's.
 	look := map[lkgate.RoomNaming]int64{lkgate.ScopedNames: 0, lkgate.SharedNames: 1}[naming]
 	roomAuth := func(token string) (*lkgate.GuestSession, int64, time.Duration, error) {
-		rooms.n.Store(0)
+		calls.Store(0)
 		start := time.Now()
 		s, err := m.GuestRoomAuth(ctx, token, "G")
-		return s, rooms.n.Load(), time.Since(start), err
+		return s, calls.Load(), time.Since(start), err
 	}
 	invite := func(room string) string {
 		inv, err := m.Invite(ctx, tenant, lkgate.InviteRequest{Org: tenant, Room: room, AllowAll: true})
