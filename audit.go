@@ -113,8 +113,12 @@ func NewSlogAuditor(log *slog.Logger) Auditor {
 type subjectKey struct{}
 
 // WithSubject returns a context naming who acts within the tenant (a user
-// id or an API key's name); audit events carry it. httpx sets it from the
-// authenticated Principal.
+// id or an API key's name). It is the one way a Manager learns the
+// subject: every audit event carries it, Admit and Deny check it against
+// the guest's invite, and Invite makes it the guest's admin when the
+// request names none. httpx sets it from the authenticated Principal; a
+// host calling the Manager itself sets it once per request, where it
+// authenticates.
 func WithSubject(ctx context.Context, subject string) context.Context {
 	return context.WithValue(ctx, subjectKey{}, subject)
 }

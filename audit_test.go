@@ -105,10 +105,10 @@ func testAuditEvents(t *testing.T, naming lkgate.RoomNaming) {
 		secrets = append(secrets, s.Token.JWT)
 		guests = append(guests, s.Identity)
 	}
-	if err := m.Admit(ctx, "acme", "alice@acme", lkgate.AdmitRequest{Room: "standup", GuestIdentity: guests[0], Admit: true}); err != nil {
+	if err := m.Admit(ctx, "acme", "standup", guests[0]); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Admit(ctx, "acme", "alice@acme", lkgate.AdmitRequest{Room: "standup", GuestIdentity: guests[1]}); err != nil {
+	if err := m.Deny(ctx, "acme", "standup", guests[1]); err != nil {
 		t.Fatal(err)
 	}
 	// globex's "standup": its own room under ScopedNames, acme's under

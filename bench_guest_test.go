@@ -52,7 +52,7 @@ func BenchmarkGuests(b *testing.B) {
 	})
 	admitted := wait()
 	run("Admit", func(b *testing.B) {
-		if err := m.Admit(ctx, "acme", "", lkgate.AdmitRequest{Room: "bench", GuestIdentity: admitted.Identity, Admit: true}); err != nil {
+		if err := m.Admit(ctx, "acme", "bench", admitted.Identity); err != nil {
 			b.Fatal(err)
 		}
 	})

@@ -102,12 +102,14 @@
 // GuestRoomAuth redeems it for a token to the guest's own lobby room, with
 // no permission at all, and a server-generated identity. The guest's
 // admission pass travels with it in LiveKit, as an encrypted participant
-// attribute it cannot change, so Admit needs no database: it finds the
-// guest in its lobby, checks the pass and the caller (AllowAll or the
-// caller's subject among AllowedAdmins), and sends the guest a main-room
-// token through LiveKit, in the guest's own participant attribute
-// AdmissionAttribute (see AdmissionMessage),
-// or a deny followed by the lobby's closing. WaitingGuests lists who waits.
+// attribute it cannot change, so Admit and Deny need no database: they
+// find the guest in its lobby and check the pass and the caller (AllowAll,
+// or the caller's subject among the invite's admins, which default to the
+// inviting subject). Admit sends the guest a main-room token through
+// LiveKit, in the guest's own participant attribute AdmissionAttribute
+// (see AdmissionMessage); Deny sends a deny and closes the lobby.
+// WaitingGuests lists who waits. The subject always comes from the
+// context (WithSubject), for these checks as for audit events.
 // Every waiting guest holds a lobby room in LiveKit, so the guests that
 // may wait at once are capped per room and per tenant, and their arrival
 // rate too, by default (Limits.MaxWaitingGuestsPerRoom, MaxWaitingGuests,

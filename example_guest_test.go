@@ -36,10 +36,13 @@ func ExampleManager_Admit() {
 		log.Fatal(err)
 	}
 	ctx := context.Background()
+	// Who acts travels in the context, for every method: set it where the
+	// request is authenticated (httpx does, from the Principal).
+	alice := lkgate.WithSubject(ctx, "alice")
 
-	// An admin of tenant acme invites a guest to "standup"; only alice may
-	// admit it.
-	inv, err := m.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: "standup", AllowedAdmins: []string{"alice"}})
+	// alice, an admin of tenant acme, invites a guest to "standup". The
+	// invite is acme's, and names no admins: alice alone may admit.
+	inv, err := m.Invite(alice, "acme", lkgate.InviteRequest{Room: "standup"})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -65,10 +68,11 @@ func ExampleManager_Admit() {
 	}
 	fmt.Println("waiting:", len(waiting), waiting[0].Name)
 
-	// bob is not among the allowed admins; alice is.
-	err = m.Admit(ctx, "acme", "bob", lkgate.AdmitRequest{Room: "standup", GuestIdentity: waiting[0].Identity, Admit: true})
+	// bob is not among the allowed admins; alice is. (Deny refuses a
+	// guest the same way.)
+	err = m.Admit(lkgate.WithSubject(ctx, "bob"), "acme", "standup", waiting[0].Identity)
 	fmt.Println("bob:", err)
-	if err := m.Admit(ctx, "acme", "alice", lkgate.AdmitRequest{Room: "standup", GuestIdentity: waiting[0].Identity, Admit: true}); err != nil {
+	if err := m.Admit(alice, "acme", "standup", waiting[0].Identity); err != nil {
 		log.Fatal(err)
 	}
 

@@ -62,7 +62,7 @@ func operations(invite string) map[string]func(context.Context, *lkgate.Manager)
 			return err
 		},
 		"guest admit": func(ctx context.Context, m *lkgate.Manager) error {
-			return m.Admit(ctx, "acme", "alice", lkgate.AdmitRequest{Room: "owned", GuestIdentity: "guest-x", Admit: true})
+			return m.Admit(lkgate.WithSubject(ctx, "alice"), "acme", "owned", "guest-x")
 		},
 		"waiting guests": func(ctx context.Context, m *lkgate.Manager) error {
 			_, err := m.WaitingGuests(ctx, "acme", "owned")

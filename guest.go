@@ -195,114 +195,116 @@ func (m *Manager) guestRoomAuth(ctx context.Context, inviteToken, guestName stri
 	}, inv, nil
 }
 
-// AdmitRequest names a waiting guest and what to do with it.
-type AdmitRequest struct {
-	// Room is the main room the guest was invited to.
-	Room string
-	// GuestIdentity is the guest's identity, as WaitingGuests lists it.
-	GuestIdentity string
-	// Admit admits the guest when true and denies it when false.
-	Admit bool
-}
-
-// Admit admits or denies a waiting guest on behalf of subject, an admin of
-// tenant. The guest must be waiting in its lobby for the tenant's room
-// req.Room (ErrNotFound otherwise, as for a missing or, under SharedNames,
-// foreign room), and the invite must allow subject: AllowAll, or subject
-// among AllowedAdmins (ErrForbidden). The guest's identity, room, org and
-// admins are read from the pass it carries in LiveKit, so lkgate keeps no
-// state.
+// Admit admits a waiting guest on behalf of the caller's subject
+// (WithSubject), an admin of tenant. The guest must be waiting in its
+// lobby for the tenant's room (ErrNotFound otherwise, as for a missing or,
+// under SharedNames, foreign room), and its invite must allow the subject:
+// AllowAll, or the subject among its admins (ErrForbidden; a caller
+// without a subject is allowed by AllowAll alone). The guest's identity,
+// room, org and admins are read from the pass it carries in LiveKit, so
+// lkgate keeps no state.
 //
-// Admitting mints a main-room token for the guest (ParticipantGrant,
+// Admit mints a main-room token for the guest (ParticipantGrant,
 // Config.TokenTTL, the org as TenantAttribute) and hands it to the guest in
 // its lobby as an AdmissionMessage in its AdmissionAttribute; nothing is
 // returned to the caller. It may be repeated: every admit writes a fresh
-// token. Denying writes a deny message, then closes the guest's lobby,
-// which removes the guest and frees its place among the waiting guests.
-// Two LiveKit calls for admit (GetParticipant, UpdateParticipant with
-// attributes only, which keeps the guest's empty permissions), three for
-// deny (DeleteRoom); SharedNames adds its ownership check, and
-// Config.PrecreateRooms or a room quota what they cost.
-func (m *Manager) Admit(ctx context.Context, tenant, subject string, req AdmitRequest) error {
-	err := m.admit(ctx, tenant, subject, req)
-	action := ActionGuestDeny
-	if req.Admit {
-		action = ActionGuestAdmit
-	}
-	m.audit(ctx, AuditEvent{Tenant: tenant, Subject: subject, Action: action, Room: req.Room, Target: req.GuestIdentity}, err)
+// token. Two LiveKit calls (GetParticipant, UpdateParticipant with
+// attributes only, which keeps the guest's empty permissions);
+// SharedNames adds its ownership check, and Config.PrecreateRooms or a
+// room quota what they cost.
+func (m *Manager) Admit(ctx context.Context, tenant, room, guestIdentity string) error {
+	err := m.decide(ctx, tenant, room, guestIdentity, true)
+	m.audit(ctx, AuditEvent{Tenant: tenant, Action: ActionGuestAdmit, Room: room, Target: guestIdentity}, err)
 	return err
 }
 
-func (m *Manager) admit(ctx context.Context, tenant, subject string, req AdmitRequest) error {
-	const op = "guest admit"
+// Deny refuses a waiting guest on behalf of the caller's subject, under the
+// same conditions as Admit: it writes a deny AdmissionMessage into the
+// guest's AdmissionAttribute, then closes the guest's lobby, which removes
+// the guest and frees its place among the waiting guests. Three LiveKit
+// calls (GetParticipant, UpdateParticipant, DeleteRoom), and SharedNames'
+// ownership check.
+func (m *Manager) Deny(ctx context.Context, tenant, room, guestIdentity string) error {
+	err := m.decide(ctx, tenant, room, guestIdentity, false)
+	m.audit(ctx, AuditEvent{Tenant: tenant, Action: ActionGuestDeny, Room: room, Target: guestIdentity}, err)
+	return err
+}
+
+// decide admits (admit) or denies the guest; see Admit and Deny.
+func (m *Manager) decide(ctx context.Context, tenant, room, guestIdentity string, admit bool) error {
+	op := "guest deny"
+	if admit {
+		op = "guest admit"
+	}
+	subject := SubjectFrom(ctx)
 	if m.guests == nil {
 		return withContext(errGuestsOff, op, "")
 	}
-	if err := validateGuestIdentity(req.GuestIdentity); err != nil {
-		return withContext(err, op, req.Room)
+	if err := validateGuestIdentity(guestIdentity); err != nil {
+		return withContext(err, op, room)
 	}
-	if err := validateOptionalText("subject", subject, MaxIdentityBytes); err != nil {
-		return withContext(err, op, req.Room)
+	if err := validateOptionalText("Subject", subject, MaxIdentityBytes); err != nil {
+		return withContext(err, op, room)
 	}
-	ref, _, err := m.authorize(ctx, tenant, req.Room, false)
+	ref, _, err := m.authorize(ctx, tenant, room, false)
 	if err != nil {
-		return withContext(err, op, req.Room)
+		return withContext(err, op, room)
 	}
-	lobby := m.lobbyOf(ref, req.GuestIdentity)
-	p, err := m.rooms.GetParticipant(ctx, &livekit.RoomParticipantIdentity{Room: lobby.lk, Identity: req.GuestIdentity})
+	lobby := m.lobbyOf(ref, guestIdentity)
+	p, err := m.rooms.GetParticipant(ctx, &livekit.RoomParticipantIdentity{Room: lobby.lk, Identity: guestIdentity})
 	if err != nil {
-		err = fromLiveKit(op, req.Room, err)
+		err = fromLiveKit(op, room, err)
 		if errors.Is(err, ErrNotFound) {
-			return errGuestNotWaiting(op, req.Room)
+			return errGuestNotWaiting(op, room)
 		}
 		return err
 	}
-	pass := m.guests.passOf(p, req.Room, m.now())
+	pass := m.guests.passOf(p, room, m.now())
 	if pass == nil || (ref.checked() && pass.Org != tenant) {
-		return errGuestNotWaiting(op, req.Room)
+		return errGuestNotWaiting(op, room)
 	}
 	if !pass.AllowAll && (subject == "" || !slices.Contains(pass.Admins, subject)) {
-		return &Error{Kind: ErrForbidden, Op: op, Room: req.Room, Msg: "the guest's invite does not allow you to admit or deny it"}
+		return &Error{Kind: ErrForbidden, Op: op, Room: room, Msg: "the guest's invite does not allow you to admit or deny it"}
 	}
 	msg := AdmissionMessage{Type: AdmissionDeny}
-	if req.Admit {
+	if admit {
 		if m.cfg.RoomNames == ScopedNames {
 			// Under SharedNames authorize proved the room exists and is
 			// the tenant's; a scoped room may need creating or counting.
 			if err := m.prepareRoom(ctx, ref, m.cfg.PrecreateRooms, nil); err != nil {
-				return withContext(err, op, req.Room)
+				return withContext(err, op, room)
 			}
 		}
 		// In unauthenticated mode the guest still carries the invite's org.
 		guestRef := ref
 		guestRef.tenant = pass.Org
-		tok, err := m.mint(ctx, op, guestRef, TokenRequest{Room: req.Room, Identity: req.GuestIdentity, Name: p.GetName()}, m.cfg.TokenTTL, nil)
+		tok, err := m.mint(ctx, op, guestRef, TokenRequest{Room: room, Identity: guestIdentity, Name: p.GetName()}, m.cfg.TokenTTL, nil)
 		if err != nil {
 			return err
 		}
-		msg = AdmissionMessage{Type: AdmissionAdmit, Token: tok.JWT, URL: tok.URL, Room: req.Room}
+		msg = AdmissionMessage{Type: AdmissionAdmit, Token: tok.JWT, URL: tok.URL, Room: room}
 	}
 	payload, err := json.Marshal(msg)
 	if err != nil {
-		return &Error{Kind: ErrUpstream, Op: op, Room: req.Room, Msg: "encoding the admission failed"}
+		return &Error{Kind: ErrUpstream, Op: op, Room: room, Msg: "encoding the admission failed"}
 	}
 	if _, err := m.rooms.UpdateParticipant(ctx, &livekit.UpdateParticipantRequest{
 		Room:       lobby.lk,
-		Identity:   req.GuestIdentity,
+		Identity:   guestIdentity,
 		Attributes: map[string]string{AdmissionAttribute: string(payload)},
 	}); err != nil {
-		return participantError(op, req.Room, err)
+		return participantError(op, room, err)
 	}
-	if !req.Admit {
+	if !admit {
 		// Closing the lobby removes the guest, and frees its place in the
 		// guest count at once rather than when the empty lobby closes.
 		_, err := m.rooms.DeleteRoom(ctx, &livekit.DeleteRoomRequest{Room: lobby.lk})
 		// Gone already (it left after reading the deny): that is the goal.
-		if err = fromLiveKit(op, req.Room, err); err != nil && !errors.Is(err, ErrNotFound) {
+		if err = fromLiveKit(op, room, err); err != nil && !errors.Is(err, ErrNotFound) {
 			return err
 		}
 	}
-	m.log.InfoContext(ctx, "guest "+msg.Type, "tenant", tenant, "subject", subject, "room", req.Room, "guest", req.GuestIdentity)
+	m.log.InfoContext(ctx, "guest "+msg.Type, "tenant", tenant, "subject", subject, "room", room, "guest", guestIdentity)
 	return nil
 }
 

@@ -62,9 +62,10 @@ type GuestConfig struct {
 	// DefaultInviteDuration is an invite's lifetime when the request gives
 	// none. Zero means DefaultInviteDuration.
 	DefaultInviteDuration time.Duration
-	// MinInviteDuration and MaxInviteDuration clamp the lifetime a request
-	// asks for. Zero means DefaultMinInviteDuration and
-	// DefaultMaxInviteDuration.
+	// MinInviteDuration and MaxInviteDuration bound the lifetime a request
+	// may ask for: Invite refuses one outside them (ErrInvalidArgument on
+	// Duration, naming the limit) rather than change it. Zero means
+	// DefaultMinInviteDuration and DefaultMaxInviteDuration.
 	MinInviteDuration time.Duration
 	MaxInviteDuration time.Duration
 	// LobbyTTL is how long a guest may wait for admission: the lifetime of
@@ -230,20 +231,23 @@ func (g *guests) open(field, token, typ string, now time.Time) (*sealed, error) 
 
 // InviteRequest describes a guest invite.
 type InviteRequest struct {
-	// Org is the tenant the invite is for. With a tenant it must equal the
-	// tenant; in unauthenticated mode it is recorded as given (empty means
-	// the guest's room is not ownership-checked either).
+	// Org is the tenant the invite is for. Empty means the caller's
+	// tenant; with a tenant, any other Org is refused (ErrForbidden). In
+	// unauthenticated mode it is recorded as given (empty means the
+	// guest's room is not ownership-checked either).
 	Org string
 	// Room is the room the guest may be admitted to. Required.
 	Room string
 	// Duration is how long the invite can be redeemed. Zero means
-	// GuestConfig.DefaultInviteDuration; other values are clamped to
-	// [MinInviteDuration, MaxInviteDuration]; negative is refused.
+	// GuestConfig.DefaultInviteDuration; a duration outside
+	// [MinInviteDuration, MaxInviteDuration], or negative, is refused.
 	Duration time.Duration
 	// AllowAll lets every admin of the tenant admit or deny the guest.
 	AllowAll bool
 	// AllowedAdmins are the subjects who may admit or deny the guest when
-	// AllowAll is false. At least one is required then.
+	// AllowAll is false. Empty means the inviting subject alone (the
+	// caller's WithSubject); a caller without a subject must then name
+	// the admins or set AllowAll (ErrInvalidArgument on AllowedAdmins).
 	AllowedAdmins []string
 }
 
@@ -262,8 +266,10 @@ func (i *Invite) String() string {
 	return fmt.Sprintf("lkgate.Invite{ExpiresAt: %s}", i.ExpiresAt.Format(time.RFC3339))
 }
 
-// Invite creates a guest invite for req.Room. With a tenant, req.Org must be
-// the tenant (ErrForbidden otherwise). Under ScopedNames it costs no
+// Invite creates a guest invite for req.Room on behalf of the caller's
+// subject (WithSubject), who alone may admit the guest unless req names
+// the admins or allows all. With a tenant, req.Org is the tenant or empty
+// (ErrForbidden otherwise). Under ScopedNames it costs no
 // LiveKit call. Under SharedNames the room must be the tenant's: it is
 // created and claimed if missing, as for Token (one LiveKit call for a
 // room the tenant owns), and another tenant's room is ErrNotFound.
@@ -291,12 +297,15 @@ func (m *Manager) invite(ctx context.Context, tenant string, req InviteRequest) 
 	if err != nil {
 		return nil, withContext(err, op, req.Room)
 	}
-	ttl, err := m.validateInvite(ref.checked(), req)
+	if ref.checked() && req.Org == "" {
+		req.Org = tenant
+	}
+	ttl, admins, err := m.validateInvite(req, SubjectFrom(ctx))
 	if err != nil {
 		return nil, withContext(err, op, req.Room)
 	}
 	if ref.checked() && req.Org != tenant {
-		return nil, &Error{Kind: ErrForbidden, Op: op, Room: req.Room, Field: "Org", Msg: "must be your own tenant"}
+		return nil, &Error{Kind: ErrForbidden, Op: op, Room: req.Room, Field: "Org", Msg: "must be your own tenant (or left out)"}
 	}
 	if err := m.allowFor(ctx, tenant, LimitInviteRate, func(l Limits) Rate { return l.InviteRate }); err != nil {
 		return nil, withContext(err, op, req.Room)
@@ -310,7 +319,7 @@ func (m *Manager) invite(ctx context.Context, tenant string, req InviteRequest) 
 	exp := now.Add(ttl).Unix()
 	tok, err := m.guests.seal(sealed{
 		Typ: sealedInvite, Iss: sealedIssuer, Org: req.Org, Room: req.Room,
-		AllowAll: req.AllowAll, Admins: slices.Clone(req.AllowedAdmins),
+		AllowAll: req.AllowAll, Admins: admins,
 		Iat: now.Unix(), Exp: &exp, Jti: randomID(),
 	})
 	if err != nil {
@@ -324,34 +333,45 @@ func (m *Manager) invite(ctx context.Context, tenant string, req InviteRequest) 
 	}, nil
 }
 
-func (m *Manager) validateInvite(checked bool, req InviteRequest) (time.Duration, error) {
-	if checked {
-		if err := validateText("Org", req.Org, MaxTenantBytes); err != nil {
-			return 0, err
-		}
-	} else if err := validateOptionalText("Org", req.Org, MaxTenantBytes); err != nil {
-		return 0, err
+// validateInvite checks req and returns the invite's lifetime and its
+// admins: req.AllowedAdmins, or subject when it names none and AllowAll is
+// off.
+func (m *Manager) validateInvite(req InviteRequest, subject string) (time.Duration, []string, error) {
+	if err := validateOptionalText("Org", req.Org, MaxTenantBytes); err != nil {
+		return 0, nil, err
 	}
 	if len(req.AllowedAdmins) > MaxAllowedAdmins {
-		return 0, invalidArg("AllowedAdmins", "has %d entries; the limit is %d", len(req.AllowedAdmins), MaxAllowedAdmins)
+		return 0, nil, invalidArg("AllowedAdmins", "has %d entries; the limit is %d", len(req.AllowedAdmins), MaxAllowedAdmins)
 	}
 	for _, a := range req.AllowedAdmins {
 		if err := validateText("AllowedAdmins", a, MaxAdminBytes); err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 	}
-	if !req.AllowAll && len(req.AllowedAdmins) == 0 {
-		return 0, invalidArg("AllowedAdmins", "is empty and AllowAll is false, so nobody could admit the guest")
+	admins := slices.Clone(req.AllowedAdmins)
+	if !req.AllowAll && len(admins) == 0 {
+		// Never widened to every admin: a caller with no subject must say
+		// who may admit.
+		if subject == "" {
+			return 0, nil, invalidArg("AllowedAdmins", "names nobody, not every admin is allowed, and the caller has no subject to default to: name the admins or allow all")
+		}
+		if err := validateText("AllowedAdmins", subject, MaxAdminBytes); err != nil {
+			return 0, nil, invalidArg("AllowedAdmins", "names nobody, and the caller's subject cannot stand in (an admin is a name of at most %d bytes): name the admins or allow all", MaxAdminBytes)
+		}
+		admins = []string{subject}
 	}
 	g := m.guests.cfg
 	switch d := req.Duration; {
 	case d < 0:
-		return 0, invalidArg("Duration", "must not be negative")
+		return 0, nil, invalidArg("Duration", "must not be negative")
 	case d == 0:
-		return g.DefaultInviteDuration, nil
-	default:
-		return min(max(d, g.MinInviteDuration), g.MaxInviteDuration), nil
+		return g.DefaultInviteDuration, admins, nil
+	case d < g.MinInviteDuration:
+		return 0, nil, invalidArg("Duration", "is below the minimum of %s (%d seconds)", g.MinInviteDuration, int64(g.MinInviteDuration/time.Second))
+	case d > g.MaxInviteDuration:
+		return 0, nil, invalidArg("Duration", "is above the maximum of %s (%d seconds)", g.MaxInviteDuration, int64(g.MaxInviteDuration/time.Second))
 	}
+	return req.Duration, admins, nil
 }
 
 // randomID returns 128 random bits as 26 lowercase base32 characters.

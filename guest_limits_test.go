@@ -119,7 +119,7 @@ func TestWaitingGuestCapsBoundLobbies(t *testing.T) {
 		}
 
 		// Denying a guest closes its lobby: its place is free at once.
-		if err := e.m.Admit(ctx, "acme", "host", lkgate.AdmitRequest{Room: "r1", GuestIdentity: waiting[0].Identity}); err != nil {
+		if err := e.m.Deny(lkgate.WithSubject(ctx, "host"), "acme", "r1", waiting[0].Identity); err != nil {
 			t.Fatal(err)
 		}
 		if _, ok := e.fake.Room(waiting[0].LobbyRoom); ok {

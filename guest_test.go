@@ -102,7 +102,7 @@ func TestGuestsNotConfigured(t *testing.T) {
 	ctx := context.Background()
 	_, err1 := m.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: "r", AllowAll: true})
 	_, err2 := m.GuestRoomAuth(ctx, "x", "Grace")
-	err3 := m.Admit(ctx, "acme", "alice", lkgate.AdmitRequest{Room: "r", GuestIdentity: "guest-x", Admit: true})
+	err3 := m.Admit(lkgate.WithSubject(ctx, "alice"), "acme", "r", "guest-x")
 	_, err4 := m.WaitingGuests(ctx, "acme", "r")
 	for i, err := range []error{err1, err2, err3, err4} {
 		if !errors.Is(err, lkgate.ErrNotConfigured) {
@@ -237,10 +237,11 @@ func testGuestAdmitFlow(t *testing.T, naming lkgate.RoomNaming) {
 		t.Fatalf("waiting %+v", waiting)
 	}
 
-	admit := lkgate.AdmitRequest{Room: "standup", GuestIdentity: s.Identity, Admit: true}
-	wantErr(t, e.m.Admit(ctx, "acme", "bob", admit), lkgate.ErrForbidden, "")
-	wantErr(t, e.m.Admit(ctx, "acme", "", admit), lkgate.ErrForbidden, "")
-	wantErr(t, e.m.Admit(ctx, "globex", "alice", admit), lkgate.ErrNotFound, "")
+	bob, alice := lkgate.WithSubject(ctx, "bob"), lkgate.WithSubject(ctx, "alice")
+	wantErr(t, e.m.Admit(bob, "acme", "standup", s.Identity), lkgate.ErrForbidden, "")
+	wantErr(t, e.m.Deny(bob, "acme", "standup", s.Identity), lkgate.ErrForbidden, "")
+	wantErr(t, e.m.Admit(ctx, "acme", "standup", s.Identity), lkgate.ErrForbidden, "")
+	wantErr(t, e.m.Admit(alice, "globex", "standup", s.Identity), lkgate.ErrNotFound, "")
 	if msg := e.admission(t, s); msg != nil {
 		t.Fatalf("refused admits reached the guest: %+v", msg)
 	}
@@ -248,7 +249,7 @@ func testGuestAdmitFlow(t *testing.T, naming lkgate.RoomNaming) {
 	// Admit: GetParticipant and UpdateParticipant, after SharedNames'
 	// ownership check.
 	e.fake.ResetCalls()
-	if err := e.m.Admit(ctx, "acme", "alice", admit); err != nil {
+	if err := e.m.Admit(alice, "acme", "standup", s.Identity); err != nil {
 		t.Fatal(err)
 	}
 	if n, want := e.fake.TotalCalls(), map[bool]int{false: 2, true: 3}[shared]; n != want {
@@ -288,7 +289,7 @@ func TestGuestDeny(t *testing.T) {
 		inv := e.invite(t, lkgate.InviteRequest{Org: "acme", Room: "standup", AllowAll: true})
 		s := e.waiting(t, inv, "Eve")
 		e.fake.ResetCalls()
-		if err := e.m.Admit(context.Background(), "acme", "anyone", lkgate.AdmitRequest{Room: "standup", GuestIdentity: s.Identity}); err != nil {
+		if err := e.m.Deny(lkgate.WithSubject(context.Background(), "anyone"), "acme", "standup", s.Identity); err != nil {
 			t.Fatal(err)
 		}
 		// GetParticipant, UpdateParticipant, RemoveParticipant, after
@@ -302,7 +303,7 @@ func TestGuestDeny(t *testing.T) {
 		if ps := e.fake.Participants(s.LobbyRoom); len(ps) != 0 {
 			t.Errorf("denied guest still in the lobby: %v", ps)
 		}
-		err := e.m.Admit(context.Background(), "acme", "anyone", lkgate.AdmitRequest{Room: "standup", GuestIdentity: s.Identity, Admit: true})
+		err := e.m.Admit(lkgate.WithSubject(context.Background(), "anyone"), "acme", "standup", s.Identity)
 		wantErr(t, err, lkgate.ErrNotFound, "")
 	})
 }
@@ -318,7 +319,7 @@ func TestAdmitWithPrecreateRooms(t *testing.T) {
 		t.Fatal("the invite or the guest's wait created the main room")
 	}
 	e.fake.ResetCalls()
-	if err := e.m.Admit(context.Background(), "acme", "x", lkgate.AdmitRequest{Room: "standup", GuestIdentity: s.Identity, Admit: true}); err != nil {
+	if err := e.m.Admit(lkgate.WithSubject(context.Background(), "x"), "acme", "standup", s.Identity); err != nil {
 		t.Fatal(err)
 	}
 	calls := map[string]int{}
@@ -338,28 +339,28 @@ func TestAdmitNeedsAWaitingGuestOfThisRoom(t *testing.T) {
 	ctx := context.Background()
 	s := e.waiting(t, e.invite(t, lkgate.InviteRequest{Org: "acme", Room: "standup", AllowAll: true}), "G")
 	e.invite(t, lkgate.InviteRequest{Org: "acme", Room: "other", AllowAll: true})
-	for name, req := range map[string]lkgate.AdmitRequest{
-		"unknown guest":    {Room: "standup", GuestIdentity: "guest-aaaaaaaaaaaaaaaaaaaaaaaaaa"},
-		"other room":       {Room: "other", GuestIdentity: s.Identity},
-		"missing room":     {Room: "missing", GuestIdentity: s.Identity},
-		"not a guest":      {Room: "standup", GuestIdentity: "alice"},
-		"no room":          {GuestIdentity: s.Identity},
-		"lobby as room":    {Room: s.LobbyRoom, GuestIdentity: s.Identity},
-		"identity missing": {Room: "standup"},
+	for name, req := range map[string]struct{ room, guest string }{
+		"unknown guest":    {"standup", "guest-aaaaaaaaaaaaaaaaaaaaaaaaaa"},
+		"other room":       {"other", s.Identity},
+		"missing room":     {"missing", s.Identity},
+		"not a guest":      {"standup", "alice"},
+		"no room":          {"", s.Identity},
+		"lobby as room":    {s.LobbyRoom, s.Identity},
+		"identity missing": {"standup", ""},
 	} {
-		err := e.m.Admit(ctx, "acme", "x", req)
+		err := e.m.Admit(lkgate.WithSubject(ctx, "x"), "acme", req.room, req.guest)
 		if !errors.Is(err, lkgate.ErrNotFound) && !errors.Is(err, lkgate.ErrInvalidArgument) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
 	// A participant in the lobby without a valid pass is not a guest.
 	e.fake.AddParticipant(s.LobbyRoom, lkgatetest.Participant{Identity: s.Identity, Attributes: map[string]string{lkgate.GuestPassAttribute: "forged"}})
-	wantErr(t, e.m.Admit(ctx, "acme", "x", lkgate.AdmitRequest{Room: "standup", GuestIdentity: s.Identity}), lkgate.ErrNotFound, "")
+	wantErr(t, e.m.Deny(lkgate.WithSubject(ctx, "x"), "acme", "standup", s.Identity), lkgate.ErrNotFound, "")
 
 	// A pass expires after LobbyTTL.
 	s = e.waiting(t, e.invite(t, lkgate.InviteRequest{Org: "acme", Room: "standup", AllowAll: true}), "G")
 	e.clk.Advance(11 * time.Minute)
-	wantErr(t, e.m.Admit(ctx, "acme", "x", lkgate.AdmitRequest{Room: "standup", GuestIdentity: s.Identity}), lkgate.ErrNotFound, "")
+	wantErr(t, e.m.Deny(lkgate.WithSubject(ctx, "x"), "acme", "standup", s.Identity), lkgate.ErrNotFound, "")
 	if e.admission(t, s) != nil {
 		t.Error("an expired guest was admitted")
 	}
@@ -379,14 +380,15 @@ func TestInviteValidation(t *testing.T) {
 		kind  error
 		field string
 	}{
-		{"org missing", lkgate.InviteRequest{Room: "r", AllowAll: true}, lkgate.ErrInvalidArgument, "Org"},
 		{"other org", lkgate.InviteRequest{Org: "globex", Room: "r", AllowAll: true}, lkgate.ErrForbidden, "Org"},
 		{"room missing", lkgate.InviteRequest{Org: "acme", AllowAll: true}, lkgate.ErrInvalidArgument, "Room"},
 		{"lobby room", lkgate.InviteRequest{Org: "acme", Room: lkgate.LobbyPrefix + "x", AllowAll: true}, lkgate.ErrInvalidArgument, "Room"},
-		{"nobody may admit", lkgate.InviteRequest{Org: "acme", Room: "r"}, lkgate.ErrInvalidArgument, "AllowedAdmins"},
+		{"nobody may admit, no subject", lkgate.InviteRequest{Org: "acme", Room: "r"}, lkgate.ErrInvalidArgument, "AllowedAdmins"},
 		{"too many admins", lkgate.InviteRequest{Org: "acme", Room: "r", AllowedAdmins: admins}, lkgate.ErrInvalidArgument, "AllowedAdmins"},
 		{"bad admin", lkgate.InviteRequest{Org: "acme", Room: "r", AllowedAdmins: []string{"a\nb"}}, lkgate.ErrInvalidArgument, "AllowedAdmins"},
 		{"negative duration", lkgate.InviteRequest{Org: "acme", Room: "r", AllowAll: true, Duration: -time.Second}, lkgate.ErrInvalidArgument, "Duration"},
+		{"below the minimum", lkgate.InviteRequest{Room: "r", AllowAll: true, Duration: time.Second}, lkgate.ErrInvalidArgument, "Duration"},
+		{"above the maximum", lkgate.InviteRequest{Room: "r", AllowAll: true, Duration: 48 * time.Hour}, lkgate.ErrInvalidArgument, "Duration"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -398,8 +400,14 @@ func TestInviteValidation(t *testing.T) {
 			}
 		})
 	}
-	for give, want := range map[time.Duration]time.Duration{0: 10 * time.Minute, time.Second: time.Minute, 30 * time.Minute: 30 * time.Minute, 48 * time.Hour: time.Hour} {
-		inv, err := e.m.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: "r", AllowAll: true, Duration: give})
+	// A duration out of range names the limit; nothing is shortened.
+	for give, limit := range map[time.Duration]string{time.Minute - time.Second: "minimum of 1m0s (60 seconds)", time.Hour + time.Second: "maximum of 1h0m0s (3600 seconds)"} {
+		if _, err := e.m.Invite(ctx, "acme", lkgate.InviteRequest{Room: "r", AllowAll: true, Duration: give}); err == nil || !strings.Contains(err.Error(), limit) {
+			t.Errorf("duration %s: %v, want the %s", give, err, limit)
+		}
+	}
+	for give, want := range map[time.Duration]time.Duration{0: 10 * time.Minute, time.Minute: time.Minute, 30 * time.Minute: 30 * time.Minute, time.Hour: time.Hour} {
+		inv, err := e.m.Invite(ctx, "acme", lkgate.InviteRequest{Room: "r", AllowAll: true, Duration: give})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -410,6 +418,53 @@ func TestInviteValidation(t *testing.T) {
 	if _, err := e.m.Token(ctx, "acme", lkgate.TokenRequest{Room: lkgate.LobbyPrefix + "x", Identity: "i"}); !errors.Is(err, lkgate.ErrInvalidArgument) {
 		t.Errorf("token for a lobby room: %v", err)
 	}
+}
+
+// An invite whose request names no org is the caller's tenant's, and one
+// that names no admins and does not allow all lets the inviting subject,
+// and nobody else, admit or deny the guest. A caller without a subject
+// must name the admins: lkgate never widens an invite to every admin.
+func TestInviteDefaults(t *testing.T) {
+	forEachNaming(t, func(t *testing.T, naming lkgate.RoomNaming) {
+		e := newGuestEnv(t, lkgate.Config{RoomNames: naming})
+		ctx := context.Background()
+		alice, bob := lkgate.WithSubject(ctx, "alice"), lkgate.WithSubject(ctx, "bob")
+		inv, err := e.m.Invite(alice, "acme", lkgate.InviteRequest{Room: "standup"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := e.waiting(t, inv, "Grace")
+		wantErr(t, e.m.Admit(bob, "acme", "standup", s.Identity), lkgate.ErrForbidden, "")
+		wantErr(t, e.m.Deny(bob, "acme", "standup", s.Identity), lkgate.ErrForbidden, "")
+		wantErr(t, e.m.Admit(ctx, "acme", "standup", s.Identity), lkgate.ErrForbidden, "")
+		if err := e.m.Admit(alice, "acme", "standup", s.Identity); err != nil {
+			t.Fatal(err)
+		}
+		// The guest is acme's: its main-room token names acme's room and
+		// carries acme as its tenant.
+		msg := e.admission(t, s)
+		if msg == nil || msg.Type != lkgate.AdmissionAdmit {
+			t.Fatalf("admission %+v", msg)
+		}
+		if c := decode(t, msg.Token); c.Video.Room != lkName(t, e.m, "acme", "standup") || c.Attributes[lkgate.TenantAttribute] != "acme" {
+			t.Errorf("the guest's token names room %q for tenant %q", c.Video.Room, c.Attributes[lkgate.TenantAttribute])
+		}
+
+		_, err = e.m.Invite(ctx, "acme", lkgate.InviteRequest{Room: "standup"})
+		wantErr(t, err, lkgate.ErrInvalidArgument, "AllowedAdmins")
+		_, err = e.m.Invite(lkgate.WithSubject(ctx, strings.Repeat("a", lkgate.MaxAdminBytes+1)), "acme", lkgate.InviteRequest{Room: "standup"})
+		wantErr(t, err, lkgate.ErrInvalidArgument, "AllowedAdmins")
+		// Named admins replace the default: alice, who invites, may not.
+		inv, err = e.m.Invite(alice, "acme", lkgate.InviteRequest{Room: "standup", AllowedAdmins: []string{"bob"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s = e.waiting(t, inv, "Gus")
+		wantErr(t, e.m.Deny(alice, "acme", "standup", s.Identity), lkgate.ErrForbidden, "")
+		if err := e.m.Deny(bob, "acme", "standup", s.Identity); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 // encryptWith builds a JWE the way an attacker (or a buggy client) might.
@@ -572,7 +627,7 @@ func TestInviteForAnotherTenantsName(t *testing.T) {
 		if owner, _, _ := lkgate.ParseScopedRoomName(s.LobbyRoom); owner != "acme" {
 			t.Errorf("the guest waits in %q, not in acme's namespace", s.LobbyRoom)
 		}
-		if err := e.m.Admit(ctx, "acme", "x", lkgate.AdmitRequest{Room: "theirs", GuestIdentity: s.Identity, Admit: true}); err != nil {
+		if err := e.m.Admit(lkgate.WithSubject(ctx, "x"), "acme", "theirs", s.Identity); err != nil {
 			t.Fatal(err)
 		}
 		if room := decode(t, e.admission(t, s).Token).Video.Room; room != scoped(t, "acme", "theirs") {
@@ -722,9 +777,9 @@ func TestGuestsInUnauthenticatedMode(t *testing.T) {
 		t.Errorf("unauthenticated invite made %d LiveKit calls", n)
 	}
 	s := e.waiting(t, inv, "G")
-	wantErr(t, e.m.Admit(ctx, "", "", lkgate.AdmitRequest{Room: "open", GuestIdentity: s.Identity, Admit: true}), lkgate.ErrForbidden, "")
+	wantErr(t, e.m.Admit(ctx, "", "open", s.Identity), lkgate.ErrForbidden, "")
 	e.fake.AddParticipant("open", lkgatetest.Participant{Identity: "host"})
-	if err := e.m.Admit(ctx, "", "host", lkgate.AdmitRequest{Room: "open", GuestIdentity: s.Identity, Admit: true}); err != nil {
+	if err := e.m.Admit(lkgate.WithSubject(ctx, "host"), "", "open", s.Identity); err != nil {
 		t.Fatal(err)
 	}
 	// The same invite is worthless once unauthenticated mode is off.

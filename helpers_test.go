@@ -30,15 +30,10 @@ func newManager(t *testing.T, cfg lkgate.Config) (*lkgate.Manager, *lkgatetest.S
 // trusts its sweeps as of its clock's present.
 func newManagerOn(t *testing.T, fake *lkgatetest.Server, cfg lkgate.Config) (*lkgate.Manager, *lkgatetest.Server) {
 	t.Helper()
-	cfg.URL, cfg.APIKey, cfg.APISecret = fake.URL(), lkgatetest.APIKey, lkgatetest.APISecret
 	if cfg.RoomNames == lkgate.SharedNames && cfg.Leases == nil {
 		cfg.Leases = lkgate.NewMemoryLeaseStore(cfg.Now)
 	}
-	m, err := lkgate.New(cfg)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m := fake.NewManager(t, cfg)
 	if cfg.RoomNames == lkgate.SharedNames {
 		waitForSweep(t, m, fake, cfg.Leases)
 	}

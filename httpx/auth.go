@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
@@ -16,8 +17,10 @@ type Principal struct {
 	// unauthenticated mode, which the Manager refuses unless its Config
 	// allows it.
 	Tenant string
-	// Subject identifies the caller within the tenant (a user or an admin),
-	// used by guest admission.
+	// Subject identifies the caller within the tenant (a user or an admin).
+	// Audit events carry it; guest admission checks it, and an invite that
+	// names no admins lets its inviting Subject alone admit. Empty means
+	// none: such a principal may only admit guests whose invite allows all.
 	Subject string
 	// Permissions are the routes the principal may use; every other route
 	// answers 403 (permission_denied) before anything is done. The zero
@@ -113,11 +116,45 @@ func ParsePermissions(s string) (Permission, error) {
 
 // Authenticator resolves the principal of a request. An error means the
 // request is refused with 401, or with 421 when it wraps
-// ErrHostNotAllowed; its text is never shown to the client.
+// ErrHostNotAllowed. The client is shown an *AuthError's Detail and
+// Challenge; any other error's text is never shown: its 401 reads "missing
+// or invalid credentials", with the challenge Bearer realm="lkgate".
 // Implementations must be safe for concurrent use.
 type Authenticator interface {
 	Authenticate(r *http.Request) (Principal, error)
 }
+
+// AuthError is an error an Authenticator returns to word its 401: a host
+// with its own sessions says "sign in" rather than lkgate's "missing or
+// invalid API key", and announces its own scheme, or none.
+type AuthError struct {
+	// Detail is the problem's detail, shown to the client, so it must hold
+	// no credential. Empty means "authentication required".
+	Detail string
+	// Challenge is the 401's WWW-Authenticate header, such as
+	// `Bearer realm="example", error="invalid_token"`. Empty sends none,
+	// as a cookie session has no scheme to announce.
+	Challenge string
+	// Err is the cause, for errors.Is and the host's own use; it is never
+	// shown or logged by the Handler.
+	Err error
+}
+
+// Error returns the detail, and the cause if there is one.
+func (e *AuthError) Error() string {
+	msg := "httpx: " + cmp.Or(e.Detail, "authentication required")
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Unwrap returns e.Err.
+func (e *AuthError) Unwrap() error { return e.Err }
+
+// bearerChallenge is the WWW-Authenticate header of StaticKeys' 401s and
+// of any other 401 whose Authenticator does not choose one.
+const bearerChallenge = `Bearer realm="lkgate"`
 
 // AuthenticatorFunc adapts a function to Authenticator.
 type AuthenticatorFunc func(r *http.Request) (Principal, error)
@@ -183,11 +220,19 @@ func hostAllowed(host string, allowed []string) bool {
 // MinAPIKeyLength is the shortest API key NewStaticKeys accepts.
 const MinAPIKeyLength = 16
 
-// ErrNoCredentials is returned by StaticKeys when a request carries no key.
+// ErrNoCredentials is returned by StaticKeys, wrapped in an *AuthError,
+// when a request carries no key.
 var ErrNoCredentials = errors.New("httpx: no API key in the request")
 
-// ErrBadCredentials is returned by StaticKeys when the key is unknown.
+// ErrBadCredentials is returned by StaticKeys, wrapped in an *AuthError,
+// when the key is unknown.
 var ErrBadCredentials = errors.New("httpx: unknown API key")
+
+// staticKeysRefusal is StaticKeys' 401, the same whether a key is missing
+// or unknown.
+func staticKeysRefusal(cause error) error {
+	return &AuthError{Detail: "missing or invalid API key", Challenge: bearerChallenge, Err: cause}
+}
 
 // StaticKeysConfig configures NewStaticKeys.
 type StaticKeysConfig struct {
@@ -203,8 +248,9 @@ type StaticKeysConfig struct {
 
 // StaticKeys authenticates requests with a fixed set of API keys, read from
 // "Authorization: Bearer <key>" or, where allowed, "?api_key=<key>".
-// Keys are compared in constant time against every entry. It is safe for
-// concurrent use.
+// Keys are compared in constant time against every entry. A request
+// without a known key is answered 401 "missing or invalid API key" with
+// the challenge Bearer realm="lkgate". It is safe for concurrent use.
 type StaticKeys struct {
 	entries      []staticKey
 	allowInQuery bool
@@ -248,7 +294,7 @@ func (s *StaticKeys) Authenticate(r *http.Request) (Principal, error) {
 		key = r.URL.Query().Get("api_key")
 	}
 	if key == "" {
-		return Principal{}, ErrNoCredentials
+		return Principal{}, staticKeysRefusal(ErrNoCredentials)
 	}
 	// Hashing first gives equal-length inputs, and scanning every entry
 	// keeps the time independent of which key (if any) matches.
@@ -260,7 +306,7 @@ func (s *StaticKeys) Authenticate(r *http.Request) (Principal, error) {
 		}
 	}
 	if found < 0 {
-		return Principal{}, ErrBadCredentials
+		return Principal{}, staticKeysRefusal(ErrBadCredentials)
 	}
 	return s.entries[found].principal, nil
 }

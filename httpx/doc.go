@@ -12,7 +12,7 @@
 //	POST   /livekit/participant/mute  mute or unmute a track, by SID or by source
 //	POST   /livekit/webhook           LiveKit's signed webhooks, each once, replays refused; runs the join guard, frees ended calls' slots
 //	POST   /livekit/guest/invite      201 {inviteUrl}: an encrypted invite to a room of the caller's tenant
-//	POST   /livekit/guest/room-auth   a guest redeems its invite for a lobby token (no API key)
+//	POST   /livekit/guest/room-auth   a guest redeems its invite for a lobby token (no API key; also with a trailing slash)
 //	POST   /livekit/guest/admit       admit or deny a waiting guest (allowed admins only)
 //	GET    /livekit/guest/waiting     ?roomId=: the guests waiting for a room
 //	POST   /sip/call                  dial a number into a room of the caller's tenant
@@ -22,7 +22,8 @@
 // The token route is also LiveKit's standard token endpoint
 // (TokenSourceRequest / TokenSourceResponse, snake_case), so
 // livekit-client's TokenSource.endpoint works against it unchanged: the
-// identity may be omitted (one is generated), room_config may carry agent
+// identity may be omitted (one is generated; sent empty it is a 400, as
+// any missing name), room_config may carry agent
 // dispatch and nothing else (any other field is a 400 naming it; an agent
 // lkgate.Config.AllowAgent does not approve for the tenant, a 403 naming
 // room_config.agents[i].agent_name), and the answer repeats the token and
@@ -106,7 +107,38 @@
 // invite_rate_exceeded or guest_wait_rate_exceeded, with the limit and
 // retry_after repeated in the body.
 //
-// Each authenticated request's Principal.Subject reaches lkgate's audit
-// events (lkgate.WithSubject); Config.Observer sees every answered request
-// with its route pattern, for metrics (otelmetrics.Metrics is one).
+// Each authenticated request's Principal.Subject reaches the Manager
+// through its context (lkgate.WithSubject): audit events carry it, guest
+// admission checks it, and an invite naming neither allowAll nor
+// allowedAdmins lets that subject alone admit. Config.Observer sees every
+// answered request with its route pattern, for metrics (otelmetrics.Metrics
+// is one).
+//
+// # In a host with its own sessions
+//
+// A backend with its own mux and sign-in mounts the Handler under a prefix,
+// or the per-route methods at paths of its own (they log, observe and
+// recover as ServeHTTP does), and authenticates through an Authenticator
+// that returns the session's user as a Principal: PermTokens alone for a
+// browser. Its 401 says what the host wants: an Authenticator returns an
+// *AuthError to choose the detail and the WWW-Authenticate challenge.
+//
+// Two routes are called without a session, and must stay reachable when
+// the host wraps the API in its session middleware: guest room-auth, whose
+// caller holds only its invite, and the webhook, which LiveKit signs. Mount
+// them outside that middleware, or let it pass them; behind it, guests get
+// the host's 401 and LiveKit's deliveries fail.
+//
+// A session cookie needs no CSRF token for this API: every route that acts
+// reads a body that must be application/json (anything else is a 415
+// before anything is done), which a page of another origin cannot send
+// without a CORS preflight the Handler never grants, and a GET only reads
+// what another origin cannot see. Keep it so: allow no CORS with
+// credentials for origins you do not trust, and set the cookie
+// SameSite=Lax or Strict as a second wall.
+//
+// The host's own handlers that call the Manager answer its errors as the
+// Handler does with WriteError (ProblemFor returns the Problem): the same
+// status, code and safe detail, and nothing of an error that is not
+// lkgate's.
 package httpx

@@ -60,3 +60,49 @@ func ExampleAuthenticatorFunc() {
 	// POST /livekit/token 200
 	// DELETE /livekit/participant 403 permission_denied moderate
 }
+
+// A custom Authenticator words its own 401. Here the host's users sign in
+// with tokens of its own, so the challenge names the host's realm, and
+// the detail tells the client what to do.
+func ExampleAuthError() {
+	fake := lkgatetest.NewUnstartedServer() // a real LiveKit URL in production
+	fake.Start()
+	defer fake.Close()
+	m, err := lkgate.New(lkgate.Config{URL: fake.URL(), APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret})
+	if err != nil {
+		log.Fatal(err)
+	}
+	users := map[string]string{"token-of-ann": "ann"} // the host's own sign-in tokens
+	auth := httpx.AuthenticatorFunc(func(r *http.Request) (httpx.Principal, error) {
+		token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		user, ok := users[token]
+		if !ok {
+			return httpx.Principal{}, &httpx.AuthError{
+				Detail:    "sign in again at https://app.example.com/login",
+				Challenge: `Bearer realm="app.example.com", error="invalid_token"`,
+			}
+		}
+		return httpx.Principal{Tenant: "acme", Subject: user, Permissions: httpx.PermTokens}, nil
+	})
+	api, err := httpx.New(m, httpx.Config{Authenticator: auth})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	req := httptest.NewRequest("POST", "/livekit/token", strings.NewReader(`{"room_name":"standup"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer expired-token")
+	rec := httptest.NewRecorder()
+	api.ServeHTTP(rec, req)
+	var p httpx.Problem
+	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(rec.Code, p.Code)
+	fmt.Println(p.Detail)
+	fmt.Println(rec.Header().Get("WWW-Authenticate"))
+	// Output:
+	// 401 unauthenticated
+	// sign in again at https://app.example.com/login
+	// Bearer realm="app.example.com", error="invalid_token"
+}

@@ -291,7 +291,7 @@ func FuzzStrictInput(f *testing.F) {
 					t.Fatalf("the token route accepted %q, whose name %+q is not of the profile", body, n)
 				}
 			}
-			if res.RoomName != req.RoomName || (req.ParticipantIdentity != "" && res.ParticipantIdentity != req.ParticipantIdentity) {
+			if res.RoomName != req.RoomName || (req.ParticipantIdentity != nil && res.ParticipantIdentity != *req.ParticipantIdentity) {
 				t.Fatalf("%q was answered as room %+q, identity %+q", body, res.RoomName, res.ParticipantIdentity)
 			}
 		}

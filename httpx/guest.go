@@ -11,14 +11,22 @@ import (
 
 // InviteRequest is the body of POST /livekit/guest/invite.
 type InviteRequest struct {
-	// OrgID must be the caller's tenant (403 otherwise).
+	// OrgID is the caller's tenant; absent or empty means it, any other
+	// value is a 403.
 	OrgID  string `json:"orgId"`
 	RoomID string `json:"roomId"`
-	// DurationSeconds is clamped to the Manager's configured range; 0 or
-	// absent means its default.
-	DurationSeconds int64    `json:"durationSeconds"`
-	AllowAll        bool     `json:"allowAll"`
-	AllowedAdmins   []string `json:"allowedAdmins"`
+	// DurationSeconds is how long the invite may be redeemed; 0 or absent
+	// means the Manager's default (lkgate.GuestConfig). Outside the
+	// configured minimum and maximum it is a 400 naming the limit.
+	DurationSeconds int64 `json:"durationSeconds"`
+	// AllowAll lets every admin of the tenant (every principal with
+	// PermGuests) admit or deny the guest.
+	AllowAll bool `json:"allowAll"`
+	// AllowedAdmins are the subjects who may admit or deny the guest.
+	// With neither it nor AllowAll, the inviting principal's Subject
+	// alone may; a principal without a Subject (as in unauthenticated
+	// mode) must then send one of them (400 on allowedAdmins).
+	AllowedAdmins []string `json:"allowedAdmins"`
 }
 
 // InviteResponse is the answer (201) of POST /livekit/guest/invite.
@@ -89,12 +97,16 @@ var guestFields = fieldNames{
 }
 
 // maxDurationSeconds keeps durationSeconds * time.Second from overflowing;
-// anything this large is clamped to the configured maximum anyway.
+// anything this large is above any configured maximum, and refused as such.
 const maxDurationSeconds = 100 * 365 * 24 * 3600
 
 // GuestInvite serves POST /livekit/guest/invite: 201 with the invite URL.
 // Under lkgate.SharedNames another tenant's room is a 404, as a missing one.
 func (h *Handler) GuestInvite(w http.ResponseWriter, r *http.Request) {
+	h.serve(w, r, "POST /livekit/guest/invite", h.guestInvite)
+}
+
+func (h *Handler) guestInvite(w http.ResponseWriter, r *http.Request) {
 	p, r, ok := h.authenticate(w, r, PermGuests)
 	if !ok {
 		return
@@ -122,12 +134,18 @@ func (h *Handler) GuestInvite(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, InviteResponse{InviteURL: inv.URL, ExpiresAt: inv.ExpiresAt})
 }
 
-// GuestRoomAuth serves POST /livekit/guest/room-auth, the one route that
-// needs no API key: the invite token is the credential. It answers a lobby
-// token; every bad, tampered or expired invite is a 400 on inviteToken.
+// GuestRoomAuth serves POST /livekit/guest/room-auth (New mounts it with a
+// trailing slash too, as the published guest API lists it), the one route
+// that needs no API key: the invite token is the credential. It answers a
+// lobby token; every bad, tampered or expired invite is a 400 on
+// inviteToken.
 // Under lkgate.SharedNames a room that has passed to another tenant since
 // the invite is a 404, as a missing one.
 func (h *Handler) GuestRoomAuth(w http.ResponseWriter, r *http.Request) {
+	h.serve(w, r, "POST /livekit/guest/room-auth", h.guestRoomAuth)
+}
+
+func (h *Handler) guestRoomAuth(w http.ResponseWriter, r *http.Request) {
 	var req RoomAuthRequest
 	if prob, ok := h.decodeJSON(w, r, &req, true); !ok {
 		writeProblem(w, prob)
@@ -153,6 +171,10 @@ func (h *Handler) GuestRoomAuth(w http.ResponseWriter, r *http.Request) {
 // for the caller's tenant's room (404 otherwise, as for a missing room) and
 // the invite must allow the caller's Subject (403 otherwise).
 func (h *Handler) GuestAdmit(w http.ResponseWriter, r *http.Request) {
+	h.serve(w, r, "POST /livekit/guest/admit", h.guestAdmit)
+}
+
+func (h *Handler) guestAdmit(w http.ResponseWriter, r *http.Request) {
 	p, r, ok := h.authenticate(w, r, PermGuests)
 	if !ok {
 		return
@@ -166,10 +188,12 @@ func (h *Handler) GuestAdmit(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, fieldProblem("action", `must be "admit" or "deny"`))
 		return
 	}
-	err := h.m.Admit(r.Context(), p.Tenant, p.Subject, lkgate.AdmitRequest{
-		Room: req.RoomID, GuestIdentity: req.GuestIdentity, Admit: req.Action == lkgate.AdmissionAdmit,
-	})
-	if err != nil {
+	decide := h.m.Deny
+	if req.Action == lkgate.AdmissionAdmit {
+		decide = h.m.Admit
+	}
+	// The context carries the principal's Subject (authenticate).
+	if err := decide(r.Context(), p.Tenant, req.RoomID, req.GuestIdentity); err != nil {
 		h.fail(r.Context(), w, err, guestFields)
 		return
 	}
@@ -179,6 +203,10 @@ func (h *Handler) GuestAdmit(w http.ResponseWriter, r *http.Request) {
 // GuestWaiting serves GET /livekit/guest/waiting?roomId=: the guests
 // waiting for the caller's room, longest waiting first.
 func (h *Handler) GuestWaiting(w http.ResponseWriter, r *http.Request) {
+	h.serve(w, r, "GET /livekit/guest/waiting", h.guestWaiting)
+}
+
+func (h *Handler) guestWaiting(w http.ResponseWriter, r *http.Request) {
 	p, r, ok := h.authenticate(w, r, PermGuests)
 	if !ok {
 		return

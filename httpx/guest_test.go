@@ -164,15 +164,14 @@ func testGuestRoutesBadInput(t *testing.T, naming lkgate.RoomNaming) {
 		status                          int
 		field                           string
 	}{
-		{"invite: org missing", "POST", "/livekit/guest/invite", keyAcme, `{"roomId":"r","allowAll":true}`, 400, "orgId"},
 		{"invite: other org", "POST", "/livekit/guest/invite", keyAcme, `{"orgId":"globex","roomId":"r","allowAll":true}`, 403, "orgId"},
 		{"invite: room missing", "POST", "/livekit/guest/invite", keyAcme, `{"orgId":"acme","allowAll":true}`, 400, "roomId"},
 		{"invite: another tenant's room", "POST", "/livekit/guest/invite", keyAcme, `{"orgId":"acme","roomId":"theirs","allowAll":true}`, foreignInvite, ""},
-		{"invite: nobody may admit", "POST", "/livekit/guest/invite", keyAcme, `{"orgId":"acme","roomId":"r"}`, 400, "allowedAdmins"},
 		{"invite: admins not a list", "POST", "/livekit/guest/invite", keyAcme, `{"orgId":"acme","roomId":"r","allowedAdmins":"alice"}`, 400, "allowedAdmins"},
 		{"invite: duration a string", "POST", "/livekit/guest/invite", keyAcme, `{"orgId":"acme","roomId":"r","allowAll":true,"durationSeconds":"60"}`, 400, "durationSeconds"},
 		{"invite: duration fractional", "POST", "/livekit/guest/invite", keyAcme, `{"orgId":"acme","roomId":"r","allowAll":true,"durationSeconds":1.5}`, 400, "durationSeconds"},
 		{"invite: negative duration", "POST", "/livekit/guest/invite", keyAcme, `{"orgId":"acme","roomId":"r","allowAll":true,"durationSeconds":-1}`, 400, "durationSeconds"},
+		{"invite: duration beyond int64 seconds", "POST", "/livekit/guest/invite", keyAcme, `{"orgId":"acme","roomId":"r","allowAll":true,"durationSeconds":9223372036854775807}`, 400, "durationSeconds"},
 		{"invite: unknown field", "POST", "/livekit/guest/invite", keyAcme, `{"orgId":"acme","roomId":"r","allowAll":true,"role":"admin"}`, 400, "role"},
 		{"invite: snake case", "POST", "/livekit/guest/invite", keyAcme, `{"org_id":"acme"}`, 400, "org_id"},
 		{"invite: no key", "POST", "/livekit/guest/invite", "", `{"orgId":"acme","roomId":"r","allowAll":true}`, 401, ""},

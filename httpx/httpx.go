@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -45,8 +46,9 @@ type Config struct {
 }
 
 // Observer is told of every request once it is answered. route is the
-// matched pattern, such as "POST /livekit/token", or "" when no route
-// matched, so that its values stay few. It is called on the request's
+// pattern of the route as Handler lists it, such as "POST /livekit/token",
+// wherever the host mounted it, or "" when no route matched, so that its
+// values stay few. It is called on the request's
 // goroutine and must be safe for concurrent use.
 type Observer interface {
 	ObserveRequest(ctx context.Context, route string, status int, elapsed time.Duration)
@@ -62,7 +64,8 @@ type Observer interface {
 //	POST   /livekit/participant/mute  PermModerate
 //	POST   /livekit/webhook           (no API key: signed by LiveKit)
 //	POST   /livekit/guest/invite      PermGuests
-//	POST   /livekit/guest/room-auth   (no API key: the invite is the credential)
+//	POST   /livekit/guest/room-auth   (no API key: the invite is the credential;
+//	                                   also at /livekit/guest/room-auth/)
 //	POST   /livekit/guest/admit       PermGuests
 //	GET    /livekit/guest/waiting     PermGuests
 //	POST   /sip/call                  PermSIP
@@ -70,8 +73,15 @@ type Observer interface {
 //	GET    /openapi.yaml              (no API key: this API's OpenAPI document)
 //
 // Mount it under a prefix with http.StripPrefix, or mount the exported
-// per-route methods (such as Token) yourself: each checks its own
-// permission. It is safe for concurrent use.
+// per-route methods (such as Token) on your own mux, at paths of your
+// choosing. Each checks its own permission and serves as ServeHTTP does:
+// it logs, tells the Observer (under the route's pattern above, wherever it
+// is mounted), turns a panic into a 500 problem and answers a method other
+// than its own with a 405 problem. Room reads the room name from the last
+// wildcard of the pattern you mount it under, whatever its name
+// ("GET /rooms/{id}"), or from the path's last segment. Guest room-auth and
+// the webhook must stay reachable without the host's session (see the
+// package documentation). It is safe for concurrent use.
 type Handler struct {
 	m       *lkgate.Manager
 	auth    Authenticator
@@ -115,6 +125,9 @@ func New(m *lkgate.Manager, cfg Config) (*Handler, error) {
 	h.route("POST", "/livekit/webhook", h.Webhook)
 	h.route("POST", "/livekit/guest/invite", h.GuestInvite)
 	h.route("POST", "/livekit/guest/room-auth", h.GuestRoomAuth)
+	// The published guest API lists room-auth with a trailing slash; {$}
+	// keeps the pattern from matching everything below it.
+	h.route("POST", "/livekit/guest/room-auth/{$}", h.GuestRoomAuth)
 	h.route("POST", "/livekit/guest/admit", h.GuestAdmit)
 	h.route("GET", "/livekit/guest/waiting", h.GuestWaiting)
 	h.route("POST", "/sip/call", h.Call)
@@ -127,32 +140,16 @@ func (h *Handler) route(method, path string, fn http.HandlerFunc) {
 	h.mux.HandleFunc(method+" "+path, fn)
 }
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler. A path it has no route for is a 404
+// problem, and a method its path has no route for a 405 problem with an
+// Allow header.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-	_, pattern := h.mux.Handler(r)
-	defer func() {
-		if v := recover(); v != nil {
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
-			h.log.ErrorContext(r.Context(), "handler panic", "method", r.Method, "path", r.URL.Path, "panic", v)
-			if !rec.wrote {
-				writeProblem(rec, newProblem(http.StatusInternalServerError, CodeInternal, "internal error"))
-			}
-		}
-		elapsed := time.Since(start)
-		h.log.InfoContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", elapsed)
-		if h.observer != nil {
-			h.observer.ObserveRequest(r.Context(), pattern, rec.status, elapsed)
-		}
-	}()
-	if pattern == "" {
-		h.noRoute(rec, r)
+	// Each route logs, observes and recovers on its own (see serve).
+	if _, pattern := h.mux.Handler(r); pattern == "" {
+		h.serve(w, r, "", h.noRoute)
 		return
 	}
-	h.mux.ServeHTTP(rec, r)
+	h.mux.ServeHTTP(w, r)
 }
 
 // noRoute answers a request no route matches with a problem, letting the
@@ -189,7 +186,9 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, need Perm
 		return Principal{}, r, false
 	}
 	if err != nil {
-		writeProblem(w, newProblem(http.StatusUnauthorized, CodeUnauthenticated, "missing or invalid API key"))
+		refusal := &AuthError{Detail: "missing or invalid credentials", Challenge: bearerChallenge}
+		errors.As(err, &refusal) // the Authenticator's own wording, if it chose one
+		writeChallenge(w, newProblem(http.StatusUnauthorized, CodeUnauthenticated, cmp.Or(refusal.Detail, "authentication required")), refusal.Challenge)
 		return Principal{}, r, false
 	}
 	if !p.Permissions.Has(need) {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -34,23 +33,16 @@ type env struct {
 	m      *lkgate.Manager
 	h      *httpx.Handler
 	logs   *syncBuffer
+	logger *slog.Logger // the Manager's and the Handler's, writing to logs
 	naming lkgate.RoomNaming
 }
 
 func newEnv(t testing.TB, mcfg lkgate.Config, keys httpx.StaticKeysConfig) *env {
 	t.Helper()
 	e := &env{fake: lkgatetest.NewServer(t), logs: &syncBuffer{}, naming: mcfg.RoomNames}
-	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	if mcfg.URL == "" {
-		mcfg.URL = e.fake.URL()
-	}
-	mcfg.APIKey, mcfg.APISecret, mcfg.Logger = lkgatetest.APIKey, lkgatetest.APISecret, logger
-	m, err := lkgate.New(mcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	e.m = m
+	e.logger = slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	mcfg.Logger = e.logger
+	e.m = e.fake.NewManager(t, mcfg)
 	if keys.Keys == nil {
 		keys.Keys = map[string]httpx.Principal{
 			keyAcme:       {Tenant: "acme", Subject: "alice", Permissions: httpx.AllPermissions},
@@ -62,7 +54,7 @@ func newEnv(t testing.TB, mcfg lkgate.Config, keys httpx.StaticKeysConfig) *env 
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.h, err = httpx.New(m, httpx.Config{Authenticator: sk, Logger: logger})
+	e.h, err = httpx.New(e.m, httpx.Config{Authenticator: sk, Logger: e.logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,8 +121,20 @@ func (e *env) do(t *testing.T, method, target, key, body string) response {
 
 func (e *env) serve(t *testing.T, req *http.Request) response {
 	t.Helper()
+	return serveOn(t, e.h, req)
+}
+
+// serveOn serves req with h and reads the answer: an error must be a
+// complete problem.
+func serveOn(t *testing.T, h http.Handler, req *http.Request) response {
+	t.Helper()
 	rec := httptest.NewRecorder()
-	e.h.ServeHTTP(rec, req)
+	h.ServeHTTP(rec, req)
+	return parseResponse(t, rec)
+}
+
+func parseResponse(t *testing.T, rec *httptest.ResponseRecorder) response {
+	t.Helper()
 	res := response{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
 	if rec.Code >= 400 {
 		if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" {
@@ -378,9 +382,8 @@ func TestTokenRouteLiveKitFailures(t *testing.T) {
 				}
 			})
 			t.Run("down", func(t *testing.T) {
-				cfg := mode.cfg
-				cfg.URL = closedURL(t)
-				e := newEnv(t, cfg, httpx.StaticKeysConfig{})
+				e := newEnv(t, mode.cfg, httpx.StaticKeysConfig{})
+				e.fake.Close()
 				if res := e.do(t, "POST", "/livekit/token", keyAcme, body); res.status != 503 {
 					t.Fatalf("got %d: %s", res.status, res.body)
 				}
@@ -389,22 +392,12 @@ func TestTokenRouteLiveKitFailures(t *testing.T) {
 	}
 	// Without PrecreateRooms a scoped token needs no LiveKit at all.
 	t.Run("scoped, LiveKit down", func(t *testing.T) {
-		e := newEnv(t, lkgate.Config{URL: closedURL(t)}, httpx.StaticKeysConfig{})
+		e := newEnv(t, lkgate.Config{}, httpx.StaticKeysConfig{})
+		e.fake.Close()
 		if res := e.do(t, "POST", "/livekit/token", keyAcme, body); res.status != 200 {
 			t.Fatalf("got %d: %s", res.status, res.body)
 		}
 	})
-}
-
-// closedURL is the address of a port nothing listens on.
-func closedURL(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.Close()
-	return "http://" + l.Addr().String()
 }
 
 func TestUnknownRoutes(t *testing.T) {
@@ -418,11 +411,7 @@ func TestUnknownRoutes(t *testing.T) {
 }
 
 func TestPanicBecomesProblem(t *testing.T) {
-	fake := lkgatetest.NewServer(t)
-	m, err := lkgate.New(lkgate.Config{URL: fake.URL(), APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := lkgatetest.NewServer(t).NewManager(t, lkgate.Config{})
 	h, err := httpx.New(m, httpx.Config{Authenticator: httpx.AuthenticatorFunc(func(*http.Request) (httpx.Principal, error) { panic("auth backend bug") })})
 	if err != nil {
 		t.Fatal(err)

@@ -14,7 +14,11 @@ var OpenAPI []byte
 
 // OpenAPIDocument serves GET /openapi.yaml: the OpenAPI document, without
 // authentication (it holds no secret).
-func (h *Handler) OpenAPIDocument(w http.ResponseWriter, _ *http.Request) {
+func (h *Handler) OpenAPIDocument(w http.ResponseWriter, r *http.Request) {
+	h.serve(w, r, "GET /openapi.yaml", openAPIDocument)
+}
+
+func openAPIDocument(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/yaml")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	_, _ = w.Write(OpenAPI)

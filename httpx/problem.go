@@ -133,6 +133,22 @@ func (f fieldNames) name(field string) string {
 	return field
 }
 
+// ProblemFor returns the problem the Handler answers for err, an error
+// from a Manager method: its status and stable Code come from err's kind
+// (lkgate.ErrNotFound is 404 not_found, lkgate.ErrLimited 429 naming the
+// limit, ...; see the package documentation), its Detail is lkgate's own
+// message, built to be safe to show, and its Field is lkgate's name for the
+// field at fault (such as "Room"). An error that is no *lkgate.Error is a
+// 500 "internal error": its text, which might carry a secret, is never
+// used. It is for hosts whose own handlers call the Manager.
+func ProblemFor(err error) Problem { return problemFor(err, nil) }
+
+// WriteError answers err as the Handler does: ProblemFor(err) as
+// application/problem+json, with a Retry-After header for a 429 and
+// WWW-Authenticate for a 401. It logs nothing: a 5xx is for the host to
+// log.
+func WriteError(w http.ResponseWriter, err error) { writeProblem(w, ProblemFor(err)) }
+
 // problemFor converts an lkgate error into a problem. Only lkgate's own
 // messages reach the body: they are built to be safe to show.
 func problemFor(err error, fields fieldNames) Problem {
@@ -170,8 +186,14 @@ func fieldProblem(field, detail string) Problem {
 }
 
 func writeProblem(w http.ResponseWriter, p Problem) {
-	if p.Status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="lkgate"`)
+	writeChallenge(w, p, bearerChallenge)
+}
+
+// writeChallenge writes p with challenge as the WWW-Authenticate header of
+// a 401, or none when challenge is empty.
+func writeChallenge(w http.ResponseWriter, p Problem, challenge string) {
+	if p.Status == http.StatusUnauthorized && challenge != "" {
+		w.Header().Set("WWW-Authenticate", challenge)
 	}
 	if p.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(p.RetryAfter))

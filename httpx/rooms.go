@@ -97,6 +97,10 @@ var participantFields = fieldNames{
 
 // ListRooms serves GET /livekit/rooms: the caller's tenant's rooms.
 func (h *Handler) ListRooms(w http.ResponseWriter, r *http.Request) {
+	h.serve(w, r, "GET /livekit/rooms", h.listRooms)
+}
+
+func (h *Handler) listRooms(w http.ResponseWriter, r *http.Request) {
 	p, r, ok := h.authenticate(w, r, PermRooms)
 	if !ok {
 		return
@@ -115,13 +119,19 @@ func (h *Handler) ListRooms(w http.ResponseWriter, r *http.Request) {
 
 // Room serves GET /livekit/rooms/{room_name}: the room and its
 // participants. Another tenant's room answers exactly like a missing one
-// (under lkgate.ScopedNames, it is one).
+// (under lkgate.ScopedNames, it is one). The room name is the value of the
+// last wildcard of the pattern Room is mounted under, whatever its name
+// ("GET /rooms/{id}"), or without one the path's last segment.
 func (h *Handler) Room(w http.ResponseWriter, r *http.Request) {
+	h.serve(w, r, "GET /livekit/rooms/{room_name}", func(w http.ResponseWriter, r *http.Request) { h.room(w, r, pathRoom(r)) })
+}
+
+func (h *Handler) room(w http.ResponseWriter, r *http.Request, name string) {
 	p, r, ok := h.authenticate(w, r, PermRooms)
 	if !ok {
 		return
 	}
-	d, err := h.m.Room(r.Context(), p.Tenant, r.PathValue("room_name"))
+	d, err := h.m.Room(r.Context(), p.Tenant, name)
 	if err != nil {
 		h.fail(r.Context(), w, err, participantFields)
 		return
@@ -135,6 +145,10 @@ func (h *Handler) Room(w http.ResponseWriter, r *http.Request) {
 
 // RemoveParticipant serves DELETE /livekit/participant.
 func (h *Handler) RemoveParticipant(w http.ResponseWriter, r *http.Request) {
+	h.serve(w, r, "DELETE /livekit/participant", h.removeParticipant)
+}
+
+func (h *Handler) removeParticipant(w http.ResponseWriter, r *http.Request) {
 	p, r, ok := h.authenticate(w, r, PermModerate)
 	if !ok {
 		return
@@ -153,6 +167,10 @@ func (h *Handler) RemoveParticipant(w http.ResponseWriter, r *http.Request) {
 
 // Mute serves POST /livekit/participant/mute.
 func (h *Handler) Mute(w http.ResponseWriter, r *http.Request) {
+	h.serve(w, r, "POST /livekit/participant/mute", h.mute)
+}
+
+func (h *Handler) mute(w http.ResponseWriter, r *http.Request) {
 	p, r, ok := h.authenticate(w, r, PermModerate)
 	if !ok {
 		return

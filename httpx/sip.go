@@ -68,6 +68,10 @@ var sipFields = fieldNames{
 // Call serves POST /sip/call. Under lkgate.SharedNames another tenant's
 // room is a 404, as a missing one, and nothing is dialed.
 func (h *Handler) Call(w http.ResponseWriter, r *http.Request) {
+	h.serve(w, r, "POST /sip/call", h.call)
+}
+
+func (h *Handler) call(w http.ResponseWriter, r *http.Request) {
 	p, r, ok := h.authenticate(w, r, PermSIP)
 	if !ok {
 		return
@@ -104,6 +108,10 @@ func (h *Handler) Call(w http.ResponseWriter, r *http.Request) {
 
 // Transfer serves POST /sip/transfer.
 func (h *Handler) Transfer(w http.ResponseWriter, r *http.Request) {
+	h.serve(w, r, "POST /sip/transfer", h.transfer)
+}
+
+func (h *Handler) transfer(w http.ResponseWriter, r *http.Request) {
 	p, r, ok := h.authenticate(w, r, PermSIP)
 	if !ok {
 		return

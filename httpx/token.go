@@ -20,10 +20,11 @@ import (
 type TokenRequest struct {
 	RoomName        string `json:"room_name"`
 	ParticipantName string `json:"participant_name"`
-	// ParticipantIdentity is optional: when empty, the route generates one
-	// ("p-" and 128 random bits) and answers it, as LiveKit's token
-	// endpoints do.
-	ParticipantIdentity   string            `json:"participant_identity"`
+	// ParticipantIdentity is optional: when absent (or null), the route
+	// generates one ("p-" and 128 random bits) and answers it, as LiveKit's
+	// token endpoints do for TokenSource clients, which leave it out. A
+	// present identity must be a name: "" or white space is a 400.
+	ParticipantIdentity   *string           `json:"participant_identity,omitempty"`
 	ParticipantMetadata   string            `json:"participant_metadata,omitempty"`
 	ParticipantAttributes map[string]string `json:"participant_attributes,omitempty"`
 	// RoomConfig is TokenSourceRequest's room_config, filtered to what a
@@ -130,6 +131,10 @@ var tokenFields = fieldNames{
 // room_name answers the tenant's name. Under lkgate.SharedNames another
 // tenant's room is a 403.
 func (h *Handler) Token(w http.ResponseWriter, r *http.Request) {
+	h.serve(w, r, "POST /livekit/token", h.token)
+}
+
+func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 	p, r, ok := h.authenticate(w, r, PermTokens)
 	if !ok {
 		return
@@ -139,8 +144,12 @@ func (h *Handler) Token(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, prob)
 		return
 	}
-	identity := req.ParticipantIdentity
-	if identity == "" {
+	// An identity sent, even "", is the caller's, and lkgate refuses an
+	// empty name; only an absent one is generated.
+	var identity string
+	if req.ParticipantIdentity != nil {
+		identity = *req.ParticipantIdentity
+	} else {
 		identity = randomIdentity()
 	}
 	treq := lkgate.TokenRequest{

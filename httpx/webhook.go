@@ -41,6 +41,10 @@ type WebhookResponse struct {
 // lkgate.Manager.ReleaseCall), with the same 5xx if the limit store fails.
 // Then Config.OnWebhook, if set, receives the event.
 func (h *Handler) Webhook(w http.ResponseWriter, r *http.Request) {
+	h.serve(w, r, "POST /livekit/webhook", h.webhook)
+}
+
+func (h *Handler) webhook(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	r.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
 	ev, err := h.m.VerifyWebhook(r)

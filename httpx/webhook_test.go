@@ -46,11 +46,7 @@ func TestWebhookRoute(t *testing.T) { forEachNaming(t, testWebhookRoute) }
 
 func testWebhookRoute(t *testing.T, naming lkgate.RoomNaming) {
 	fake := lkgatetest.NewServer(t)
-	m, err := lkgate.New(lkgate.Config{URL: fake.URL(), APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret, RoomNames: naming})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m := fake.NewManager(t, lkgate.Config{RoomNames: naming})
 	tok, err := m.Token(context.Background(), "acme", lkgate.TokenRequest{Room: "r", Identity: "a"})
 	if err != nil {
 		t.Fatal(err)
@@ -175,11 +171,7 @@ func problemOf(t *testing.T, rec *httptest.ResponseRecorder) httpx.Problem {
 func TestWebhookReplayWindow(t *testing.T) {
 	clock := lkgatetest.NewClock(time.Now().Truncate(time.Second))
 	fake := lkgatetest.NewServer(t)
-	m, err := lkgate.New(lkgate.Config{URL: fake.URL(), APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret, Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m := fake.NewManager(t, lkgate.Config{Now: clock.Now})
 	var delivered atomic.Int32
 	h, err := httpx.New(m, httpx.Config{Authenticator: httpx.Unauthenticated(), OnWebhook: func(context.Context, lkgate.WebhookEvent) { delivered.Add(1) }})
 	if err != nil {
@@ -238,11 +230,7 @@ func TestWebhookReplayClockSkew(t *testing.T) {
 	clock := lkgatetest.NewClock(time.Now().Truncate(time.Second))
 	ahead := func() time.Time { return clock.Now().Add(29 * time.Second) }
 	fake := lkgatetest.NewServer(t)
-	m, err := lkgate.New(lkgate.Config{URL: fake.URL(), APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret, Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m := fake.NewManager(t, lkgate.Config{Now: clock.Now})
 	h, err := httpx.New(m, httpx.Config{Authenticator: httpx.Unauthenticated(), SeenEvents: lkgate.NewMemorySeenEvents(ahead)})
 	if err != nil {
 		t.Fatal(err)
@@ -294,11 +282,7 @@ func (f *faultySeen) Forget(ctx context.Context, id string) error {
 // delivers it again, rather than risk handling a replay.
 func TestWebhookSeenEventsFailure(t *testing.T) {
 	fake := lkgatetest.NewServer(t)
-	m, err := lkgate.New(lkgate.Config{URL: fake.URL(), APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m := fake.NewManager(t, lkgate.Config{})
 	store := &faultySeen{SeenEvents: lkgate.NewMemorySeenEvents(nil)}
 	logs := &syncBuffer{}
 	var delivered atomic.Int32

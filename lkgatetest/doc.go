@@ -14,14 +14,27 @@
 // NewUnstartedServer and Start split construction from serving, as in
 // net/http/httptest, for setup that must happen before the first request.
 //
+// A test of code built on lkgate gets a Manager wired to the fake in one
+// line, closed when the test ends:
+//
+//	srv := lkgatetest.NewServer(t)
+//	m := srv.NewManager(t, lkgate.Config{})
+//
+// The fake is LiveKit, so it knows rooms by LiveKit's names: read a
+// tenant's room "standup" as srv.Room(name) with name from
+// m.LiveKitRoom("acme", "standup"). A guest's lobby room
+// (lkgate.GuestSession's LobbyRoom) is already LiveKit's name.
+//
 // The direct API seeds and inspects state without tokens or HTTP:
 // AddParticipant joins a participant (with tracks) as a client would,
 // creating the room if needed; Join does the same from a token, checking it
 // and applying its identity, name, attributes, permissions and room
 // configuration, so a test can stand in for the client of a token its code
-// handed out (a guest's lobby token, say); Room, Participants, Dispatches
-// and SentData read state back (SentData keeps whole requests: topic,
-// destination identities, payload). Everything returned is a copy.
+// handed out (a guest's lobby token, say); Room, Participants,
+// Participant, Dispatches and SentData read state back (SentData keeps
+// whole requests: topic, destination identities, payload), and Admission
+// the message lkgate left a waiting guest (admit, with its main-room
+// token, or deny). Everything returned is a copy.
 //
 // SIP: AddOutboundTrunk stores a trunk (so does CreateSIPOutboundTrunk);
 // SetFarEnd scripts the phone at a number (answers, busy or any other SIP

@@ -9,6 +9,8 @@ import (
 	"github.com/livekit/protocol/livekit"
 	"github.com/twitchtv/twirp"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/lkgate/lkgate"
 )
 
 // Participant limits of livekit-server v1.8.4's default configuration.
@@ -116,6 +118,9 @@ func (svc roomService) UpdateParticipant(ctx context.Context, req *livekit.Updat
 	}
 	if req.Metadata != "" {
 		p.Metadata = req.Metadata
+	}
+	if v := req.Attributes[lkgate.AdmissionAttribute]; v != "" {
+		s.admissions[participantKey{req.Room, req.Identity}] = v
 	}
 	for k, v := range req.Attributes {
 		if v == "" {

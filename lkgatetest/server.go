@@ -47,7 +47,12 @@ type Server struct {
 	farEnds   map[string]FarEnd
 	dialed    []*livekit.CreateSIPParticipantRequest
 	transfers []*livekit.TransferSIPParticipantRequest
+
+	admissions map[participantKey]string // for Admission: kept when the lobby closes
 }
+
+// participantKey names a participant of a room.
+type participantKey struct{ room, identity string }
 
 // room is the state of one running room.
 type room struct {
@@ -102,6 +107,8 @@ func NewUnstartedServer() *Server {
 		calls:   make(map[string]int),
 		trunks:  make(map[string]*livekit.SIPOutboundTrunkInfo),
 		farEnds: make(map[string]FarEnd),
+
+		admissions: make(map[participantKey]string),
 	}
 	s.srv = httptest.NewUnstartedServer(s.handler())
 	return s
@@ -275,6 +282,18 @@ func (s *Server) Participants(roomName string) []*livekit.ParticipantInfo {
 		return nil
 	}
 	return cloneAll(r.participants)
+}
+
+// Participant returns a copy of the room's participant identity, and
+// whether it is there.
+func (s *Server) Participant(roomName, identity string) (*livekit.ParticipantInfo, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.participantLocked(roomName, identity)
+	if p == nil {
+		return nil, false
+	}
+	return proto.Clone(p).(*livekit.ParticipantInfo), true
 }
 
 // SentData returns copies of the SendData requests the room received, oldest

@@ -21,13 +21,19 @@ import (
 
 // TestBrowser runs web/e2e/browser.mjs (playwright-core in headless Debian
 // Chromium, fake camera and microphone) against the demo page of this
-// server (default scoped room names) and a real livekit-server. No API key
-// ever reaches the browser: people sign in as demo users and the API
-// authenticates their session cookie. TokenSource.endpoint fetches a token
-// with a member's session and connects to the tenant's room; a host joins;
-// a member joins and its attempts to remove or mute the host get 403
-// permission_denied; a guest waits in its lobby, the host admits it, the
-// guest sees the room. Screenshots go to .artifacts/browser/.
+// server (default scoped room names) and a real livekit-server, once with
+// the API under the default prefix and once at the published root paths
+// (LKGATE_PREFIX=/): the page calls the API where /demo/config.json says.
+// No API key ever reaches the browser: people sign in as demo users and the
+// API authenticates their session cookie. TokenSource.endpoint fetches a
+// token with a member's session and connects to the tenant's room; a host
+// joins; a member joins, sees the host's video, has no moderation controls
+// and its attempts to remove or mute the host get 403 permission_denied; a
+// guest waits in its lobby, the host admits it, the guest sees and decodes
+// the host's video; the host mutes and removes it; a second guest is
+// denied and never sees the room. Every video stays in the video grid, and
+// the page fits 1280x800 and 800x600. Screenshots go to .artifacts/browser/
+// (and .artifacts/browser/root/ for the root paths).
 // Install its parts with scripts/install-browser.sh (make install); a
 // missing part fails the test, except under -short.
 func TestBrowser(t *testing.T) {
@@ -52,11 +58,32 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("browser test: %v", err)
 	}
-	artifacts := filepath.Join(root, ".artifacts", "browser")
-	if err := os.MkdirAll(artifacts, 0o755); err != nil {
+	for _, tc := range []struct{ name, prefix, artifacts string }{
+		{"default prefix", "", filepath.Join(root, ".artifacts", "browser")},
+		{"root paths", "/", filepath.Join(root, ".artifacts", "browser", "root")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			runBrowser(t, browserRun{root: root, node: node, chromium: chromium, livekitClient: livekitClient, prefix: tc.prefix, artifacts: tc.artifacts})
+		})
+	}
+}
+
+// browserRun is one run of web/e2e/browser.mjs: where its parts are, the
+// server's LKGATE_PREFIX (empty: the default) and where screenshots go.
+type browserRun struct {
+	root, node, chromium, livekitClient string
+	prefix, artifacts                   string
+}
+
+func runBrowser(t *testing.T, run browserRun) {
+	if err := os.MkdirAll(run.artifacts, 0o755); err != nil {
 		t.Fatal(err)
 	}
-
+	// An earlier run's failure screenshots would pass for this run's.
+	stale, _ := filepath.Glob(filepath.Join(run.artifacts, "failure-*.png"))
+	for _, f := range stale {
+		_ = os.Remove(f)
+	}
 	lk := lkserver.Start(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -70,12 +97,13 @@ func TestBrowser(t *testing.T) {
 		"LIVEKIT_URL":        lk.URL,
 		"LIVEKIT_API_KEY":    lk.APIKey,
 		"LIVEKIT_API_SECRET": lk.APISecret,
+		"LKGATE_PREFIX":      run.prefix,
 		// A backend's key, which the browser never sees.
 		"LKGATE_API_KEYS":            "e2e-backend-key-acme-0123456789=acme:backend:all",
 		"LKGATE_DEMO_USERS":          "hana:" + hostPassword + "=acme:tokens+rooms+moderate+guests,mia:" + memberPassword + "=acme:tokens",
 		"LKGATE_INVITE_KEYS":         "k1=" + base64.StdEncoding.EncodeToString(inviteKey),
 		"LKGATE_INVITE_BASE_URL":     base,
-		"LKGATE_DEMO_LIVEKIT_CLIENT": livekitClient,
+		"LKGATE_DEMO_LIVEKIT_CLIENT": run.livekitClient,
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -93,15 +121,15 @@ func TestBrowser(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, filepath.Join(root, "web", "e2e", "browser.mjs"))
-	cmd.Dir = filepath.Join(root, "web")
+	cmd := exec.CommandContext(ctx, run.node, filepath.Join(run.root, "web", "e2e", "browser.mjs"))
+	cmd.Dir = filepath.Join(run.root, "web")
 	// The tenant's room "tokensource", as LiveKit names it under the
 	// default scoped names.
 	tokenSourceRoom, err := lkgate.ScopedRoomName("acme", "tokensource")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Env = append(os.Environ(), "BASE_URL="+base, "ARTIFACT_DIR="+artifacts, "CHROMIUM="+chromium,
+	cmd.Env = append(os.Environ(), "BASE_URL="+base, "ARTIFACT_DIR="+run.artifacts, "CHROMIUM="+run.chromium,
 		"HOST_USER=hana", "HOST_PASSWORD="+hostPassword, "MEMBER_USER=mia", "MEMBER_PASSWORD="+memberPassword,
 		"TOKENSOURCE_LIVEKIT_ROOM="+tokenSourceRoom)
 	// Killing node's process group also ends the Chromium it started.
@@ -111,7 +139,7 @@ func TestBrowser(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	t.Logf("browser run (%v):\n%s", time.Since(start).Round(time.Millisecond), out)
 	if err != nil {
-		t.Fatalf("browser test failed: %v; screenshots in %s", err, artifacts)
+		t.Fatalf("browser test failed: %v; screenshots in %s", err, run.artifacts)
 	}
-	t.Logf("screenshots in %s", artifacts)
+	t.Logf("screenshots in %s", run.artifacts)
 }

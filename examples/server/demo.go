@@ -32,7 +32,7 @@ func mountDemo(mux *http.ServeMux, cfg config, users *sessions, csrf *http.Cross
 		http.ServeFile(w, r, cfg.livekitClient)
 	})
 	users.mount(mux, csrf)
-	config, _ := json.Marshal(map[string]string{"api": cfg.prefix}) // a map of strings always encodes
+	config, _ := json.Marshal(map[string]string{"api": cfg.apiBase()}) // a map of strings always encodes
 	mux.HandleFunc("GET /demo/config.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(config)

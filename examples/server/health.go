@@ -79,7 +79,7 @@ type pendingRoom struct {
 // judges nothing while cfg.webhookMaxSilence is 0.
 func newHealth(cfg config, log *slog.Logger) *webhookHealth {
 	rooms := lkgate.NewRoomService(cfg.manager.URL, cfg.manager.APIKey, cfg.manager.APISecret)
-	return newWebhookHealth(rooms, cfg.webhookMaxSilence, cfg.prefix+"/livekit/webhook", log, time.Now)
+	return newWebhookHealth(rooms, cfg.webhookMaxSilence, cfg.apiBase()+"/livekit/webhook", log, time.Now)
 }
 
 func newWebhookHealth(rooms roomLister, maxSilence time.Duration, route string, log *slog.Logger, now func() time.Time) *webhookHealth {

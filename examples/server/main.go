@@ -24,7 +24,12 @@
 //	                     port) are served, others get 421: a web page cannot
 //	                     reach it through DNS rebinding
 //	LKGATE_ADDR          listen address (default 127.0.0.1:8080)
-//	LKGATE_PREFIX        where the API is mounted (default /api/v1)
+//	LKGATE_PREFIX        where the API is mounted (default /api/v1). / serves
+//	                     the published paths instead: /livekit/..., /sip/...
+//	                     and /openapi.yaml at the root, and the guest routes
+//	                     also at /api/v1/livekit/guest/..., where the published
+//	                     guest API has them; the demo page keeps /, /join and
+//	                     /demo/, and /healthz stays
 //	LKGATE_INVITE_KEYS   guest invite keys, comma-separated id=<base64 of 32 random
 //	                     bytes>, newest first (optional: without it guests are off)
 //	LKGATE_INVITE_BASE_URL  the guest page; invites are <it>/join?invite_token=...
@@ -365,8 +370,8 @@ func configFromEnv(getenv func(string) string) (config, error) {
 	if c.prefix == "" {
 		c.prefix = "/api/v1"
 	}
-	if !strings.HasPrefix(c.prefix, "/") || strings.HasSuffix(c.prefix, "/") {
-		return c, fmt.Errorf("LKGATE_PREFIX must start with / and not end with one, got %q", c.prefix)
+	if c.prefix != "/" && (!strings.HasPrefix(c.prefix, "/") || strings.HasSuffix(c.prefix, "/")) {
+		return c, fmt.Errorf("LKGATE_PREFIX must be / (the published paths) or start with / and not end with one, got %q", c.prefix)
 	}
 	if c.prefix == "/demo" {
 		return c, errors.New("LKGATE_PREFIX must not be /demo: the demo page uses it")
@@ -408,7 +413,31 @@ func localHosts(addr string) []string {
 	return []string{net.JoinHostPort("localhost", port), net.JoinHostPort("127.0.0.1", port), net.JoinHostPort("::1", port)}
 }
 
-// newMux builds the host's mux with lkgate mounted under cfg.prefix. The
+// publishedGuestPrefix is where the published guest API puts the guest
+// routes, which LKGATE_PREFIX=/ serves there too.
+const publishedGuestPrefix = "/api/v1"
+
+// apiBase is what precedes a route's path (such as /livekit/token) in the
+// paths clients call: the prefix, or nothing at the root.
+func (c config) apiBase() string { return strings.TrimSuffix(c.prefix, "/") }
+
+// apiMounts are the mux patterns the API is mounted at, each with the
+// prefix to strip before the API sees the path: all of it under the prefix,
+// or with LKGATE_PREFIX=/ the published paths, which leave the demo page
+// its /, /join and /demo/.
+func (c config) apiMounts() map[string]string {
+	if c.prefix != "/" {
+		return map[string]string{c.prefix + "/": c.prefix}
+	}
+	return map[string]string{
+		"/livekit/":                              "",
+		"/sip/":                                  "",
+		"/openapi.yaml":                          "",
+		publishedGuestPrefix + "/livekit/guest/": publishedGuestPrefix,
+	}
+}
+
+// newMux builds the host's mux with lkgate mounted as cfg.prefix says. The
 // closer stops the background work (the webhook health check, the lease
 // sweeper of shared names): close it on shutdown.
 func newMux(cfg config, logger *slog.Logger) (_ *http.ServeMux, _ io.Closer, err error) {
@@ -458,7 +487,9 @@ func newMux(cfg config, logger *slog.Logger) (_ *http.ServeMux, _ io.Closer, err
 	}
 	mux := http.NewServeMux()
 	csrf := newCrossOriginProtection()
-	mux.Handle(cfg.prefix+"/", csrf.Handler(http.StripPrefix(cfg.prefix, api)))
+	for pattern, strip := range cfg.apiMounts() {
+		mux.Handle(pattern, csrf.Handler(http.StripPrefix(strip, api)))
+	}
 	mux.Handle("GET /healthz", health)
 	if cfg.livekitClient != "" {
 		mountDemo(mux, cfg, users, csrf)

@@ -182,7 +182,7 @@ func (c *suite) guestLobby(t *testing.T, naming lkgate.RoomNaming) {
 	case naming == lkgate.SharedNames && !errors.Is(err, lkgate.ErrNotFound):
 		t.Errorf("another tenant's waiting list for acme's room: %+v %v, want ErrNotFound", other, err)
 	}
-	if err := m.Admit(ctx, "acme", "", lkgate.AdmitRequest{Room: room, GuestIdentity: guests[0].Identity, Admit: true}); err != nil {
+	if err := m.Admit(ctx, "acme", room, guests[0].Identity); err != nil {
 		t.Fatalf("admit: %v", err)
 	}
 	p, err = c.rooms.GetParticipant(ctx, &livekit.RoomParticipantIdentity{Room: guests[0].LobbyRoom, Identity: guests[0].Identity})
@@ -206,7 +206,7 @@ func (c *suite) guestLobby(t *testing.T, naming lkgate.RoomNaming) {
 	if waiting, err := m.WaitingGuests(ctx, "acme", room); err != nil || len(waiting) != 1 {
 		t.Errorf("waiting after one admission: %+v %v", waiting, err)
 	}
-	if err := m.Admit(ctx, "acme", "", lkgate.AdmitRequest{Room: room, GuestIdentity: guests[1].Identity}); err != nil {
+	if err := m.Deny(ctx, "acme", room, guests[1].Identity); err != nil {
 		t.Errorf("deny: %v", err)
 	}
 	_, err = c.rooms.GetParticipant(ctx, &livekit.RoomParticipantIdentity{Room: guests[1].LobbyRoom, Identity: guests[1].Identity})

@@ -194,11 +194,11 @@ func guestInviteWaitAdmitJoin(t *testing.T, naming lkgate.RoomNaming) {
 		t.Errorf("waiting %+v", waiting)
 	}
 
-	admit := lkgate.AdmitRequest{Room: room, GuestIdentity: g.session.Identity, Admit: true}
-	if err := m.Admit(ctx, "acme", "bob", admit); !errors.Is(err, lkgate.ErrForbidden) {
+	alice := lkgate.WithSubject(ctx, "alice")
+	if err := m.Admit(lkgate.WithSubject(ctx, "bob"), "acme", room, g.session.Identity); !errors.Is(err, lkgate.ErrForbidden) {
 		t.Errorf("an admin not in allowedAdmins: %v", err)
 	}
-	if err := m.Admit(ctx, "globex", "alice", admit); !errors.Is(err, lkgate.ErrNotFound) {
+	if err := m.Admit(alice, "globex", room, g.session.Identity); !errors.Is(err, lkgate.ErrNotFound) {
 		t.Errorf("another tenant's admin: %v", err)
 	}
 	select {
@@ -207,7 +207,7 @@ func guestInviteWaitAdmitJoin(t *testing.T, naming lkgate.RoomNaming) {
 	case <-time.After(300 * time.Millisecond):
 	}
 
-	if err := m.Admit(ctx, "acme", "alice", admit); err != nil {
+	if err := m.Admit(alice, "acme", room, g.session.Identity); err != nil {
 		t.Fatal(err)
 	}
 	msg := g.nextAdmission(t)
@@ -279,7 +279,7 @@ func guestDenyRemovesTheGuest(t *testing.T, naming lkgate.RoomNaming) {
 		t.Fatal(err)
 	}
 	g := joinLobby(t, srv, m, inv.Token, "Eve")
-	if err := m.Admit(ctx, "acme", "anyone", lkgate.AdmitRequest{Room: room, GuestIdentity: g.session.Identity}); err != nil {
+	if err := m.Deny(lkgate.WithSubject(ctx, "anyone"), "acme", room, g.session.Identity); err != nil {
 		t.Fatal(err)
 	}
 	if msg := g.nextAdmission(t); msg.Type != lkgate.AdmissionDeny || msg.Token != "" {
@@ -309,7 +309,7 @@ func guestDenyRemovesTheGuest(t *testing.T, naming lkgate.RoomNaming) {
 	if res, err := adminClient(srv).ListRooms(ctx, &livekit.ListRoomsRequest{Names: []string{g.session.LobbyRoom}}); err != nil || len(res.Rooms) != 0 {
 		t.Errorf("the denied guest's lobby is still open: %v %v", res.GetRooms(), err)
 	}
-	if err := m.Admit(ctx, "acme", "anyone", lkgate.AdmitRequest{Room: room, GuestIdentity: g.session.Identity, Admit: true}); !errors.Is(err, lkgate.ErrNotFound) {
+	if err := m.Admit(lkgate.WithSubject(ctx, "anyone"), "acme", room, g.session.Identity); !errors.Is(err, lkgate.ErrNotFound) {
 		t.Errorf("admitting a denied guest: %v", err)
 	}
 }
@@ -493,7 +493,7 @@ func TestLargestInviteJoinsTheLobby(t *testing.T) {
 	}
 	g := joinLobby(t, srv, m, inv.Token, strings.Repeat("n", 200))
 	t.Logf("invite %d bytes, lobby token %d bytes", len(inv.Token), len(g.session.Token.JWT))
-	if err := m.Admit(ctx, "acme", admins[len(admins)-1], lkgate.AdmitRequest{Room: room, GuestIdentity: g.session.Identity, Admit: true}); err != nil {
+	if err := m.Admit(lkgate.WithSubject(ctx, admins[len(admins)-1]), "acme", room, g.session.Identity); err != nil {
 		t.Fatal(err)
 	}
 	if msg := g.nextAdmission(t); msg.Type != lkgate.AdmissionAdmit {
@@ -644,7 +644,7 @@ func guestCapsBoundLobbies(t *testing.T, naming lkgate.RoomNaming) {
 	}
 
 	// A denied guest's place is free at once.
-	if err := m.Admit(ctx, tenant, "host", lkgate.AdmitRequest{Room: "r1", GuestIdentity: guests[0].session.Identity}); err != nil {
+	if err := m.Deny(lkgate.WithSubject(ctx, "host"), tenant, "r1", guests[0].session.Identity); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, _, err := roomAuth(one); err != nil {
