@@ -7,7 +7,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"golang.org/x/text/unicode/norm"
+	"github.com/lkgate/lkgate/internal/nameoracle"
 )
 
 // TestNameProfile: what the name profile accepts and refuses, with the
@@ -114,32 +114,14 @@ func TestLookAlikesRefused(t *testing.T) {
 	}
 }
 
-// inProfile states the name profile independently of validateText, as the
-// fuzz targets' oracle.
-func inProfile(s string) bool {
-	if s == "" || !utf8.ValidString(s) || strings.TrimSpace(s) != s || strings.Contains(s, "  ") || norm.NFC.String(s) != s {
-		return false
-	}
-	afterSpace := true
-	for _, r := range s {
-		if r != ' ' && !unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S) ||
-			unicode.In(r, unicode.Other_Default_Ignorable_Code_Point, unicode.Variation_Selector) ||
-			afterSpace && unicode.IsMark(r) {
-			return false
-		}
-		afterSpace = r == ' '
-	}
-	return true
-}
-
 func FuzzNameProfile(f *testing.F) {
 	for _, s := range []string{"standup", "Grace Hopper", "café", "cafe\u0301", " r", "a  b", "a\u00a0b", "r\u200b", "\u0301", "a \u0301", "\u3164", "x" + strings.Repeat("\u0316", 31), "\u00a0", "r\ufe0f", "\xff"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		err := validateText("Room", s, 1<<20)
-		if (err == nil) != inProfile(s) {
-			t.Fatalf("validateText(%+q) = %v, but the profile says %v", s, err, inProfile(s))
+		if (err == nil) != nameoracle.InProfile(s) {
+			t.Fatalf("validateText(%+q) = %v, but the profile says %v", s, err, nameoracle.InProfile(s))
 		}
 	})
 }
@@ -182,13 +164,13 @@ func FuzzSanitizeGuestName(f *testing.F) {
 		if out == "" {
 			return
 		}
-		if !inProfile(out) || validateText("GuestName", out, MaxNameBytes) != nil || utf8.RuneCountInString(out) > MaxGuestNameRunes {
+		if !nameoracle.InProfile(out) || validateText("GuestName", out, MaxNameBytes) != nil || utf8.RuneCountInString(out) > MaxGuestNameRunes {
 			t.Fatalf("sanitizeName(%+q) = %+q, not a name of the profile", in, out)
 		}
 		if again := sanitizeName(out, MaxGuestNameRunes); again != out {
 			t.Fatalf("sanitizeName(%+q) = %+q, but sanitizing that gives %+q", in, out, again)
 		}
-		if inProfile(in) && utf8.RuneCountInString(in) <= MaxGuestNameRunes && maxMarkRun(in) <= maxSanitizedMarks && out != in {
+		if nameoracle.InProfile(in) && utf8.RuneCountInString(in) <= MaxGuestNameRunes && maxMarkRun(in) <= maxSanitizedMarks && out != in {
 			t.Fatalf("sanitizeName changed the valid name %+q to %+q", in, out)
 		}
 	})

@@ -7,13 +7,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"unicode"
 	"unicode/utf8"
-
-	"golang.org/x/text/unicode/norm"
 
 	"github.com/lkgate/lkgate"
 	"github.com/lkgate/lkgate/httpx"
+	"github.com/lkgate/lkgate/internal/nameoracle"
 	"github.com/lkgate/lkgate/lkgatetest"
 )
 
@@ -218,24 +216,6 @@ func brokenKeyRule(body []byte, rules *keyRules) string {
 	return walk(rules)
 }
 
-// inNameProfile states the name profile (lkgate.MaxRoomNameBytes) apart
-// from lkgate's code, as an oracle.
-func inNameProfile(s string) bool {
-	if s == "" || !utf8.ValidString(s) || strings.TrimSpace(s) != s || strings.Contains(s, "  ") || norm.NFC.String(s) != s {
-		return false
-	}
-	afterSpace := true
-	for _, r := range s {
-		if r != ' ' && !unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S) ||
-			unicode.In(r, unicode.Other_Default_Ignorable_Code_Point, unicode.Variation_Selector) ||
-			afterSpace && unicode.IsMark(r) {
-			return false
-		}
-		afterSpace = r == ' '
-	}
-	return true
-}
-
 // FuzzStrictInput sends each body to the tolerant token route and to a
 // strict route. Whatever a route decodes (it answers anything but 400, 413
 // or 415) breaks no rule of brokenKeyRule, and every name in a body the
@@ -287,7 +267,7 @@ func FuzzStrictInput(f *testing.F) {
 				names = append(names, req.ParticipantName)
 			}
 			for _, n := range names {
-				if !inNameProfile(n) {
+				if !nameoracle.InProfile(n) {
 					t.Fatalf("the token route accepted %q, whose name %+q is not of the profile", body, n)
 				}
 			}
@@ -302,7 +282,7 @@ func FuzzStrictInput(f *testing.F) {
 				t.Fatalf("DELETE /livekit/participant answered %d to %q: %s", rec.Code, body, broken)
 			}
 			var req httpx.ParticipantRequest
-			if err := json.Unmarshal(body, &req); err != nil || !inNameProfile(req.RoomName) || !inNameProfile(req.ParticipantIdentity) {
+			if err := json.Unmarshal(body, &req); err != nil || !nameoracle.InProfile(req.RoomName) || !nameoracle.InProfile(req.ParticipantIdentity) {
 				t.Fatalf("DELETE /livekit/participant answered %d to %q, whose names are not of the profile", rec.Code, body)
 			}
 		}
