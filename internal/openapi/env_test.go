@@ -38,13 +38,7 @@ type env struct {
 func newEnv(t testing.TB, mcfg lkgate.Config, keys httpx.StaticKeysConfig) *env {
 	t.Helper()
 	e := &env{fake: lkgatetest.NewServer(t), naming: mcfg.RoomNames}
-	mcfg.URL, mcfg.APIKey, mcfg.APISecret = e.fake.URL(), lkgatetest.APIKey, lkgatetest.APISecret
-	m, err := lkgate.New(mcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	e.m = m
+	e.m = e.fake.NewManager(t, mcfg)
 	if keys.Keys == nil {
 		keys.Keys = map[string]httpx.Principal{
 			keyAcme:       {Tenant: "acme", Subject: "alice", Permissions: httpx.AllPermissions},
@@ -56,7 +50,7 @@ func newEnv(t testing.TB, mcfg lkgate.Config, keys httpx.StaticKeysConfig) *env 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.h, err = httpx.New(m, httpx.Config{Authenticator: sk}); err != nil {
+	if e.h, err = httpx.New(e.m, httpx.Config{Authenticator: sk}); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -81,12 +75,9 @@ func (e *env) seed(t *testing.T, room string) {
 	if rec.Code != 200 {
 		t.Fatalf("token: %d %s", rec.Code, rec.Body)
 	}
-	lk := room
-	if e.naming == lkgate.ScopedNames {
-		var err error
-		if lk, err = lkgate.ScopedRoomName("acme", room); err != nil {
-			t.Fatal(err)
-		}
+	lk, err := e.m.LiveKitRoom("acme", room)
+	if err != nil {
+		t.Fatal(err)
 	}
 	e.fake.AddParticipant(lk, lkgatetest.Participant{
 		Identity: "alice", Name: "Alice",

@@ -1,0 +1,51 @@
+// Package routetest holds the Manager configuration under which httpx's
+// own tests and the OpenAPI conformance test (a module of its own) drive
+// every route, so that a case moves between the two unchanged.
+package routetest
+
+import (
+	"bytes"
+	"context"
+	"sync"
+
+	"github.com/lkgate/lkgate"
+	"github.com/lkgate/lkgate/lkgatetest"
+)
+
+// FullConfig is a configuration with guests and SIP on: every route works.
+// Acme may hold one SIP call, issue one invite and let one guest wait a
+// minute; globex may mint one token a minute and let one guest wait per
+// room. The trunk lives in the fake, which exists only once the Manager
+// does: call attach with it before any call is placed.
+func FullConfig(naming lkgate.RoomNaming) (cfg lkgate.Config, attach func(*lkgatetest.Server)) {
+	var mu sync.Mutex
+	trunks := map[string]string{}
+	cfg = lkgate.Config{
+		RoomNames: naming,
+		Guests: lkgate.GuestConfig{
+			Keys:          []lkgate.InviteKey{{ID: "k1", Key: bytes.Repeat([]byte{7}, 32)}},
+			InviteBaseURL: "https://app.example.com",
+		},
+		SIP: lkgate.SIPConfig{Trunks: lkgate.TrunkPolicyFunc(func(ctx context.Context, tenant string) (string, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return lkgate.TenantTrunks(trunks).OutboundTrunk(ctx, tenant)
+		})},
+		Limits: lkgate.LimitConfig{Tenant: func(tenant string) (lkgate.Limits, bool) {
+			switch tenant {
+			case "acme":
+				return lkgate.Limits{MaxConcurrentSIPCalls: 1, InviteRate: lkgate.PerMinute(1, 1), GuestWaitRate: lkgate.PerMinute(1, 1)}, true
+			case "globex":
+				return lkgate.Limits{TokenRate: lkgate.PerMinute(1, 1), MaxWaitingGuestsPerRoom: 1}, true
+			}
+			return lkgate.Limits{}, false
+		}},
+		AllowAgent: lkgate.AllowAgents(map[string][]string{"acme": {"helper"}}),
+	}
+	attach = func(fake *lkgatetest.Server) {
+		mu.Lock()
+		defer mu.Unlock()
+		trunks["acme"] = fake.AddOutboundTrunk("acme.example", "+15550000001")
+	}
+	return cfg, attach
+}
