@@ -9,10 +9,14 @@ import (
 )
 
 // Audit actions: every state-changing operation emits one event with one
-// of these, whether it succeeded or was refused.
+// of these, whether it succeeded, was refused or failed. A claim or a
+// quota's room creation, which happens within a token, call, invite or
+// guest request, emits its own event besides the request's, and so does
+// lkgate's cleanup of a room it created for a claim that failed.
 const (
 	ActionRoomClaim         = "room.claim"              // Target: empty; SharedNames
 	ActionRoomCreate        = "room.create"             // Target: empty; ScopedNames, under a room quota
+	ActionRoomDelete        = "room.delete"             // Target: empty; cleanup: a room whose claim failed, an expired guest's lobby
 	ActionTokenMint         = "token.mint"              // Target: the identity
 	ActionParticipantRemove = "participant.remove"      // Target: the identity
 	ActionTrackMute         = "track.mute"              // Target: the identity
@@ -61,6 +65,7 @@ type AuditEvent struct {
 	// Limit names the limit that refused the action, for ErrLimited.
 	Limit string
 	// Details holds action-specific facts: for room.claim "existed"; for
+	// room.delete "reason" ("claim_failed" or "expired_lobby"); for
 	// track.mute "muted" and "track_sid"; for sip.call "to", "from" and
 	// "sip_call_id"; for sip.transfer "transfer_to"; for guest.invite
 	// "expires_at"; for guard.remove "participant_tenant".

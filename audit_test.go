@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/livekit/protocol/livekit"
+	"github.com/twitchtv/twirp"
 
 	"github.com/lkgate/lkgate"
 	"github.com/lkgate/lkgate/lkgatetest"
@@ -152,6 +153,13 @@ func testAuditEvents(t *testing.T, naming lkgate.RoomNaming) {
 		{Tenant: "acme", Action: lkgate.ActionGuestWait, Room: "standup", Target: guests[1], Outcome: ok},
 		{Tenant: "acme", Subject: "alice@acme", Action: lkgate.ActionGuestAdmit, Room: "standup", Target: guests[0], Outcome: ok},
 		{Tenant: "acme", Subject: "alice@acme", Action: lkgate.ActionGuestDeny, Room: "standup", Target: guests[1], Outcome: ok},
+	}...)
+	if shared {
+		// globex's token tries to claim acme's name: the claim is refused.
+		want = append(want, lkgate.AuditEvent{Tenant: "globex", Subject: "alice@acme", Action: lkgate.ActionRoomClaim, Room: "standup",
+			Outcome: refused, Reason: "forbidden", Details: map[string]string{"existed": "true"}})
+	}
+	want = append(want, []lkgate.AuditEvent{
 		globexToken,
 		{Tenant: "acme", Subject: "lkgate", Action: lkgate.ActionGuardRemove, Room: "standup", Target: "mallory", Outcome: ok, Details: map[string]string{"participant_tenant": "globex"}},
 	}...)
@@ -196,5 +204,285 @@ func TestAuditBoundsCallerInput(t *testing.T) {
 	}
 	if len(evs[0].Room) > 300 || len(evs[0].Target) > 300 || !strings.HasSuffix(evs[0].Room, "...") {
 		t.Errorf("unbounded audit fields: %d, %d bytes", len(evs[0].Room), len(evs[0].Target))
+	}
+}
+
+// auditEnv is a Manager with guests and SIP on a fake, whose audit events
+// a test reads, and acme's room "standup" with bob in it (publishing his
+// microphone) and a SIP participant "phone".
+type auditEnv struct {
+	m    *lkgate.Manager
+	fake *lkgatetest.Server
+	log  *auditLog
+	ctx  context.Context
+	clk  *lkgatetest.Clock
+}
+
+func newAuditEnv(t *testing.T, naming lkgate.RoomNaming, limits lkgate.Limits) *auditEnv {
+	t.Helper()
+	fake := lkgatetest.NewServer(t)
+	trunk := fake.AddOutboundTrunk("acme.example:5060", "+15550000001")
+	e := &auditEnv{fake: fake, log: &auditLog{}, ctx: lkgate.WithSubject(context.Background(), "alice@acme"), clk: lkgatetest.NewClock(time.Now())}
+	e.m, _ = newManagerOn(t, fake, lkgate.Config{RoomNames: naming, Auditor: e.log, Guests: guestConfig(), Now: e.clk.Now,
+		SIP:    lkgate.SIPConfig{Trunks: lkgate.StaticTrunk(trunk), AllowSIPTransfer: func(string, string) bool { return true }},
+		Limits: lkgate.LimitConfig{Default: limits}})
+	if _, err := e.m.Token(e.ctx, "acme", lkgate.TokenRequest{Room: "standup", Identity: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	fake.AddParticipant(lkName(t, e.m, "acme", "standup"), lkgatetest.Participant{Identity: "bob", Attributes: map[string]string{lkgate.TenantAttribute: "acme"},
+		Tracks: []lkgatetest.Track{{Sid: "TR_mic", Source: livekit.TrackSource_MICROPHONE, Type: livekit.TrackType_AUDIO}}})
+	if _, err := e.m.Call(e.ctx, "acme", call("standup", "+4930123456")); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// waitingGuest lets a guest into its lobby for acme's standup and returns
+// its identity.
+func (e *auditEnv) waitingGuest(t *testing.T) string {
+	t.Helper()
+	inv, err := e.m.Invite(e.ctx, "acme", lkgate.InviteRequest{Room: "standup", AllowAll: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := e.m.GuestRoomAuth(context.Background(), inv.Token, "Guest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.fake.Join(s.Token.JWT); err != nil {
+		t.Fatal(err)
+	}
+	return s.Identity
+}
+
+// Every state-changing action emits exactly one event of its own, whatever
+// its outcome: it succeeded, lkgate refused it, or LiveKit failed it. That
+// includes a room claim (shared names) or a quota's room creation (scoped
+// names) within a token request, and lkgate's cleanup of a room whose
+// claim failed. An action lkgate takes on its own (the join guard, the
+// cleanup) is never refused.
+func TestEveryOutcomeIsAudited(t *testing.T) {
+	down := twirp.NewError(twirp.Unavailable, "down")
+	const unavailable, notFound, invalid, limited = "livekit unavailable", "not found", "invalid argument", "limit exceeded"
+	scoped, shared := lkgate.ScopedNames, lkgate.SharedNames
+	token := func(e *auditEnv, tenant, room string) {
+		_, _ = e.m.Token(e.ctx, tenant, lkgate.TokenRequest{Room: room, Identity: "carol"})
+	}
+	mute := func(e *auditEnv, identity string) {
+		_, _ = e.m.MuteTrack(e.ctx, "acme", lkgate.MuteRequest{Room: "standup", Identity: identity, Source: lkgate.SourceMicrophone, Muted: true})
+	}
+	permissions := func(e *auditEnv, identity string) {
+		_, _ = e.m.UpdatePermissions(e.ctx, "acme", "standup", identity, lkgate.ViewerGrant())
+	}
+	transfer := func(e *auditEnv, to string) {
+		_, _ = e.m.TransferCall(e.ctx, "acme", lkgate.TransferRequest{Room: "standup", Identity: "phone", TransferTo: to})
+	}
+	invite := func(e *auditEnv, d time.Duration) {
+		_, _ = e.m.Invite(e.ctx, "acme", lkgate.InviteRequest{Room: "standup", AllowAll: true, Duration: d})
+	}
+	// expireLobby leaves a guest in its lobby past its pass, then lets
+	// another guest in: the count closes the expired guest's lobby.
+	expireLobby := func(t *testing.T, e *auditEnv, deleteErr error) {
+		e.waitingGuest(t)
+		e.clk.Advance(lkgate.DefaultLobbyTTL + time.Minute + 2*time.Second)
+		inv, err := e.m.Invite(e.ctx, "acme", lkgate.InviteRequest{Room: "standup", AllowAll: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.log.take()
+		e.fake.SetError("DeleteRoom", deleteErr)
+		_, _ = e.m.GuestRoomAuth(context.Background(), inv.Token, "Guest")
+	}
+	guard := func(t *testing.T, e *auditEnv) {
+		standup := lkName(t, e.m, "acme", "standup")
+		room, _ := e.fake.Room(standup)
+		intruder := e.fake.AddParticipant(standup, lkgatetest.Participant{Identity: "mallory", Attributes: map[string]string{lkgate.TenantAttribute: "globex"}})
+		_, _ = e.m.GuardJoin(context.Background(), joinEvent(room, intruder))
+	}
+	tests := []struct {
+		action, outcome, reason, limit string
+		why                            string // room.delete's Details["reason"]
+		naming                         lkgate.RoomNaming
+		limits                         lkgate.Limits
+		run                            func(t *testing.T, e *auditEnv)
+	}{
+		{action: lkgate.ActionRoomClaim, outcome: lkgate.OutcomeSuccess, naming: shared,
+			run: func(t *testing.T, e *auditEnv) { token(e, "acme", "new") }},
+		{action: lkgate.ActionRoomClaim, outcome: lkgate.OutcomeRefused, reason: "forbidden", naming: shared,
+			run: func(t *testing.T, e *auditEnv) { token(e, "globex", "standup") }},
+		{action: lkgate.ActionRoomClaim, outcome: lkgate.OutcomeRefused, reason: limited, limit: lkgate.LimitMaxRooms, naming: shared, limits: lkgate.Limits{MaxRooms: 1},
+			run: func(t *testing.T, e *auditEnv) { token(e, "acme", "new") }},
+		{action: lkgate.ActionRoomClaim, outcome: lkgate.OutcomeFailed, reason: unavailable, naming: shared,
+			run: func(t *testing.T, e *auditEnv) { e.fake.SetError("UpdateRoomMetadata", down); token(e, "acme", "new") }},
+		{action: lkgate.ActionRoomCreate, outcome: lkgate.OutcomeSuccess, naming: scoped, limits: lkgate.Limits{MaxRooms: 5},
+			run: func(t *testing.T, e *auditEnv) { token(e, "acme", "new") }},
+		{action: lkgate.ActionRoomCreate, outcome: lkgate.OutcomeRefused, reason: limited, limit: lkgate.LimitMaxRooms, naming: scoped, limits: lkgate.Limits{MaxRooms: 1},
+			run: func(t *testing.T, e *auditEnv) { token(e, "acme", "new") }},
+		{action: lkgate.ActionRoomCreate, outcome: lkgate.OutcomeFailed, reason: unavailable, naming: scoped, limits: lkgate.Limits{MaxRooms: 5},
+			run: func(t *testing.T, e *auditEnv) { e.fake.SetError("CreateRoom", down); token(e, "acme", "new") }},
+		{action: lkgate.ActionRoomDelete, outcome: lkgate.OutcomeSuccess, why: "claim_failed", naming: shared,
+			run: func(t *testing.T, e *auditEnv) { e.fake.SetError("UpdateRoomMetadata", down); token(e, "acme", "new") }},
+		{action: lkgate.ActionRoomDelete, outcome: lkgate.OutcomeFailed, reason: unavailable, why: "claim_failed", naming: shared,
+			run: func(t *testing.T, e *auditEnv) {
+				e.fake.SetError("UpdateRoomMetadata", down)
+				e.fake.SetError("DeleteRoom", down)
+				token(e, "acme", "new")
+			}},
+		{action: lkgate.ActionRoomDelete, outcome: lkgate.OutcomeSuccess, why: "expired_lobby", naming: scoped,
+			run: func(t *testing.T, e *auditEnv) { expireLobby(t, e, nil) }},
+		{action: lkgate.ActionRoomDelete, outcome: lkgate.OutcomeFailed, reason: unavailable, why: "expired_lobby", naming: scoped,
+			run: func(t *testing.T, e *auditEnv) { expireLobby(t, e, down) }},
+		{action: lkgate.ActionTokenMint, outcome: lkgate.OutcomeSuccess, naming: scoped,
+			run: func(t *testing.T, e *auditEnv) { token(e, "acme", "standup") }},
+		{action: lkgate.ActionTokenMint, outcome: lkgate.OutcomeRefused, reason: invalid, naming: scoped,
+			run: func(t *testing.T, e *auditEnv) { token(e, "acme", "a\x07b") }},
+		{action: lkgate.ActionTokenMint, outcome: lkgate.OutcomeFailed, reason: unavailable, naming: shared,
+			run: func(t *testing.T, e *auditEnv) { e.fake.SetError("ListRooms", down); token(e, "acme", "standup") }},
+		{action: lkgate.ActionParticipantRemove, outcome: lkgate.OutcomeSuccess, naming: scoped,
+			run: func(t *testing.T, e *auditEnv) { _ = e.m.RemoveParticipant(e.ctx, "acme", "standup", "bob") }},
+		{action: lkgate.ActionParticipantRemove, outcome: lkgate.OutcomeRefused, reason: notFound, naming: shared,
+			run: func(t *testing.T, e *auditEnv) { _ = e.m.RemoveParticipant(e.ctx, "acme", "standup", "nobody") }},
+		{action: lkgate.ActionParticipantRemove, outcome: lkgate.OutcomeFailed, reason: unavailable, naming: scoped,
+			run: func(t *testing.T, e *auditEnv) {
+				e.fake.SetError("RemoveParticipant", down)
+				_ = e.m.RemoveParticipant(e.ctx, "acme", "standup", "bob")
+			}},
+		{action: lkgate.ActionTrackMute, outcome: lkgate.OutcomeSuccess, naming: scoped,
+			run: func(t *testing.T, e *auditEnv) { mute(e, "bob") }},
+		{action: lkgate.ActionTrackMute, outcome: lkgate.OutcomeRefused, reason: notFound, naming: scoped,
+			run: func(t *testing.T, e *auditEnv) { mute(e, "nobody") }},
+		{action: lkgate.ActionTrackMute, outcome: lkgate.OutcomeFailed, reason: unavailable, naming: scoped,
+			run: func(t *testing.T, e *auditEnv) { e.fake.SetError("MutePublishedTrack", down); mute(e, "bob") }},
+		{action: lkgate.ActionPermissionsUpdate, outcome: lkgate.OutcomeSuccess, naming: scoped,
+			run: func(t *testing.T, e *auditEnv) { permissions(e, "bob") }},
+		{action: lkgate.ActionPermissionsUpdate, outcome: lkgate.OutcomeRefused, reason: invalid, naming: scoped,
+			run: func(t *testing.T, e *auditEnv) { permissions(e, "") }},
+		{action: lkgate.ActionPermissionsUpdate, outcome: lkgate.OutcomeFailed, reason: unavailable, naming: scoped,
+			run: func(t *testing.T, e *auditEnv) { e.fake.SetError("UpdateParticipant", down); permissions(e, "bob") }},
+		{action: lkgate.ActionSIPCall, outcome: lkgate.OutcomeSuccess, naming: scoped,
+			run: func(t *testing.T, e *auditEnv) { _, _ = e.m.Call(e.ctx, "acme", call("other", "+4930123456")) }},
+		{action: lkgate.ActionSIPCall, outcome: lkgate.OutcomeRefused, reason: limited, limit: lkgate.LimitMaxConcurrentSIPCalls, naming: scoped, limits: lkgate.Limits{MaxConcurrentSIPCalls: 1},
+			run: func(t *testing.T, e *auditEnv) { _, _ = e.m.Call(e.ctx, "acme", call("other", "+4930123456")) }},
+		{action: lkgate.ActionSIPCall, outcome: lkgate.OutcomeFailed, reason: unavailable, naming: scoped,
+			run: func(t *testing.T, e *auditEnv) {
+				e.fake.SetError("CreateSIPParticipant", down)
+				_, _ = e.m.Call(e.ctx, "acme", call("other", "+4930123456"))
+			}},
+		{action: lkgate.ActionSIPTransfer, outcome: lkgate.OutcomeSuccess, naming: scoped,
+			run: func(t *testing.T, e *auditEnv) { transfer(e, "+4930999999") }},
+		{action: lkgate.ActionSIPTransfer, outcome: lkgate.OutcomeRefused, reason: invalid, naming: scoped,
+			run: func(t *testing.T, e *auditEnv) { transfer(e, "030 999") }},
+		{action: lkgate.ActionSIPTransfer, outcome: lkgate.OutcomeFailed, reason: unavailable, naming: scoped,
+			run: func(t *testing.T, e *auditEnv) { e.fake.SetError("GetParticipant", down); transfer(e, "+4930999999") }},
+		{action: lkgate.ActionGuestInvite, outcome: lkgate.OutcomeSuccess, naming: scoped,
+			run: func(t *testing.T, e *auditEnv) { invite(e, 0) }},
+		{action: lkgate.ActionGuestInvite, outcome: lkgate.OutcomeRefused, reason: invalid, naming: scoped,
+			run: func(t *testing.T, e *auditEnv) { invite(e, -time.Second) }},
+		{action: lkgate.ActionGuestInvite, outcome: lkgate.OutcomeFailed, reason: unavailable, naming: shared,
+			run: func(t *testing.T, e *auditEnv) { e.fake.SetError("ListRooms", down); invite(e, 0) }},
+		{action: lkgate.ActionGuestWait, outcome: lkgate.OutcomeSuccess, naming: scoped,
+			run: func(t *testing.T, e *auditEnv) { e.waitingGuest(t) }},
+		{action: lkgate.ActionGuestWait, outcome: lkgate.OutcomeRefused, reason: limited, limit: lkgate.LimitGuestWaitRate, naming: scoped,
+			limits: lkgate.Limits{GuestWaitRate: lkgate.PerMinute(1, 1)},
+			run: func(t *testing.T, e *auditEnv) {
+				inv, err := e.m.Invite(e.ctx, "acme", lkgate.InviteRequest{Room: "standup", AllowAll: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := e.m.GuestRoomAuth(context.Background(), inv.Token, "Guest"); err != nil {
+					t.Fatal(err)
+				}
+				e.log.take()
+				_, _ = e.m.GuestRoomAuth(context.Background(), inv.Token, "Guest")
+			}},
+		{action: lkgate.ActionGuestWait, outcome: lkgate.OutcomeFailed, reason: unavailable, naming: scoped,
+			run: func(t *testing.T, e *auditEnv) {
+				inv, err := e.m.Invite(e.ctx, "acme", lkgate.InviteRequest{Room: "standup", AllowAll: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				e.log.take()
+				e.fake.SetError("ListRooms", down)
+				_, _ = e.m.GuestRoomAuth(context.Background(), inv.Token, "Guest")
+			}},
+		{action: lkgate.ActionGuestAdmit, outcome: lkgate.OutcomeSuccess, naming: scoped,
+			run: func(t *testing.T, e *auditEnv) {
+				g := e.waitingGuest(t)
+				e.log.take()
+				_ = e.m.Admit(e.ctx, "acme", "standup", g)
+			}},
+		{action: lkgate.ActionGuestAdmit, outcome: lkgate.OutcomeRefused, reason: notFound, naming: scoped,
+			run: func(t *testing.T, e *auditEnv) {
+				_ = e.m.Admit(e.ctx, "acme", "standup", lkgate.GuestIdentityPrefix+"nobody")
+			}},
+		{action: lkgate.ActionGuestAdmit, outcome: lkgate.OutcomeFailed, reason: unavailable, naming: scoped,
+			run: func(t *testing.T, e *auditEnv) {
+				g := e.waitingGuest(t)
+				e.log.take()
+				e.fake.SetError("UpdateParticipant", down)
+				_ = e.m.Admit(e.ctx, "acme", "standup", g)
+			}},
+		{action: lkgate.ActionGuestDeny, outcome: lkgate.OutcomeSuccess, naming: scoped,
+			run: func(t *testing.T, e *auditEnv) {
+				g := e.waitingGuest(t)
+				e.log.take()
+				_ = e.m.Deny(e.ctx, "acme", "standup", g)
+			}},
+		{action: lkgate.ActionGuestDeny, outcome: lkgate.OutcomeRefused, reason: invalid, naming: scoped,
+			run: func(t *testing.T, e *auditEnv) { _ = e.m.Deny(e.ctx, "acme", "standup", "bob") }},
+		{action: lkgate.ActionGuestDeny, outcome: lkgate.OutcomeFailed, reason: unavailable, naming: scoped,
+			run: func(t *testing.T, e *auditEnv) {
+				g := e.waitingGuest(t)
+				e.log.take()
+				e.fake.SetError("DeleteRoom", down)
+				_ = e.m.Deny(e.ctx, "acme", "standup", g)
+			}},
+		{action: lkgate.ActionGuardRemove, outcome: lkgate.OutcomeSuccess, naming: scoped, run: guard},
+		{action: lkgate.ActionGuardRemove, outcome: lkgate.OutcomeFailed, reason: unavailable, naming: scoped,
+			run: func(t *testing.T, e *auditEnv) { e.fake.SetError("RemoveParticipant", down); guard(t, e) }},
+	}
+	covered := map[string]map[string]bool{}
+	for _, tt := range tests {
+		if covered[tt.action] == nil {
+			covered[tt.action] = map[string]bool{}
+		}
+		covered[tt.action][tt.outcome] = true
+		t.Run(tt.action+"/"+tt.outcome+"/"+tt.reason, func(t *testing.T) {
+			e := newAuditEnv(t, tt.naming, tt.limits)
+			e.log.take()
+			tt.run(t, e)
+			var got []lkgate.AuditEvent
+			// The cleanup of an abandoned room runs in the background.
+			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+				e.log.mu.Lock()
+				got = got[:0]
+				for _, ev := range e.log.events {
+					if ev.Action == tt.action {
+						got = append(got, ev)
+					}
+				}
+				e.log.mu.Unlock()
+				if len(got) > 0 || time.Now().After(deadline) {
+					break
+				}
+			}
+			if len(got) != 1 {
+				t.Fatalf("%d %s events, want 1: %+v", len(got), tt.action, got)
+			}
+			if ev := got[0]; ev.Outcome != tt.outcome || ev.Reason != tt.reason || ev.Limit != tt.limit || ev.Details["reason"] != tt.why || ev.Tenant == "" || ev.Room == "" {
+				t.Errorf("event %+v, want outcome %q, reason %q, limit %q, details reason %q, with its tenant and room", ev, tt.outcome, tt.reason, tt.limit, tt.why)
+			}
+		})
+	}
+	// Every action appears with every outcome it can have.
+	for _, action := range []string{lkgate.ActionRoomClaim, lkgate.ActionRoomCreate, lkgate.ActionRoomDelete, lkgate.ActionTokenMint,
+		lkgate.ActionParticipantRemove, lkgate.ActionTrackMute, lkgate.ActionPermissionsUpdate, lkgate.ActionSIPCall, lkgate.ActionSIPTransfer,
+		lkgate.ActionGuestInvite, lkgate.ActionGuestWait, lkgate.ActionGuestAdmit, lkgate.ActionGuestDeny, lkgate.ActionGuardRemove} {
+		for _, outcome := range []string{lkgate.OutcomeSuccess, lkgate.OutcomeRefused, lkgate.OutcomeFailed} {
+			ownAction := action == lkgate.ActionRoomDelete || action == lkgate.ActionGuardRemove
+			if !covered[action][outcome] && !(ownAction && outcome == lkgate.OutcomeRefused) {
+				t.Errorf("no case for %s %s", action, outcome)
+			}
+		}
 	}
 }

@@ -55,10 +55,17 @@
 // LiveKit round trips per operation, under ScopedNames: token 0; list
 // rooms 1 (unfiltered: LiveKit cannot filter by prefix); room details 2;
 // remove 1; mute and permissions 2 (a look-up first, since LiveKit stalls
-// 3 s on an unknown participant); transfer 2; call 2. SharedNames adds one
-// ListRooms by name to each (the ownership check), three calls to claim a
-// new name, and a lease store round trip per token. Concurrent identical
-// preparations of a room share one run.
+// 3 s on an unknown participant); transfer 2; call 2 (CreateRoom,
+// CreateSIPParticipant), 3 into a new room (its owner written once).
+// SharedNames adds one ListRooms by name, the ownership check, to token,
+// remove, mute, permissions and transfer (list rooms, room details and a
+// call into an owned room cost the same), three calls to claim a new name
+// (a call into a new room costs 4), and a lease store round trip per
+// token. Invalid input costs no call, nor does a refusal by a rate or a
+// policy; a refusal by MaxRooms costs two ListRooms (the look-up and the
+// count), and one by MaxConcurrentSIPCalls one ListParticipants per room
+// holding a call slot taken over three minutes ago (see ReleaseCall).
+// Concurrent identical preparations of a room share one run.
 //
 // # Tokens
 //
@@ -71,11 +78,13 @@
 //
 // # Rooms and participants
 //
-// ListRooms, Room, RemoveParticipant, MuteTrack and UpdatePermissions all
-// pass one gate that answers ErrNotFound alike for a room that does not
-// exist and one of another tenant. MuteTrack and UpdatePermissions look
-// the participant up first, answering an unknown one at once where
-// LiveKit stalls.
+// ListRooms lists only the tenant's rooms. Room, RemoveParticipant,
+// MuteTrack, UpdatePermissions, TransferCall, Admit, Deny and
+// WaitingGuests all pass one gate that answers ErrNotFound alike for a
+// room that does not exist and one of another tenant, and every one
+// validates all its input before its first LiveKit call. MuteTrack and
+// UpdatePermissions look the participant up first, answering an unknown
+// one at once where LiveKit stalls.
 //
 // # The join guard
 //
@@ -145,8 +154,13 @@
 // for what the far end of a call answered, ErrBusy,
 // ErrDeclined, ErrNoAnswer, ErrCallFailed, ErrTransferRefused or
 // ErrTransferFailed (with Error.SIPStatus when LiveKit reports it).
-// LiveKit's twirp and gRPC errors are converted at the boundary, and tokens
-// found in their messages are redacted.
+// LiveKit's twirp and gRPC errors are converted at the boundary, and
+// anything secret-shaped in their messages (tokens, name=value secrets,
+// Bearer credentials, URL passwords; see Redact) is redacted. Store, lock,
+// policy and LiveKit failures are logged through Manager.Redact, which
+// also removes the Manager's API secret and invite keys, and aggregated:
+// the first of a kind at once, then at most one line per 10 s per kind
+// with the count of the others.
 //
 // # Limits and audit
 //

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"regexp"
 	"strings"
 	"time"
 
@@ -96,7 +95,9 @@ type Error struct {
 	// Limit names the exhausted limit (such as LimitTokenRate) for
 	// ErrLimited.
 	Limit string
-	// RetryAfter is when an ErrLimited operation may succeed again, in
+	// RetryAfter is when an ErrLimited operation may succeed again, or,
+	// for ErrUnavailable while lkgate has stopped calling an unreachable
+	// LiveKit (Config.BreakerFailures), when it calls LiveKit again: in
 	// whole seconds, at least one.
 	RetryAfter time.Duration
 	// Msg is a human-readable explanation, safe to show to callers.
@@ -149,20 +150,14 @@ func withContext(err error, op, room string) error {
 	return &c
 }
 
-// jwtPattern matches anything shaped like a JWT (or a JWE's first parts):
-// LiveKit echoes the full token in some error messages.
-var jwtPattern = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*)*`)
-
-// Redact replaces every JWT-looking substring of s with "[REDACTED]".
-func Redact(s string) string {
-	return jwtPattern.ReplaceAllString(s, "[REDACTED]")
-}
-
 // fromLiveKit converts an error from the LiveKit SDK into an *Error.
 // It never keeps the original error: its text may carry tokens.
 func fromLiveKit(op, room string, err error) error {
 	if err == nil {
 		return nil
+	}
+	if own := (*Error)(nil); errors.As(err, &own) {
+		return withContext(own, op, room) // the breaker's refusal
 	}
 	e := &Error{Op: op, Room: room}
 	if st := lksdk.SIPStatusFrom(err); st != nil {

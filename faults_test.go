@@ -20,7 +20,7 @@ import (
 // faultConfig enables guests and SIP, so that every operation can be tried.
 func faultConfig(url string, naming faultNaming) lkgate.Config {
 	return lkgate.Config{
-		URL: url, APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret, EnsureTimeout: time.Second,
+		URL: url, APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret, RequestTimeout: time.Second,
 		RoomNames: naming.naming, PrecreateRooms: naming.precreate,
 		Guests: lkgate.GuestConfig{Keys: []lkgate.InviteKey{{ID: "k1", Key: bytes.Repeat([]byte{7}, lkgate.InviteKeyBytes)}}, InviteBaseURL: "https://app.example"},
 		SIP:    lkgate.SIPConfig{Trunks: lkgate.StaticTrunk("ST_fault")},
@@ -156,8 +156,9 @@ func TestFaultsGiveClearErrorsWithinTheDeadline(t *testing.T) {
 }
 
 // testFault runs operation name against a LiveKit in trouble (the slow fake
-// when url is nil), and wants it to fail with want within the caller's
-// deadline, or to succeed if it needs no LiveKit call.
+// when url is nil), with no deadline of the caller's, and wants it to fail
+// with want within Config.RequestTimeout, or to succeed if it needs no
+// LiveKit call.
 func testFault(t *testing.T, naming faultNaming, url func(t *testing.T) string, name string, want error) {
 	fake := lkgatetest.NewServer(t)
 	setup, _ := newManagerOn(t, fake, faultConfig(fake.URL(), naming))
@@ -172,41 +173,65 @@ func testFault(t *testing.T, naming faultNaming, url func(t *testing.T) string, 
 		lk = url(t)
 	} else {
 		for _, method := range []string{"ListRooms", "CreateRoom", "UpdateRoomMetadata", "GetParticipant", "RemoveParticipant", "MutePublishedTrack", "UpdateParticipant", "ListParticipants", "CreateSIPParticipant", "TransferSIPParticipant"} {
-			fake.SetDelay(method, 500*time.Millisecond)
+			fake.SetDelay(method, faultDelay)
 		}
 	}
-	m, err := lkgate.New(faultConfig(lk, naming))
+	cfg := faultConfig(lk, naming)
+	cfg.RequestTimeout = faultDeadline
+	m, err := lkgate.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	const deadline = 100 * time.Millisecond
-	ctx, cancel := context.WithTimeout(context.Background(), deadline)
-	defer cancel()
 	start := time.Now()
-	err = op(ctx, m)
+	err = op(context.Background(), m)
 	if naming.offline[name] {
 		want = nil
 	}
 	if !errors.Is(err, want) || (want == nil && err != nil) {
 		t.Fatalf("got %v, want %v", err, want)
 	}
-	if elapsed := time.Since(start); elapsed > deadline+time.Second {
-		t.Errorf("returned after %s, past the caller's %s deadline", elapsed, deadline)
+	if elapsed := time.Since(start); elapsed > faultDeadline+faultSlack {
+		t.Errorf("returned after %s, past the %s deadline (Config.RequestTimeout) and %s of slack", elapsed, faultDeadline, faultSlack)
 	}
 }
 
+const (
+	// faultDeadline is Config.RequestTimeout in the fault tests, and
+	// faultSlack how late past it an answer may come (scheduling under
+	// -race). The slow fake holds every call for faultDelay, longer than
+	// both: an operation that ignored the deadline, or granted each of its
+	// calls one, would answer after it.
+	faultDeadline = 200 * time.Millisecond
+	faultSlack    = 250 * time.Millisecond
+	faultDelay    = time.Second
+)
+
 // A claim that fails halfway leaves nothing that breaks the next request,
-// even under DenyUnowned: the room lkgate created is deleted again.
+// even under DenyUnowned: the room lkgate created is deleted again, in the
+// background, so that the client has its answer without waiting for the
+// delete (here slower than the whole request deadline).
 func TestFailedClaimLeavesNoOwnerlessRoom(t *testing.T) {
-	m, fake := newManager(t, lkgate.Config{RoomNames: lkgate.SharedNames, UnownedRooms: lkgate.DenyUnowned})
+	const deadline = 500 * time.Millisecond
+	m, fake := newManager(t, lkgate.Config{RoomNames: lkgate.SharedNames, UnownedRooms: lkgate.DenyUnowned, RequestTimeout: deadline})
 	fake.SetError("UpdateRoomMetadata", twirp.NewError(twirp.Unavailable, "flaky"))
+	fake.SetDelay("DeleteRoom", 2*deadline)
+	start := time.Now()
 	if err := token(m, "acme", "r"); !errors.Is(err, lkgate.ErrUnavailable) {
-		t.Fatalf("claim with LiveKit failing = %v", err)
+		t.Fatalf("claim with LiveKit failing = %v after %s", err, time.Since(start))
 	}
-	if _, ok := fake.Room("r"); ok {
-		t.Error("the room created for the failed claim was left behind")
+	if elapsed := time.Since(start); elapsed > deadline {
+		t.Errorf("the failed claim answered after %s: it waited for the cleanup", elapsed)
 	}
+	for wait := time.Now().Add(5 * deadline); ; time.Sleep(10 * time.Millisecond) {
+		if _, ok := fake.Room("r"); !ok {
+			break
+		}
+		if time.Now().After(wait) {
+			t.Fatal("the room created for the failed claim was left behind")
+		}
+	}
+	fake.SetDelay("DeleteRoom", 0)
 	fake.SetError("UpdateRoomMetadata", nil)
 	if err := token(m, "acme", "r"); err != nil {
 		t.Fatalf("next request after the failure: %v", err)

@@ -53,6 +53,8 @@ func (m *Manager) VerifyWebhook(r *http.Request) (*livekit.WebhookEvent, error) 
 // else from the room read again (one call), so a stale event never removes
 // anyone by mistake. Removal costs one more.
 func (m *Manager) GuardJoin(ctx context.Context, ev *livekit.WebhookEvent) (removed bool, err error) {
+	ctx, cancel := m.withDeadline(ctx)
+	defer cancel()
 	p, room := ev.GetParticipant(), ev.GetRoom()
 	if ev.GetEvent() != webhook.EventParticipantJoined || p == nil || room == nil {
 		return false, nil
@@ -73,11 +75,14 @@ func (m *Manager) GuardJoin(ctx context.Context, ev *livekit.WebhookEvent) (remo
 		return false, err
 	}
 	_, err = m.rooms.RemoveParticipant(ctx, &livekit.RoomParticipantIdentity{Room: room.GetName(), Identity: p.GetIdentity()})
-	if err = fromLiveKit("guard join", name, err); err != nil && !errors.Is(err, ErrNotFound) {
-		return false, err
+	if err = fromLiveKit("guard join", name, err); errors.Is(err, ErrNotFound) {
+		err = nil // gone already
 	}
 	m.audit(ctx, AuditEvent{Tenant: owner, Subject: "lkgate", Action: ActionGuardRemove, Room: name, Target: p.GetIdentity(),
-		Details: map[string]string{"participant_tenant": tenant}}, nil)
+		Details: map[string]string{"participant_tenant": tenant}}, err)
+	if err != nil {
+		return false, err
+	}
 	m.log.WarnContext(ctx, "join guard removed a participant", "room", name, "identity", p.GetIdentity(),
 		"participant_tenant", tenant, "attributed", attributed, "owner", owner)
 	return true, nil

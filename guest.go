@@ -124,6 +124,8 @@ func (m *Manager) GuestRoomAuth(ctx context.Context, inviteToken, guestName stri
 }
 
 func (m *Manager) guestRoomAuth(ctx context.Context, inviteToken, guestName string) (*GuestSession, *sealed, error) {
+	ctx, cancel := m.withDeadline(ctx)
+	defer cancel()
 	const op = "guest room-auth"
 	if m.guests == nil {
 		return nil, nil, withContext(errGuestsOff, op, "")
@@ -137,20 +139,21 @@ func (m *Manager) guestRoomAuth(ctx context.Context, inviteToken, guestName stri
 	if err != nil {
 		return nil, nil, withContext(err, op, "")
 	}
-	limits, err := m.limitsOf(ctx, inv.Org)
-	if err != nil {
-		return nil, inv, withContext(err, op, inv.Room)
-	}
-	if err := m.allow(ctx, inv.Org, LimitGuestWaitRate, limits.guestWaitRate()); err != nil {
-		return nil, inv, withContext(err, op, inv.Room)
-	}
 	if inv.Org == "" && !m.cfg.AllowUnauthenticated {
 		// An invite made in unauthenticated mode is worthless once the
 		// host turns that mode off.
 		return nil, inv, withContext(invalidArg("InviteToken", "is not a valid invite"), op, "")
 	}
+	// Checked before the rate, so that a refused invite does not use it up.
 	ref, err := m.resolve(inv.Org, inv.Room)
 	if err != nil {
+		return nil, inv, withContext(err, op, inv.Room)
+	}
+	limits, err := m.limitsOf(ctx, inv.Org)
+	if err != nil {
+		return nil, inv, withContext(err, op, inv.Room)
+	}
+	if err := m.allow(ctx, inv.Org, LimitGuestWaitRate, limits.guestWaitRate()); err != nil {
 		return nil, inv, withContext(err, op, inv.Room)
 	}
 	if m.cfg.RoomNames == SharedNames {
@@ -232,6 +235,8 @@ func (m *Manager) Deny(ctx context.Context, tenant, room, guestIdentity string) 
 
 // decide admits (admit) or denies the guest; see Admit and Deny.
 func (m *Manager) decide(ctx context.Context, tenant, room, guestIdentity string, admit bool) error {
+	ctx, cancel := m.withDeadline(ctx)
+	defer cancel()
 	op := "guest deny"
 	if admit {
 		op = "guest admit"

@@ -9,6 +9,7 @@ import (
 	"encoding/base32"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"slices"
 	"strings"
@@ -43,10 +44,24 @@ type InviteKey struct {
 }
 
 // String describes the key without its bytes.
-func (k InviteKey) String() string { return fmt.Sprintf("lkgate.InviteKey{ID: %q}", k.ID) }
+func (k InviteKey) String() string {
+	return fmt.Sprintf("lkgate.InviteKey{ID: %q, Key: [REDACTED]}", k.ID)
+}
 
 // GoString is String, so that %#v does not print the key either.
 func (k InviteKey) GoString() string { return k.String() }
+
+// Format prints String for every verb, so that none (%x, %d...) reaches
+// the key's bytes.
+func (k InviteKey) Format(f fmt.State, verb rune) { formatRedacted(f, verb, k.String()) }
+
+// LogValue logs the key's ID only.
+func (k InviteKey) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("id", k.ID), slog.String("key", "[REDACTED]"))
+}
+
+// MarshalJSON encodes the key's ID only, as LogValue logs it.
+func (k InviteKey) MarshalJSON() ([]byte, error) { return marshalLogValue(k.LogValue()) }
 
 // GuestConfig configures guest invites. Its zero value turns guests off.
 type GuestConfig struct {
@@ -261,10 +276,28 @@ type Invite struct {
 	ExpiresAt time.Time
 }
 
-// String describes the invite without its token.
-func (i *Invite) String() string {
-	return fmt.Sprintf("lkgate.Invite{ExpiresAt: %s}", i.ExpiresAt.Format(time.RFC3339))
+// String describes the invite without its URL and token, which are the
+// guest's credential. It and the methods below have value receivers, so
+// that an Invite prints without them by value or by pointer, alone or
+// inside another value.
+func (i Invite) String() string {
+	return fmt.Sprintf("lkgate.Invite{URL: [REDACTED], Token: [REDACTED], ExpiresAt: %s}", i.ExpiresAt.Format(time.RFC3339))
 }
+
+// GoString is String, so that %#v does not print the token either.
+func (i Invite) GoString() string { return i.String() }
+
+// Format prints String for every verb, so that none reaches the token.
+func (i Invite) Format(f fmt.State, verb rune) { formatRedacted(f, verb, i.String()) }
+
+// LogValue logs the invite without its URL and token.
+func (i Invite) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("url", "[REDACTED]"), slog.String("token", "[REDACTED]"), slog.Time("expires_at", i.ExpiresAt))
+}
+
+// MarshalJSON encodes the invite without its URL and token, as LogValue
+// logs it. To hand the invite to its guest, encode i.URL itself.
+func (i Invite) MarshalJSON() ([]byte, error) { return marshalLogValue(i.LogValue()) }
 
 // Invite creates a guest invite for req.Room on behalf of the caller's
 // subject (WithSubject), who alone may admit the guest unless req names
@@ -289,6 +322,8 @@ func (m *Manager) Invite(ctx context.Context, tenant string, req InviteRequest) 
 }
 
 func (m *Manager) invite(ctx context.Context, tenant string, req InviteRequest) (*Invite, error) {
+	ctx, cancel := m.withDeadline(ctx)
+	defer cancel()
 	const op = "guest invite"
 	if m.guests == nil {
 		return nil, withContext(errGuestsOff, op, "")

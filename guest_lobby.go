@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -35,6 +36,8 @@ type WaitingGuest struct {
 // Errors: ErrNotConfigured; ErrNotFound, under SharedNames, for a missing
 // or foreign room.
 func (m *Manager) WaitingGuests(ctx context.Context, tenant, room string) ([]WaitingGuest, error) {
+	ctx, cancel := m.withDeadline(ctx)
+	defer cancel()
 	const op = "guest waiting list"
 	if m.guests == nil {
 		return nil, withContext(errGuestsOff, op, "")
@@ -167,22 +170,27 @@ var lobbyOptions = RoomOptions{EmptyTimeout: lobbyEmptyTimeout, DepartureTimeout
 // DeleteRoom each): their guests would otherwise hold their places for as
 // long as they stay connected.
 func (m *Manager) openLobby(ctx context.Context, main, lobby roomRef, perRoom, perTenant int) error {
-	ctx, cancel := context.WithTimeout(ctx, m.cfg.EnsureTimeout)
-	defer cancel()
 	return m.withCount(ctx, main, func(c roomCount) error {
 		for _, s := range c.stale {
-			if _, err := m.rooms.DeleteRoom(ctx, &livekit.DeleteRoomRequest{Room: s.lk}); err != nil {
-				if err := fromLiveKit("close lobby", main.name, err); !errors.Is(err, ErrNotFound) {
-					// Still open, so still counted: the caps hold.
-					m.log.WarnContext(ctx, "could not close the lobby of an expired guest", "lobby", s.lk, "error", err.Error())
-					if s.ofTenant {
-						c.lobbies++
-					}
-					if s.ofRoom {
-						c.roomLobbies++
-					}
+			_, err := m.rooms.DeleteRoom(ctx, &livekit.DeleteRoomRequest{Room: s.lk})
+			if err = fromLiveKit("close lobby", main.name, err); errors.Is(err, ErrNotFound) {
+				err = nil // closed already
+			}
+			if err != nil {
+				// Still open, so still counted: the caps hold.
+				m.logFailure(ctx, slog.LevelWarn, "could not close the lobby of an expired guest", err, slog.String("lobby", s.lk))
+				if s.ofTenant {
+					c.lobbies++
+				}
+				if s.ofRoom {
+					c.roomLobbies++
 				}
 			}
+			name := s.lk // as the tenant knows it
+			if _, scopedName, ok := ParseScopedRoomName(s.lk); ok {
+				name = scopedName
+			}
+			m.audit(ctx, AuditEvent{Tenant: main.tenant, Action: ActionRoomDelete, Room: name, Details: map[string]string{"reason": "expired_lobby"}}, err)
 		}
 		switch {
 		case perRoom > 0 && c.roomLobbies >= perRoom:

@@ -135,8 +135,8 @@ func FuzzMetadataWithOwner(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, metadata, tenant string) {
 		out, err := metadataWithOwner(metadata, tenant)
-		if err != nil {
-			return
+		if err != nil || validateText("tenant", tenant, MaxTenantBytes) != nil {
+			return // every caller passes a validated tenant
 		}
 		if owner, state := ownerOf(out); tenant != "" && (state != owned || owner != tenant) {
 			t.Fatalf("ownerOf(metadataWithOwner(%q, %q)) = %q, %v", metadata, tenant, owner, state)

@@ -2,6 +2,7 @@ package lkgate
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -99,8 +100,7 @@ func (m *Manager) lease(ctx context.Context, ref roomRef, until time.Time) error
 	}
 	holder, err := m.leases.store.Lease(ctx, ref.lk, ref.tenant, until, m.leases.liveAfter(m.now()))
 	if err != nil {
-		m.log.ErrorContext(ctx, "lease store failed", "room", ref.name, "error", err.Error())
-		return &Error{Kind: ErrUnavailable, Msg: "the lease store is unavailable"}
+		return m.storeFailed(ctx, "lease store", err, slog.String("room", ref.name))
 	}
 	if holder != "" {
 		return errOtherOwner
@@ -123,7 +123,7 @@ func (m *Manager) startSweeper() {
 		defer tick.Stop()
 		for {
 			if err := m.SweepLeases(ctx); err != nil && ctx.Err() == nil {
-				m.log.WarnContext(ctx, "lease sweep failed; shared names other tenants used recently stay refused until one succeeds", "error", err.Error())
+				m.logFailure(ctx, slog.LevelWarn, "lease sweep failed; shared names other tenants used recently stay refused until one succeeds", err)
 			}
 			select {
 			case <-ctx.Done():
@@ -149,11 +149,11 @@ func (m *Manager) SweepLeases(ctx context.Context) error {
 	until := start.Add(leaseWindow + l.staleAfter())
 	prev, err := l.store.LastSweep(ctx)
 	if err != nil {
-		return &Error{Kind: ErrUnavailable, Op: "sweep leases", Msg: "the lease store is unavailable: " + err.Error()}
+		return withContext(m.storeFailed(ctx, "lease store", err), "sweep leases", "")
 	}
 	if start.Sub(prev) > l.staleAfter() {
 		if err := l.store.RenewAfter(ctx, prev, until); err != nil {
-			return &Error{Kind: ErrUnavailable, Op: "sweep leases", Msg: "the lease store is unavailable: " + err.Error()}
+			return withContext(m.storeFailed(ctx, "lease store", err), "sweep leases", "")
 		}
 	}
 	res, err := m.rooms.ListRooms(ctx, &livekit.ListRoomsRequest{})
@@ -169,10 +169,10 @@ func (m *Manager) SweepLeases(ctx context.Context) error {
 		rooms[r.GetName()] = owner
 	}
 	if err := l.store.Renew(ctx, rooms, until); err != nil {
-		return &Error{Kind: ErrUnavailable, Op: "sweep leases", Msg: "the lease store is unavailable: " + err.Error()}
+		return withContext(m.storeFailed(ctx, "lease store", err), "sweep leases", "")
 	}
 	if err := l.store.SetLastSweep(ctx, start); err != nil {
-		return &Error{Kind: ErrUnavailable, Op: "sweep leases", Msg: "the lease store is unavailable: " + err.Error()}
+		return withContext(m.storeFailed(ctx, "lease store", err), "sweep leases", "")
 	}
 	l.mu.Lock()
 	l.lastSweep = later(l.lastSweep, start)

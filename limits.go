@@ -3,6 +3,7 @@ package lkgate
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"maps"
 	"sync"
 	"time"
@@ -228,7 +229,7 @@ func (m *Manager) limitsOf(ctx context.Context, tenant string) (Limits, error) {
 	if f := m.cfg.Limits.Tenant; f != nil {
 		if l, ok := f(tenant); ok {
 			if err := l.validate("Limits.Tenant"); err != nil {
-				m.log.ErrorContext(ctx, "invalid per-tenant limits", "tenant", tenant, "error", err.Error())
+				m.logFailure(ctx, slog.LevelError, "invalid per-tenant limits", err, slog.String("tenant", tenant))
 				return Limits{}, &Error{Kind: ErrNotConfigured, Msg: "the tenant's limits are misconfigured"}
 			}
 			return l, nil
@@ -264,8 +265,7 @@ func (m *Manager) allow(ctx context.Context, tenant, limit string, r Rate) error
 }
 
 func (m *Manager) limitStoreError(ctx context.Context, limit string, err error) error {
-	m.log.ErrorContext(ctx, "limit store failed", "limit", limit, "error", err.Error())
-	return &Error{Kind: ErrUnavailable, Msg: "the limit store is unavailable"}
+	return m.storeFailed(ctx, "limit store", err, slog.String("limit", limit))
 }
 
 func limited(limit string, retryAfter time.Duration, format string, args ...any) *Error {

@@ -1,9 +1,12 @@
 package lkgate_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -46,27 +49,47 @@ func testRoomQuota(t *testing.T, naming lkgate.RoomNaming) {
 			return lkgate.Limits{MaxRooms: 3}, tenant == "globex"
 		},
 	}})
+	// What each outcome costs, call by call: the README's cost table.
+	calls := func() map[string]int {
+		got := map[string]int{}
+		for _, method := range []string{"ListRooms", "CreateRoom", "UpdateRoomMetadata", "DeleteRoom", "ListParticipants"} {
+			if n := fake.Calls(method); n > 0 {
+				got[method] = n
+			}
+		}
+		if n := fake.TotalCalls(); n != got["ListRooms"]+got["CreateRoom"]+got["UpdateRoomMetadata"]+got["DeleteRoom"]+got["ListParticipants"] {
+			t.Errorf("calls besides %v: %d in all", got, n)
+		}
+		fake.ResetCalls()
+		return got
+	}
+	// A new room: the look-up by name, the count (unfiltered), CreateRoom,
+	// writing the owner, and the settle read that the list shows it.
+	newRoom := map[string]int{"ListRooms": 3, "CreateRoom": 1, "UpdateRoomMetadata": 1}
 	for _, room := range []string{"a1", "a2"} {
 		if err := tokenFor(m, "acme", room); err != nil {
 			t.Fatal(err)
 		}
+		if diff := cmp.Diff(newRoom, calls()); diff != "" {
+			t.Errorf("new room %s under the quota, LiveKit calls (-want +got):\n%s", room, diff)
+		}
 	}
-	fake.ResetCalls()
+	// A refusal costs the look-up and the count: two ListRooms, nothing
+	// created.
 	wantLimited(t, tokenFor(m, "acme", "a3"), lkgate.LimitMaxRooms)
+	if diff := cmp.Diff(map[string]int{"ListRooms": 2}, calls()); diff != "" {
+		t.Errorf("a refusal by max_rooms, LiveKit calls (-want +got):\n%s", diff)
+	}
 	if _, ok := fake.Room(lkName(t, m, "acme", "a3")); ok {
 		t.Error("a refused request created its room")
 	}
-	if got := fake.Calls("CreateRoom") + fake.Calls("UpdateRoomMetadata"); got != 0 {
-		t.Errorf("a refused request made %d create/claim calls", got)
-	}
 
 	// Owned rooms stay reachable at the quota, in one LiveKit call.
-	fake.ResetCalls()
 	if err := tokenFor(m, "acme", "a1"); err != nil {
 		t.Fatal(err)
 	}
-	if got := fake.TotalCalls(); got != 1 {
-		t.Errorf("token for an owned room at the quota: %d LiveKit calls, want 1", got)
+	if diff := cmp.Diff(map[string]int{"ListRooms": 1}, calls()); diff != "" {
+		t.Errorf("token for an owned room at the quota, LiveKit calls (-want +got):\n%s", diff)
 	}
 
 	// Another tenant is not affected, and its own limit applies.
@@ -83,6 +106,70 @@ func testRoomQuota(t *testing.T, naming lkgate.RoomNaming) {
 	}
 	if err := tokenFor(m, "acme", "a3"); err != nil {
 		t.Fatalf("after a room closed: %v", err)
+	}
+}
+
+// The room quota holds while LiveKit's room list trails its writes. Two
+// replicas share a Locker: the first holds the tenant's quota lock until the
+// list shows its new room, so the second, counting after it, refuses a
+// room past the quota. When the list trails longer than the first may
+// wait (half of RequestTimeout), the first counts its unlisted room itself,
+// and its own next request past the quota is refused too.
+func TestRoomQuotaHoldsWhileTheListTrails(t *testing.T) {
+	forEachNaming(t, testRoomQuotaHoldsWhileTheListTrails)
+}
+
+func testRoomQuotaHoldsWhileTheListTrails(t *testing.T, naming lkgate.RoomNaming) {
+	fake := lkgatetest.NewServer(t)
+	var logs lockedBuffer
+	cfg := lkgate.Config{RoomNames: naming, Locker: lkgate.NewLocalLocker(), RequestTimeout: 2 * time.Second,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		Limits: lkgate.LimitConfig{Default: lkgate.Limits{MaxRooms: 1}}}
+	if naming == lkgate.SharedNames {
+		cfg.Leases = lkgate.NewMemoryLeaseStore(nil)
+	}
+	m1, _ := newManagerOn(t, fake, cfg)
+	m2, _ := newManagerOn(t, fake, cfg)
+
+	// The list trails by 300 ms, within the 1 s the first replica waits.
+	fake.SetListLag(300 * time.Millisecond)
+	first := make(chan error, 1)
+	go func() { first <- tokenFor(m1, "acme", "a1") }()
+	// The second replica asks once the first holds the lock and has created
+	// its room, which the list does not show yet.
+	for deadline := time.Now().Add(5 * time.Second); fake.Calls("CreateRoom") == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the first replica created no room")
+		}
+	}
+	wantLimited(t, tokenFor(m2, "acme", "a2"), lkgate.LimitMaxRooms)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), "did not show") {
+		t.Errorf("a list trailing within the wait was not waited for: %s", logs.String())
+	}
+
+	// The list trails by 10 s, past the wait: the first replica counts its
+	// room itself.
+	if _, err := adminClient(fake).DeleteRoom(context.Background(), &livekit.DeleteRoomRequest{Room: lkName(t, m1, "acme", "a1")}); err != nil {
+		t.Fatal(err)
+	}
+	fake.SetListLag(10 * time.Second)
+	if err := tokenFor(m1, "acme", "b1"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "did not show") {
+		t.Errorf("giving up on the list was not logged: %s", logs.String())
+	}
+	wantLimited(t, tokenFor(m1, "acme", "b2"), lkgate.LimitMaxRooms)
+	if _, ok := fake.Room(lkName(t, m1, "acme", "b2")); ok {
+		t.Error("a room past the quota was created")
+	}
+	// The room the list does not show is still the tenant's: a token for it
+	// is no new room.
+	if err := tokenFor(m1, "acme", "b1"); err != nil {
+		t.Errorf("a token for the unlisted room: %v", err)
 	}
 }
 
@@ -228,6 +315,24 @@ func TestInviteRate(t *testing.T) {
 
 func mustFail[T any](_ T, err error) error { return err }
 
+// lockedBuffer is a bytes.Buffer safe for a Manager's concurrent logging.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 func newLimitedSIPEnv(t *testing.T, naming lkgate.RoomNaming, limits lkgate.Limits) (*sipEnv, *lkgatetest.Clock, lkgate.LimitStore) {
 	t.Helper()
 	clock := lkgatetest.NewClock(fixedNow)
@@ -268,9 +373,14 @@ func testConcurrentSIPCalls(t *testing.T, naming lkgate.RoomNaming) {
 		}
 	}
 	dialed := len(e.fake.Dialed())
+	e.fake.ResetCalls()
 	wantLimited(t, mustFail(e.m.Call(ctx, "acme", callAs("p3"))), lkgate.LimitMaxConcurrentSIPCalls)
 	if len(e.fake.Dialed()) != dialed {
 		t.Error("a refused call was dialed")
+	}
+	// No slot has settled (3 minutes): nothing to reconcile, no call.
+	if n := e.fake.TotalCalls(); n != 0 {
+		t.Errorf("a refusal with no settled slot made %d LiveKit calls, want 0", n)
 	}
 	if _, err := e.m.Call(ctx, "globex", lkgate.CallRequest{Room: "g", Identity: "p1", To: "+4930123456"}); err != nil {
 		t.Errorf("another tenant was limited: %v", err)
@@ -297,7 +407,13 @@ func testConcurrentSIPCalls(t *testing.T, naming lkgate.RoomNaming) {
 	if _, err := e.m.Call(ctx, "acme", callAs("p4")); err != nil {
 		t.Fatalf("a slot of an ended call was not reconciled: %v", err)
 	}
+	// p3's slot has settled and its call is live: the refusal costs the
+	// reconcile, one ListParticipants for p3's room, and nothing else.
+	e.fake.ResetCalls()
 	wantLimited(t, mustFail(e.m.Call(ctx, "acme", callAs("p5"))), lkgate.LimitMaxConcurrentSIPCalls)
+	if n, lp := e.fake.TotalCalls(), e.fake.Calls("ListParticipants"); n != 1 || lp != 1 {
+		t.Errorf("a refusal with a settled slot made %d LiveKit calls (%d ListParticipants), want 1 ListParticipants", n, lp)
+	}
 }
 
 // A call that fails, or that the rate refuses, holds no slot.
@@ -514,27 +630,6 @@ func TestLimitConfigValidation(t *testing.T) {
 	}}})
 	if err := tokenFor(m, "acme", "r"); !errors.Is(err, lkgate.ErrNotConfigured) {
 		t.Errorf("err = %v, want ErrNotConfigured", err)
-	}
-}
-
-type failingStore struct{ lkgate.LimitStore }
-
-func (failingStore) Allow(context.Context, string, lkgate.Rate) (bool, time.Duration, error) {
-	return false, 0, errors.New("store down: secret=hunter2")
-}
-
-// A failing store fails the operation closed, without leaking its error.
-func TestLimitStoreFailure(t *testing.T) {
-	m, fake := newManager(t, lkgate.Config{Limits: lkgate.LimitConfig{
-		Default: lkgate.Limits{TokenRate: lkgate.PerSecond(10, 10)},
-		Store:   failingStore{},
-	}})
-	err := tokenFor(m, "acme", "r")
-	if !errors.Is(err, lkgate.ErrUnavailable) || fake.TotalCalls() != 0 {
-		t.Fatalf("err = %v after %d calls, want ErrUnavailable before any", err, fake.TotalCalls())
-	}
-	if got := err.Error(); got != "lkgate: token: room \"r\": the limit store is unavailable" {
-		t.Errorf("error text %q", got)
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/lkgate/lkgate/internal/faillog"
 )
 
 // RoomService is the part of LiveKit's RoomService that lkgate calls.
@@ -33,9 +35,16 @@ var _ RoomService = (*lksdk.RoomServiceClient)(nil)
 
 // Defaults and limits applied by New.
 const (
-	DefaultTokenTTL      = 10 * time.Minute
-	DefaultMaxTokenTTL   = time.Hour
-	DefaultEnsureTimeout = 10 * time.Second
+	DefaultTokenTTL    = 10 * time.Minute
+	DefaultMaxTokenTTL = time.Hour
+	// DefaultRequestTimeout is Config.RequestTimeout's default: below the
+	// 15 to 30 s after which browsers' and proxies' own timeouts end a
+	// request, so that a slow LiveKit is answered with lkgate's 504.
+	DefaultRequestTimeout = 10 * time.Second
+	// DefaultBreakerFailures is Config.BreakerFailures's default.
+	DefaultBreakerFailures = 5
+	// DefaultBreakerOpenFor is Config.BreakerOpenFor's default.
+	DefaultBreakerOpenFor = 2 * time.Second
 	// MinSecretLength is the shortest API secret accepted: LiveKit itself
 	// warns about shorter ones, and HS256 wants at least 32 bytes of key.
 	MinSecretLength = 32
@@ -60,8 +69,11 @@ type Config struct {
 	// PublicURL is the address handed to clients with their tokens. Empty
 	// means URL with http(s) turned into ws(s).
 	PublicURL string
-	// APIKey and APISecret are LiveKit's API key pair. The secret must be at
-	// least MinSecretLength bytes long. Neither is ever logged.
+	// APIKey and APISecret are LiveKit's API key pair. The key identifies
+	// lkgate to LiveKit and is no secret: every client token carries it as
+	// its issuer ("iss"), and Config's String and LogValue print it. The
+	// secret signs every token: it must be at least MinSecretLength bytes
+	// long, and is never printed, logged or sent.
 	APIKey    string
 	APISecret string
 
@@ -142,12 +154,32 @@ type Config struct {
 	// room quota). Nil means an in-process lock, which is correct for one
 	// replica; several replicas need a shared Locker.
 	Locker Locker
-	// EnsureTimeout bounds one room preparation (read, count, create, claim),
-	// which runs on behalf of every caller coalesced into it. Zero means
-	// DefaultEnsureTimeout.
-	EnsureTimeout time.Duration
-	// Logger receives operational logs. Nil discards them. Tokens and
-	// secrets are never logged.
+	// RequestTimeout bounds every Manager operation, all its LiveKit and
+	// store calls together: one still running when it ends fails with
+	// ErrTimeout (504), never later. A shorter deadline on the caller's
+	// context wins. It also bounds a room preparation (read, count, create,
+	// claim), which runs on behalf of every caller coalesced into it; a
+	// Call that waits until answered gets its ringing time on top. Zero
+	// means DefaultRequestTimeout.
+	RequestTimeout time.Duration
+	// BreakerFailures is how many LiveKit calls in a row must fail to reach
+	// it (refused, reset or closed connections, no answer before the
+	// deadline, a proxy's 429, 502, 503 or 504, LiveKit's "unavailable";
+	// never an answer such as not found or a SIP call's outcome) before
+	// lkgate stops calling LiveKit for BreakerOpenFor: operations then fail
+	// at once with ErrUnavailable (503) and a RetryAfter, and one probe in
+	// the background tells when LiveKit is back. Zero means
+	// DefaultBreakerFailures.
+	BreakerFailures int
+	// BreakerOpenFor is how long lkgate stops calling LiveKit once
+	// BreakerFailures calls failed, before it probes again. Zero means
+	// DefaultBreakerOpenFor.
+	BreakerOpenFor time.Duration
+	// Logger receives operational logs. Nil discards them. Tokens, the
+	// API secret and invite keys are never logged, and every store, lock,
+	// policy and LiveKit error text is redacted (Manager.Redact). Failures
+	// are aggregated: the first of a kind is logged at once, then at most
+	// one line per 10 s per kind, counting the others ("repeated").
 	Logger *slog.Logger
 	// Now is the clock used for token times. Nil means time.Now.
 	Now func() time.Time
@@ -172,7 +204,18 @@ type Manager struct {
 	limits    LimitStore
 	auditor   Auditor
 	leases    *leaser // nil under ScopedNames
+	breaker   *breaker
+	unlisted  unlistedRooms // rooms created that LiveKit's list did not show yet
+	// bg is canceled by Close, which waits for bgWork: the breaker's
+	// probes and the cleanup of abandoned rooms.
+	bg        context.Context
+	stopBG    context.CancelFunc
+	bgWork    sync.WaitGroup
 	closeOnce sync.Once
+	// secrets redacts the API secret and invite keys (Manager.Redact);
+	// failures aggregates failure lines (logFailure).
+	secrets  *strings.Replacer
+	failures *faillog.Log
 }
 
 // New validates cfg and returns a Manager. It makes no network call;
@@ -213,10 +256,20 @@ func New(cfg Config) (*Manager, error) {
 	case cfg.TokenTTL > cfg.MaxTokenTTL:
 		return nil, invalidArg("TokenTTL", "%s exceeds MaxTokenTTL %s", cfg.TokenTTL, cfg.MaxTokenTTL)
 	}
-	if cfg.EnsureTimeout == 0 {
-		cfg.EnsureTimeout = DefaultEnsureTimeout
-	} else if cfg.EnsureTimeout < 0 {
-		return nil, invalidArg("EnsureTimeout", "must not be negative")
+	if cfg.RequestTimeout == 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	} else if cfg.RequestTimeout < 0 {
+		return nil, invalidArg("RequestTimeout", "must not be negative")
+	}
+	if cfg.BreakerFailures == 0 {
+		cfg.BreakerFailures = DefaultBreakerFailures
+	} else if cfg.BreakerFailures < 0 {
+		return nil, invalidArg("BreakerFailures", "must not be negative")
+	}
+	if cfg.BreakerOpenFor == 0 {
+		cfg.BreakerOpenFor = DefaultBreakerOpenFor
+	} else if cfg.BreakerOpenFor < 0 {
+		return nil, invalidArg("BreakerOpenFor", "must not be negative")
 	}
 	if cfg.Room.EmptyTimeout < 0 || cfg.Room.DepartureTimeout < 0 {
 		return nil, invalidArg("Room", "timeouts must not be negative")
@@ -259,6 +312,12 @@ func New(cfg Config) (*Manager, error) {
 	if m.sip == nil && cfg.SIP.Trunks != nil {
 		m.sip = lksdk.NewSIPClient(cfg.URL, cfg.APIKey, cfg.APISecret)
 	}
+	m.bg, m.stopBG = context.WithCancel(context.Background())
+	m.breaker = newBreaker(m, m.rooms, cfg.BreakerFailures, cfg.BreakerOpenFor)
+	m.rooms = guardedRooms{m.rooms, m.breaker}
+	if m.sip != nil {
+		m.sip = guardedSIP{m.sip, m.breaker}
+	}
 	if m.locker == nil {
 		m.locker = NewLocalLocker()
 	}
@@ -268,6 +327,8 @@ func New(cfg Config) (*Manager, error) {
 	if m.now == nil {
 		m.now = time.Now
 	}
+	m.secrets = secretReplacer(cfg)
+	m.failures = faillog.New(m.log, m.now, m.Redact)
 	if m.limits == nil {
 		m.limits = NewMemoryLimitStore(m.now)
 	}
@@ -285,14 +346,19 @@ func New(cfg Config) (*Manager, error) {
 }
 
 // Close stops the Manager's background work: the lease sweeper of
-// SharedNames. Under ScopedNames there is none, and Close is optional. It
-// is safe to call more than once, and always returns nil.
+// SharedNames, the breaker's probe of LiveKit and the deletion of rooms
+// whose claim failed (each bounded by a few seconds, and waited for).
+// Under ScopedNames only the last two exist, and they end by themselves,
+// so Close is optional. It is safe to call more than once, and always
+// returns nil.
 func (m *Manager) Close() error {
 	m.closeOnce.Do(func() {
 		if m.leases != nil {
 			m.leases.stop()
 			<-m.leases.done
 		}
+		m.stopBG()
+		m.bgWork.Wait()
 	})
 	return nil
 }
@@ -344,6 +410,25 @@ func replaceScheme(raw string, pairs ...[2]string) string {
 	return raw
 }
 
+// withDeadline bounds an operation by Config.RequestTimeout, all its
+// LiveKit and store calls together. A caller's earlier deadline wins, and is
+// marked so that its expiry does not count against LiveKit in the breaker.
+func (m *Manager) withDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	own := time.Now().Add(m.cfg.RequestTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(own) {
+		ctx = context.WithValue(ctx, callerDeadlineKey{}, true)
+	}
+	return context.WithDeadline(ctx, own)
+}
+
+type callerDeadlineKey struct{}
+
+// callerDeadlineExpired tells whether ctx ended by a deadline its caller
+// set, shorter than lkgate's own.
+func callerDeadlineExpired(ctx context.Context) bool {
+	return ctx.Err() == context.DeadlineExceeded && ctx.Value(callerDeadlineKey{}) != nil
+}
+
 // tenantMode resolves the tenant argument of a method: checked says whether
 // ownership checks apply.
 func (m *Manager) tenantMode(tenant string) (checked bool, err error) {
@@ -369,6 +454,13 @@ func (m *Manager) String() string {
 	return fmt.Sprintf("lkgate.Manager{URL: %s}", m.cfg.URL)
 }
 
+// GoString is String, so that %#v does not print the credentials either.
+func (m *Manager) GoString() string { return m.String() }
+
+// Format prints String for every verb, so that none (%d, %x...) reaches
+// the credentials.
+func (m *Manager) Format(f fmt.State, verb rune) { formatRedacted(f, verb, m.String()) }
+
 // String formats the Config with APISecret redacted.
 func (c Config) String() string {
 	return fmt.Sprintf("lkgate.Config{URL: %s, PublicURL: %s, APIKey: %s, APISecret: [REDACTED]}", c.URL, c.PublicURL, c.APIKey)
@@ -376,6 +468,10 @@ func (c Config) String() string {
 
 // GoString is String, so that %#v does not print the secret either.
 func (c Config) GoString() string { return c.String() }
+
+// Format prints String for every verb, so that none (%x, %d...) reaches
+// the secret.
+func (c Config) Format(f fmt.State, verb rune) { formatRedacted(f, verb, c.String()) }
 
 // LogValue logs the Config with APISecret redacted.
 func (c Config) LogValue() slog.Value {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/livekit/protocol/livekit"
@@ -121,7 +123,7 @@ func (m *Manager) prepareRoom(ctx context.Context, ref roomRef, create bool, age
 		}
 	}
 	ch := m.ensures.DoChan(ref.tenant+"\x00"+ref.lk+"\x00"+agentsKey(agents), func() (any, error) {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.EnsureTimeout)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.RequestTimeout)
 		defer cancel()
 		return nil, run(ctx)
 	})
@@ -173,8 +175,8 @@ func (m *Manager) createScoped(ctx context.Context, ref roomRef, agents []AgentD
 	}
 	metadata, _ := metadataWithOwner("", ref.tenant)
 	if _, err := m.rooms.UpdateRoomMetadata(ctx, &livekit.UpdateRoomMetadataRequest{Room: ref.lk, Metadata: metadata}); err != nil {
-		m.log.WarnContext(ctx, "could not record the owner of a new room", "room", ref.name, "tenant", ref.tenant,
-			"error", fromLiveKit("record owner", ref.name, err).Error())
+		m.logFailure(ctx, slog.LevelWarn, "could not record the owner of a new room", fromLiveKit("record owner", ref.name, err),
+			slog.String("room", ref.name), slog.String("tenant", ref.tenant))
 	}
 	return nil
 }
@@ -182,37 +184,34 @@ func (m *Manager) createScoped(ctx context.Context, ref roomRef, agents []AgentD
 // createCounted creates a scoped room within the tenant's room quota: a
 // room that exists costs one ListRooms by name; a new one is counted and
 // created under the tenant's quota lock.
+//
+// Once the look-up finds no room, the creation is audited (room.create)
+// whatever its outcome, unless the count finds the room made meanwhile.
 func (m *Manager) createCounted(ctx context.Context, ref roomRef, agents []AgentDispatch, maxRooms int) error {
 	room, err := m.lookupRoom(ctx, ref)
 	if err != nil || room != nil {
 		return err
 	}
-	return m.counted(ctx, ref, maxRooms, func() error { return m.createScoped(ctx, ref, agents) })
+	tried := false
+	err = m.counted(ctx, ref, maxRooms, func() error { tried = true; return m.createScoped(ctx, ref, agents) })
+	if tried || err != nil {
+		m.audit(ctx, AuditEvent{Tenant: ref.tenant, Action: ActionRoomCreate, Room: ref.name}, err)
+	}
+	return err
 }
 
 // counted runs create, which makes ref's room, within the tenant's room
-// quota.
+// quota; it does not run it if the count shows the room already.
 func (m *Manager) counted(ctx context.Context, ref roomRef, maxRooms int, create func() error) error {
 	return m.withCount(ctx, ref, func(c roomCount) error {
 		if c.mine {
 			return nil
 		}
-		// A shared name's claim audits itself; a scoped room's creation is
-		// audited here, where the quota lets it happen.
-		action := ActionRoomClaim
-		if m.cfg.RoomNames == ScopedNames {
-			action = ActionRoomCreate
-		}
 		if c.rooms >= maxRooms {
-			err := limited(LimitMaxRooms, QuotaRetryAfter, "the tenant has %d rooms, its limit (max_rooms)", c.rooms)
-			m.audit(ctx, AuditEvent{Tenant: ref.tenant, Action: action, Room: ref.name}, err)
-			return err
+			return limited(LimitMaxRooms, QuotaRetryAfter, "the tenant has %d rooms, its limit (max_rooms)", c.rooms)
 		}
 		if err := create(); err != nil {
 			return err
-		}
-		if action == ActionRoomCreate {
-			m.audit(ctx, AuditEvent{Tenant: ref.tenant, Action: action, Room: ref.name}, nil)
 		}
 		m.settle(ctx, ref, tenantRoom)
 		return nil
@@ -225,8 +224,10 @@ func (m *Manager) counted(ctx context.Context, ref roomRef, maxRooms int, create
 // Quotas are counted from LiveKit, the one source of truth (rooms close
 // on their own), under a per-tenant lock, before anything is created: a
 // refused request leaves no room behind. f holds the lock until LiveKit's
-// room list shows what it created (settle), so the next count, here or on
-// another replica, sees it.
+// room list shows what it created (settle), so that the next count, here
+// or on another replica, sees it; for at most half of
+// Config.RequestTimeout, past which this Manager counts the room itself
+// until the list shows it, and another replica's count may miss it.
 func (m *Manager) withCount(ctx context.Context, ref roomRef, f func(roomCount) error) error {
 	unlock, err := m.lock(ctx, "lkgate:tenant-rooms:"+ref.tenant, "the tenant's room quota lock")
 	if err != nil {
@@ -271,8 +272,15 @@ func (m *Manager) countRooms(ctx context.Context, ref roomRef) (roomCount, error
 		lobbyPrefix = m.lobbyPrefix(ref)
 	}
 	now := m.now()
+	var shown map[string]bool // the tenant's rooms and lobbies, if any are unlisted
+	if m.unlisted.any(ref.tenant) {
+		shown = map[string]bool{}
+	}
 	for _, r := range res.GetRooms() {
 		name, kind := m.roomKind(r, ref.tenant)
+		if shown != nil && kind != notTenants {
+			shown[r.GetName()] = true
+		}
 		if kind == tenantRoom {
 			c.rooms++
 			c.mine = c.mine || name == ref.name
@@ -292,6 +300,17 @@ func (m *Manager) countRooms(ctx context.Context, ref roomRef) (roomCount, error
 			if ofRoom {
 				c.roomLobbies++
 			}
+		}
+	}
+	for lk, kind := range m.unlisted.of(ref.tenant, shown) {
+		if kind == tenantRoom {
+			c.rooms++
+			c.mine = c.mine || lk == ref.lk
+			continue
+		}
+		c.lobbies++
+		if lobbyPrefix != "" && strings.HasPrefix(lk, lobbyPrefix) {
+			c.roomLobbies++
 		}
 	}
 	return c, nil
@@ -339,37 +358,110 @@ func (m *Manager) tenantRoomName(r *livekit.Room, tenant string) (string, bool) 
 	return name, kind == tenantRoom
 }
 
-// settle waits, boundedly, until LiveKit's room list shows ref's room as
-// the tenant's room or lobby (kind): the list trails creations and
-// metadata updates by milliseconds.
+// settle waits until LiveKit's room list shows ref's room as the tenant's
+// room or lobby (kind): the list trails creations and metadata updates,
+// by milliseconds when LiveKit is well. It polls with a backoff (2 ms,
+// doubling to 100 ms), through failed reads, for at most half of
+// Config.RequestTimeout and never past ctx's deadline. A room the list
+// still does not show is then counted by this Manager itself until the
+// list shows it (see unlistedRooms); another replica's count may miss it
+// meanwhile, which is logged.
 func (m *Manager) settle(ctx context.Context, ref roomRef, kind roomClass) {
-	deadline := time.Now().Add(settleTimeout)
-	for {
+	deadline := time.Now().Add(m.cfg.RequestTimeout / 2)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	for wait := settleFirstPoll; ; wait = min(2*wait, settleMaxPoll) {
 		room, err := m.lookupRoom(ctx, ref)
-		if err != nil {
-			return
-		}
-		if room != nil {
+		if err == nil && room != nil {
 			if _, k := m.roomKind(room, ref.tenant); k == kind {
 				return
 			}
 		}
-		if time.Now().After(deadline) {
-			m.log.WarnContext(ctx, "LiveKit's room list did not show a new room in time; the next room count may miss it", "room", ref.name, "tenant", ref.tenant)
-			return
+		if !time.Now().Add(wait).Before(deadline) {
+			break
 		}
+		t := time.NewTimer(wait)
 		select {
+		case <-t.C:
+			continue
 		case <-ctx.Done():
-			return
-		case <-time.After(settleInterval):
+			t.Stop()
 		}
+		break
 	}
+	m.unlisted.add(ref.tenant, ref.lk, kind)
+	m.log.WarnContext(ctx, "LiveKit's room list did not show a new room in time; this replica counts it until it does, another may miss it", "room", ref.name, "tenant", ref.tenant)
 }
 
 const (
-	settleTimeout  = time.Second
-	settleInterval = 2 * time.Millisecond
+	settleFirstPoll = 2 * time.Millisecond
+	settleMaxPoll   = 100 * time.Millisecond
+	// unlistedTTL is how long a room LiveKit's list does not show is
+	// counted: past it the room has closed (Config.Room.EmptyTimeout, if
+	// nobody joined) or the list shows it.
+	unlistedTTL = time.Minute
 )
+
+// unlistedRooms are rooms and lobbies this Manager created that LiveKit's
+// room list did not show when settle gave up: the tenant's next count adds
+// them until the list shows them or unlistedTTL passes, so that a list
+// that trails cannot lift a quota on this replica. The zero value is
+// empty.
+type unlistedRooms struct {
+	mu    sync.Mutex
+	rooms map[string]unlistedRoom // by LiveKit name
+}
+
+type unlistedRoom struct {
+	tenant string
+	kind   roomClass
+	until  time.Time
+}
+
+func (u *unlistedRooms) add(tenant, lk string, kind roomClass) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.rooms == nil {
+		u.rooms = map[string]unlistedRoom{}
+	}
+	u.rooms[lk] = unlistedRoom{tenant: tenant, kind: kind, until: time.Now().Add(unlistedTTL)}
+}
+
+// of returns the LiveKit names and kinds of tenant's unlisted rooms that
+// listed, the names in LiveKit's list, does not hold, and forgets those it
+// holds and those expired.
+func (u *unlistedRooms) of(tenant string, listed map[string]bool) map[string]roomClass {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	var out map[string]roomClass
+	now := time.Now()
+	for lk, r := range u.rooms {
+		switch {
+		case listed[lk] || now.After(r.until):
+			delete(u.rooms, lk)
+		case r.tenant == tenant:
+			if out == nil {
+				out = map[string]roomClass{}
+			}
+			out[lk] = r.kind
+		}
+	}
+	return out
+}
+
+// any reports whether tenant has unlisted rooms, so that a count builds
+// the set of listed names only then.
+func (u *unlistedRooms) any(tenant string) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, r := range u.rooms {
+		if r.tenant == tenant {
+			return true
+		}
+	}
+	return false
+}
 
 // lock takes the Locker's lock named key, converting its failures.
 func (m *Manager) lock(ctx context.Context, key, what string) (unlock func(), err error) {
@@ -378,7 +470,7 @@ func (m *Manager) lock(ctx context.Context, key, what string) (unlock func(), er
 		if ctx.Err() != nil {
 			return nil, contextError(ctx.Err(), "waiting for "+what)
 		}
-		m.log.ErrorContext(ctx, "lock failed", "key", key, "error", err.Error())
+		m.logFailure(ctx, slog.LevelError, "lock failed", err, slog.String("key", key))
 		return nil, &Error{Kind: ErrUnavailable, Msg: what + " is unavailable"}
 	}
 	return unlock, nil

@@ -23,6 +23,8 @@ func (m *Manager) RemoveParticipant(ctx context.Context, tenant, room, identity 
 }
 
 func (m *Manager) removeParticipant(ctx context.Context, tenant, room, identity string) error {
+	ctx, cancel := m.withDeadline(ctx)
+	defer cancel()
 	if err := validateText("Identity", identity, MaxIdentityBytes); err != nil {
 		return withContext(err, "remove participant", room)
 	}
@@ -64,6 +66,8 @@ func (m *Manager) MuteTrack(ctx context.Context, tenant string, req MuteRequest)
 }
 
 func (m *Manager) muteTrack(ctx context.Context, tenant string, req MuteRequest) (*Track, error) {
+	ctx, cancel := m.withDeadline(ctx)
+	defer cancel()
 	if (req.TrackSID == "") == (req.Source == "") {
 		return nil, &Error{Kind: ErrInvalidArgument, Op: "mute track", Room: req.Room, Field: "TrackSID", Msg: "give either a track SID or a source"}
 	}
@@ -113,6 +117,8 @@ func (m *Manager) UpdatePermissions(ctx context.Context, tenant, room, identity 
 }
 
 func (m *Manager) updatePermissions(ctx context.Context, tenant, room, identity string, g Grant) (*Participant, error) {
+	ctx, cancel := m.withDeadline(ctx)
+	defer cancel()
 	if len(g.CanPublishSources) > 0 && !g.CanPublish {
 		return nil, &Error{Kind: ErrInvalidArgument, Op: "update permissions", Room: room, Field: "CanPublishSources", Msg: "requires CanPublish"}
 	}

@@ -64,6 +64,8 @@ type Track struct {
 // filter by prefix or metadata, so the cost grows with the rooms on the
 // server, not the tenant's. Lobbies are never listed.
 func (m *Manager) ListRooms(ctx context.Context, tenant string) ([]Room, error) {
+	ctx, cancel := m.withDeadline(ctx)
+	defer cancel()
 	checked, err := m.tenantMode(tenant)
 	if err != nil {
 		return nil, withContext(err, "list rooms", "")
@@ -96,6 +98,8 @@ func isScoped(name string) bool {
 // Room returns a room of the tenant with its participants, in two LiveKit
 // calls. Errors: ErrNotFound for a missing room or another tenant's.
 func (m *Manager) Room(ctx context.Context, tenant, name string) (*RoomDetails, error) {
+	ctx, cancel := m.withDeadline(ctx)
+	defer cancel()
 	ref, room, err := m.authorize(ctx, tenant, name, true)
 	if err != nil {
 		return nil, withContext(err, "get room", name)

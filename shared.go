@@ -3,6 +3,8 @@ package lkgate
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -156,32 +158,43 @@ func masked(err error) error {
 
 // ensureShared makes sure ref's room exists and belongs to its tenant,
 // creating and claiming it if needed, within the tenant's room quota.
+//
+// Once the look-up finds the name not the tenant's, the claim is audited
+// (room.claim) whatever its outcome: refused (another tenant's name, a
+// room that cannot or may not be claimed, the room quota) or failed,
+// unless the quota's count finds the claim made meanwhile.
 func (m *Manager) ensureShared(ctx context.Context, ref roomRef, agents []AgentDispatch) error {
 	room, err := m.lookupRoom(ctx, ref)
 	if err != nil {
 		return err
 	}
-	if room != nil {
-		if ownedBy(room.GetMetadata(), ref.tenant) {
-			return nil
+	if room != nil && ownedBy(room.GetMetadata(), ref.tenant) {
+		return nil
+	}
+	existed, tried := room != nil, false
+	err = func() error {
+		if existed {
+			switch owner, state := ownerOf(room.GetMetadata()); state {
+			case owned:
+				return ownerCheck(owner, ref.tenant)
+			case unclaimable:
+				return errUnclaimable
+			}
 		}
-		switch owner, state := ownerOf(room.GetMetadata()); state {
-		case owned:
-			return ownerCheck(owner, ref.tenant)
-		case unclaimable:
-			return errUnclaimable
+		claim := func() error { tried = true; return m.claim(ctx, ref, existed, agents) }
+		l, err := m.limitsOf(ctx, ref.tenant)
+		if err != nil {
+			return err
 		}
+		if l.MaxRooms == 0 {
+			return claim()
+		}
+		return m.counted(ctx, ref, l.MaxRooms, claim)
+	}()
+	if tried || err != nil {
+		m.audit(ctx, AuditEvent{Tenant: ref.tenant, Action: ActionRoomClaim, Room: ref.name, Details: map[string]string{"existed": strconv.FormatBool(existed)}}, err)
 	}
-	existed := room != nil
-	claim := func() error { return m.claim(ctx, ref, existed, agents) }
-	l, err := m.limitsOf(ctx, ref.tenant)
-	if err != nil {
-		return err
-	}
-	if l.MaxRooms == 0 {
-		return claim()
-	}
-	return m.counted(ctx, ref, l.MaxRooms, claim)
+	return err
 }
 
 // claim takes the name's lease, creates the room if needed (with empty
@@ -253,20 +266,35 @@ func (m *Manager) claim(ctx context.Context, ref roomRef, existed bool, agents [
 		return &Error{Kind: ErrConflict, Msg: "the room's metadata changed while being claimed; retry"}
 	}
 	m.log.InfoContext(ctx, "room claimed", "room", ref.name, "tenant", ref.tenant, "existed", existed)
-	m.audit(ctx, AuditEvent{Tenant: ref.tenant, Action: ActionRoomClaim, Room: ref.name, Details: map[string]string{"existed": strconv.FormatBool(existed)}}, nil)
 	return nil
 }
 
 // abandonRoom deletes a room this claim created but failed to claim, so
 // that it is not left ownerless (which DenyUnowned would then refuse until
-// LiveKit's empty timeout closes it). Best effort, on its own deadline: the
-// claim's context may be what failed.
+// LiveKit's empty timeout closes it). Best effort, in the background on its
+// own deadline, outside the client's budget: the claim's context may be what
+// failed, and the client need not wait for the delete.
 func (m *Manager) abandonRoom(ctx context.Context, ref roomRef) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	m.bgWork.Add(1)
+	go m.abandon(ctx, cancel, ref)
+}
+
+// cleanupTimeout bounds the deletion of an abandoned room.
+const cleanupTimeout = 2 * time.Second
+
+func (m *Manager) abandon(ctx context.Context, cancel context.CancelFunc, ref roomRef) {
+	defer m.bgWork.Done()
 	defer cancel()
-	if _, err := m.rooms.DeleteRoom(ctx, &livekit.DeleteRoomRequest{Room: ref.lk}); err != nil {
-		m.log.WarnContext(ctx, "could not delete a room whose claim failed", "room", ref.name, "error", fromLiveKit("delete room", ref.name, err).Error())
+	_, err := m.rooms.DeleteRoom(ctx, &livekit.DeleteRoomRequest{Room: ref.lk})
+	// A room gone already is what the delete is for.
+	if err = fromLiveKit("delete room", ref.name, err); errors.Is(err, ErrNotFound) {
+		err = nil
 	}
+	if err != nil {
+		m.logFailure(ctx, slog.LevelWarn, "could not delete a room whose claim failed", err, slog.String("room", ref.name))
+	}
+	m.audit(ctx, AuditEvent{Tenant: ref.tenant, Action: ActionRoomDelete, Room: ref.name, Details: map[string]string{"reason": "claim_failed"}}, err)
 }
 
 // claimable applies the UnownedRooms policy to an unowned room that

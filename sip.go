@@ -1,9 +1,11 @@
 package lkgate
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -29,6 +31,9 @@ var _ SIPService = (*lksdk.SIPClient)(nil)
 
 // MaxRingingTimeout is the longest RingingTimeout a call may ask for.
 const MaxRingingTimeout = 2 * time.Minute
+
+// defaultRingingTimeout is LiveKit's ringing timeout when a call sets none.
+const defaultRingingTimeout = 30 * time.Second
 
 // CallRequest describes an outbound call that joins a room as a SIP
 // participant.
@@ -105,6 +110,13 @@ func (m *Manager) Call(ctx context.Context, tenant string, req CallRequest) (*Ca
 }
 
 func (m *Manager) call(ctx context.Context, tenant string, req CallRequest) (*Call, error) {
+	budget := m.cfg.RequestTimeout
+	if req.WaitUntilAnswered {
+		// Ringing is the callee's time, not LiveKit's.
+		budget += cmp.Or(req.RingingTimeout, defaultRingingTimeout)
+	}
+	ctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
 	const op = "call"
 	if m.cfg.SIP.Trunks == nil {
 		return nil, errSIPOff(op, req.Room)
@@ -162,7 +174,7 @@ func (m *Manager) call(ctx context.Context, tenant string, req CallRequest) (*Ca
 	if err != nil {
 		release()
 		err = sipError(op, req.Room, err)
-		m.log.InfoContext(ctx, "call failed", "room", req.Room, "tenant", tenant, "error", err.Error())
+		m.logFailure(ctx, slog.LevelInfo, "call failed", err, slog.String("room", req.Room), slog.String("tenant", tenant))
 		return nil, err
 	}
 	m.log.InfoContext(ctx, "call placed", "room", req.Room, "tenant", tenant, "sip_call_id", info.GetSipCallId())
@@ -201,7 +213,7 @@ func (m *Manager) trunk(ctx context.Context, tenant string) (string, error) {
 		if errors.As(err, &e) {
 			return "", e
 		}
-		m.log.WarnContext(ctx, "trunk policy failed", "tenant", tenant, "error", err.Error())
+		m.logFailure(ctx, slog.LevelWarn, "trunk policy failed", err, slog.String("tenant", tenant))
 		return "", &Error{Kind: ErrUnavailable, Msg: "the outbound trunk could not be resolved"}
 	}
 	if id == "" || strings.ContainsFunc(id, isControlOrSpace) {
@@ -244,6 +256,8 @@ func (m *Manager) TransferCall(ctx context.Context, tenant string, req TransferR
 }
 
 func (m *Manager) transferCall(ctx context.Context, tenant string, req TransferRequest) (string, error) {
+	ctx, cancel := m.withDeadline(ctx)
+	defer cancel()
 	const op = "transfer call"
 	if m.cfg.SIP.Trunks == nil {
 		return "", errSIPOff(op, req.Room)
@@ -274,7 +288,7 @@ func (m *Manager) transferCall(ctx context.Context, tenant string, req TransferR
 	})
 	if err != nil {
 		err = sipError(op, req.Room, err)
-		m.log.InfoContext(ctx, "transfer failed", "room", req.Room, "tenant", tenant, "error", err.Error())
+		m.logFailure(ctx, slog.LevelInfo, "transfer failed", err, slog.String("room", req.Room), slog.String("tenant", tenant))
 		return "", err
 	}
 	m.log.InfoContext(ctx, "call transferred", "room", req.Room, "tenant", tenant, "identity", req.Identity)
@@ -440,7 +454,7 @@ func (m *Manager) freeCallSlot(ctx context.Context, s callSlot) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
 	if err := m.releaseCallSlot(ctx, s); err != nil {
-		m.log.WarnContext(ctx, "could not release a SIP call slot; its lease will expire", "error", err.Error())
+		m.logFailure(ctx, slog.LevelWarn, "could not release a SIP call slot; its lease will expire", err)
 	}
 }
 
@@ -516,6 +530,8 @@ func (m *Manager) reconcileCalls(ctx context.Context, tenant string, line *callS
 // be refused, by checking LiveKit for calls that settled at least three
 // minutes ago.
 func (m *Manager) ReleaseCall(ctx context.Context, ev *livekit.WebhookEvent) error {
+	ctx, cancel := m.withDeadline(ctx)
+	defer cancel()
 	p, room := ev.GetParticipant(), ev.GetRoom()
 	if ev.GetEvent() != webhook.EventParticipantLeft || p == nil || room == nil || p.GetKind() != livekit.ParticipantInfo_SIP {
 		return nil

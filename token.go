@@ -168,15 +168,30 @@ type Token struct {
 	ExpiresAt time.Time
 }
 
-// String describes the token without its JWT.
-func (t *Token) String() string {
-	return fmt.Sprintf("lkgate.Token{Room: %q, Identity: %q, ExpiresAt: %s}", t.Room, t.Identity, t.ExpiresAt.Format(time.RFC3339))
+// String describes the token without its JWT. It and the methods below
+// have value receivers, so that a Token prints without its JWT whether
+// it is printed by value or by pointer, alone or inside another value.
+func (t Token) String() string {
+	return fmt.Sprintf("lkgate.Token{URL: %s, Room: %q, Identity: %q, ExpiresAt: %s, JWT: [REDACTED]}", t.URL, t.Room, t.Identity, t.ExpiresAt.Format(time.RFC3339))
 }
 
+// GoString is String, so that %#v does not print the JWT either.
+func (t Token) GoString() string { return t.String() }
+
+// Format prints String for every verb (%v, %+v, %#v, %s, %q, %x, %d...),
+// so that none reaches the JWT.
+func (t Token) Format(f fmt.State, verb rune) { formatRedacted(f, verb, t.String()) }
+
 // LogValue logs the token without its JWT.
-func (t *Token) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("room", t.Room), slog.String("identity", t.Identity), slog.Time("expires_at", t.ExpiresAt))
+func (t Token) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("url", t.URL), slog.String("room", t.Room), slog.String("identity", t.Identity),
+		slog.Time("expires_at", t.ExpiresAt), slog.String("jwt", "[REDACTED]"))
 }
+
+// MarshalJSON encodes the token without its JWT, as LogValue logs it, so
+// that slog's JSON handler cannot print it inside another value either.
+// To hand the JWT to a client, encode t.JWT itself (as httpx does).
+func (t Token) MarshalJSON() ([]byte, error) { return marshalLogValue(t.LogValue()) }
 
 // Token mints a token for tenant to join its room req.Room. Under
 // ScopedNames it costs no LiveKit call: the token names the tenant's own
@@ -199,6 +214,8 @@ func (m *Manager) Token(ctx context.Context, tenant string, req TokenRequest) (*
 }
 
 func (m *Manager) token(ctx context.Context, tenant string, req TokenRequest) (*Token, error) {
+	ctx, cancel := m.withDeadline(ctx)
+	defer cancel()
 	ref, err := m.resolve(tenant, req.Room)
 	if err != nil {
 		return nil, withContext(err, "token", "")

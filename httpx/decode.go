@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"reflect"
 	"slices"
 	"strconv"
@@ -28,6 +29,25 @@ import (
 // each is a 400 instead. Strict mode also refuses unknown fields
 // (management routes); the token route is tolerant because LiveKit client
 // SDKs send fields lkgate does not use.
+// readBody reads the request body, which serve capped at the Handler's
+// maximum: beyond it a 413, after which net/http closes the connection; cut
+// off by the server's read timeout, a 408 that closes it too.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, Problem, bool) {
+	body, err := io.ReadAll(r.Body)
+	if err == nil {
+		return body, Problem{}, true
+	}
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return nil, newProblem(http.StatusRequestEntityTooLarge, CodePayloadTooLarge, fmt.Sprintf("the request body exceeds %d bytes", h.maxBody)), false
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		w.Header().Set("Connection", "close")
+		return nil, newProblem(http.StatusRequestTimeout, CodeRequestTimeout, "the request body did not arrive in time"), false
+	}
+	return nil, newProblem(http.StatusBadRequest, CodeInvalidArgument, "the request body could not be read"), false
+}
+
 func (h *Handler) decodeJSON(w http.ResponseWriter, r *http.Request, dst any, strict bool) (Problem, bool) {
 	mediaType, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mediaType != "application/json" {
@@ -36,13 +56,9 @@ func (h *Handler) decodeJSON(w http.ResponseWriter, r *http.Request, dst any, st
 	if charset, ok := params["charset"]; ok && !strings.EqualFold(charset, "utf-8") {
 		return newProblem(http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "the request body must be UTF-8: send charset=utf-8 or no charset"), false
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return newProblem(http.StatusRequestEntityTooLarge, CodePayloadTooLarge, fmt.Sprintf("the request body exceeds %d bytes", h.maxBody)), false
-		}
-		return newProblem(http.StatusBadRequest, CodeInvalidArgument, "the request body could not be read"), false
+	body, p, ok := h.readBody(w, r)
+	if !ok {
+		return p, false
 	}
 	if !utf8.Valid(body) {
 		return newProblem(http.StatusBadRequest, CodeInvalidArgument, fmt.Sprintf("the request body is not valid UTF-8 (at byte %d)", invalidUTF8At(body))), false

@@ -94,12 +94,16 @@
 // missing permission, a refused destination or (shared names) another
 // tenant's room on the token route, 404, 421 for a Host that unauthenticated
 // mode does not serve, 409 for a state
-// that forbids the operation or a call the far end refused, 413 for an
-// oversized body, 415 for a body that is not JSON in UTF-8, 429 when a limit of
+// that forbids the operation or a call the far end refused, 408 for a body
+// the server's read timeout cut off, 413 for an oversized body (both close
+// the connection), 415 for a body that is not JSON in UTF-8, 429 when a limit of
 // the tenant (lkgate.Config.Limits) refuses the request, 501 for what is
 // not configured, 502 when LiveKit answers with an error, 503 when it is
 // unreachable and 504 when it is too slow. No stack trace, token or
 // upstream secret ever reaches a response or a log line.
+//
+// A 503 while lkgate has stopped calling an unreachable LiveKit (see
+// lkgate.Config.BreakerFailures) carries a Retry-After header too.
 //
 // A 429 carries a Retry-After header (whole seconds, rounded up) and a code
 // naming the limit: token_rate_exceeded, max_rooms_exceeded,

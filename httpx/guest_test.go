@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -199,9 +200,14 @@ func testGuestRoutesBadInput(t *testing.T, naming lkgate.RoomNaming) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e.fake.ResetCalls()
 			res := e.do(t, tt.method, tt.target, tt.key, tt.body)
 			if res.status != tt.status || res.problem.Field != tt.field {
 				t.Fatalf("status %d field %q, want %d %q: %s", res.status, res.problem.Field, tt.status, tt.field, res.body)
+			}
+			// Every refusal of the request itself comes before LiveKit.
+			if n := e.fake.TotalCalls(); res.status >= 400 && res.status != 404 && n != 0 {
+				t.Errorf("a %d made %d LiveKit calls", res.status, n)
 			}
 		})
 	}
@@ -286,15 +292,27 @@ func FuzzGuestRoutes(f *testing.F) {
 	} {
 		f.Add(seed.route, seed.body)
 	}
-	routes := []string{"/livekit/guest/invite", "/livekit/guest/room-auth", "/livekit/guest/admit"}
+	routes := []struct {
+		path    string
+		allowed []int // what the input can produce on the fake
+	}{
+		{"/livekit/guest/invite", []int{201, 400, 403, 404, 413, 415}},
+		{"/livekit/guest/room-auth", []int{200, 400, 404, 413, 415}},
+		{"/livekit/guest/admit", []int{200, 400, 403, 404, 413, 415}},
+	}
 	f.Fuzz(func(t *testing.T, route uint8, body string) {
-		req, _ := http.NewRequest("POST", routes[int(route)%len(routes)], strings.NewReader(body))
+		r := routes[int(route)%len(routes)]
+		req, _ := http.NewRequest("POST", r.path, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer "+keyAcme)
+		fake.ResetCalls()
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
-		if rec.Code >= 500 {
-			t.Fatalf("%d for %q: %s", rec.Code, body, rec.Body.String())
+		if !slices.Contains(r.allowed, rec.Code) {
+			t.Fatalf("%s: %d for %q: %s, want one of %v", r.path, rec.Code, body, rec.Body.String(), r.allowed)
+		}
+		if n := fake.TotalCalls(); slices.Contains(refusals, rec.Code) && n != 0 {
+			t.Fatalf("%s: %q refused with %d after %d LiveKit calls, want none", r.path, body, rec.Code, n)
 		}
 	})
 }

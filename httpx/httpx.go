@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lkgate/lkgate"
+	"github.com/lkgate/lkgate/internal/faillog"
 )
 
 // DefaultMaxBodyBytes caps request bodies when Config.MaxBodyBytes is zero.
@@ -24,8 +25,11 @@ type Config struct {
 	// MaxBodyBytes caps request bodies. Zero means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// Logger receives one line per request (method, path without query,
-	// status, duration). Nil discards. Tokens, API keys and query
-	// strings are never logged.
+	// status, duration) and the failures that are not the client's (5xx,
+	// the webhook id store's), redacted (lkgate.Manager.Redact) and
+	// aggregated: the first of a kind at once, then at most one line per
+	// 10 s per kind counting the others ("repeated"). Nil discards.
+	// Tokens, API keys and query strings are never logged.
 	Logger *slog.Logger
 	// OnWebhook receives every verified LiveKit webhook event, once per
 	// event id, after the join guard has run, with its room resolved to
@@ -88,6 +92,9 @@ type Handler struct {
 	maxBody int64
 	log     *slog.Logger
 	mux     *http.ServeMux
+	// failures writes the lines of failures that are not the client's,
+	// redacted and aggregated (see fail).
+	failures *faillog.Log
 
 	seen         lkgate.SeenEvents
 	onWebhook    func(ctx context.Context, ev lkgate.WebhookEvent)
@@ -117,6 +124,7 @@ func New(m *lkgate.Manager, cfg Config) (*Handler, error) {
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
+	h.failures = faillog.New(h.log, m.Now, m.Redact)
 	h.route("POST", "/livekit/token", h.Token)
 	h.route("GET", "/livekit/rooms", h.ListRooms)
 	h.route("GET", "/livekit/rooms/{room_name}", h.Room)
@@ -203,11 +211,18 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, need Perm
 	return p, r, true
 }
 
-// fail writes err as a problem and logs failures that are not the client's.
+// fail writes err as a problem and logs failures that are not the
+// client's: redacted by the Manager (lkgate.Manager.Redact) and aggregated
+// per problem code, so that an outage writes its first failure at once
+// and then one line per 10 s with the count ("repeated") and the last
+// error, instead of a line per request.
 func (h *Handler) fail(ctx context.Context, w http.ResponseWriter, err error, fields fieldNames) {
 	p := problemFor(err, fields)
+	// lkgate's messages redact secret-shaped text; this also catches the
+	// Manager's own secrets, should LiveKit ever echo one.
+	p.Detail = h.m.Redact(p.Detail)
 	if p.Status >= 500 {
-		h.log.WarnContext(ctx, "operation failed", "status", p.Status, "error", err.Error())
+		h.failures.Failure(ctx, slog.LevelWarn, "operation failed", p.Code, err, slog.Int("status", p.Status))
 	}
 	writeProblem(w, p)
 }

@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -20,12 +21,13 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, route string, fn
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			h.log.ErrorContext(r.Context(), "handler panic", "method", r.Method, "path", r.URL.Path, "panic", v)
+			h.log.ErrorContext(r.Context(), "handler panic", "method", r.Method, "path", r.URL.Path, "panic", h.m.Redact(fmt.Sprint(v)))
 			if !rec.wrote {
 				writeProblem(rec, newProblem(http.StatusInternalServerError, CodeInternal, "internal error"))
 			}
 		}
 		elapsed := time.Since(start)
+		h.failures.Flush(r.Context())
 		h.log.InfoContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", elapsed)
 		if h.observer != nil {
 			h.observer.ObserveRequest(r.Context(), route, rec.status, elapsed)
@@ -37,6 +39,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, route string, fn
 		writeProblem(rec, newProblem(http.StatusMethodNotAllowed, CodeMethodNotAllowed, r.Method+" is not allowed here"))
 		return
 	}
+	// Capped on w, not rec: a MaxBytesReader makes net/http close the
+	// connection after a 413, through a method of net/http's own writer
+	// that rec would hide, instead of reading on past the cap.
+	r.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
 	fn(rec, r)
 }
 

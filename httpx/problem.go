@@ -27,7 +27,8 @@ type Problem struct {
 	SIPStatus int `json:"sip_status,omitempty"`
 	// Limit names the exhausted limit of a 429 (such as "token_rate").
 	Limit string `json:"limit,omitempty"`
-	// RetryAfter is the Retry-After header of a 429, in seconds.
+	// RetryAfter is the Retry-After header of a 429, or of a 503 while
+	// lkgate has stopped calling an unreachable LiveKit, in seconds.
 	RetryAfter int `json:"retry_after,omitempty"`
 	// Permission names the permission a 403 permission_denied lacks (such
 	// as "moderate", see Permission.String).
@@ -43,6 +44,7 @@ const (
 	CodeMethodNotAllowed     = "method_not_allowed"
 	CodeConflict             = "conflict"
 	CodePayloadTooLarge      = "payload_too_large"
+	CodeRequestTimeout       = "request_timeout"
 	CodeUnsupportedMediaType = "unsupported_media_type"
 	CodeNotConfigured        = "not_configured"
 	CodeLiveKitError         = "livekit_error"
@@ -144,9 +146,9 @@ func (f fieldNames) name(field string) string {
 func ProblemFor(err error) Problem { return problemFor(err, nil) }
 
 // WriteError answers err as the Handler does: ProblemFor(err) as
-// application/problem+json, with a Retry-After header for a 429 and
-// WWW-Authenticate for a 401. It logs nothing: a 5xx is for the host to
-// log.
+// application/problem+json, with a Retry-After header for a 429 (and a 503
+// from lkgate's breaker) and WWW-Authenticate for a 401. It logs nothing:
+// a 5xx is for the host to log.
 func WriteError(w http.ResponseWriter, err error) { writeProblem(w, ProblemFor(err)) }
 
 // problemFor converts an lkgate error into a problem. Only lkgate's own
@@ -169,6 +171,7 @@ func problemFor(err error, fields fieldNames) Problem {
 				p.Detail = p.Field + ": " + e.Msg
 			}
 			p.SIPStatus = e.SIPStatus
+			p.RetryAfter = int(e.RetryAfter / time.Second)
 			return p
 		}
 	}

@@ -2,9 +2,12 @@ package httpx_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/livekit/protocol/livekit"
@@ -139,9 +142,17 @@ func TestRoomRoutesScopedNames(t *testing.T) {
 	}
 }
 
-func TestParticipantRoutesBadInput(t *testing.T) {
-	e := newEnv(t, lkgate.Config{}, httpx.StaticKeysConfig{})
+// Every refusal of bad input on the room and participant routes names its
+// field and comes before any LiveKit call, under both namings (under
+// SharedNames the ownership check is a call, so a field validated after
+// it shows); only the answers that need LiveKit (an unknown participant or
+// track, a remote unmute) reach it.
+func TestParticipantRoutesBadInput(t *testing.T) { forEachNaming(t, testParticipantRoutesBadInput) }
+
+func testParticipantRoutesBadInput(t *testing.T, naming lkgate.RoomNaming) {
+	e := newEnv(t, lkgate.Config{RoomNames: naming}, httpx.StaticKeysConfig{})
 	e.seed(t, "standup")
+	long := strings.Repeat("i", 300)
 	tests := []struct {
 		name, method, path, body string
 		status                   int
@@ -150,6 +161,14 @@ func TestParticipantRoutesBadInput(t *testing.T) {
 		{"unknown track", "POST", "/livekit/participant/mute", `{"room_name":"standup","participant_identity":"alice","track_sid":"TR_x","muted":true}`, 404, httpx.CodeNotFound, ""},
 		{"unknown participant", "POST", "/livekit/participant/mute", `{"room_name":"standup","participant_identity":"bob","source":"camera","muted":true}`, 404, httpx.CodeNotFound, ""},
 		{"remote unmute", "POST", "/livekit/participant/mute", `{"room_name":"standup","participant_identity":"alice","source":"camera","muted":false}`, 409, httpx.CodeConflict, ""},
+		{"mute long identity", "POST", "/livekit/participant/mute", `{"room_name":"standup","participant_identity":"` + long + `","source":"camera","muted":true}`, 400, httpx.CodeInvalidArgument, "participant_identity"},
+		{"mute control char identity", "POST", "/livekit/participant/mute", `{"room_name":"standup","participant_identity":"a\u0007b","source":"camera","muted":true}`, 400, httpx.CodeInvalidArgument, "participant_identity"},
+		{"mute empty identity", "POST", "/livekit/participant/mute", `{"room_name":"standup","participant_identity":"","source":"camera","muted":true}`, 400, httpx.CodeInvalidArgument, "participant_identity"},
+		{"mute long track sid", "POST", "/livekit/participant/mute", `{"room_name":"standup","participant_identity":"alice","track_sid":"` + long + `","muted":true}`, 400, httpx.CodeInvalidArgument, "track_sid"},
+		{"mute lobby room", "POST", "/livekit/participant/mute", `{"room_name":"` + lkgate.LobbyPrefix + `x","participant_identity":"alice","source":"camera","muted":true}`, 400, httpx.CodeInvalidArgument, "room_name"},
+		{"remove control char identity", "DELETE", "/livekit/participant", `{"room_name":"standup","participant_identity":"a\u0007b"}`, 400, httpx.CodeInvalidArgument, "participant_identity"},
+		{"remove bidi identity", "DELETE", "/livekit/participant", `{"room_name":"standup","participant_identity":"a\u202eb"}`, 400, httpx.CodeInvalidArgument, "participant_identity"},
+		{"remove long room", "DELETE", "/livekit/participant", `{"room_name":"` + long + `","participant_identity":"alice"}`, 400, httpx.CodeInvalidArgument, "room_name"},
 		{"muted missing", "POST", "/livekit/participant/mute", `{"room_name":"standup","participant_identity":"alice","source":"camera"}`, 400, httpx.CodeInvalidArgument, "muted"},
 		{"muted not bool", "POST", "/livekit/participant/mute", `{"room_name":"standup","participant_identity":"alice","source":"camera","muted":"yes"}`, 400, httpx.CodeInvalidArgument, "muted"},
 		{"sid and source", "POST", "/livekit/participant/mute", `{"room_name":"standup","participant_identity":"alice","source":"camera","track_sid":"x","muted":true}`, 400, httpx.CodeInvalidArgument, "track_sid"},
@@ -165,9 +184,13 @@ func TestParticipantRoutesBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e.fake.ResetCalls()
 			res := e.do(t, tt.method, tt.path, keyAcme, tt.body)
 			if res.status != tt.status || res.problem.Code != tt.code || res.problem.Field != tt.field {
 				t.Fatalf("got %d %s field %q, want %d %s field %q: %s", res.status, res.problem.Code, res.problem.Field, tt.status, tt.code, tt.field, res.body)
+			}
+			if n := e.fake.TotalCalls(); tt.status != 404 && tt.status != 409 && n != 0 {
+				t.Errorf("bad input made %d LiveKit calls before its %d", n, tt.status)
 			}
 		})
 	}
@@ -176,38 +199,90 @@ func TestParticipantRoutesBadInput(t *testing.T) {
 	}
 }
 
+// requests are the room-scoped requests besides the token route, each
+// naming room: every route that masks another tenant's room (see
+// docs/threat-model.md).
 func requests(room, sid string) map[string][3]string {
 	return map[string][3]string{
-		"details": {"GET", "/livekit/rooms/" + room, ""},
-		"remove":  {"DELETE", "/livekit/participant", `{"room_name":"` + room + `","participant_identity":"alice"}`},
-		"mute":    {"POST", "/livekit/participant/mute", `{"room_name":"` + room + `","participant_identity":"alice","track_sid":"` + sid + `","muted":true}`},
+		"details":  {"GET", "/livekit/rooms/" + room, ""},
+		"remove":   {"DELETE", "/livekit/participant", `{"room_name":"` + room + `","participant_identity":"alice"}`},
+		"mute":     {"POST", "/livekit/participant/mute", `{"room_name":"` + room + `","participant_identity":"alice","track_sid":"` + sid + `","muted":true}`},
+		"invite":   {"POST", "/livekit/guest/invite", `{"roomId":"` + room + `","allowAll":true}`},
+		"admit":    {"POST", "/livekit/guest/admit", `{"roomId":"` + room + `","guestIdentity":"` + lkgate.GuestIdentityPrefix + `x","action":"admit"}`},
+		"waiting":  {"GET", "/livekit/guest/waiting?roomId=" + room, ""},
+		"call":     {"POST", "/sip/call", `{"room_name":"` + room + `","participant_identity":"alice","to_phone_number":"+15550100"}`},
+		"transfer": {"POST", "/sip/transfer", `{"room_name":"` + room + `","participant_identity":"alice","transfer_to":"+15550199"}`},
 	}
 }
 
-// Every room-scoped route answers another tenant's room with the very bytes
-// it answers a missing room with (the names have equal length on purpose):
-// under ScopedNames the other tenant's room is a missing one, under
-// SharedNames it is masked as one.
+// Every room-scoped route answers another tenant's room as it answers a
+// missing room. Under SharedNames that is the very bytes of a missing
+// room's 404 (the names have equal length on purpose), also where a
+// missing name would be claimed (invite, call), and nothing of acme's room
+// changes or is dialed or listed. Under ScopedNames the other tenant's name
+// is one of globex's own, answered as its missing room-b is. Each route
+// runs on a Manager of its own, so that no route's claim changes another's
+// answer.
 func TestForeignRoomBodyIsByteIdentical(t *testing.T) {
 	forEachNaming(t, testForeignRoomBodyIsByteIdentical)
 }
 
 func testForeignRoomBodyIsByteIdentical(t *testing.T, naming lkgate.RoomNaming) {
-	e := newEnv(t, lkgate.Config{RoomNames: naming}, httpx.StaticKeysConfig{})
-	seeded := e.seed(t, "room-a")
-	for name, foreign := range requests("room-a", seeded.Tracks[0].Sid) {
-		missing := requests("room-b", seeded.Tracks[0].Sid)[name]
+	names := slices.Sorted(maps.Keys(requests("", "")))
+	if len(names) != 8 {
+		t.Fatalf("%d room-scoped routes, want 8: %v", len(names), names)
+	}
+	for _, name := range names {
+		e := newMaskEnv(t, naming)
+		seeded := e.seed(t, "room-a")
+		sid := seeded.Tracks[0].Sid
+		notFound := e.do(t, "GET", "/livekit/rooms/room-c", keyGlobex, "")
+		if notFound.status != 404 {
+			t.Fatalf("a missing room: %d %s", notFound.status, notFound.body)
+		}
+		foreign, missing := requests("room-a", sid)[name], requests("room-b", sid)[name]
 		f := e.do(t, foreign[0], foreign[1], keyGlobex, foreign[2])
 		m := e.do(t, missing[0], missing[1], keyGlobex, missing[2])
-		if f.status != 404 || !bytes.Equal(f.body, m.body) {
-			t.Errorf("%s: foreign room %d %s, missing room %d %s", name, f.status, f.body, m.status, m.body)
+		if naming == lkgate.SharedNames && m.status == 404 && !bytes.Equal(m.body, notFound.body) {
+			t.Errorf("%s: a missing room answers %s, the details route %s", name, m.body, notFound.body)
+		}
+		switch {
+		case naming == lkgate.SharedNames && (f.status != 404 || !bytes.Equal(f.body, notFound.body)):
+			t.Errorf("%s: acme's room %d %s, a missing room %s", name, f.status, f.body, notFound.body)
+		case naming == lkgate.ScopedNames && (f.status != m.status || f.status == 404 && !bytes.Equal(f.body, m.body)):
+			t.Errorf("%s: globex's room-a %d %s, its missing room-b %d %s", name, f.status, f.body, m.status, m.body)
+		}
+		if ps := e.fake.Participants(e.lkRoom(t, "acme", "room-a")); len(ps) != 1 || ps[0].Tracks[0].Muted {
+			t.Errorf("%s: globex changed acme's room: %v", name, ps)
+		}
+		if naming == lkgate.SharedNames {
+			for _, d := range e.fake.Dialed() {
+				if d.GetRoomName() == e.lkRoom(t, "acme", "room-a") {
+					t.Errorf("%s: globex dialed into acme's room: %+v", name, d)
+				}
+			}
+			if res := e.do(t, "GET", "/livekit/rooms", keyGlobex, ""); res.status != 200 || bytes.Contains(res.body, []byte(`"room-a"`)) {
+				t.Errorf("%s: globex lists %s", name, res.body)
+			}
 		}
 	}
-	if ps := e.fake.Participants(e.lkRoom(t, "acme", "room-a")); len(ps) != 1 || ps[0].Tracks[0].Muted {
-		t.Errorf("globex changed acme's room: %v", ps)
-	}
-	res := e.do(t, "GET", "/livekit/rooms", keyGlobex, "")
-	if res.status != 200 || string(res.body) != `{"rooms":[]}`+"\n" {
-		t.Errorf("globex lists %s", res.body)
-	}
+}
+
+// newMaskEnv is an env with guests and SIP (a trunk for globex).
+func newMaskEnv(t *testing.T, naming lkgate.RoomNaming) *env {
+	t.Helper()
+	var mu sync.Mutex
+	trunks := map[string]string{}
+	e := newEnv(t, lkgate.Config{RoomNames: naming,
+		Guests: lkgate.GuestConfig{Keys: []lkgate.InviteKey{{ID: "k1", Key: bytes.Repeat([]byte{7}, 32)}}, InviteBaseURL: "https://app.example.com"},
+		SIP: lkgate.SIPConfig{Trunks: lkgate.TrunkPolicyFunc(func(ctx context.Context, tenant string) (string, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return lkgate.TenantTrunks(trunks).OutboundTrunk(ctx, tenant)
+		})},
+	}, httpx.StaticKeysConfig{})
+	mu.Lock()
+	defer mu.Unlock()
+	trunks["globex"] = e.fake.AddOutboundTrunk("globex.example", "+15550000002")
+	return e
 }

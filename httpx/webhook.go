@@ -1,7 +1,10 @@
 package httpx
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -46,7 +49,12 @@ func (h *Handler) Webhook(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) webhook(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	r.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
+	body, p, ok := h.readBody(w, r)
+	if !ok {
+		writeProblem(w, p)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	ev, err := h.m.VerifyWebhook(r)
 	if err != nil {
 		h.fail(ctx, w, err, nil)
@@ -59,7 +67,7 @@ func (h *Handler) webhook(w http.ResponseWriter, r *http.Request) {
 	}
 	first, err := h.seen.Seen(ctx, ev.GetId(), until.Add(webhookClockSkew))
 	if err != nil {
-		h.log.ErrorContext(ctx, "webhook id store failed", "event", ev.GetId(), "error", err.Error())
+		h.failures.Failure(ctx, slog.LevelError, "webhook id store failed", "", err, slog.String("event", ev.GetId()))
 		h.fail(ctx, w, &lkgate.Error{Kind: lkgate.ErrUnavailable, Op: "webhook", Msg: "the webhook id store is unavailable"}, nil)
 		return
 	}
@@ -76,7 +84,7 @@ func (h *Handler) webhook(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if ferr := h.seen.Forget(context.WithoutCancel(ctx), ev.GetId()); ferr != nil {
 			// LiveKit's retry will be taken for a duplicate.
-			h.log.ErrorContext(ctx, "webhook id store failed: the event's retry will be dropped", "event", ev.GetId(), "error", ferr.Error())
+			h.failures.Failure(ctx, slog.LevelError, "webhook id store failed: the event's retry will be dropped", "", ferr, slog.String("event", ev.GetId()))
 		}
 		h.fail(ctx, w, err, nil)
 		return

@@ -124,7 +124,7 @@ func testWebhookRoute(t *testing.T, naming lkgate.RoomNaming) {
 		{"wrong secret", tampered, tampered, strings.Repeat("x", 36), 401},
 		{"tampered body", string(body), tampered, lkgatetest.APISecret, 401},
 		{"not an event", `{"event":5}`, `{"event":5}`, lkgatetest.APISecret, 400},
-		{"too large", strings.Repeat("x", 70<<10), strings.Repeat("x", 70<<10), lkgatetest.APISecret, 400},
+		{"too large", strings.Repeat("x", 70<<10), strings.Repeat("x", 70<<10), lkgatetest.APISecret, 413},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {

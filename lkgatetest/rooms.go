@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/livekit/protocol/livekit"
 	"github.com/livekit/protocol/utils/guid"
@@ -62,7 +63,7 @@ func (s *Server) createRoomLocked(req *livekit.CreateRoomRequest) *room {
 		CreationTime:     now.Unix(),
 		CreationTimeMs:   now.UnixMilli(),
 	}
-	r := &room{info: info}
+	r := &room{info: info, written: time.Now()}
 	// As the server does: a room created without agents gets one dispatch
 	// of the unnamed agent.
 	agents := req.Agents
@@ -90,6 +91,9 @@ func (svc roomService) ListRooms(ctx context.Context, req *livekit.ListRoomsRequ
 	defer s.mu.Unlock()
 	rooms := make([]*livekit.Room, 0, len(s.rooms))
 	for name, r := range s.rooms {
+		if s.listLag > 0 && time.Since(r.written) < s.listLag {
+			continue
+		}
 		if len(req.Names) == 0 || slices.Contains(req.Names, name) {
 			rooms = append(rooms, r.proto())
 		}
@@ -132,6 +136,7 @@ func (svc roomService) UpdateRoomMetadata(ctx context.Context, req *livekit.Upda
 		return nil, errRoomNotFound()
 	}
 	r.info.Metadata = req.Metadata
+	r.written = time.Now()
 	return r.proto(), nil
 }
 

@@ -41,7 +41,9 @@ type Server struct {
 	rooms  map[string]*room
 	errs   map[string]error
 	delays map[string]time.Duration
-	calls  map[string]int
+	// listLag hides rooms from ListRooms after their last write (SetListLag).
+	listLag time.Duration
+	calls   map[string]int
 
 	trunks    map[string]*livekit.SIPOutboundTrunkInfo
 	farEnds   map[string]FarEnd
@@ -60,6 +62,7 @@ type room struct {
 	participants []*livekit.ParticipantInfo // in join order
 	sent         []*livekit.SendDataRequest
 	dispatches   []*livekit.AgentDispatch
+	written      time.Time // real time of the creation or last metadata write, for SetListLag
 }
 
 // Participant describes a participant to seed with AddParticipant, as if it
@@ -170,6 +173,17 @@ func (s *Server) SetDelay(method string, d time.Duration) {
 		return
 	}
 	s.delays[method] = d
+}
+
+// SetListLag makes ListRooms leave out a room for d after it was created
+// or its metadata last written, as a LiveKit whose room list trails its
+// writes (the real one's trails by milliseconds). Zero, the default,
+// shows every write at once. Room and the other direct methods see the
+// room regardless.
+func (s *Server) SetListLag(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.listLag = d
 }
 
 // Calls returns how many requests for the RPC method (e.g. "CreateRoom")

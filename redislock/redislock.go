@@ -24,7 +24,7 @@ import (
 
 // Defaults applied by New.
 const (
-	// DefaultTTL exceeds lkgate's DefaultEnsureTimeout (10 s), the longest a
+	// DefaultTTL exceeds lkgate's DefaultRequestTimeout (10 s), the longest a
 	// claim holds its lock, with room to spare.
 	DefaultTTL           = 30 * time.Second
 	DefaultRetryInterval = 25 * time.Millisecond
@@ -36,7 +36,7 @@ type Config struct {
 	// failover client. Required.
 	Client redis.UniversalClient
 	// TTL is how long a lock lives if its holder never releases it. It must
-	// exceed lkgate.Config.EnsureTimeout. Zero means DefaultTTL.
+	// exceed lkgate.Config.RequestTimeout. Zero means DefaultTTL.
 	TTL time.Duration
 	// RetryInterval is the mean wait between attempts on a held lock; each
 	// wait is jittered by ±50%. Zero means DefaultRetryInterval.

@@ -318,6 +318,8 @@ func configFromEnv(getenv func(string) string) (config, error) {
 			c.manager.Guests.Keys = append(c.manager.Guests.Keys, lkgate.InviteKey{ID: id, Key: key})
 		}
 		c.manager.Guests.InviteBaseURL = getenv("LKGATE_INVITE_BASE_URL")
+	} else if getenv("LKGATE_INVITE_BASE_URL") != "" {
+		return c, errors.New("LKGATE_INVITE_BASE_URL is set without LKGATE_INVITE_KEYS, which turn guests on")
 	}
 	if raw := getenv("LKGATE_SIP_TRUNKS"); raw != "" {
 		trunks := map[string]string{}
@@ -461,7 +463,7 @@ func newMux(cfg config, logger *slog.Logger) (_ *http.ServeMux, _ io.Closer, err
 	}
 	m, err := lkgate.New(mcfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("LiveKit settings: %w", err)
+		return nil, nil, envError(err)
 	}
 	defer func() {
 		if err != nil {
@@ -501,7 +503,7 @@ func newMux(cfg config, logger *slog.Logger) (_ *http.ServeMux, _ io.Closer, err
 func main() {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	if err := run(logger); err != nil {
-		logger.Error("server stopped", "error", err)
+		logger.Error("server stopped", "error", lkgate.Redact(err.Error()))
 		os.Exit(1)
 	}
 }
@@ -526,8 +528,12 @@ func run(logger *slog.Logger) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("LKGATE_ADDR: %w", err)
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
+	go func() { errc <- srv.Serve(ln) }()
 	logger.Info("lkgate example server listening", "addr", cfg.addr, "api", cfg.prefix, "livekit", cfg.manager.URL, "demo", cfg.livekitClient != "")
 	select {
 	case err := <-errc:

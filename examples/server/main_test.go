@@ -246,7 +246,7 @@ func TestMuxServesTheAPIUnderThePrefix(t *testing.T) {
 	}
 	vars["LIVEKIT_API_SECRET"] = "short"
 	cfg, _ = configFromEnv(env(vars))
-	if _, _, err := newMux(cfg, nil); err == nil || !strings.Contains(err.Error(), "APISecret") {
+	if _, _, err := newMux(cfg, nil); err == nil || !strings.Contains(err.Error(), "LIVEKIT_API_SECRET") {
 		t.Errorf("short secret: %v", err)
 	}
 }

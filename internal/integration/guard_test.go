@@ -23,15 +23,16 @@ import (
 
 // guardHook is lkgate's webhook route in front of a real server: the
 // handler of the Manager serve was last given, and the participant_joined
-// events it passed on.
+// and participant_left events it passed on.
 type guardHook struct {
 	handler atomic.Pointer[http.Handler]
 	joined  chan lkgate.WebhookEvent
+	left    chan *livekit.ParticipantInfo
 }
 
 // startGuarded starts a livekit-server whose webhooks reach g.
 func startGuarded(t *testing.T) (*lkserver.Server, *guardHook) {
-	g := &guardHook{joined: make(chan lkgate.WebhookEvent, 16)}
+	g := &guardHook{joined: make(chan lkgate.WebhookEvent, 16), left: make(chan *livekit.ParticipantInfo, 16)}
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		(*g.handler.Load()).ServeHTTP(w, r)
 	}))
@@ -44,8 +45,14 @@ func (g *guardHook) serve(t *testing.T, m *lkgate.Manager) {
 	h, err := httpx.New(m, httpx.Config{
 		Authenticator: httpx.AuthenticatorFunc(func(*http.Request) (httpx.Principal, error) { return httpx.Principal{}, errors.New("unused") }),
 		OnWebhook: func(_ context.Context, ev lkgate.WebhookEvent) {
-			if ev.Event.GetEvent() == "participant_joined" {
+			switch ev.Event.GetEvent() {
+			case "participant_joined":
 				g.joined <- ev
+			case "participant_left":
+				select {
+				case g.left <- ev.Event.GetParticipant():
+				default: // nobody is waiting for departures any more
+				}
 			}
 		},
 	})
@@ -57,33 +64,67 @@ func (g *guardHook) serve(t *testing.T, m *lkgate.Manager) {
 }
 
 // joinRemoved joins with token and waits for LiveKit to remove who, as the
-// guard does. The removal may come before the SDK has finished connecting:
-// the SDK then reports it and fails the join with a timeout, which is the
-// same outcome.
-func joinRemoved(t *testing.T, srv *lkserver.Server, token, who string) {
+// guard does: for the client's disconnection as removed, or for the
+// server's participant_left of who with the reason PARTICIPANT_REMOVED.
+// The removal may come while the SDK is still connecting (the guard acts on
+// participant_joined, before the client's media is up); the SDK may then
+// report no disconnection and fail the join with "could not connect after
+// timeout" 15 s later (the flake this once showed), so the server's event
+// is the proof that does not depend on the client's timing. The join
+// runs aside, and is waited for before returning.
+func joinRemoved(t *testing.T, srv *lkserver.Server, hook *guardHook, token, who string) {
 	t.Helper()
 	reason := make(chan lksdk.DisconnectionReason, 1)
-	room, err := lksdk.ConnectToRoomWithToken(srv.WSURL, token, &lksdk.RoomCallback{
-		OnDisconnectedWithReason: func(r lksdk.DisconnectionReason) {
-			select {
-			case reason <- r:
-			default:
-			}
-		},
-	}, lksdk.WithAutoSubscribe(false))
-	if err == nil {
-		t.Cleanup(room.Disconnect)
+	type join struct {
+		room *lksdk.Room
+		err  error
 	}
-	select {
-	case r := <-reason:
-		if r != lksdk.ParticipantRemoved {
-			t.Errorf("%s disconnected with %v, want ParticipantRemoved", who, r)
+	joined := make(chan join, 1)
+	go func() {
+		room, err := lksdk.ConnectToRoomWithToken(srv.WSURL, token, &lksdk.RoomCallback{
+			OnDisconnectedWithReason: func(r lksdk.DisconnectionReason) {
+				select {
+				case reason <- r:
+				default:
+				}
+			},
+		}, lksdk.WithAutoSubscribe(false))
+		joined <- join{room, err}
+	}()
+	var j *join
+	var other lksdk.DisconnectionReason
+	defer func() {
+		if j == nil {
+			res := <-joined
+			j = &res
 		}
-	case <-time.After(15 * time.Second):
-		if err != nil {
-			t.Fatalf("%s could not join: %s", who, lkgate.Redact(err.Error()))
+		if j.err == nil {
+			j.room.Disconnect()
 		}
-		t.Fatalf("%s was never removed from the room", who)
+	}()
+	for deadline := time.After(20 * time.Second); ; {
+		select {
+		case r := <-reason:
+			if r == lksdk.ParticipantRemoved {
+				return
+			}
+			other = r // a disconnection the SDK could not name: the server's event decides
+		case p := <-hook.left:
+			if p.GetIdentity() != who {
+				continue
+			}
+			if p.GetDisconnectReason() != livekit.DisconnectReason_PARTICIPANT_REMOVED {
+				t.Errorf("%s left with %v, want PARTICIPANT_REMOVED", who, p.GetDisconnectReason())
+			}
+			return
+		case res := <-joined:
+			j = &res
+		case <-deadline:
+			if j != nil && j.err != nil {
+				t.Fatalf("%s was never removed (disconnected: %q), and could not join: %s", who, other, lkgate.Redact(j.err.Error()))
+			}
+			t.Fatalf("%s was never removed from the room (disconnected: %q)", who, other)
+		}
 	}
 }
 
@@ -157,7 +198,7 @@ func TestWebhookJoinGuardRemovesForeignParticipant(t *testing.T) {
 		}
 		mintAndJoin(t, srv, m, "globex", room, "gina", nil)
 
-		joinRemoved(t, srv, old.JWT, "alice, with the old token,")
+		joinRemoved(t, srv, hook, old.JWT, "alice")
 		hook.sawJoins(t, "globex", room, "alice", "gina")
 		wantAlone(t, srv, room, "gina")
 	})
@@ -186,7 +227,7 @@ func TestWebhookJoinGuardRemovesForeignParticipant(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		joinRemoved(t, srv, tok, "mallory")
+		joinRemoved(t, srv, hook, tok, "mallory")
 		hook.sawJoins(t, "globex", room, "mallory")
 		wantAlone(t, srv, globex, "gina")
 	})

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livekit/protocol/auth"
 	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/pion/webrtc/v4"
@@ -54,6 +55,21 @@ func joinLobby(t *testing.T, srv *lkserver.Server, m *lkgate.Manager, inviteToke
 		t.Fatal(err)
 	}
 	return joinSession(t, srv, s)
+}
+
+// joinHidden joins room as a hidden participant (the guest sees no one)
+// that may publish data, with a token straight from the dev keys.
+func joinHidden(t *testing.T, srv *lkserver.Server, room, identity string, cb *lksdk.RoomCallback) *lksdk.Room {
+	t.Helper()
+	tok := auth.NewAccessToken(srv.APIKey, srv.APISecret).SetIdentity(identity).
+		SetVideoGrant(&auth.VideoGrant{RoomJoin: true, Room: room, Hidden: true}).SetValidFor(time.Minute)
+	jwt, err := tok.ToJWT()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := srv.JoinWithCallback(t, jwt, cb)
+	waitForParticipant(t, srv, room, identity)
+	return r
 }
 
 // joinSession is the guest client of a session room-auth gave.
@@ -316,7 +332,10 @@ func guestDenyRemovesTheGuest(t *testing.T, naming lkgate.RoomNaming) {
 
 // A waiting guest's client tries everything a modified client could: publish
 // media and data, rename itself, rewrite its pass, use its lobby token on
-// the main room. The real server refuses all of it.
+// the main room. The real server refuses all of it. A hidden watcher in the
+// guest's lobby receives whatever data the guest manages to publish (a
+// control packet shows it would), and the host whatever reaches the main
+// room.
 func TestWaitingGuestCannotEscapeTheLobby(t *testing.T) {
 	srv := lkserver.Shared(t)
 	m := guestManager(t, srv, lkgate.ScopedNames, nil)
@@ -333,6 +352,15 @@ func TestWaitingGuestCannotEscapeTheLobby(t *testing.T) {
 	}
 	g := joinLobby(t, srv, m, inv.Token, "Mallory")
 	before := waitForParticipant(t, srv, g.session.LobbyRoom, g.session.Identity)
+	lobbyData := make(chan string, 4)
+	joinHidden(t, srv, g.session.LobbyRoom, "watcher", &lksdk.RoomCallback{ParticipantCallback: lksdk.ParticipantCallback{
+		OnDataPacket: func(p lksdk.DataPacket, _ lksdk.DataReceiveParams) {
+			if d, ok := p.(*lksdk.UserDataPacket); ok {
+				lobbyData <- string(d.Payload)
+			}
+		},
+	}})
+	control := joinHidden(t, srv, g.session.LobbyRoom, "control", &lksdk.RoomCallback{})
 
 	// Publishing media: refused.
 	track, err := lksdk.NewLocalSampleTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2})
@@ -357,7 +385,22 @@ func TestWaitingGuestCannotEscapeTheLobby(t *testing.T) {
 	_ = g.lobby.LocalParticipant.PublishDataPacket(lksdk.UserData([]byte("hello")), lksdk.WithDataPublishReliable(true))
 	g.lobby.LocalParticipant.SetName("Admin")
 	g.lobby.LocalParticipant.SetAttributes(map[string]string{lkgate.GuestPassAttribute: "forged", lkgate.TenantAttribute: "globex"})
-	time.Sleep(time.Second)
+	// The control packet, sent after the guest's, arrives after it would.
+	time.Sleep(500 * time.Millisecond)
+	// Sent to the watcher alone: the server delivers data even to a
+	// participant that may not subscribe, such as the guest.
+	if err := control.LocalParticipant.PublishDataPacket(lksdk.UserData([]byte("control")), lksdk.WithDataPublishReliable(true),
+		lksdk.WithDataPublishDestination([]string{"watcher"})); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-lobbyData:
+		if got != "control" {
+			t.Errorf("the guest published data into its lobby: %s", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the watcher received not even the control packet")
+	}
 	after := waitForParticipant(t, srv, g.session.LobbyRoom, g.session.Identity)
 	if len(after.Tracks) != 0 || after.Name != before.Name || after.Attributes[lkgate.GuestPassAttribute] != before.Attributes[lkgate.GuestPassAttribute] ||
 		after.Attributes[lkgate.TenantAttribute] != "acme" {
@@ -366,6 +409,8 @@ func TestWaitingGuestCannotEscapeTheLobby(t *testing.T) {
 	select {
 	case <-hostData:
 		t.Error("the host received the guest's data")
+	case got := <-lobbyData:
+		t.Errorf("the watcher received %s", got)
 	default:
 	}
 
