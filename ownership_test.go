@@ -141,36 +141,69 @@ func TestUnownedRoomPolicy(t *testing.T) {
 	}
 }
 
+// raceForRoom has n requests, alternating acme on a and globex on b, ask
+// at once for a token for room, and returns how many each tenant won.
+// Refusals must be ErrForbidden, or ErrConflict where a lease decided.
+func raceForRoom(t *testing.T, a, b *lkgate.Manager, room string, n int) map[string]int {
+	t.Helper()
+	var wg sync.WaitGroup
+	results := make(chan string, n)
+	start := make(chan struct{})
+	for i := range n {
+		m, tenant := a, "acme"
+		if i%2 == 1 {
+			m, tenant = b, "globex"
+		}
+		wg.Go(func() {
+			<-start
+			err := token(m, tenant, room)
+			switch {
+			case err == nil:
+				results <- tenant
+			case !errors.Is(err, lkgate.ErrForbidden) && !errors.Is(err, lkgate.ErrConflict):
+				t.Errorf("unexpected error: %v", err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(results)
+	winners := map[string]int{}
+	for w := range results {
+		winners[w]++
+	}
+	return winners
+}
+
 // Two tenants race for one new room: exactly one wins, every time.
 func TestConcurrentClaimsOneWinner(t *testing.T) {
 	m, fake := newManager(t, lkgate.Config{RoomNames: lkgate.SharedNames})
 	for trial := range 20 {
 		room := fmt.Sprintf("race-%d", trial)
-		var wg sync.WaitGroup
-		results := make(chan string, 50)
-		start := make(chan struct{})
-		for i := range 50 {
-			tenant := []string{"acme", "globex"}[i%2]
-			wg.Go(func() {
-				<-start
-				err := token(m, tenant, room)
-				switch {
-				case err == nil:
-					results <- tenant
-				case !errors.Is(err, lkgate.ErrForbidden):
-					t.Errorf("unexpected error: %v", err)
-				}
-			})
-		}
-		close(start)
-		wg.Wait()
-		close(results)
-		winners := map[string]int{}
-		for w := range results {
-			winners[w]++
-		}
+		winners := raceForRoom(t, m, m, room, 50)
 		if len(winners) != 1 || winners["acme"]+winners["globex"] != 25 {
 			t.Fatalf("trial %d: winners %v, want exactly one tenant with all 25 requests", trial, winners)
+		}
+		owner := roomMetadata(t, fake, room)[lkgate.OwnerKey]
+		if _, ok := winners[owner.(string)]; !ok {
+			t.Fatalf("trial %d: owner %v is not the winner %v", trial, owner, winners)
+		}
+	}
+}
+
+// Two replicas that share the lease store but not a lock (each has its
+// own in-process Locker): the lease store's atomic take alone decides
+// which tenant gets a new shared name. TestConcurrentClaimsOneWinner runs
+// on one Manager, whose lock decides as well, so it cannot show this.
+func TestReplicasLeaseDecidesTheWinner(t *testing.T) {
+	leases := lkgate.NewMemoryLeaseStore(nil)
+	one, fake := newManager(t, lkgate.Config{RoomNames: lkgate.SharedNames, Leases: leases, Locker: lkgate.NewLocalLocker()})
+	two, _ := newManagerOn(t, fake, lkgate.Config{RoomNames: lkgate.SharedNames, Leases: leases, Locker: lkgate.NewLocalLocker()})
+	for trial := range 20 {
+		room := fmt.Sprintf("replica-race-%d", trial)
+		winners := raceForRoom(t, one, two, room, 20)
+		if len(winners) != 1 {
+			t.Fatalf("trial %d: winners %v, want exactly one tenant", trial, winners)
 		}
 		owner := roomMetadata(t, fake, room)[lkgate.OwnerKey]
 		if _, ok := winners[owner.(string)]; !ok {
