@@ -119,11 +119,10 @@ type subjectKey struct{}
 
 // WithSubject returns a context naming who acts within the tenant (a user
 // id or an API key's name). It is the one way a Manager learns the
-// subject: every audit event carries it, Admit and Deny check it against
-// the guest's invite, and Invite makes it the guest's admin when the
-// request names none. httpx sets it from the authenticated Principal; a
-// host calling the Manager itself sets it once per request, where it
-// authenticates.
+// subject: every audit event carries it, [Guests.Admit] and [Guests.Deny]
+// check it against the guest's invite, and [Guests.Invite] makes it the
+// guest's admin when the request names none. httpx sets it from the
+// authenticated Principal.
 func WithSubject(ctx context.Context, subject string) context.Context {
 	return context.WithValue(ctx, subjectKey{}, subject)
 }
@@ -148,7 +147,13 @@ func (m *Manager) audit(ctx context.Context, ev AuditEvent, err error) {
 	}
 	ev.Outcome = OutcomeSuccess
 	if err != nil {
-		ev.Outcome = outcomeOf(err)
+		ev.Outcome = OutcomeFailed
+		for _, kind := range []error{ErrInvalidArgument, ErrUnauthenticated, ErrForbidden, ErrNotFound, ErrConflict, ErrLimited, ErrNotConfigured} {
+			if errors.Is(err, kind) {
+				ev.Outcome = OutcomeRefused
+				break
+			}
+		}
 		var e *Error
 		if errors.As(err, &e) {
 			ev.Reason, ev.Limit = e.Kind.Error(), e.Limit
@@ -169,11 +174,78 @@ func clip(s string) string {
 	return strings.ToValidUTF8(s[:maxAuditField], "\uFFFD") + "..."
 }
 
-func outcomeOf(err error) string {
-	for _, kind := range []error{ErrInvalidArgument, ErrUnauthenticated, ErrForbidden, ErrNotFound, ErrConflict, ErrLimited, ErrNotConfigured} {
-		if errors.Is(err, kind) {
-			return OutcomeRefused
-		}
+// operation describes one Manager operation for run: the context its
+// errors get, and the audit event it emits.
+type operation struct {
+	op                   string // Error.Op
+	action               string // AuditEvent.Action; empty for a read, which is not audited
+	tenant, room, target string
+	// extra lengthens the deadline beyond Config.RequestTimeout: a call's
+	// ringing time is the callee's, not LiveKit's.
+	extra time.Duration
+	// tenantless operations carry their tenant inside the request (a
+	// guest's invite): run checks no tenant mode, and the body names the
+	// tenant on its record, or drops the record.
+	tenantless bool
+}
+
+// auditRecord is the audit event of one run, which the body completes:
+// Target, Details, or the tenant and room of a tenantless operation.
+type auditRecord struct {
+	AuditEvent
+	dropped bool
+}
+
+// set records an action-specific fact (AuditEvent.Details).
+func (a *auditRecord) set(key, value string) {
+	if a.Details == nil {
+		a.Details = map[string]string{}
 	}
-	return OutcomeFailed
+	a.Details[key] = value
+}
+
+// drop skips the event of a tenantless run that acted on no tenant's
+// behalf: an invite that does not open (so that junk cannot flood the
+// audit trail), a join the guard lets stand.
+func (a *auditRecord) drop() { a.dropped = true }
+
+// run is the one way a Manager operation runs: it checks the tenant mode,
+// bounds body by the operation's deadline, gives body's error the
+// operation's op and room, and emits exactly one audit event for its
+// outcome. A room name refused as invalid is not echoed into the error.
+// The events of what lkgate does within an operation (a claim, a room it
+// creates or deletes) call audit directly.
+func (m *Manager) run(ctx context.Context, o operation, body func(context.Context, *auditRecord) error) error {
+	a := &auditRecord{AuditEvent: AuditEvent{Tenant: o.tenant, Action: o.action, Room: o.room, Target: o.target}}
+	err := func() error {
+		if !o.tenantless {
+			if _, err := m.tenantMode(o.tenant); err != nil {
+				return err
+			}
+		}
+		ctx, cancel := m.withBudget(ctx, m.cfg.RequestTimeout+o.extra)
+		defer cancel()
+		return body(ctx, a)
+	}()
+	if err != nil {
+		room := o.room
+		if e := (*Error)(nil); errors.As(err, &e) && e.Kind == ErrInvalidArgument && e.Field == "Room" {
+			room = ""
+		}
+		err = withContext(err, o.op, room)
+	}
+	if o.action != "" && !a.dropped {
+		m.audit(ctx, a.AuditEvent, err)
+	}
+	return err
+}
+
+// runResult is run for an operation that returns a value.
+func runResult[T any](ctx context.Context, m *Manager, o operation, body func(context.Context, *auditRecord) (T, error)) (T, error) {
+	var v T
+	err := m.run(ctx, o, func(ctx context.Context, a *auditRecord) (err error) {
+		v, err = body(ctx, a)
+		return err
+	})
+	return v, err
 }

@@ -16,7 +16,7 @@ func TestAuditBoundsCallerDetails(t *testing.T) {
 	log := &auditLog{}
 	e := newSIPEnvWith(t, lkgate.Config{Auditor: log})
 	long := strings.Repeat("9", 10000) + "\xff"
-	_, err := e.m.Call(context.Background(), "acme", lkgate.CallRequest{Room: "r\xff", Identity: "p", To: long, From: long})
+	_, err := e.sip.Call(context.Background(), "acme", lkgate.CallRequest{Room: "r\xff", Identity: "p", To: long, From: long})
 	if err == nil {
 		t.Fatal("accepted")
 	}

@@ -53,9 +53,10 @@ func testAuditEvents(t *testing.T, naming lkgate.RoomNaming) {
 	clock := lkgatetest.NewClock(now)
 	fake := lkgatetest.NewServer(t)
 	trunk := fake.AddOutboundTrunk("acme.example:5060", "+15550000001")
-	m, _ := newManagerOn(t, fake, lkgate.Config{RoomNames: naming, Now: clock.Now, Auditor: log, Guests: guestConfig(),
-		SIP:    lkgate.SIPConfig{Trunks: lkgate.StaticTrunk(trunk), AllowSIPTransfer: func(string, string) bool { return true }},
+	m, _ := newManagerOn(t, fake, lkgate.Config{RoomNames: naming, Now: clock.Now, Auditor: log,
 		Limits: lkgate.LimitConfig{Default: lkgate.Limits{InviteRate: lkgate.PerMinute(1, 1)}}})
+	g := newGuests(t, m)
+	sip := fake.NewSIP(t, m, lkgate.SIPConfig{Trunks: lkgate.StaticTrunk(trunk), AllowSIPTransfer: func(string, string) bool { return true }})
 	standup := lkName(t, m, "acme", "standup")
 	ctx := lkgate.WithSubject(context.Background(), "alice@acme")
 	var secrets []string // every credential the run produces
@@ -76,27 +77,27 @@ func testAuditEvents(t *testing.T, naming lkgate.RoomNaming) {
 	if err := m.RemoveParticipant(ctx, "acme", "standup", "bob"); err != nil {
 		t.Fatal(err)
 	}
-	c, err := m.Call(ctx, "acme", call("standup", "+4930123456"))
+	c, err := sip.Call(ctx, "acme", call("standup", "+4930123456"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.TransferCall(ctx, "acme", lkgate.TransferRequest{Room: "standup", Identity: "phone", TransferTo: "+4930999999"}); err != nil {
+	if _, err := sip.Transfer(ctx, "acme", lkgate.TransferRequest{Room: "standup", Identity: "phone", TransferTo: "+4930999999"}); err != nil {
 		t.Fatal(err)
 	}
-	inv, err := m.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: "standup", AllowAll: true})
+	inv, err := g.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: "standup", AllowAll: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	secrets = append(secrets, inv.Token)
-	if _, err := m.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: "standup", AllowAll: true}); err == nil {
+	if _, err := g.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: "standup", AllowAll: true}); err == nil {
 		t.Fatal("second invite was not limited")
 	}
 	var guests []string
-	if _, err := m.GuestRoomAuth(context.Background(), inv.Token+"x", "Guest"); err == nil {
+	if _, err := g.RoomAuth(context.Background(), inv.Token+"x", "Guest"); err == nil {
 		t.Fatal("a tampered invite was redeemed") // and, naming no tenant, it is not audited
 	}
 	for range 2 {
-		s, err := m.GuestRoomAuth(context.Background(), inv.Token, "Guest")
+		s, err := g.RoomAuth(context.Background(), inv.Token, "Guest")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -106,10 +107,10 @@ func testAuditEvents(t *testing.T, naming lkgate.RoomNaming) {
 		secrets = append(secrets, s.Token.JWT)
 		guests = append(guests, s.Identity)
 	}
-	if err := m.Admit(ctx, "acme", "standup", guests[0]); err != nil {
+	if err := g.Admit(ctx, "acme", "standup", guests[0]); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Deny(ctx, "acme", "standup", guests[1]); err != nil {
+	if err := g.Deny(ctx, "acme", "standup", guests[1]); err != nil {
 		t.Fatal(err)
 	}
 	// globex's "standup": its own room under ScopedNames, acme's under
@@ -211,11 +212,13 @@ func TestAuditBoundsCallerInput(t *testing.T) {
 // a test reads, and acme's room "standup" with bob in it (publishing his
 // microphone) and a SIP participant "phone".
 type auditEnv struct {
-	m    *lkgate.Manager
-	fake *lkgatetest.Server
-	log  *auditLog
-	ctx  context.Context
-	clk  *lkgatetest.Clock
+	m      *lkgate.Manager
+	guests *lkgate.Guests
+	sip    *lkgate.SIP
+	fake   *lkgatetest.Server
+	log    *auditLog
+	ctx    context.Context
+	clk    *lkgatetest.Clock
 }
 
 func newAuditEnv(t *testing.T, naming lkgate.RoomNaming, limits lkgate.Limits) *auditEnv {
@@ -223,15 +226,16 @@ func newAuditEnv(t *testing.T, naming lkgate.RoomNaming, limits lkgate.Limits) *
 	fake := lkgatetest.NewServer(t)
 	trunk := fake.AddOutboundTrunk("acme.example:5060", "+15550000001")
 	e := &auditEnv{fake: fake, log: &auditLog{}, ctx: lkgate.WithSubject(context.Background(), "alice@acme"), clk: lkgatetest.NewClock(time.Now())}
-	e.m, _ = newManagerOn(t, fake, lkgate.Config{RoomNames: naming, Auditor: e.log, Guests: guestConfig(), Now: e.clk.Now,
-		SIP:    lkgate.SIPConfig{Trunks: lkgate.StaticTrunk(trunk), AllowSIPTransfer: func(string, string) bool { return true }},
+	e.m, _ = newManagerOn(t, fake, lkgate.Config{RoomNames: naming, Auditor: e.log, Now: e.clk.Now,
 		Limits: lkgate.LimitConfig{Default: limits}})
+	e.guests = newGuests(t, e.m)
+	e.sip = fake.NewSIP(t, e.m, lkgate.SIPConfig{Trunks: lkgate.StaticTrunk(trunk), AllowSIPTransfer: func(string, string) bool { return true }})
 	if _, err := e.m.Token(e.ctx, "acme", lkgate.TokenRequest{Room: "standup", Identity: "alice"}); err != nil {
 		t.Fatal(err)
 	}
 	fake.AddParticipant(lkName(t, e.m, "acme", "standup"), lkgatetest.Participant{Identity: "bob", Attributes: map[string]string{lkgate.TenantAttribute: "acme"},
 		Tracks: []lkgatetest.Track{{Sid: "TR_mic", Source: livekit.TrackSource_MICROPHONE, Type: livekit.TrackType_AUDIO}}})
-	if _, err := e.m.Call(e.ctx, "acme", call("standup", "+4930123456")); err != nil {
+	if _, err := e.sip.Call(e.ctx, "acme", call("standup", "+4930123456")); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -241,11 +245,11 @@ func newAuditEnv(t *testing.T, naming lkgate.RoomNaming, limits lkgate.Limits) *
 // its identity.
 func (e *auditEnv) waitingGuest(t *testing.T) string {
 	t.Helper()
-	inv, err := e.m.Invite(e.ctx, "acme", lkgate.InviteRequest{Room: "standup", AllowAll: true})
+	inv, err := e.guests.Invite(e.ctx, "acme", lkgate.InviteRequest{Room: "standup", AllowAll: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := e.m.GuestRoomAuth(context.Background(), inv.Token, "Guest")
+	s, err := e.guests.RoomAuth(context.Background(), inv.Token, "Guest")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,23 +279,23 @@ func TestEveryOutcomeIsAudited(t *testing.T) {
 		_, _ = e.m.UpdatePermissions(e.ctx, "acme", "standup", identity, lkgate.ViewerGrant())
 	}
 	transfer := func(e *auditEnv, to string) {
-		_, _ = e.m.TransferCall(e.ctx, "acme", lkgate.TransferRequest{Room: "standup", Identity: "phone", TransferTo: to})
+		_, _ = e.sip.Transfer(e.ctx, "acme", lkgate.TransferRequest{Room: "standup", Identity: "phone", TransferTo: to})
 	}
 	invite := func(e *auditEnv, d time.Duration) {
-		_, _ = e.m.Invite(e.ctx, "acme", lkgate.InviteRequest{Room: "standup", AllowAll: true, Duration: d})
+		_, _ = e.guests.Invite(e.ctx, "acme", lkgate.InviteRequest{Room: "standup", AllowAll: true, Duration: d})
 	}
 	// expireLobby leaves a guest in its lobby past its pass, then lets
 	// another guest in: the count closes the expired guest's lobby.
 	expireLobby := func(t *testing.T, e *auditEnv, deleteErr error) {
 		e.waitingGuest(t)
 		e.clk.Advance(lkgate.DefaultLobbyTTL + time.Minute + 2*time.Second)
-		inv, err := e.m.Invite(e.ctx, "acme", lkgate.InviteRequest{Room: "standup", AllowAll: true})
+		inv, err := e.guests.Invite(e.ctx, "acme", lkgate.InviteRequest{Room: "standup", AllowAll: true})
 		if err != nil {
 			t.Fatal(err)
 		}
 		e.log.take()
 		e.fake.SetError("DeleteRoom", deleteErr)
-		_, _ = e.m.GuestRoomAuth(context.Background(), inv.Token, "Guest")
+		_, _ = e.guests.RoomAuth(context.Background(), inv.Token, "Guest")
 	}
 	guard := func(t *testing.T, e *auditEnv) {
 		standup := lkName(t, e.m, "acme", "standup")
@@ -360,13 +364,13 @@ func TestEveryOutcomeIsAudited(t *testing.T) {
 		{action: lkgate.ActionPermissionsUpdate, outcome: lkgate.OutcomeFailed, reason: unavailable, naming: scoped,
 			run: func(t *testing.T, e *auditEnv) { e.fake.SetError("UpdateParticipant", down); permissions(e, "bob") }},
 		{action: lkgate.ActionSIPCall, outcome: lkgate.OutcomeSuccess, naming: scoped,
-			run: func(t *testing.T, e *auditEnv) { _, _ = e.m.Call(e.ctx, "acme", call("other", "+4930123456")) }},
+			run: func(t *testing.T, e *auditEnv) { _, _ = e.sip.Call(e.ctx, "acme", call("other", "+4930123456")) }},
 		{action: lkgate.ActionSIPCall, outcome: lkgate.OutcomeRefused, reason: limited, limit: lkgate.LimitMaxConcurrentSIPCalls, naming: scoped, limits: lkgate.Limits{MaxConcurrentSIPCalls: 1},
-			run: func(t *testing.T, e *auditEnv) { _, _ = e.m.Call(e.ctx, "acme", call("other", "+4930123456")) }},
+			run: func(t *testing.T, e *auditEnv) { _, _ = e.sip.Call(e.ctx, "acme", call("other", "+4930123456")) }},
 		{action: lkgate.ActionSIPCall, outcome: lkgate.OutcomeFailed, reason: unavailable, naming: scoped,
 			run: func(t *testing.T, e *auditEnv) {
 				e.fake.SetError("CreateSIPParticipant", down)
-				_, _ = e.m.Call(e.ctx, "acme", call("other", "+4930123456"))
+				_, _ = e.sip.Call(e.ctx, "acme", call("other", "+4930123456"))
 			}},
 		{action: lkgate.ActionSIPTransfer, outcome: lkgate.OutcomeSuccess, naming: scoped,
 			run: func(t *testing.T, e *auditEnv) { transfer(e, "+4930999999") }},
@@ -385,57 +389,57 @@ func TestEveryOutcomeIsAudited(t *testing.T) {
 		{action: lkgate.ActionGuestWait, outcome: lkgate.OutcomeRefused, reason: limited, limit: lkgate.LimitGuestWaitRate, naming: scoped,
 			limits: lkgate.Limits{GuestWaitRate: lkgate.PerMinute(1, 1)},
 			run: func(t *testing.T, e *auditEnv) {
-				inv, err := e.m.Invite(e.ctx, "acme", lkgate.InviteRequest{Room: "standup", AllowAll: true})
+				inv, err := e.guests.Invite(e.ctx, "acme", lkgate.InviteRequest{Room: "standup", AllowAll: true})
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := e.m.GuestRoomAuth(context.Background(), inv.Token, "Guest"); err != nil {
+				if _, err := e.guests.RoomAuth(context.Background(), inv.Token, "Guest"); err != nil {
 					t.Fatal(err)
 				}
 				e.log.take()
-				_, _ = e.m.GuestRoomAuth(context.Background(), inv.Token, "Guest")
+				_, _ = e.guests.RoomAuth(context.Background(), inv.Token, "Guest")
 			}},
 		{action: lkgate.ActionGuestWait, outcome: lkgate.OutcomeFailed, reason: unavailable, naming: scoped,
 			run: func(t *testing.T, e *auditEnv) {
-				inv, err := e.m.Invite(e.ctx, "acme", lkgate.InviteRequest{Room: "standup", AllowAll: true})
+				inv, err := e.guests.Invite(e.ctx, "acme", lkgate.InviteRequest{Room: "standup", AllowAll: true})
 				if err != nil {
 					t.Fatal(err)
 				}
 				e.log.take()
 				e.fake.SetError("ListRooms", down)
-				_, _ = e.m.GuestRoomAuth(context.Background(), inv.Token, "Guest")
+				_, _ = e.guests.RoomAuth(context.Background(), inv.Token, "Guest")
 			}},
 		{action: lkgate.ActionGuestAdmit, outcome: lkgate.OutcomeSuccess, naming: scoped,
 			run: func(t *testing.T, e *auditEnv) {
 				g := e.waitingGuest(t)
 				e.log.take()
-				_ = e.m.Admit(e.ctx, "acme", "standup", g)
+				_ = e.guests.Admit(e.ctx, "acme", "standup", g)
 			}},
 		{action: lkgate.ActionGuestAdmit, outcome: lkgate.OutcomeRefused, reason: notFound, naming: scoped,
 			run: func(t *testing.T, e *auditEnv) {
-				_ = e.m.Admit(e.ctx, "acme", "standup", lkgate.GuestIdentityPrefix+"nobody")
+				_ = e.guests.Admit(e.ctx, "acme", "standup", lkgate.GuestIdentityPrefix+"nobody")
 			}},
 		{action: lkgate.ActionGuestAdmit, outcome: lkgate.OutcomeFailed, reason: unavailable, naming: scoped,
 			run: func(t *testing.T, e *auditEnv) {
 				g := e.waitingGuest(t)
 				e.log.take()
 				e.fake.SetError("UpdateParticipant", down)
-				_ = e.m.Admit(e.ctx, "acme", "standup", g)
+				_ = e.guests.Admit(e.ctx, "acme", "standup", g)
 			}},
 		{action: lkgate.ActionGuestDeny, outcome: lkgate.OutcomeSuccess, naming: scoped,
 			run: func(t *testing.T, e *auditEnv) {
 				g := e.waitingGuest(t)
 				e.log.take()
-				_ = e.m.Deny(e.ctx, "acme", "standup", g)
+				_ = e.guests.Deny(e.ctx, "acme", "standup", g)
 			}},
 		{action: lkgate.ActionGuestDeny, outcome: lkgate.OutcomeRefused, reason: invalid, naming: scoped,
-			run: func(t *testing.T, e *auditEnv) { _ = e.m.Deny(e.ctx, "acme", "standup", "bob") }},
+			run: func(t *testing.T, e *auditEnv) { _ = e.guests.Deny(e.ctx, "acme", "standup", "bob") }},
 		{action: lkgate.ActionGuestDeny, outcome: lkgate.OutcomeFailed, reason: unavailable, naming: scoped,
 			run: func(t *testing.T, e *auditEnv) {
 				g := e.waitingGuest(t)
 				e.log.take()
 				e.fake.SetError("DeleteRoom", down)
-				_ = e.m.Deny(e.ctx, "acme", "standup", g)
+				_ = e.guests.Deny(e.ctx, "acme", "standup", g)
 			}},
 		{action: lkgate.ActionGuardRemove, outcome: lkgate.OutcomeSuccess, naming: scoped, run: guard},
 		{action: lkgate.ActionGuardRemove, outcome: lkgate.OutcomeFailed, reason: unavailable, naming: scoped,

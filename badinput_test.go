@@ -23,11 +23,12 @@ func TestBadInputNeverReachesLiveKit(t *testing.T) {
 func testBadInputNeverReachesLiveKit(t *testing.T, naming lkgate.RoomNaming) {
 	fake := lkgatetest.NewServer(t)
 	trunk := fake.AddOutboundTrunk("acme.example:5060", "+15550000001")
-	m, _ := newManagerOn(t, fake, lkgate.Config{RoomNames: naming, Guests: guestConfig(),
-		SIP: lkgate.SIPConfig{Trunks: lkgate.StaticTrunk(trunk), AllowSIPTransfer: func(string, string) bool { return true }},
+	m, _ := newManagerOn(t, fake, lkgate.Config{RoomNames: naming,
 		// Every limit on, so that a check made after one would show too.
 		Limits: lkgate.LimitConfig{Default: lkgate.Limits{MaxRooms: 5, MaxConcurrentSIPCalls: 2,
 			TokenRate: lkgate.PerMinute(100, 100), SIPCallRate: lkgate.PerMinute(100, 100), InviteRate: lkgate.PerMinute(100, 100)}}})
+	g := newGuests(t, m)
+	sip := fake.NewSIP(t, m, lkgate.SIPConfig{Trunks: lkgate.StaticTrunk(trunk), AllowSIPTransfer: func(string, string) bool { return true }})
 	ctx := lkgate.WithSubject(context.Background(), "alice@acme")
 	if _, err := m.Token(ctx, "acme", lkgate.TokenRequest{Room: "standup", Identity: "alice"}); err != nil {
 		t.Fatal(err)
@@ -69,24 +70,24 @@ func testBadInputNeverReachesLiveKit(t *testing.T, naming lkgate.RoomNaming) {
 				return err
 			}},
 			call{"call room " + what, "Room", func() error {
-				_, err := m.Call(ctx, "acme", lkgate.CallRequest{Room: s, Identity: "phone", To: "+4930123456"})
+				_, err := sip.Call(ctx, "acme", lkgate.CallRequest{Room: s, Identity: "phone", To: "+4930123456"})
 				return err
 			}},
 			call{"call identity " + what, "Identity", func() error {
-				_, err := m.Call(ctx, "acme", lkgate.CallRequest{Room: "standup", Identity: s, To: "+4930123456"})
+				_, err := sip.Call(ctx, "acme", lkgate.CallRequest{Room: "standup", Identity: s, To: "+4930123456"})
 				return err
 			}},
 			call{"transfer identity " + what, "Identity", func() error {
-				_, err := m.TransferCall(ctx, "acme", lkgate.TransferRequest{Room: "standup", Identity: s, TransferTo: "+4930999999"})
+				_, err := sip.Transfer(ctx, "acme", lkgate.TransferRequest{Room: "standup", Identity: s, TransferTo: "+4930999999"})
 				return err
 			}},
 			call{"invite room " + what, "Room", func() error {
-				_, err := m.Invite(ctx, "acme", lkgate.InviteRequest{Room: s, AllowAll: true})
+				_, err := g.Invite(ctx, "acme", lkgate.InviteRequest{Room: s, AllowAll: true})
 				return err
 			}},
-			call{"admit guest " + what, "GuestIdentity", func() error { return m.Admit(ctx, "acme", "standup", guest+s) }},
-			call{"deny room " + what, "Room", func() error { return m.Deny(ctx, "acme", s, guest) }},
-			call{"waiting guests room " + what, "Room", func() error { _, err := m.WaitingGuests(ctx, "acme", s); return err }},
+			call{"admit guest " + what, "GuestIdentity", func() error { return g.Admit(ctx, "acme", "standup", guest+s) }},
+			call{"deny room " + what, "Room", func() error { return g.Deny(ctx, "acme", s, guest) }},
+			call{"waiting guests room " + what, "Room", func() error { _, err := g.Waiting(ctx, "acme", s); return err }},
 			call{"list rooms tenant " + what, "tenant", func() error { _, err := m.ListRooms(ctx, s); return err }},
 			call{"remove tenant " + what, "tenant", func() error { return m.RemoveParticipant(ctx, s, "standup", "bob") }},
 		)
@@ -95,7 +96,7 @@ func testBadInputNeverReachesLiveKit(t *testing.T, naming lkgate.RoomNaming) {
 		call{"remove empty identity", "Identity", func() error { return m.RemoveParticipant(ctx, "acme", "standup", "") }},
 		call{"lobby room name", "Room", func() error { _, err := m.Room(ctx, "acme", lkgate.LobbyPrefix+"x"); return err }},
 		call{"call into a lobby name", "Room", func() error {
-			_, err := m.Call(ctx, "acme", lkgate.CallRequest{Room: lkgate.LobbyPrefix + "x", Identity: "phone", To: "+4930123456"})
+			_, err := sip.Call(ctx, "acme", lkgate.CallRequest{Room: lkgate.LobbyPrefix + "x", Identity: "phone", To: "+4930123456"})
 			return err
 		}},
 		call{"mute bad source", "Source", func() error {
@@ -115,20 +116,20 @@ func testBadInputNeverReachesLiveKit(t *testing.T, naming lkgate.RoomNaming) {
 			return err
 		}},
 		call{"call bad number", "To", func() error {
-			_, err := m.Call(ctx, "acme", lkgate.CallRequest{Room: "standup", Identity: "phone", To: "030 123"})
+			_, err := sip.Call(ctx, "acme", lkgate.CallRequest{Room: "standup", Identity: "phone", To: "030 123"})
 			return err
 		}},
 		call{"transfer bad target", "TransferTo", func() error {
-			_, err := m.TransferCall(ctx, "acme", lkgate.TransferRequest{Room: "standup", Identity: "bob", TransferTo: "sip:a@b>;x"})
+			_, err := sip.Transfer(ctx, "acme", lkgate.TransferRequest{Room: "standup", Identity: "bob", TransferTo: "sip:a@b>;x"})
 			return err
 		}},
 		call{"invite bad duration", "Duration", func() error {
-			_, err := m.Invite(ctx, "acme", lkgate.InviteRequest{Room: "standup", AllowAll: true, Duration: -1})
+			_, err := g.Invite(ctx, "acme", lkgate.InviteRequest{Room: "standup", AllowAll: true, Duration: -1})
 			return err
 		}},
-		call{"admit not a guest", "GuestIdentity", func() error { return m.Admit(ctx, "acme", "standup", "bob") }},
-		call{"room-auth bad invite", "InviteToken", func() error { _, err := m.GuestRoomAuth(ctx, "not-an-invite", "Guest"); return err }},
-		call{"room-auth empty name", "GuestName", func() error { _, err := m.GuestRoomAuth(ctx, "not-an-invite", "\u200b"); return err }},
+		call{"admit not a guest", "GuestIdentity", func() error { return g.Admit(ctx, "acme", "standup", "bob") }},
+		call{"room-auth bad invite", "InviteToken", func() error { _, err := g.RoomAuth(ctx, "not-an-invite", "Guest"); return err }},
+		call{"room-auth empty name", "GuestName", func() error { _, err := g.RoomAuth(ctx, "not-an-invite", "\u200b"); return err }},
 	)
 	for _, c := range calls {
 		fake.ResetCalls()
@@ -150,8 +151,9 @@ func testBadInputNeverReachesLiveKit(t *testing.T, naming lkgate.RoomNaming) {
 func TestOneRoomNameRule(t *testing.T) {
 	fake := lkgatetest.NewServer(t)
 	trunk := fake.AddOutboundTrunk("acme.example:5060", "+15550000001")
-	m, _ := newManagerOn(t, fake, lkgate.Config{AllowUnauthenticated: true, Guests: guestConfig(),
-		SIP: lkgate.SIPConfig{Trunks: lkgate.StaticTrunk(trunk), AllowSIPTransfer: func(string, string) bool { return true }}})
+	m, _ := newManagerOn(t, fake, lkgate.Config{AllowUnauthenticated: true})
+	g := newGuests(t, m)
+	sip := fake.NewSIP(t, m, lkgate.SIPConfig{Trunks: lkgate.StaticTrunk(trunk), AllowSIPTransfer: func(string, string) bool { return true }})
 	ctx := lkgate.WithSubject(context.Background(), "alice")
 	uses := map[string]func(tenant, room string) error{
 		"token": func(tenant, room string) error {
@@ -159,20 +161,20 @@ func TestOneRoomNameRule(t *testing.T) {
 			return err
 		},
 		"call": func(tenant, room string) error {
-			_, err := m.Call(ctx, tenant, lkgate.CallRequest{Room: room, Identity: "phone", To: "+4930123456"})
+			_, err := sip.Call(ctx, tenant, lkgate.CallRequest{Room: room, Identity: "phone", To: "+4930123456"})
 			return err
 		},
 		"transfer": func(tenant, room string) error {
-			_, err := m.TransferCall(ctx, tenant, lkgate.TransferRequest{Room: room, Identity: "phone", TransferTo: "+4930123456"})
+			_, err := sip.Transfer(ctx, tenant, lkgate.TransferRequest{Room: room, Identity: "phone", TransferTo: "+4930123456"})
 			return err
 		},
 		"invite": func(tenant, room string) error {
-			_, err := m.Invite(ctx, tenant, lkgate.InviteRequest{Room: room, AllowAll: true})
+			_, err := g.Invite(ctx, tenant, lkgate.InviteRequest{Room: room, AllowAll: true})
 			return err
 		},
 		"room details": func(tenant, room string) error { _, err := m.Room(ctx, tenant, room); return err },
 		"remove":       func(tenant, room string) error { return m.RemoveParticipant(ctx, tenant, room, "bob") },
-		"waiting":      func(tenant, room string) error { _, err := m.WaitingGuests(ctx, tenant, room); return err },
+		"waiting":      func(tenant, room string) error { _, err := g.Waiting(ctx, tenant, room); return err },
 	}
 	for _, tenant := range []string{"", "acme"} {
 		for _, room := range []string{lkgate.LobbyPrefix + "abc", scoped(t, "globex", "standup"), "", " standup", "a\x00b", strings.Repeat("r", 257)} {
@@ -200,15 +202,16 @@ func TestOneRoomNameRule(t *testing.T) {
 // namespace) is refused without using up the rate or calling LiveKit.
 func TestGuestRoomAuthRefusesBeforeTheRate(t *testing.T) {
 	long := strings.Repeat("r", 250)
-	shared, _ := newManager(t, lkgate.Config{RoomNames: lkgate.SharedNames, Guests: guestConfig()})
-	inv, err := shared.Invite(lkgate.WithSubject(context.Background(), "alice"), "acme", lkgate.InviteRequest{Room: long, AllowAll: true})
+	sm, _ := newManager(t, lkgate.Config{RoomNames: lkgate.SharedNames})
+	inv, err := newGuests(t, sm).Invite(lkgate.WithSubject(context.Background(), "alice"), "acme", lkgate.InviteRequest{Room: long, AllowAll: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, fake := newManager(t, lkgate.Config{Guests: guestConfig(), Limits: lkgate.LimitConfig{Default: lkgate.Limits{GuestWaitRate: lkgate.PerMinute(1, 1)}}})
+	m, fake := newManager(t, lkgate.Config{Limits: lkgate.LimitConfig{Default: lkgate.Limits{GuestWaitRate: lkgate.PerMinute(1, 1)}}})
+	g := newGuests(t, m)
 	fake.ResetCalls()
 	for range 2 {
-		_, err := m.GuestRoomAuth(context.Background(), inv.Token, "Guest")
+		_, err := g.RoomAuth(context.Background(), inv.Token, "Guest")
 		var e *lkgate.Error
 		if !errors.Is(err, lkgate.ErrInvalidArgument) || !errors.As(err, &e) || e.Field != "Room" {
 			t.Fatalf("an invite for a room too long here: %v, want ErrInvalidArgument on Room", err)
@@ -217,11 +220,11 @@ func TestGuestRoomAuthRefusesBeforeTheRate(t *testing.T) {
 	if n := fake.TotalCalls(); n != 0 {
 		t.Errorf("refused invites made %d LiveKit calls", n)
 	}
-	good, err := m.Invite(lkgate.WithSubject(context.Background(), "alice"), "acme", lkgate.InviteRequest{Room: "standup", AllowAll: true})
+	good, err := g.Invite(lkgate.WithSubject(context.Background(), "alice"), "acme", lkgate.InviteRequest{Room: "standup", AllowAll: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.GuestRoomAuth(context.Background(), good.Token, "Guest"); err != nil {
+	if _, err := g.RoomAuth(context.Background(), good.Token, "Guest"); err != nil {
 		t.Errorf("the org's rate was used up by refused invites: %v", err)
 	}
 }

@@ -13,15 +13,16 @@ func BenchmarkGuests(b *testing.B) {
 	ctx := context.Background()
 	// The caps on, high enough never to refuse: room-auth's cost is the
 	// count, the lobby and the settle, whatever the number of lobbies.
-	m, fake := newBenchManager(b, lkgate.Config{Guests: guestConfig(), Limits: lkgate.LimitConfig{Default: lkgate.Limits{
+	m, fake := newBenchManager(b, lkgate.Config{Limits: lkgate.LimitConfig{Default: lkgate.Limits{
 		GuestWaitRate: lkgate.Rate{Events: lkgate.NoLimit}, MaxWaitingGuestsPerRoom: 1 << 30, MaxWaitingGuests: 1 << 30,
 	}}})
-	inv, err := m.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: "bench", AllowAll: true})
+	g := newGuests(b, m)
+	inv, err := g.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: "bench", AllowAll: true})
 	if err != nil {
 		b.Fatal(err)
 	}
 	wait := func() *lkgate.GuestSession {
-		s, err := m.GuestRoomAuth(ctx, inv.Token, "Guest")
+		s, err := g.RoomAuth(ctx, inv.Token, "Guest")
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -35,29 +36,29 @@ func BenchmarkGuests(b *testing.B) {
 	}
 	run := func(name string, op func(b *testing.B)) { benchCalls(b, fake, name, op) }
 	run("Invite", func(b *testing.B) {
-		if _, err := m.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: "bench", AllowAll: true}); err != nil {
+		if _, err := g.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: "bench", AllowAll: true}); err != nil {
 			b.Fatal(err)
 		}
 	})
-	// Into a room of its own, whose lobbies WaitingGuests below does not
+	// Into a room of its own, whose lobbies Waiting below does not
 	// list.
-	authInv, err := m.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: "bench-auth", AllowAll: true})
+	authInv, err := g.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: "bench-auth", AllowAll: true})
 	if err != nil {
 		b.Fatal(err)
 	}
-	run("GuestRoomAuth", func(b *testing.B) {
-		if _, err := m.GuestRoomAuth(ctx, authInv.Token, "Guest"); err != nil {
+	run("RoomAuth", func(b *testing.B) {
+		if _, err := g.RoomAuth(ctx, authInv.Token, "Guest"); err != nil {
 			b.Fatal(err)
 		}
 	})
 	admitted := wait()
 	run("Admit", func(b *testing.B) {
-		if err := m.Admit(ctx, "acme", "bench", admitted.Identity); err != nil {
+		if err := g.Admit(ctx, "acme", "bench", admitted.Identity); err != nil {
 			b.Fatal(err)
 		}
 	})
-	run("WaitingGuests/4-lobbies", func(b *testing.B) {
-		if _, err := m.WaitingGuests(ctx, "acme", "bench"); err != nil {
+	run("Waiting/4-lobbies", func(b *testing.B) {
+		if _, err := g.Waiting(ctx, "acme", "bench"); err != nil {
 			b.Fatal(err)
 		}
 	})

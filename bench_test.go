@@ -77,19 +77,16 @@ func BenchmarkSIP(b *testing.B) {
 	ctx := context.Background()
 	fake := lkgatetest.NewServer(b)
 	trunk := fake.AddOutboundTrunk("pbx.example:5060", "+15550000001")
-	m, err := lkgate.New(lkgate.Config{URL: fake.URL(), APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret,
-		SIP: lkgate.SIPConfig{Trunks: lkgate.TenantTrunks(map[string]string{"acme": trunk})}})
-	if err != nil {
-		b.Fatal(err)
-	}
+	m := fake.NewManager(b, lkgate.Config{})
+	sip := fake.NewSIP(b, m, lkgate.SIPConfig{Trunks: lkgate.TenantTrunks(map[string]string{"acme": trunk})})
 	call := lkgate.CallRequest{Room: "bench", Identity: "phone", To: "+15550100", WaitUntilAnswered: true}
-	if _, err := m.Call(ctx, "acme", call); err != nil {
+	if _, err := sip.Call(ctx, "acme", call); err != nil {
 		b.Fatal(err)
 	}
 	bench := lkName(b, m, "acme", "bench")
 	run := func(name string, op func(b *testing.B)) { benchCalls(b, fake, name, op) }
 	run("Call/owned", func(b *testing.B) {
-		if _, err := m.Call(ctx, "acme", call); err != nil {
+		if _, err := sip.Call(ctx, "acme", call); err != nil {
 			b.Fatal(err)
 		}
 	})
@@ -99,7 +96,7 @@ func BenchmarkSIP(b *testing.B) {
 		fake.AddParticipant(bench, lkgatetest.Participant{Identity: "phone", Kind: livekit.ParticipantInfo_SIP,
 			Attributes: map[string]string{"sip.phoneNumber": "+15550100"}})
 		b.StartTimer()
-		if _, err := m.TransferCall(ctx, "acme", lkgate.TransferRequest{Room: "bench", Identity: "phone", TransferTo: "+15550199"}); err != nil {
+		if _, err := sip.Transfer(ctx, "acme", lkgate.TransferRequest{Room: "bench", Identity: "phone", TransferTo: "+15550199"}); err != nil {
 			b.Fatal(err)
 		}
 	})

@@ -13,15 +13,14 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/sony/gobreaker/v2"
 	"github.com/twitchtv/twirp"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 )
 
 // breaker stops lkgate from calling LiveKit while LiveKit is down, so that
 // requests fail at once instead of each dialing (or, against a host that
-// drops packets, waiting out the deadline). It wraps the RoomService and
-// SIPService the Manager uses, the default clients and a host's alike.
+// drops packets, waiting out the deadline). It wraps the Manager's
+// RoomService and the SIPService of every SIP built on the Manager, the
+// default clients and a host's alike.
 // gobreaker counts consecutive failures and keeps the state; while it is
 // not closed no request goes through: the half-open state's one call is a
 // probe run in the background, so no client waits on it.
@@ -99,8 +98,8 @@ func (b *breaker) startProbe() {
 }
 
 // BreakerOpen reports whether lkgate has stopped calling LiveKit, after
-// Config.BreakerFailures failed calls in a row, until its background probe
-// gets an answer: operations then fail at once with ErrUnavailable.
+// [Config].BreakerFailures failed calls in a row, until its background
+// probe gets an answer: operations then fail at once with [ErrUnavailable].
 func (m *Manager) BreakerOpen() bool { return m.breaker.cb.State() != gobreaker.StateClosed }
 
 // upstreamDown tells whether err says that LiveKit could not be reached or
@@ -118,14 +117,8 @@ func upstreamDown(err error) bool {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &netErr) {
 		return true
 	}
-	var twerr twirp.Error
-	if errors.As(err, &twerr) {
-		return twerr.Code() == twirp.Unavailable
-	}
-	if st, ok := status.FromError(err); ok {
-		return st.Code() == codes.Unavailable
-	}
-	return false
+	code, _, ok := liveKitCode(err)
+	return ok && code == twirp.Unavailable
 }
 
 // guardedRooms is a RoomService behind the breaker. It names its fields,

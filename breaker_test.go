@@ -94,10 +94,11 @@ func TestBreakerIgnoresAnswers(t *testing.T) {
 func TestBreakerIgnoresCallOutcomes(t *testing.T) {
 	fake := lkgatetest.NewServer(t)
 	trunk := fake.AddOutboundTrunk("pbx.example:5060", "+15550000001")
-	m := fake.NewManager(t, lkgate.Config{BreakerFailures: 1, SIP: lkgate.SIPConfig{Trunks: lkgate.StaticTrunk(trunk), AllowDestination: func(string, string) bool { return true }}})
+	m := fake.NewManager(t, lkgate.Config{BreakerFailures: 1})
+	sip := fake.NewSIP(t, m, lkgate.SIPConfig{Trunks: lkgate.StaticTrunk(trunk), AllowDestination: func(string, string) bool { return true }})
 	fake.SetFarEnd("+15550100", lkgatetest.FarEnd{CallStatus: 486})
 	for i := range 5 {
-		_, err := m.Call(context.Background(), "acme", lkgate.CallRequest{Room: "r", Identity: fmt.Sprintf("phone-%d", i), To: "+15550100", WaitUntilAnswered: true})
+		_, err := sip.Call(context.Background(), "acme", lkgate.CallRequest{Room: "r", Identity: fmt.Sprintf("phone-%d", i), To: "+15550100", WaitUntilAnswered: true})
 		if !errors.Is(err, lkgate.ErrBusy) {
 			t.Fatalf("call %d: %v", i, err)
 		}

@@ -11,26 +11,21 @@ import (
 	"github.com/twitchtv/twirp"
 )
 
-// roomClient is the default RoomService: LiveKit's own twirp client, as the
-// SDK uses it, but on a pooled transport. The SDK's HTTP client cannot be
-// configured and keeps two idle connections per host, so under concurrent
-// load most calls would open a new connection to LiveKit. Like the SDK,
-// each call carries a fresh token with the least grant it needs.
+// roomClient is the RoomService of NewRoomService. Its transport is its
+// own because the SDK's HTTP client cannot be configured and keeps two
+// idle connections per host: under concurrent load most calls would open a
+// new connection to LiveKit.
 type roomClient struct {
 	rpc         livekit.RoomService
 	key, secret string
 }
 
-// NewRoomService returns the RoomService a Manager uses when
-// Config.RoomService is nil: LiveKit's twirp client on a pooled HTTP
-// transport, signing a least-privilege token per call. It is exported so
-// that a host can wrap it (for metrics or tracing) and pass the wrapper in
-// Config.RoomService. It is safe for concurrent use.
+// NewRoomService returns the [RoomService] a Manager uses when
+// [Config].RoomService is nil: LiveKit's twirp client on a pooled HTTP
+// transport, signing a least-privilege token per call. A host may wrap it
+// (for metrics or tracing) and pass the wrapper in [Config].RoomService.
+// It is safe for concurrent use.
 func NewRoomService(url, apiKey, apiSecret string) RoomService {
-	return newRoomClient(url, apiKey, apiSecret)
-}
-
-func newRoomClient(url, key, secret string) *roomClient {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConns = 256
 	transport.MaxIdleConnsPerHost = 256
@@ -38,21 +33,16 @@ func newRoomClient(url, key, secret string) *roomClient {
 	httpClient := &http.Client{Transport: transport, Timeout: 10 * time.Second}
 	return &roomClient{
 		rpc: livekit.NewRoomServiceProtobufClient(toHTTPURL(url), httpClient, xtwirp.DefaultClientOptions()...),
-		key: key, secret: secret,
+		key: apiKey, secret: apiSecret,
 	}
 }
 
-// authorized returns ctx carrying a one-minute token with grant.
-func (c *roomClient) authorized(ctx context.Context, grant auth.VideoGrant) (context.Context, error) {
-	token, err := auth.NewAccessToken(c.key, c.secret).SetVideoGrant(&grant).SetValidFor(time.Minute).ToJWT()
-	if err != nil {
-		return nil, err
-	}
-	return twirp.WithHTTPRequestHeaders(ctx, http.Header{"Authorization": {"Bearer " + token}})
-}
-
+// call runs fn with a one-minute token carrying grant.
 func call[Req, Res any](c *roomClient, ctx context.Context, grant auth.VideoGrant, req Req, fn func(context.Context, Req) (Res, error)) (Res, error) {
-	ctx, err := c.authorized(ctx, grant)
+	token, err := auth.NewAccessToken(c.key, c.secret).SetVideoGrant(&grant).SetValidFor(time.Minute).ToJWT()
+	if err == nil {
+		ctx, err = twirp.WithHTTPRequestHeaders(ctx, http.Header{"Authorization": {"Bearer " + token}})
+	}
 	if err != nil {
 		var zero Res
 		return zero, err

@@ -52,20 +52,11 @@
 // is set; under ScopedNames it lives among the plain names and cannot
 // reach a tenant's.
 //
-// LiveKit round trips per operation, under ScopedNames: token 0; list
-// rooms 1 (unfiltered: LiveKit cannot filter by prefix); room details 2;
-// remove 1; mute and permissions 2 (a look-up first, since LiveKit stalls
-// 3 s on an unknown participant); transfer 2; call 2 (CreateRoom,
-// CreateSIPParticipant), 3 into a new room (its owner written once).
-// SharedNames adds one ListRooms by name, the ownership check, to token,
-// remove, mute, permissions and transfer (list rooms, room details and a
-// call into an owned room cost the same), three calls to claim a new name
-// (a call into a new room costs 4), and a lease store round trip per
-// token. Invalid input costs no call, nor does a refusal by a rate or a
-// policy; a refusal by MaxRooms costs two ListRooms (the look-up and the
-// count), and one by MaxConcurrentSIPCalls one ListParticipants per room
-// holding a call slot taken over three minutes ago (see ReleaseCall).
-// Concurrent identical preparations of a room share one run.
+// What each operation costs in LiveKit round trips, under either naming, is
+// README's cost table, which TestDocsCallCounts measures on the fake: one
+// statement of the costs, checked. Invalid input costs no call, nor does a
+// refusal by a rate or a policy, and concurrent identical preparations of a
+// room share one run.
 //
 // # Tokens
 //
@@ -73,18 +64,18 @@
 // subscribe and data permissions, nothing more. Powers LiveKit does not
 // confine to a room (roomCreate, roomList, roomRecord, ingress and SIP
 // admin) and canUpdateOwnMetadata appear only when the host sets them in
-// TokenRequest.Elevated. Every token records its tenant in the participant
-// attribute TenantAttribute, which the client cannot change.
+// TokenRequest.Elevated.
 //
 // # Rooms and participants
 //
 // ListRooms lists only the tenant's rooms. Room, RemoveParticipant,
-// MuteTrack, UpdatePermissions, TransferCall, Admit, Deny and
-// WaitingGuests all pass one gate that answers ErrNotFound alike for a
+// MuteTrack, UpdatePermissions, SIP.Transfer, Guests.Admit, Guests.Deny
+// and Guests.Waiting all pass one gate that answers ErrNotFound alike for a
 // room that does not exist and one of another tenant, and every one
 // validates all its input before its first LiveKit call. MuteTrack and
 // UpdatePermissions look the participant up first, answering an unknown
-// one at once where LiveKit stalls.
+// one at once where LiveKit stalls about 3 s and answers "unavailable"
+// (and, for an unknown track, never answers).
 //
 // # The join guard
 //
@@ -92,8 +83,11 @@
 // after VerifyWebhook), removes a participant whose TenantAttribute is not
 // the tenant of the room it joined. It is defence in depth, never the only
 // defence: LiveKit v1.8.4 reports a participant only once it is active, so
-// a client that stays on the signalling connection is never seen.
-// ResolveWebhook maps any event's room to its tenant and name.
+// a client that stays on the signalling connection is never seen. Under
+// ScopedNames no token lkgate mints can name another tenant's room, and
+// under SharedNames leases keep a name from the next tenant while the
+// last one's tokens live. ResolveWebhook maps any event's room to its
+// tenant and name.
 //
 // A webhook's signature stays valid for minutes, so a captured delivery
 // (a SIP participant_left that frees a call slot, say) could be sent
@@ -105,44 +99,60 @@
 //
 // # Guests
 //
-// With Config.Guests set, a tenant invites guests who have no account:
-// Invite returns a URL carrying a compact JWE (dir + A256GCM, with a kid for
-// key rotation and a required exp) bound to the org and the room.
-// GuestRoomAuth redeems it for a token to the guest's own lobby room, with
-// no permission at all, and a server-generated identity. The guest's
-// admission pass travels with it in LiveKit, as an encrypted participant
-// attribute it cannot change, so Admit and Deny need no database: they
-// find the guest in its lobby and check the pass and the caller (AllowAll,
-// or the caller's subject among the invite's admins, which default to the
-// inviting subject). Admit sends the guest a main-room token through
-// LiveKit, in the guest's own participant attribute AdmissionAttribute
-// (see AdmissionMessage); Deny sends a deny and closes the lobby.
-// WaitingGuests lists who waits. The subject always comes from the
-// context (WithSubject), for these checks as for audit events.
-// Every waiting guest holds a lobby room in LiveKit, so the guests that
-// may wait at once are capped per room and per tenant, and their arrival
-// rate too, by default (Limits.MaxWaitingGuestsPerRoom, MaxWaitingGuests,
+// With the Guests that NewGuests builds from a Manager and a GuestConfig, a
+// tenant invites guests who have no account: Invite returns a URL carrying
+// a compact JWE (dir + A256GCM, with a kid for key rotation and a required
+// exp) bound to the org and the room. RoomAuth redeems it for a token to
+// the guest's own lobby room, with no permission at all, and a
+// server-generated identity. The guest's admission pass travels with it in
+// LiveKit, as an encrypted participant attribute it cannot change, so Admit
+// and Deny need no database: they find the guest in its lobby and check the
+// pass and the caller (AllowAll, or the caller's subject among the invite's
+// admins, which default to the inviting subject). Admit sends the guest a
+// main-room token through LiveKit, in the guest's own participant attribute
+// AdmissionAttribute (see AdmissionMessage); Deny sends a deny and closes
+// the lobby. Waiting lists who waits. The subject always comes from the
+// context (WithSubject), for these checks as for audit events. Every
+// waiting guest holds a lobby room in LiveKit, so the guests that may wait
+// at once are capped per room and per tenant, and their arrival rate too,
+// by default (Limits.MaxWaitingGuestsPerRoom, MaxWaitingGuests,
 // GuestWaitRate): room-auth counts the tenant's lobbies and opens the new
 // one under the tenant's lock before it hands out the token, so that a
 // leaked invite cannot open rooms without bound.
 //
+// Admission travels in an attribute, not a data packet: LiveKit drops data
+// sent to a participant whose data channel is not open yet (measured: every
+// packet lost when the guest was admitted right after joining), while
+// attributes are participant state, sent over the signalling connection and
+// again on every reconnect.
+//
 // # SIP
 //
-// Call dials a number into a room of the tenant; TransferCall transfers a
-// SIP participant's call. Both are off until Config.SIP.Trunks names the
-// outbound trunk of each tenant (TenantTrunks, StaticTrunk, or your own
-// TrunkPolicy): requests never carry a trunk, a SIP address or
-// credentials. Config.SIP.AllowDestination guards against toll fraud
-// (AllowPrefixes), and Config.SIP.AllowCallerID decides which caller
-// numbers a tenant may present (AllowCallerIDs); without it a call shows
-// its trunk's number and no other. Under Limits.MaxConcurrentSIPCalls each
-// call holds a slot of its own, named by CallAttribute, until its
-// participant leaves; a call to the room and identity of a call in
-// progress is ErrCallInProgress. Every check runs before LiveKit is
-// called, and the room is created in the tenant's namespace (claimed,
-// under SharedNames) before anything is dialed, so a call never lands in
-// another tenant's room. The callee joins carrying TenantAttribute, like
-// every participant lkgate admits.
+// The SIP that NewSIP builds from a Manager and a SIPConfig dials a number
+// into a room of the tenant (Call) and transfers a SIP participant's call
+// (Transfer). SIPConfig.Trunks names the outbound trunk of each tenant
+// (TenantTrunks, StaticTrunk, or your own TrunkPolicy): requests never
+// carry a trunk, a SIP address or credentials. SIPConfig.AllowDestination
+// guards against toll fraud (AllowPrefixes), and SIPConfig.AllowCallerID
+// decides which caller numbers a tenant may present (AllowCallerIDs);
+// without it a call shows its trunk's number and no other. Every check runs
+// before LiveKit is called, and the room is created in the tenant's
+// namespace (claimed, under SharedNames) before anything is dialed, so a
+// call never lands in another tenant's room. The callee joins carrying
+// TenantAttribute, like every participant lkgate admits.
+//
+// Under Limits.MaxConcurrentSIPCalls each call holds a slot of its own,
+// named by CallAttribute, until its participant leaves; a call to the room
+// and identity of a call in progress is ErrCallInProgress: LiveKit would
+// replace that participant, hanging up its call, so such a call is refused
+// rather than dialed. SIP.ReleaseCall, fed LiveKit's participant_left
+// webhooks (httpx does it), frees the slot of the call named by the
+// participant's CallAttribute and no other, so a late or repeated event of
+// an earlier call frees nothing; slots whose webhook is lost are freed when
+// a call would otherwise be refused, by checking LiveKit for calls that
+// settled at least three minutes ago. Transfer returns only once LiveKit
+// reports the transfer complete: the far end accepted the REFER and
+// reported the new call connected.
 //
 // # Errors
 //
@@ -150,17 +160,15 @@
 // ErrInvalidArgument (with Error.Field), ErrUnauthenticated, ErrForbidden,
 // ErrNotFound, ErrConflict (refined by ErrCallInProgress), ErrUnavailable,
 // ErrTimeout, ErrUpstream, ErrNotConfigured, ErrLimited (with Error.Limit
-// and Error.RetryAfter), or
-// for what the far end of a call answered, ErrBusy,
-// ErrDeclined, ErrNoAnswer, ErrCallFailed, ErrTransferRefused or
+// and Error.RetryAfter), or for what the far end of a call answered,
+// ErrBusy, ErrDeclined, ErrNoAnswer, ErrCallFailed, ErrTransferRefused or
 // ErrTransferFailed (with Error.SIPStatus when LiveKit reports it).
 // LiveKit's twirp and gRPC errors are converted at the boundary, and
 // anything secret-shaped in their messages (tokens, name=value secrets,
 // Bearer credentials, URL passwords; see Redact) is redacted. Store, lock,
 // policy and LiveKit failures are logged through Manager.Redact, which
-// also removes the Manager's API secret and invite keys, and aggregated:
-// the first of a kind at once, then at most one line per 10 s per kind
-// with the count of the others.
+// also removes the Manager's API secret and invite keys, and aggregated
+// (see Config.Logger).
 //
 // # Limits and audit
 //
@@ -168,16 +176,18 @@
 // call and invite rates, and calls in progress. A refusal (ErrLimited) comes
 // before anything is changed. Rates and call leases live in a LimitStore
 // (in-process, or redislimit's for replicas); the room count is LiveKit's
-// own, taken only when a request would create a new room. Every state-changing action,
-// refused or not, is reported to Config.Auditor as an AuditEvent, which
-// never carries a token or secret.
+// own, taken only when a request would create a new room. Every
+// state-changing action, refused or not, is reported to Config.Auditor as
+// an AuditEvent, which never carries a token or secret.
 //
 // # Replicas
 //
-// Under ScopedNames a Manager keeps no state of its own: LiveKit is the
-// store, and any number of Managers, in one process or several, serve the
-// same tenants; with limits they share a LimitStore (redislimit), and with
-// a room quota a Locker (redislock). Under SharedNames they must share a
+// A Manager's state is what its stores keep: the limits' counters, the
+// leases of shared names, and, for at most a minute, the rooms it created
+// that LiveKit does not list yet. Under ScopedNames LiveKit and the names
+// decide ownership, so any number of Managers, in one process or several,
+// serve the same tenants once they share the stores: with limits a
+// LimitStore (redislimit), with a room quota a Locker (redislock). Under SharedNames they must share a
 // Locker, or two replicas could each claim the same new room for a
 // different tenant, and a LeaseStore (redislimit's Store is one), or a
 // restart or another replica would forget which tenant's tokens still name

@@ -156,14 +156,14 @@ func TestClientTokenNeverElevated(t *testing.T) {
 
 	for _, naming := range namings {
 		t.Run("httpx/"+naming.String(), func(t *testing.T) {
-			m, _ := newManager(t, lkgate.Config{RoomNames: naming, AllowAgent: acmeNotetaker, Guests: guestConfig()})
+			m, _ := newManager(t, lkgate.Config{RoomNames: naming, AllowAgent: acmeNotetaker})
 			keys, err := httpx.NewStaticKeys(httpx.StaticKeysConfig{Keys: map[string]httpx.Principal{
 				"acme-key-0123456789abcdef": {Tenant: "acme", Subject: "alice", Permissions: httpx.AllPermissions},
 			}})
 			if err != nil {
 				t.Fatal(err)
 			}
-			h, err := httpx.New(m, httpx.Config{Authenticator: keys})
+			h, err := httpx.New(m, httpx.Config{Authenticator: keys, Guests: newGuests(t, m)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -212,7 +212,7 @@ func TestClientTokenNeverElevated(t *testing.T) {
 					t.Errorf("the lobby token grants %s: %v", grant, video)
 				}
 			}
-			if err := e.m.Admit(lkgate.WithSubject(ctx, "alice"), "acme", "standup", s.Identity); err != nil {
+			if err := e.guests.Admit(lkgate.WithSubject(ctx, "alice"), "acme", "standup", s.Identity); err != nil {
 				t.Fatal(err)
 			}
 			msg := e.admission(t, s)

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/livekit/protocol/utils/xtwirp"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/twitchtv/twirp"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
 
@@ -43,9 +43,10 @@ var (
 	// ErrUpstream: LiveKit answered with an unexpected error, such as an
 	// internal error or a refusal of lkgate's own API credentials.
 	ErrUpstream = errors.New("livekit error")
-	// ErrNotConfigured: the operation needs configuration the Manager or
-	// LiveKit lacks: SIP not configured, a trunk LiveKit does not know, or
-	// LiveKit's SIP service not connected.
+	// ErrNotConfigured: the operation needs configuration the host or
+	// LiveKit lacks: a trunk LiveKit does not know or a trunk policy that
+	// names none, LiveKit's SIP service not connected, or a tenant's
+	// limits that LimitConfig.Tenant got wrong.
 	ErrNotConfigured = errors.New("not configured")
 	// ErrLimited: one of the tenant's limits (Config.Limits) refuses the
 	// operation, before anything was done; Error.Limit names the limit and
@@ -150,6 +151,15 @@ func withContext(err error, op, room string) error {
 	return &c
 }
 
+// contextError is the error of an operation whose ctx ended while it was
+// doing something.
+func contextError(err error, doing string) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return &Error{Kind: ErrTimeout, Msg: "deadline exceeded while " + doing}
+	}
+	return &Error{Kind: ErrUnavailable, Msg: "canceled while " + doing}
+}
+
 // fromLiveKit converts an error from the LiveKit SDK into an *Error.
 // It never keeps the original error: its text may carry tokens.
 func fromLiveKit(op, room string, err error) error {
@@ -163,41 +173,26 @@ func fromLiveKit(op, room string, err error) error {
 	if st := lksdk.SIPStatusFrom(err); st != nil {
 		e.SIPStatus = int(st.Code)
 	}
+	var netErr net.Error
+	code, msg, answered := liveKitCode(err)
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		e.Kind, e.Msg = ErrTimeout, "LiveKit did not answer before the deadline"
-		return e
 	case errors.Is(err, context.Canceled):
 		e.Kind, e.Msg = ErrUnavailable, "request canceled before LiveKit answered"
-		return e
-	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		e.Kind, e.Msg = ErrUnavailable, "LiveKit closed the connection mid-call"
-		return e
-	}
-	var netErr net.Error
-	if errors.As(err, &netErr) {
+	case errors.As(err, &netErr) && netErr.Timeout():
+		e.Kind, e.Msg = ErrTimeout, "LiveKit did not answer in time"
+	case netErr != nil:
 		e.Kind, e.Msg = ErrUnavailable, "LiveKit is unreachable"
-		if netErr.Timeout() {
-			e.Kind, e.Msg = ErrTimeout, "LiveKit did not answer in time"
-		}
-		return e
+	case code == twirp.Unauthenticated:
+		e.Kind, e.Msg = ErrUpstream, "LiveKit refused lkgate's API key or secret"
+	case answered:
+		e.Kind, e.Msg = kindOf(code), upstreamMsg(kindOf(code), msg)
+	default:
+		e.Kind, e.Msg = ErrUpstream, upstreamMsg(ErrUpstream, err.Error())
 	}
-	var twerr twirp.Error
-	if errors.As(err, &twerr) {
-		e.Kind = kindOfTwirp(twerr.Code())
-		e.Msg = upstreamMsg(e.Kind, twerr.Msg())
-		if twerr.Code() == twirp.Unauthenticated {
-			e.Msg = "LiveKit refused lkgate's API key or secret"
-		}
-		return e
-	}
-	if st, ok := status.FromError(err); ok {
-		e.Kind = kindOfGRPC(st.Code())
-		e.Msg = upstreamMsg(e.Kind, st.Message())
-		return e
-	}
-	e.Kind, e.Msg = ErrUpstream, upstreamMsg(ErrUpstream, err.Error())
 	return e
 }
 
@@ -212,7 +207,27 @@ func upstreamMsg(kind error, msg string) string {
 	return "LiveKit: " + msg
 }
 
-func kindOfTwirp(code twirp.ErrorCode) error {
+// liveKitCode returns the code, as twirp spells it, and the message of an
+// error LiveKit answered with, over twirp or gRPC; ok is false for errors
+// of lkgate's own (context, network).
+func liveKitCode(err error) (code twirp.ErrorCode, msg string, ok bool) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return "", "", false
+	}
+	var twerr twirp.Error
+	if errors.As(err, &twerr) {
+		return twerr.Code(), twerr.Msg(), true
+	}
+	if st, ok := status.FromError(err); ok {
+		return xtwirp.ErrorCodeFromGRPC(st.Code()), st.Message(), true
+	}
+	return "", "", false
+}
+
+// kindOf maps LiveKit's answer to a sentinel. Unauthenticated (a refusal of
+// lkgate's own credentials), internal, unknown, canceled and the rest are
+// ErrUpstream.
+func kindOf(code twirp.ErrorCode) error {
 	switch code {
 	case twirp.NotFound:
 		return ErrNotFound
@@ -226,26 +241,6 @@ func kindOfTwirp(code twirp.ErrorCode) error {
 		return ErrUnavailable
 	case twirp.DeadlineExceeded:
 		return ErrTimeout
-	default: // unauthenticated (our own credentials), internal, unknown, canceled, ...
-		return ErrUpstream
 	}
-}
-
-func kindOfGRPC(code codes.Code) error {
-	switch code {
-	case codes.NotFound:
-		return ErrNotFound
-	case codes.InvalidArgument, codes.OutOfRange:
-		return ErrInvalidArgument
-	case codes.AlreadyExists, codes.FailedPrecondition, codes.Aborted:
-		return ErrConflict
-	case codes.PermissionDenied:
-		return ErrForbidden
-	case codes.Unavailable, codes.ResourceExhausted:
-		return ErrUnavailable
-	case codes.DeadlineExceeded:
-		return ErrTimeout
-	default:
-		return ErrUpstream
-	}
+	return ErrUpstream
 }

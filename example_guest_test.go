@@ -17,7 +17,7 @@ import (
 // Invite a guest, let it wait in its lobby, and admit it. The fake stands in
 // for LiveKit and for the guest's client (Join); the guest's participant
 // attributes show what LiveKit delivers to the guest.
-func ExampleManager_Admit() {
+func ExampleGuests_Admit() {
 	fake := lkgatetest.NewUnstartedServer()
 	fake.Start()
 	defer fake.Close()
@@ -26,11 +26,14 @@ func ExampleManager_Admit() {
 		PublicURL: "wss://rtc.example.com",
 		APIKey:    lkgatetest.APIKey,
 		APISecret: lkgatetest.APISecret,
-		Guests: lkgate.GuestConfig{
-			// Use 32 random bytes from your secret store.
-			Keys:          []lkgate.InviteKey{{ID: "2026-11", Key: []byte("0123456789abcdef0123456789abcdef")}},
-			InviteBaseURL: "https://app.example.com",
-		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	guests, err := lkgate.NewGuests(m, lkgate.GuestConfig{
+		// Use 32 random bytes from your secret store.
+		Keys:          []lkgate.InviteKey{{ID: "2026-11", Key: []byte("0123456789abcdef0123456789abcdef")}},
+		InviteBaseURL: "https://app.example.com",
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -42,7 +45,7 @@ func ExampleManager_Admit() {
 
 	// alice, an admin of tenant acme, invites a guest to "standup". The
 	// invite is acme's, and names no admins: alice alone may admit.
-	inv, err := m.Invite(alice, "acme", lkgate.InviteRequest{Room: "standup"})
+	inv, err := guests.Invite(alice, "acme", lkgate.InviteRequest{Room: "standup"})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -51,7 +54,7 @@ func ExampleManager_Admit() {
 
 	// The guest's page posts the invite token and a name; the guest's
 	// client joins its own lobby with the token it gets back.
-	g, err := m.GuestRoomAuth(ctx, u.Query().Get("invite_token"), "Grace\u202e Hopper")
+	g, err := guests.RoomAuth(ctx, u.Query().Get("invite_token"), "Grace\u202e Hopper")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -62,7 +65,7 @@ func ExampleManager_Admit() {
 	tenant, lobby, _ := lkgate.ParseScopedRoomName(g.LobbyRoom)
 	fmt.Println("guest:", g.Name, strings.HasPrefix(g.Identity, lkgate.GuestIdentityPrefix), "lobby of", tenant, strings.HasPrefix(lobby, lkgate.LobbyPrefix))
 
-	waiting, err := m.WaitingGuests(ctx, "acme", "standup")
+	waiting, err := guests.Waiting(ctx, "acme", "standup")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -70,9 +73,9 @@ func ExampleManager_Admit() {
 
 	// bob is not among the allowed admins; alice is. (Deny refuses a
 	// guest the same way.)
-	err = m.Admit(lkgate.WithSubject(ctx, "bob"), "acme", "standup", waiting[0].Identity)
+	err = guests.Admit(lkgate.WithSubject(ctx, "bob"), "acme", "standup", waiting[0].Identity)
 	fmt.Println("bob:", err)
-	if err := m.Admit(alice, "acme", "standup", waiting[0].Identity); err != nil {
+	if err := guests.Admit(alice, "acme", "standup", waiting[0].Identity); err != nil {
 		log.Fatal(err)
 	}
 

@@ -33,6 +33,10 @@ func ExampleManager_GuardJoin() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	calls, err := lkgate.NewSIP(m, lkgate.SIPConfig{Trunks: lkgate.StaticTrunk("ST_pbx")})
+	if err != nil {
+		log.Fatal(err)
+	}
 	// Replicas behind one webhook URL share one store (redislimit's).
 	seen := lkgate.NewMemorySeenEvents(m.Now)
 
@@ -60,7 +64,7 @@ func ExampleManager_GuardJoin() {
 		}
 		removed, err := m.GuardJoin(ctx, ev)
 		if err == nil {
-			err = m.ReleaseCall(ctx, ev)
+			err = calls.ReleaseCall(ctx, ev)
 		}
 		if err != nil {
 			// Forget the id so that LiveKit's next delivery is handled.

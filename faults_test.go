@@ -22,9 +22,27 @@ func faultConfig(url string, naming faultNaming) lkgate.Config {
 	return lkgate.Config{
 		URL: url, APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret, RequestTimeout: time.Second,
 		RoomNames: naming.naming, PrecreateRooms: naming.precreate,
-		Guests: lkgate.GuestConfig{Keys: []lkgate.InviteKey{{ID: "k1", Key: bytes.Repeat([]byte{7}, lkgate.InviteKeyBytes)}}, InviteBaseURL: "https://app.example"},
-		SIP:    lkgate.SIPConfig{Trunks: lkgate.StaticTrunk("ST_fault")},
 	}
+}
+
+// faultGuests are the guests of m, under a fixed configuration that
+// NewGuests cannot refuse.
+func faultGuests(m *lkgate.Manager) *lkgate.Guests {
+	g, err := lkgate.NewGuests(m, lkgate.GuestConfig{Keys: []lkgate.InviteKey{{ID: "k1", Key: bytes.Repeat([]byte{7}, lkgate.InviteKeyBytes)}}, InviteBaseURL: "https://app.example"})
+	if err != nil {
+		panic(err)
+	}
+	return g
+}
+
+// faultSIP are the SIP calls of m, under a fixed configuration that
+// NewSIP cannot refuse.
+func faultSIP(m *lkgate.Manager) *lkgate.SIP {
+	sip, err := lkgate.NewSIP(m, lkgate.SIPConfig{Trunks: lkgate.StaticTrunk("ST_fault")})
+	if err != nil {
+		panic(err)
+	}
+	return sip
 }
 
 // operations are every Manager method that reaches LiveKit, on a room that
@@ -54,26 +72,26 @@ func operations(invite string) map[string]func(context.Context, *lkgate.Manager)
 			return err
 		},
 		"guest invite": func(ctx context.Context, m *lkgate.Manager) error {
-			_, err := m.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: "owned", AllowAll: true})
+			_, err := faultGuests(m).Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: "owned", AllowAll: true})
 			return err
 		},
 		"guest room-auth": func(ctx context.Context, m *lkgate.Manager) error {
-			_, err := m.GuestRoomAuth(ctx, invite, "Guest")
+			_, err := faultGuests(m).RoomAuth(ctx, invite, "Guest")
 			return err
 		},
 		"guest admit": func(ctx context.Context, m *lkgate.Manager) error {
-			return m.Admit(lkgate.WithSubject(ctx, "alice"), "acme", "owned", "guest-x")
+			return faultGuests(m).Admit(lkgate.WithSubject(ctx, "alice"), "acme", "owned", "guest-x")
 		},
 		"waiting guests": func(ctx context.Context, m *lkgate.Manager) error {
-			_, err := m.WaitingGuests(ctx, "acme", "owned")
+			_, err := faultGuests(m).Waiting(ctx, "acme", "owned")
 			return err
 		},
 		"sip call": func(ctx context.Context, m *lkgate.Manager) error {
-			_, err := m.Call(ctx, "acme", lkgate.CallRequest{Room: "owned", Identity: "phone", To: "+15550100"})
+			_, err := faultSIP(m).Call(ctx, "acme", lkgate.CallRequest{Room: "owned", Identity: "phone", To: "+15550100"})
 			return err
 		},
 		"sip transfer": func(ctx context.Context, m *lkgate.Manager) error {
-			_, err := m.TransferCall(ctx, "acme", lkgate.TransferRequest{Room: "owned", Identity: "alice", TransferTo: "+15550199"})
+			_, err := faultSIP(m).Transfer(ctx, "acme", lkgate.TransferRequest{Room: "owned", Identity: "alice", TransferTo: "+15550199"})
 			return err
 		},
 	}
@@ -163,7 +181,7 @@ func testFault(t *testing.T, naming faultNaming, url func(t *testing.T) string, 
 	fake := lkgatetest.NewServer(t)
 	setup, _ := newManagerOn(t, fake, faultConfig(fake.URL(), naming))
 	seedRoom(t, setup, fake, "acme", "owned")
-	invite, err := setup.Invite(context.Background(), "acme", lkgate.InviteRequest{Org: "acme", Room: "owned", AllowAll: true})
+	invite, err := faultGuests(setup).Invite(context.Background(), "acme", lkgate.InviteRequest{Org: "acme", Room: "owned", AllowAll: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,11 +12,11 @@ import (
 )
 
 // VerifyWebhook reads a webhook request from LiveKit, checks its signature
-// (made with the Manager's API key and secret) and its body checksum with
-// LiveKit's webhook package, and returns the event. It reads all of r.Body:
-// cap it first (http.MaxBytesReader). Errors: ErrUnauthenticated for a
-// missing or bad signature or checksum, ErrInvalidArgument for a body that
-// is too large or not a webhook event.
+// (made with the Manager's API key and secret) and its body checksum, and
+// returns the event. It reads all of r.Body: cap it first
+// ([http.MaxBytesReader]). Errors: [ErrUnauthenticated] for a missing or
+// bad signature or checksum, [ErrInvalidArgument] for a body that is too
+// large or not a webhook event.
 func (m *Manager) VerifyWebhook(r *http.Request) (*livekit.WebhookEvent, error) {
 	body, err := webhook.Receive(r, auth.NewSimpleKeyProvider(m.cfg.APIKey, m.cfg.APISecret))
 	if err != nil {
@@ -33,28 +33,14 @@ func (m *Manager) VerifyWebhook(r *http.Request) (*livekit.WebhookEvent, error) 
 	return ev, nil
 }
 
-// GuardJoin enforces provenance on a participant_joined event (other events
-// are ignored): a participant whose TenantAttribute names a tenant other
-// than the room's is removed at once. It is defence in depth: under
-// ScopedNames no token lkgate mints can name another tenant's room, and
-// under SharedNames leases keep a name from the next tenant while the last
-// one's tokens live. (LiveKit v1.8.4 sends participant_joined only once a
-// participant is active, so a client that never completes ICE is never
-// seen here.)
-//
-// Participants without TenantAttribute (tokens lkgate did not mint) are
-// removed from tenants' rooms too, unless Config.AllowUnattributedJoins is
-// set; agents, egress and ingress participants, which LiveKit itself
-// creates, are left alone, and so are SIP participants without
-// TenantAttribute (livekit-sip sets attributes after it joins; a SIP
-// participant of another tenant is removed), as are rooms of no tenant.
-// The room's tenant comes from its name under ScopedNames, with no LiveKit
-// call; under SharedNames from the event's metadata in the common case,
-// else from the room read again (one call), so a stale event never removes
-// anyone by mistake. Removal costs one more.
+// GuardJoin removes the participant of a participant_joined event whose
+// [TenantAttribute] names a tenant other than its room's, and reports
+// whether it did; other events are ignored. Participants without
+// TenantAttribute are removed from tenants' rooms too, unless
+// [Config].AllowUnattributedJoins; LiveKit's own participants (agents,
+// egress, ingress), SIP participants without TenantAttribute, and rooms of
+// no tenant are left alone. A stale event never removes anyone.
 func (m *Manager) GuardJoin(ctx context.Context, ev *livekit.WebhookEvent) (removed bool, err error) {
-	ctx, cancel := m.withDeadline(ctx)
-	defer cancel()
 	p, room := ev.GetParticipant(), ev.GetRoom()
 	if ev.GetEvent() != webhook.EventParticipantJoined || p == nil || room == nil {
 		return false, nil
@@ -70,22 +56,25 @@ func (m *Manager) GuardJoin(ctx context.Context, ev *livekit.WebhookEvent) (remo
 		// participants: no client token can be behind one.
 		return false, nil
 	}
-	owner, name, err := m.guardedOwner(ctx, room, tenant, attributed)
-	if err != nil || owner == "" || (attributed && owner == tenant) || (!attributed && m.cfg.AllowUnattributedJoins) {
-		return false, err
-	}
-	_, err = m.rooms.RemoveParticipant(ctx, &livekit.RoomParticipantIdentity{Room: room.GetName(), Identity: p.GetIdentity()})
-	if err = fromLiveKit("guard join", name, err); errors.Is(err, ErrNotFound) {
-		err = nil // gone already
-	}
-	m.audit(ctx, AuditEvent{Tenant: owner, Subject: "lkgate", Action: ActionGuardRemove, Room: name, Target: p.GetIdentity(),
-		Details: map[string]string{"participant_tenant": tenant}}, err)
-	if err != nil {
-		return false, err
-	}
-	m.log.WarnContext(ctx, "join guard removed a participant", "room", name, "identity", p.GetIdentity(),
-		"participant_tenant", tenant, "attributed", attributed, "owner", owner)
-	return true, nil
+	err = m.run(ctx, operation{op: "guard join", action: ActionGuardRemove, tenantless: true}, func(ctx context.Context, a *auditRecord) error {
+		owner, name, err := m.guardedOwner(ctx, room, tenant, attributed)
+		if err != nil || owner == "" || (attributed && owner == tenant) || (!attributed && m.cfg.AllowUnattributedJoins) {
+			a.drop()
+			return err
+		}
+		a.Tenant, a.Subject, a.Room, a.Target = owner, "lkgate", name, p.GetIdentity()
+		a.set("participant_tenant", tenant)
+		_, err = m.rooms.RemoveParticipant(ctx, &livekit.RoomParticipantIdentity{Room: room.GetName(), Identity: p.GetIdentity()})
+		if err = fromLiveKit("guard join", name, err); errors.Is(err, ErrNotFound) {
+			err = nil // gone already
+		}
+		if removed = err == nil; removed {
+			m.log.WarnContext(ctx, "join guard removed a participant", "room", name, "identity", p.GetIdentity(),
+				"participant_tenant", tenant, "attributed", attributed, "owner", owner)
+		}
+		return err
+	})
+	return removed, err
 }
 
 // guardedOwner returns the tenant whose room the event's room is, and the
@@ -100,14 +89,11 @@ func (m *Manager) guardedOwner(ctx context.Context, room *livekit.Room, tenant s
 	if attributed && ownedBy(room.GetMetadata(), tenant) {
 		return tenant, room.GetName(), nil
 	}
-	current, err := m.lookupLiveKitRoom(ctx, room.GetName())
+	current, err := m.lookupRoom(ctx, roomRef{name: room.GetName(), lk: room.GetName()})
 	if err != nil || current == nil {
 		return "", room.GetName(), err
 	}
-	owner, state := ownerOf(current.GetMetadata())
-	if state != owned {
-		owner = ""
-	}
+	owner, _ = ownerOf(current.GetMetadata())
 	return owner, room.GetName(), nil
 }
 
@@ -125,9 +111,9 @@ type WebhookEvent struct {
 }
 
 // ResolveWebhook maps ev's room to its tenant and the name the tenant
-// knows: from the room's name under ScopedNames (guests' lobbies resolve
-// to their tenant too), from the room's metadata under SharedNames. It
-// makes no LiveKit call.
+// knows, without a LiveKit call: from the room's name under [ScopedNames]
+// (guests' lobbies resolve to their tenant too), from the room's metadata
+// ([OwnerKey]) under [SharedNames].
 func (m *Manager) ResolveWebhook(ev *livekit.WebhookEvent) WebhookEvent {
 	out := WebhookEvent{Event: ev}
 	name := ev.GetRoom().GetName()

@@ -29,7 +29,7 @@ func TestRoomAuthRefusesOversizedAuthenticInvite(t *testing.T) {
 	if len(tok) <= lkgate.MaxInviteTokenBytes {
 		t.Fatalf("the invite is %d bytes, not over the cap", len(tok))
 	}
-	_, err := e.m.GuestRoomAuth(context.Background(), tok, "G")
+	_, err := e.guests.RoomAuth(context.Background(), tok, "G")
 	wantErr(t, err, lkgate.ErrInvalidArgument, "InviteToken")
 	if !strings.Contains(err.Error(), "limit") {
 		t.Errorf("error %q does not name the cap", err)
@@ -54,15 +54,15 @@ func TestForeignGuestInAMovedNameIsNotTheOwners(t *testing.T) {
 	if _, err := adminClient(e.fake).UpdateRoomMetadata(ctx, &livekit.UpdateRoomMetadataRequest{Room: "standup", Metadata: string(owner)}); err != nil {
 		t.Fatal(err)
 	}
-	waiting, err := e.m.WaitingGuests(ctx, "acme", "standup")
+	waiting, err := e.guests.Waiting(ctx, "acme", "standup")
 	if err != nil || len(waiting) != 0 {
 		t.Errorf("acme's waiting list: %v, %v; want globex's guest left out", waiting, err)
 	}
-	wantErr(t, e.m.Admit(ctx, "acme", "standup", s.Identity), lkgate.ErrNotFound, "")
+	wantErr(t, e.guests.Admit(ctx, "acme", "standup", s.Identity), lkgate.ErrNotFound, "")
 	if msg := e.admission(t, s); msg != nil {
 		t.Errorf("acme decided on globex's guest: %+v", msg)
 	}
-	wantErr(t, e.m.Deny(ctx, "acme", "standup", s.Identity), lkgate.ErrNotFound, "")
+	wantErr(t, e.guests.Deny(ctx, "acme", "standup", s.Identity), lkgate.ErrNotFound, "")
 	if len(e.fake.Participants(s.LobbyRoom)) != 1 {
 		t.Error("acme's deny removed globex's guest")
 	}
@@ -83,7 +83,7 @@ func TestGuestPassIsBoundToItsGuest(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	wantErr(t, e.m.Admit(ctx, "acme", "standup", y.Identity), lkgate.ErrNotFound, "")
+	wantErr(t, e.guests.Admit(ctx, "acme", "standup", y.Identity), lkgate.ErrNotFound, "")
 	if msg := e.admission(t, y); msg != nil {
 		t.Errorf("Y admitted with X's pass: %+v", msg)
 	}

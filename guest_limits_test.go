@@ -60,7 +60,7 @@ func TestWaitingGuestCapsBoundLobbies(t *testing.T) {
 		inv := e.invite(t, lkgate.InviteRequest{Org: "acme", Room: "r1", AllowAll: true})
 		var waiting []*lkgate.GuestSession
 		for i := range 15 {
-			s, err := e.m.GuestRoomAuth(ctx, inv.Token, "G")
+			s, err := e.guests.RoomAuth(ctx, inv.Token, "G")
 			if i >= 5 {
 				if le := wantLimited(t, err, lkgate.LimitMaxWaitingGuestsPerRoom); le.RetryAfter != lkgate.QuotaRetryAfter {
 					t.Errorf("Retry-After %s", le.RetryAfter)
@@ -85,7 +85,7 @@ func TestWaitingGuestCapsBoundLobbies(t *testing.T) {
 		var pending []*lkgate.GuestSession
 		for i := range 15 {
 			e.fake.ResetCalls()
-			s, err := e.m.GuestRoomAuth(ctx, inv2.Token, "G")
+			s, err := e.guests.RoomAuth(ctx, inv2.Token, "G")
 			if i >= 3 {
 				wantLimited(t, err, lkgate.LimitMaxWaitingGuests)
 				// The count alone (after SharedNames' look-up): nothing
@@ -114,21 +114,21 @@ func TestWaitingGuestCapsBoundLobbies(t *testing.T) {
 
 		// Another tenant's guests are counted apart.
 		other := e.invite(t, lkgate.InviteRequest{Org: "globex", Room: "g1", AllowAll: true})
-		if _, err := e.m.GuestRoomAuth(ctx, other.Token, "G"); err != nil {
+		if _, err := e.guests.RoomAuth(ctx, other.Token, "G"); err != nil {
 			t.Errorf("globex's guest: %v", err)
 		}
 
 		// Denying a guest closes its lobby: its place is free at once.
-		if err := e.m.Deny(lkgate.WithSubject(ctx, "host"), "acme", "r1", waiting[0].Identity); err != nil {
+		if err := e.guests.Deny(lkgate.WithSubject(ctx, "host"), "acme", "r1", waiting[0].Identity); err != nil {
 			t.Fatal(err)
 		}
 		if _, ok := e.fake.Room(waiting[0].LobbyRoom); ok {
 			t.Error("the denied guest's lobby is still open")
 		}
-		if _, err := e.m.GuestRoomAuth(ctx, inv.Token, "G"); err != nil {
+		if _, err := e.guests.RoomAuth(ctx, inv.Token, "G"); err != nil {
 			t.Errorf("room-auth after a deny: %v", err)
 		}
-		wantLimited(t, mustFail(e.m.GuestRoomAuth(ctx, inv.Token, "G")), lkgate.LimitMaxWaitingGuestsPerRoom)
+		wantLimited(t, mustFail(e.guests.RoomAuth(ctx, inv.Token, "G")), lkgate.LimitMaxWaitingGuestsPerRoom)
 	})
 }
 
@@ -142,7 +142,7 @@ func TestGuestLimitDefaults(t *testing.T) {
 		for i := range lkgate.DefaultGuestWaitBurst + 1 {
 			// A room each, so that no cap is reached.
 			inv := e.invite(t, lkgate.InviteRequest{Org: "acme", Room: "r" + string(rune('a'+i)), AllowAll: true})
-			_, err := e.m.GuestRoomAuth(ctx, inv.Token, "G")
+			_, err := e.guests.RoomAuth(ctx, inv.Token, "G")
 			if i < lkgate.DefaultGuestWaitBurst {
 				if err != nil {
 					t.Fatal(err)
@@ -159,14 +159,14 @@ func TestGuestLimitDefaults(t *testing.T) {
 		for r := range lkgate.DefaultMaxWaitingGuests / lkgate.DefaultMaxWaitingGuestsPerRoom {
 			inv := e.invite(t, lkgate.InviteRequest{Org: "acme", Room: "r" + string(rune('a'+r)), AllowAll: true})
 			for range lkgate.DefaultMaxWaitingGuestsPerRoom {
-				if _, err := e.m.GuestRoomAuth(ctx, inv.Token, "G"); err != nil {
+				if _, err := e.guests.RoomAuth(ctx, inv.Token, "G"); err != nil {
 					t.Fatal(err)
 				}
 			}
-			wantLimited(t, mustFail(e.m.GuestRoomAuth(ctx, inv.Token, "G")), lkgate.LimitMaxWaitingGuestsPerRoom)
+			wantLimited(t, mustFail(e.guests.RoomAuth(ctx, inv.Token, "G")), lkgate.LimitMaxWaitingGuestsPerRoom)
 		}
 		inv := e.invite(t, lkgate.InviteRequest{Org: "acme", Room: "one-more", AllowAll: true})
-		wantLimited(t, mustFail(e.m.GuestRoomAuth(ctx, inv.Token, "G")), lkgate.LimitMaxWaitingGuests)
+		wantLimited(t, mustFail(e.guests.RoomAuth(ctx, inv.Token, "G")), lkgate.LimitMaxWaitingGuests)
 		if n := len(lobbyRooms(t, e.fake)); n != lkgate.DefaultMaxWaitingGuests {
 			t.Errorf("%d lobbies, want %d", n, lkgate.DefaultMaxWaitingGuests)
 		}
@@ -179,7 +179,7 @@ func TestGuestLimitDefaults(t *testing.T) {
 		}}})
 		inv := e.invite(t, lkgate.InviteRequest{Org: "acme", Room: "r", AllowAll: true})
 		for range 2 * lkgate.DefaultMaxWaitingGuests {
-			if _, err := e.m.GuestRoomAuth(ctx, inv.Token, "G"); err != nil {
+			if _, err := e.guests.RoomAuth(ctx, inv.Token, "G"); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -191,11 +191,11 @@ func TestGuestLimitDefaults(t *testing.T) {
 		e := newGuestEnv(t, lkgate.Config{Limits: lkgate.LimitConfig{Default: lkgate.Limits{GuestWaitRate: noRate, MaxWaitingGuestsPerRoom: lkgate.NoLimit, MaxWaitingGuests: 12}}})
 		inv := e.invite(t, lkgate.InviteRequest{Org: "acme", Room: "r", AllowAll: true})
 		for range 12 {
-			if _, err := e.m.GuestRoomAuth(ctx, inv.Token, "G"); err != nil {
+			if _, err := e.guests.RoomAuth(ctx, inv.Token, "G"); err != nil {
 				t.Fatal(err)
 			}
 		}
-		wantLimited(t, mustFail(e.m.GuestRoomAuth(ctx, inv.Token, "G")), lkgate.LimitMaxWaitingGuests)
+		wantLimited(t, mustFail(e.guests.RoomAuth(ctx, inv.Token, "G")), lkgate.LimitMaxWaitingGuests)
 	})
 }
 
@@ -205,10 +205,11 @@ func TestGuestLimitDefaults(t *testing.T) {
 func TestWaitingGuestCapUnderConcurrency(t *testing.T) {
 	forEachNaming(t, func(t *testing.T, naming lkgate.RoomNaming) {
 		locker := lkgate.NewLocalLocker()
-		cfg := lkgate.Config{RoomNames: naming, Guests: guestConfig(), Locker: locker,
+		cfg := lkgate.Config{RoomNames: naming, Locker: locker,
 			Limits: lkgate.LimitConfig{Default: lkgate.Limits{GuestWaitRate: noRate, MaxWaitingGuestsPerRoom: 4}}}
-		a, fake := newManager(t, cfg)
-		b, _ := newManagerOn(t, fake, cfg)
+		ma, fake := newManager(t, cfg)
+		mb, _ := newManagerOn(t, fake, cfg)
+		a, b := newGuests(t, ma), newGuests(t, mb)
 		inv, err := a.Invite(context.Background(), "acme", lkgate.InviteRequest{Org: "acme", Room: "standup", AllowAll: true})
 		if err != nil {
 			t.Fatal(err)
@@ -219,9 +220,9 @@ func TestWaitingGuestCapUnderConcurrency(t *testing.T) {
 			ok, cap int
 		)
 		for i := range 24 {
-			m := []*lkgate.Manager{a, b}[i%2]
+			g := []*lkgate.Guests{a, b}[i%2]
 			wg.Go(func() {
-				_, err := m.GuestRoomAuth(context.Background(), inv.Token, "G")
+				_, err := g.RoomAuth(context.Background(), inv.Token, "G")
 				mu.Lock()
 				defer mu.Unlock()
 				var e *lkgate.Error
@@ -258,13 +259,13 @@ func TestExpiredGuestsLoseTheirPlace(t *testing.T) {
 		// Until the pass has certainly expired (LobbyTTL, and a minute
 		// for the clocks), the guest keeps its place.
 		e.clk.Advance(lkgate.DefaultLobbyTTL + time.Minute - 2*time.Second)
-		wantLimited(t, mustFail(e.m.GuestRoomAuth(ctx, inv.Token, "New")), lkgate.LimitMaxWaitingGuestsPerRoom)
+		wantLimited(t, mustFail(e.guests.RoomAuth(ctx, inv.Token, "New")), lkgate.LimitMaxWaitingGuestsPerRoom)
 		if _, ok := e.fake.Room(old.LobbyRoom); !ok {
 			t.Fatal("the lobby of a guest that may still be admitted was closed")
 		}
 		e.clk.Advance(4 * time.Second)
 		e.fake.ResetCalls()
-		s, err := e.m.GuestRoomAuth(ctx, inv.Token, "New")
+		s, err := e.guests.RoomAuth(ctx, inv.Token, "New")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -23,82 +23,74 @@ type WaitingGuest struct {
 	Since time.Time
 }
 
-// WaitingGuests lists the guests waiting for the tenant's room, longest
-// waiting first: those in their lobby with a valid pass and not admitted
-// yet (a denied guest's lobby is closed). Cost: 1 + n LiveKit calls (2 +
-// n under SharedNames, whose ownership check is one more): one unfiltered
-// ListRooms (LiveKit cannot filter by prefix, so the cost grows with the
-// rooms on the server), and ListParticipants for each of the n lobbies of
-// this room (those of admitted guests until they leave, and those whose
-// guest has not joined yet, included), 8 at a time. A room nobody has used
-// yet has no lobbies: an empty list.
+// Waiting lists the guests waiting for the tenant's room, longest waiting
+// first: those in their lobby with a valid pass and not admitted yet. A
+// room nobody has used yet has no lobbies: an empty list.
 //
-// Errors: ErrNotConfigured; ErrNotFound, under SharedNames, for a missing
-// or foreign room.
-func (m *Manager) WaitingGuests(ctx context.Context, tenant, room string) ([]WaitingGuest, error) {
-	ctx, cancel := m.withDeadline(ctx)
-	defer cancel()
+// Errors: [ErrNotFound], under SharedNames, for a missing or foreign room;
+// LiveKit failures as for [Manager.Token].
+func (g *Guests) Waiting(ctx context.Context, tenant, room string) ([]WaitingGuest, error) {
 	const op = "guest waiting list"
-	if m.guests == nil {
-		return nil, withContext(errGuestsOff, op, "")
-	}
-	ref, _, err := m.authorize(ctx, tenant, room, false)
-	if err != nil {
-		return nil, withContext(err, op, room)
-	}
-	res, err := m.rooms.ListRooms(ctx, &livekit.ListRoomsRequest{})
-	if err != nil {
-		return nil, fromLiveKit(op, room, err)
-	}
-	prefix := m.lobbyPrefix(ref)
-	var lobbies []string
-	for _, r := range res.GetRooms() {
-		if strings.HasPrefix(r.GetName(), prefix) {
-			lobbies = append(lobbies, r.GetName())
+	m := g.m
+	return runResult(ctx, m, operation{op: op, tenant: tenant, room: room}, func(ctx context.Context, _ *auditRecord) ([]WaitingGuest, error) {
+		ref, _, err := m.authorize(ctx, tenant, room, false)
+		if err != nil {
+			return nil, err
 		}
-	}
-	now := m.now()
-	var (
-		mu      sync.Mutex
-		waiting = []WaitingGuest{}
-	)
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(waitingConcurrency)
-	for _, lobby := range lobbies {
-		g.Go(func() error {
-			res, err := m.rooms.ListParticipants(gctx, &livekit.ListParticipantsRequest{Room: lobby})
-			if err != nil {
-				return fromLiveKit(op, room, err)
+		res, err := m.rooms.ListRooms(ctx, &livekit.ListRoomsRequest{})
+		if err != nil {
+			return nil, fromLiveKit(op, room, err)
+		}
+		prefix := m.lobbyPrefix(ref)
+		var lobbies []string
+		for _, r := range res.GetRooms() {
+			if strings.HasPrefix(r.GetName(), prefix) {
+				lobbies = append(lobbies, r.GetName())
 			}
-			for _, p := range res.GetParticipants() {
-				pass := m.guests.passOf(p, room, now)
-				if pass == nil || (ref.checked() && pass.Org != tenant) || m.lobbyOf(ref, p.GetIdentity()).lk != lobby ||
-					p.GetAttributes()[AdmissionAttribute] != "" {
-					continue
+		}
+		now := m.now()
+		var (
+			mu      sync.Mutex
+			waiting = []WaitingGuest{}
+		)
+		group, gctx := errgroup.WithContext(ctx)
+		group.SetLimit(waitingConcurrency)
+		for _, lobby := range lobbies {
+			group.Go(func() error {
+				res, err := m.rooms.ListParticipants(gctx, &livekit.ListParticipantsRequest{Room: lobby})
+				if err != nil {
+					return fromLiveKit(op, room, err)
 				}
-				mu.Lock()
-				waiting = append(waiting, WaitingGuest{Identity: p.GetIdentity(), Name: p.GetName(), Since: participantOf(p).JoinedAt})
-				mu.Unlock()
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	slices.SortFunc(waiting, func(a, b WaitingGuest) int {
-		if c := a.Since.Compare(b.Since); c != 0 {
-			return c
+				for _, p := range res.GetParticipants() {
+					pass := g.passOf(p, room, now)
+					if pass == nil || (ref.checked() && pass.Org != tenant) || m.lobbyOf(ref, p.GetIdentity()).lk != lobby ||
+						p.GetAttributes()[AdmissionAttribute] != "" {
+						continue
+					}
+					mu.Lock()
+					waiting = append(waiting, WaitingGuest{Identity: p.GetIdentity(), Name: p.GetName(), Since: participantOf(p).JoinedAt})
+					mu.Unlock()
+				}
+				return nil
+			})
 		}
-		return strings.Compare(a.Identity, b.Identity)
+		if err := group.Wait(); err != nil {
+			return nil, err
+		}
+		slices.SortFunc(waiting, func(a, b WaitingGuest) int {
+			if c := a.Since.Compare(b.Since); c != 0 {
+				return c
+			}
+			return strings.Compare(a.Identity, b.Identity)
+		})
+		return waiting, nil
 	})
-	return waiting, nil
 }
 
 // passOf returns the valid pass a lobby participant carries for room, or
 // nil. The attribute was set by lkgate in the guest's token and the guest
 // cannot change it; the identity check binds the pass to this participant.
-func (g *guests) passOf(p *livekit.ParticipantInfo, room string, now time.Time) *sealed {
+func (g *Guests) passOf(p *livekit.ParticipantInfo, room string, now time.Time) *sealed {
 	pass, err := g.open("pass", p.GetAttributes()[GuestPassAttribute], sealedPass, now)
 	if err != nil || pass.Sub != p.GetIdentity() || pass.Room != room {
 		return nil
@@ -110,14 +102,14 @@ func (g *guests) passOf(p *livekit.ParticipantInfo, room string, now time.Time) 
 // Under ScopedNames lobbies live in main's tenant's namespace, which keeps
 // them apart from every other tenant's and counts them as the tenant's.
 func (m *Manager) lobbyPrefix(main roomRef) string {
-	return m.scoped(main, LobbyPrefix+m.guests.tag("room", main.lk)[:16]+"-")
+	return m.scoped(main, LobbyPrefix+m.lobbyTag("room", main.lk)[:16]+"-")
 }
 
 // lobbyOf is the lobby of one guest of main: unguessable without the API
 // secret, so nobody can join or squat it, and computable from (room,
 // identity) alone, so admit needs no lookup table.
 func (m *Manager) lobbyOf(main roomRef, identity string) roomRef {
-	name := LobbyPrefix + m.guests.tag("room", main.lk)[:16] + "-" + m.guests.tag("guest", main.lk, identity)[:26]
+	name := LobbyPrefix + m.lobbyTag("room", main.lk)[:16] + "-" + m.lobbyTag("guest", main.lk, identity)[:26]
 	return roomRef{tenant: main.tenant, name: name, lk: m.scoped(main, name)}
 }
 
@@ -130,8 +122,13 @@ func (m *Manager) scoped(main roomRef, name string) string {
 	return name
 }
 
-func (g *guests) tag(kind string, parts ...string) string {
-	mac := hmac.New(sha256.New, g.lobbyKey)
+// lobbyTag is the HMAC of kind and parts under a key derived from the API
+// secret rather than from the invite keys, so that rotating invite keys
+// does not move the lobbies of guests already waiting.
+func (m *Manager) lobbyTag(kind string, parts ...string) string {
+	key := hmac.New(sha256.New, []byte(m.cfg.APISecret))
+	key.Write([]byte("lkgate/lobby-names/v1"))
+	mac := hmac.New(sha256.New, key.Sum(nil))
 	mac.Write([]byte(kind))
 	for _, p := range parts {
 		// Length-prefixed, so ("ab","c") and ("a","bc") differ.
@@ -163,14 +160,13 @@ const (
 var lobbyOptions = RoomOptions{EmptyTimeout: lobbyEmptyTimeout, DepartureTimeout: lobbyDepartureTimeout}
 
 // openLobby creates the lobby of a guest about to wait for main, if the
-// tenant's guest caps (0: off) let one more guest wait: one unfiltered
-// ListRooms, CreateRoom, and ListRooms by name until the lobby shows. The
-// lobby thus exists, and counts, before its token is handed out. Lobbies
-// whose guests can no longer be admitted are closed on the way (one
-// DeleteRoom each): their guests would otherwise hold their places for as
-// long as they stay connected.
-func (m *Manager) openLobby(ctx context.Context, main, lobby roomRef, perRoom, perTenant int) error {
-	return m.withCount(ctx, main, func(c roomCount) error {
+// tenant's guest caps (0: off) let one more guest wait, so that it exists,
+// and counts, before its token is handed out. Lobbies whose guests can no
+// longer be admitted are closed on the way: their guests would otherwise
+// hold their places for as long as they stay connected.
+func (g *Guests) openLobby(ctx context.Context, main, lobby roomRef, perRoom, perTenant int) error {
+	m := g.m
+	return m.withCount(ctx, main, g.cfg.LobbyTTL, func(c roomCount) error {
 		for _, s := range c.stale {
 			_, err := m.rooms.DeleteRoom(ctx, &livekit.DeleteRoomRequest{Room: s.lk})
 			if err = fromLiveKit("close lobby", main.name, err); errors.Is(err, ErrNotFound) {
@@ -214,11 +210,11 @@ func (m *Manager) openLobby(ctx context.Context, main, lobby roomRef, perRoom, p
 	})
 }
 
-// staleLobby reports whether the lobby r is older than any admission pass
+// lobbyExpired reports whether the lobby r is older than any admission pass
 // its guest can hold, so that its guest can no longer be admitted: a
 // lobby is created after its guest's pass (by lkgate, or later by a
 // rejoin).
-func (g *guests) staleLobby(r *livekit.Room, now time.Time) bool {
+func lobbyExpired(r *livekit.Room, lobbyTTL time.Duration, now time.Time) bool {
 	created := r.GetCreationTime()
-	return created > 0 && !now.Before(time.Unix(created, 0).Add(g.cfg.LobbyTTL+lobbyClockSkew))
+	return created > 0 && !now.Before(time.Unix(created, 0).Add(lobbyTTL+lobbyClockSkew))
 }

@@ -32,27 +32,43 @@ func guestConfig(keys ...lkgate.InviteKey) lkgate.GuestConfig {
 	return lkgate.GuestConfig{Keys: keys, InviteBaseURL: "https://app.example.com/meet/"}
 }
 
-// guestEnv is a Manager with guests on a fake, acme owning room "standup".
-type guestEnv struct {
-	m    *lkgate.Manager
-	fake *lkgatetest.Server
-	clk  *lkgatetest.Clock
+// newGuests returns the guests of m under gcfg, or guestConfig() if none
+// is given.
+func newGuests(t testing.TB, m *lkgate.Manager, gcfg ...lkgate.GuestConfig) *lkgate.Guests {
+	t.Helper()
+	c := guestConfig()
+	if len(gcfg) > 0 {
+		c = gcfg[0]
+	}
+	g, err := lkgate.NewGuests(m, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
 }
 
-func newGuestEnv(t *testing.T, cfg lkgate.Config) *guestEnv {
+// guestEnv is a Manager with guests on a fake, acme owning room "standup".
+type guestEnv struct {
+	m      *lkgate.Manager
+	guests *lkgate.Guests
+	fake   *lkgatetest.Server
+	clk    *lkgatetest.Clock
+}
+
+// newGuestEnv builds the env's guests under gcfg, or guestConfig() if none
+// is given.
+func newGuestEnv(t *testing.T, cfg lkgate.Config, gcfg ...lkgate.GuestConfig) *guestEnv {
 	t.Helper()
 	e := &guestEnv{clk: lkgatetest.NewClock(time.Now())}
-	if cfg.Guests.Keys == nil {
-		cfg.Guests = guestConfig()
-	}
 	cfg.Now = e.clk.Now
 	e.m, e.fake = newManager(t, cfg)
+	e.guests = newGuests(t, e.m, gcfg...)
 	return e
 }
 
 func (e *guestEnv) invite(t *testing.T, req lkgate.InviteRequest) *lkgate.Invite {
 	t.Helper()
-	inv, err := e.m.Invite(context.Background(), req.Org, req)
+	inv, err := e.guests.Invite(context.Background(), req.Org, req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +79,7 @@ func (e *guestEnv) invite(t *testing.T, req lkgate.InviteRequest) *lkgate.Invite
 // as the guest's client would.
 func (e *guestEnv) waiting(t *testing.T, inv *lkgate.Invite, name string) *lkgate.GuestSession {
 	t.Helper()
-	s, err := e.m.GuestRoomAuth(context.Background(), inv.Token, name)
+	s, err := e.guests.RoomAuth(context.Background(), inv.Token, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,20 +113,22 @@ func wantErr(t *testing.T, err error, kind error, field string) {
 	}
 }
 
-func TestGuestsNotConfigured(t *testing.T) {
-	m, fake := newManager(t, lkgate.Config{})
-	ctx := context.Background()
-	_, err1 := m.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: "r", AllowAll: true})
-	_, err2 := m.GuestRoomAuth(ctx, "x", "Grace")
-	err3 := m.Admit(lkgate.WithSubject(ctx, "alice"), "acme", "r", "guest-x")
-	_, err4 := m.WaitingGuests(ctx, "acme", "r")
-	for i, err := range []error{err1, err2, err3, err4} {
-		if !errors.Is(err, lkgate.ErrNotConfigured) {
-			t.Errorf("call %d: %v, want ErrNotConfigured", i+1, err)
-		}
+func TestNewGuestsNeedsAManager(t *testing.T) {
+	_, err := lkgate.NewGuests(nil, guestConfig())
+	wantErr(t, err, lkgate.ErrInvalidArgument, "Manager")
+}
+
+// The Manager's Redact replaces the invite keys of its guests too.
+func TestNewGuestsRedactsItsKeys(t *testing.T) {
+	m, _ := newManager(t, lkgate.Config{})
+	text := "invite " + base64.StdEncoding.EncodeToString(keyA.Key)
+	if got := m.Redact(text); got != text {
+		t.Fatalf("before NewGuests: %q", got)
 	}
-	if n := fake.TotalCalls(); n != 0 {
-		t.Errorf("%d LiveKit calls", n)
+	newGuests(t, m, guestConfig(keyA))
+	newGuests(t, m, guestConfig(keyA)) // twice: each key is added once
+	if got := m.Redact(text); got != "invite [REDACTED]" {
+		t.Errorf("after NewGuests: %q", got)
 	}
 }
 
@@ -121,20 +139,22 @@ func TestGuestConfigValidation(t *testing.T) {
 		cfg   lkgate.GuestConfig
 		field string
 	}{
-		{"base without keys", lkgate.GuestConfig{InviteBaseURL: "https://x"}, "Guests.Keys"},
-		{"short key", lkgate.GuestConfig{Keys: []lkgate.InviteKey{short}, InviteBaseURL: "https://x"}, "Guests.Keys[0].Key"},
-		{"empty id", lkgate.GuestConfig{Keys: []lkgate.InviteKey{{Key: keyA.Key}}, InviteBaseURL: "https://x"}, "Guests.Keys[0].ID"},
-		{"duplicate id", lkgate.GuestConfig{Keys: []lkgate.InviteKey{keyA, {ID: "k1", Key: keyB.Key}}, InviteBaseURL: "https://x"}, "Guests.Keys[1].ID"},
-		{"no base", lkgate.GuestConfig{Keys: []lkgate.InviteKey{keyA}}, "Guests.InviteBaseURL"},
-		{"ws base", lkgate.GuestConfig{Keys: []lkgate.InviteKey{keyA}, InviteBaseURL: "wss://x"}, "Guests.InviteBaseURL"},
-		{"base with query", lkgate.GuestConfig{Keys: []lkgate.InviteKey{keyA}, InviteBaseURL: "https://x/?a=b"}, "Guests.InviteBaseURL"},
-		{"max below min", lkgate.GuestConfig{Keys: []lkgate.InviteKey{keyA}, InviteBaseURL: "https://x", MinInviteDuration: time.Hour, MaxInviteDuration: time.Minute}, "Guests.MaxInviteDuration"},
-		{"default outside", lkgate.GuestConfig{Keys: []lkgate.InviteKey{keyA}, InviteBaseURL: "https://x", DefaultInviteDuration: 30 * 24 * time.Hour}, "Guests.DefaultInviteDuration"},
-		{"short lobby", lkgate.GuestConfig{Keys: []lkgate.InviteKey{keyA}, InviteBaseURL: "https://x", LobbyTTL: time.Second}, "Guests.LobbyTTL"},
+		{"zero", lkgate.GuestConfig{}, "GuestConfig.Keys"},
+		{"base without keys", lkgate.GuestConfig{InviteBaseURL: "https://x"}, "GuestConfig.Keys"},
+		{"short key", lkgate.GuestConfig{Keys: []lkgate.InviteKey{short}, InviteBaseURL: "https://x"}, "GuestConfig.Keys[0].Key"},
+		{"empty id", lkgate.GuestConfig{Keys: []lkgate.InviteKey{{Key: keyA.Key}}, InviteBaseURL: "https://x"}, "GuestConfig.Keys[0].ID"},
+		{"duplicate id", lkgate.GuestConfig{Keys: []lkgate.InviteKey{keyA, {ID: "k1", Key: keyB.Key}}, InviteBaseURL: "https://x"}, "GuestConfig.Keys[1].ID"},
+		{"no base", lkgate.GuestConfig{Keys: []lkgate.InviteKey{keyA}}, "GuestConfig.InviteBaseURL"},
+		{"ws base", lkgate.GuestConfig{Keys: []lkgate.InviteKey{keyA}, InviteBaseURL: "wss://x"}, "GuestConfig.InviteBaseURL"},
+		{"base with query", lkgate.GuestConfig{Keys: []lkgate.InviteKey{keyA}, InviteBaseURL: "https://x/?a=b"}, "GuestConfig.InviteBaseURL"},
+		{"max below min", lkgate.GuestConfig{Keys: []lkgate.InviteKey{keyA}, InviteBaseURL: "https://x", MinInviteDuration: time.Hour, MaxInviteDuration: time.Minute}, "GuestConfig.MaxInviteDuration"},
+		{"default outside", lkgate.GuestConfig{Keys: []lkgate.InviteKey{keyA}, InviteBaseURL: "https://x", DefaultInviteDuration: 30 * 24 * time.Hour}, "GuestConfig.DefaultInviteDuration"},
+		{"short lobby", lkgate.GuestConfig{Keys: []lkgate.InviteKey{keyA}, InviteBaseURL: "https://x", LobbyTTL: time.Second}, "GuestConfig.LobbyTTL"},
 	}
+	m, _ := newManager(t, lkgate.Config{})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := lkgate.New(lkgate.Config{URL: "http://lk", APIKey: "k", APISecret: lkgatetest.APISecret, Guests: tt.cfg})
+			_, err := lkgate.NewGuests(m, tt.cfg)
 			wantErr(t, err, lkgate.ErrInvalidArgument, tt.field)
 		})
 	}
@@ -142,7 +162,7 @@ func TestGuestConfigValidation(t *testing.T) {
 
 func TestInviteKeyNeverPrinted(t *testing.T) {
 	cfg := guestConfig()
-	for _, s := range []string{keyA.String(), keyA.GoString(), lkgate.Config{Guests: cfg}.String(),
+	for _, s := range []string{keyA.String(), keyA.GoString(),
 		fmt.Sprintf("%v %+v %#v", cfg, cfg, cfg), fmt.Sprint(cfg.Keys)} {
 		if strings.Contains(s, string(keyA.Key)) || strings.Contains(s, "161") || strings.Contains(s, "a1a1") {
 			t.Errorf("key printed: %s", s)
@@ -185,7 +205,7 @@ func testGuestAdmitFlow(t *testing.T, naming lkgate.RoomNaming) {
 	// SharedNames one look-up first proves the name is still acme's, where
 	// under ScopedNames the name alone does.
 	e.fake.ResetCalls()
-	s, err := e.m.GuestRoomAuth(ctx, inv.Token, "  Grace \u202e Hopper\x00 ")
+	s, err := e.guests.RoomAuth(ctx, inv.Token, "  Grace \u202e Hopper\x00 ")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +249,7 @@ func testGuestAdmitFlow(t *testing.T, naming lkgate.RoomNaming) {
 		t.Errorf("lobby attributes %v", c.Attributes)
 	}
 
-	waiting, err := e.m.WaitingGuests(ctx, "acme", "standup")
+	waiting, err := e.guests.Waiting(ctx, "acme", "standup")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,10 +258,10 @@ func testGuestAdmitFlow(t *testing.T, naming lkgate.RoomNaming) {
 	}
 
 	bob, alice := lkgate.WithSubject(ctx, "bob"), lkgate.WithSubject(ctx, "alice")
-	wantErr(t, e.m.Admit(bob, "acme", "standup", s.Identity), lkgate.ErrForbidden, "")
-	wantErr(t, e.m.Deny(bob, "acme", "standup", s.Identity), lkgate.ErrForbidden, "")
-	wantErr(t, e.m.Admit(ctx, "acme", "standup", s.Identity), lkgate.ErrForbidden, "")
-	wantErr(t, e.m.Admit(alice, "globex", "standup", s.Identity), lkgate.ErrNotFound, "")
+	wantErr(t, e.guests.Admit(bob, "acme", "standup", s.Identity), lkgate.ErrForbidden, "")
+	wantErr(t, e.guests.Deny(bob, "acme", "standup", s.Identity), lkgate.ErrForbidden, "")
+	wantErr(t, e.guests.Admit(ctx, "acme", "standup", s.Identity), lkgate.ErrForbidden, "")
+	wantErr(t, e.guests.Admit(alice, "globex", "standup", s.Identity), lkgate.ErrNotFound, "")
 	if msg := e.admission(t, s); msg != nil {
 		t.Fatalf("refused admits reached the guest: %+v", msg)
 	}
@@ -249,7 +269,7 @@ func testGuestAdmitFlow(t *testing.T, naming lkgate.RoomNaming) {
 	// Admit: GetParticipant and UpdateParticipant, after SharedNames'
 	// ownership check.
 	e.fake.ResetCalls()
-	if err := e.m.Admit(alice, "acme", "standup", s.Identity); err != nil {
+	if err := e.guests.Admit(alice, "acme", "standup", s.Identity); err != nil {
 		t.Fatal(err)
 	}
 	if n, want := e.fake.TotalCalls(), map[bool]int{false: 2, true: 3}[shared]; n != want {
@@ -263,7 +283,7 @@ func testGuestAdmitFlow(t *testing.T, naming lkgate.RoomNaming) {
 	if perm := guest.Permission; perm.CanPublish || perm.CanSubscribe || perm.CanPublishData || perm.CanUpdateMetadata {
 		t.Errorf("lobby permission after admission: %v", perm)
 	}
-	if waiting, err := e.m.WaitingGuests(ctx, "acme", "standup"); err != nil || len(waiting) != 0 {
+	if waiting, err := e.guests.Waiting(ctx, "acme", "standup"); err != nil || len(waiting) != 0 {
 		t.Errorf("an admitted guest is still listed as waiting: %+v %v", waiting, err)
 	}
 	if msg.Type != "admit" || msg.Room != "standup" || msg.URL != e.m.PublicURL() {
@@ -289,7 +309,7 @@ func TestGuestDeny(t *testing.T) {
 		inv := e.invite(t, lkgate.InviteRequest{Org: "acme", Room: "standup", AllowAll: true})
 		s := e.waiting(t, inv, "Eve")
 		e.fake.ResetCalls()
-		if err := e.m.Deny(lkgate.WithSubject(context.Background(), "anyone"), "acme", "standup", s.Identity); err != nil {
+		if err := e.guests.Deny(lkgate.WithSubject(context.Background(), "anyone"), "acme", "standup", s.Identity); err != nil {
 			t.Fatal(err)
 		}
 		// GetParticipant, UpdateParticipant, RemoveParticipant, after
@@ -303,7 +323,7 @@ func TestGuestDeny(t *testing.T) {
 		if ps := e.fake.Participants(s.LobbyRoom); len(ps) != 0 {
 			t.Errorf("denied guest still in the lobby: %v", ps)
 		}
-		err := e.m.Admit(lkgate.WithSubject(context.Background(), "anyone"), "acme", "standup", s.Identity)
+		err := e.guests.Admit(lkgate.WithSubject(context.Background(), "anyone"), "acme", "standup", s.Identity)
 		wantErr(t, err, lkgate.ErrNotFound, "")
 	})
 }
@@ -319,7 +339,7 @@ func TestAdmitWithPrecreateRooms(t *testing.T) {
 		t.Fatal("the invite or the guest's wait created the main room")
 	}
 	e.fake.ResetCalls()
-	if err := e.m.Admit(lkgate.WithSubject(context.Background(), "x"), "acme", "standup", s.Identity); err != nil {
+	if err := e.guests.Admit(lkgate.WithSubject(context.Background(), "x"), "acme", "standup", s.Identity); err != nil {
 		t.Fatal(err)
 	}
 	calls := map[string]int{}
@@ -335,7 +355,7 @@ func TestAdmitWithPrecreateRooms(t *testing.T) {
 }
 
 func TestAdmitNeedsAWaitingGuestOfThisRoom(t *testing.T) {
-	e := newGuestEnv(t, lkgate.Config{Guests: lkgate.GuestConfig{Keys: []lkgate.InviteKey{keyA}, InviteBaseURL: "https://x", LobbyTTL: 10 * time.Minute}})
+	e := newGuestEnv(t, lkgate.Config{}, lkgate.GuestConfig{Keys: []lkgate.InviteKey{keyA}, InviteBaseURL: "https://x", LobbyTTL: 10 * time.Minute})
 	ctx := context.Background()
 	s := e.waiting(t, e.invite(t, lkgate.InviteRequest{Org: "acme", Room: "standup", AllowAll: true}), "G")
 	e.invite(t, lkgate.InviteRequest{Org: "acme", Room: "other", AllowAll: true})
@@ -348,27 +368,27 @@ func TestAdmitNeedsAWaitingGuestOfThisRoom(t *testing.T) {
 		"lobby as room":    {s.LobbyRoom, s.Identity},
 		"identity missing": {"standup", ""},
 	} {
-		err := e.m.Admit(lkgate.WithSubject(ctx, "x"), "acme", req.room, req.guest)
+		err := e.guests.Admit(lkgate.WithSubject(ctx, "x"), "acme", req.room, req.guest)
 		if !errors.Is(err, lkgate.ErrNotFound) && !errors.Is(err, lkgate.ErrInvalidArgument) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
 	// A participant in the lobby without a valid pass is not a guest.
 	e.fake.AddParticipant(s.LobbyRoom, lkgatetest.Participant{Identity: s.Identity, Attributes: map[string]string{lkgate.GuestPassAttribute: "forged"}})
-	wantErr(t, e.m.Deny(lkgate.WithSubject(ctx, "x"), "acme", "standup", s.Identity), lkgate.ErrNotFound, "")
+	wantErr(t, e.guests.Deny(lkgate.WithSubject(ctx, "x"), "acme", "standup", s.Identity), lkgate.ErrNotFound, "")
 
 	// A pass expires after LobbyTTL.
 	s = e.waiting(t, e.invite(t, lkgate.InviteRequest{Org: "acme", Room: "standup", AllowAll: true}), "G")
 	e.clk.Advance(11 * time.Minute)
-	wantErr(t, e.m.Deny(lkgate.WithSubject(ctx, "x"), "acme", "standup", s.Identity), lkgate.ErrNotFound, "")
+	wantErr(t, e.guests.Deny(lkgate.WithSubject(ctx, "x"), "acme", "standup", s.Identity), lkgate.ErrNotFound, "")
 	if e.admission(t, s) != nil {
 		t.Error("an expired guest was admitted")
 	}
 }
 
 func TestInviteValidation(t *testing.T) {
-	e := newGuestEnv(t, lkgate.Config{Guests: lkgate.GuestConfig{Keys: []lkgate.InviteKey{keyA}, InviteBaseURL: "https://x",
-		MinInviteDuration: time.Minute, MaxInviteDuration: time.Hour, DefaultInviteDuration: 10 * time.Minute}})
+	e := newGuestEnv(t, lkgate.Config{}, lkgate.GuestConfig{Keys: []lkgate.InviteKey{keyA}, InviteBaseURL: "https://x",
+		MinInviteDuration: time.Minute, MaxInviteDuration: time.Hour, DefaultInviteDuration: 10 * time.Minute})
 	ctx := context.Background()
 	admins := make([]string, lkgate.MaxAllowedAdmins+1)
 	for i := range admins {
@@ -393,7 +413,7 @@ func TestInviteValidation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e.fake.ResetCalls()
-			_, err := e.m.Invite(ctx, "acme", tt.req)
+			_, err := e.guests.Invite(ctx, "acme", tt.req)
 			wantErr(t, err, tt.kind, tt.field)
 			if tt.field != "" && e.fake.TotalCalls() != 0 {
 				t.Errorf("%d LiveKit calls for a bad request", e.fake.TotalCalls())
@@ -402,12 +422,12 @@ func TestInviteValidation(t *testing.T) {
 	}
 	// A duration out of range names the limit; nothing is shortened.
 	for give, limit := range map[time.Duration]string{time.Minute - time.Second: "minimum of 1m0s (60 seconds)", time.Hour + time.Second: "maximum of 1h0m0s (3600 seconds)"} {
-		if _, err := e.m.Invite(ctx, "acme", lkgate.InviteRequest{Room: "r", AllowAll: true, Duration: give}); err == nil || !strings.Contains(err.Error(), limit) {
+		if _, err := e.guests.Invite(ctx, "acme", lkgate.InviteRequest{Room: "r", AllowAll: true, Duration: give}); err == nil || !strings.Contains(err.Error(), limit) {
 			t.Errorf("duration %s: %v, want the %s", give, err, limit)
 		}
 	}
 	for give, want := range map[time.Duration]time.Duration{0: 10 * time.Minute, time.Minute: time.Minute, 30 * time.Minute: 30 * time.Minute, time.Hour: time.Hour} {
-		inv, err := e.m.Invite(ctx, "acme", lkgate.InviteRequest{Room: "r", AllowAll: true, Duration: give})
+		inv, err := e.guests.Invite(ctx, "acme", lkgate.InviteRequest{Room: "r", AllowAll: true, Duration: give})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -429,15 +449,15 @@ func TestInviteDefaults(t *testing.T) {
 		e := newGuestEnv(t, lkgate.Config{RoomNames: naming})
 		ctx := context.Background()
 		alice, bob := lkgate.WithSubject(ctx, "alice"), lkgate.WithSubject(ctx, "bob")
-		inv, err := e.m.Invite(alice, "acme", lkgate.InviteRequest{Room: "standup"})
+		inv, err := e.guests.Invite(alice, "acme", lkgate.InviteRequest{Room: "standup"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		s := e.waiting(t, inv, "Grace")
-		wantErr(t, e.m.Admit(bob, "acme", "standup", s.Identity), lkgate.ErrForbidden, "")
-		wantErr(t, e.m.Deny(bob, "acme", "standup", s.Identity), lkgate.ErrForbidden, "")
-		wantErr(t, e.m.Admit(ctx, "acme", "standup", s.Identity), lkgate.ErrForbidden, "")
-		if err := e.m.Admit(alice, "acme", "standup", s.Identity); err != nil {
+		wantErr(t, e.guests.Admit(bob, "acme", "standup", s.Identity), lkgate.ErrForbidden, "")
+		wantErr(t, e.guests.Deny(bob, "acme", "standup", s.Identity), lkgate.ErrForbidden, "")
+		wantErr(t, e.guests.Admit(ctx, "acme", "standup", s.Identity), lkgate.ErrForbidden, "")
+		if err := e.guests.Admit(alice, "acme", "standup", s.Identity); err != nil {
 			t.Fatal(err)
 		}
 		// The guest is acme's: its main-room token names acme's room and
@@ -450,18 +470,18 @@ func TestInviteDefaults(t *testing.T) {
 			t.Errorf("the guest's token names room %q for tenant %q", c.Video.Room, c.Attributes[lkgate.TenantAttribute])
 		}
 
-		_, err = e.m.Invite(ctx, "acme", lkgate.InviteRequest{Room: "standup"})
+		_, err = e.guests.Invite(ctx, "acme", lkgate.InviteRequest{Room: "standup"})
 		wantErr(t, err, lkgate.ErrInvalidArgument, "AllowedAdmins")
-		_, err = e.m.Invite(lkgate.WithSubject(ctx, strings.Repeat("a", lkgate.MaxAdminBytes+1)), "acme", lkgate.InviteRequest{Room: "standup"})
+		_, err = e.guests.Invite(lkgate.WithSubject(ctx, strings.Repeat("a", lkgate.MaxAdminBytes+1)), "acme", lkgate.InviteRequest{Room: "standup"})
 		wantErr(t, err, lkgate.ErrInvalidArgument, "AllowedAdmins")
 		// Named admins replace the default: alice, who invites, may not.
-		inv, err = e.m.Invite(alice, "acme", lkgate.InviteRequest{Room: "standup", AllowedAdmins: []string{"bob"}})
+		inv, err = e.guests.Invite(alice, "acme", lkgate.InviteRequest{Room: "standup", AllowedAdmins: []string{"bob"}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		s = e.waiting(t, inv, "Gus")
-		wantErr(t, e.m.Deny(alice, "acme", "standup", s.Identity), lkgate.ErrForbidden, "")
-		if err := e.m.Deny(bob, "acme", "standup", s.Identity); err != nil {
+		wantErr(t, e.guests.Deny(alice, "acme", "standup", s.Identity), lkgate.ErrForbidden, "")
+		if err := e.guests.Deny(bob, "acme", "standup", s.Identity); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -564,13 +584,13 @@ func TestRoomAuthRefusesEveryTamperedInvite(t *testing.T) {
 	// The hand-built valid invite proves the cases below differ from a
 	// good token only by what their name says.
 	good := encryptWith(t, jose.DIRECT, jose.A256GCM, keyA.Key, "k1", validClaims(e.clk.Now()))
-	if _, err := e.m.GuestRoomAuth(context.Background(), good, "G"); err != nil {
+	if _, err := e.guests.RoomAuth(context.Background(), good, "G"); err != nil {
 		t.Fatalf("hand-built valid invite refused: %v", err)
 	}
 	for name, tok := range tamperCases(t, inv.Token, pass, e.clk.Now()) {
 		t.Run(name, func(t *testing.T) {
 			e.fake.ResetCalls()
-			_, err := e.m.GuestRoomAuth(context.Background(), tok, "G")
+			_, err := e.guests.RoomAuth(context.Background(), tok, "G")
 			wantErr(t, err, lkgate.ErrInvalidArgument, "InviteToken")
 			if n := e.fake.TotalCalls(); n != 0 {
 				t.Errorf("%d LiveKit calls", n)
@@ -586,21 +606,22 @@ func TestRoomAuthRefusesEveryTamperedInvite(t *testing.T) {
 }
 
 func TestInviteKeyRotation(t *testing.T) {
-	old := newGuestEnv(t, lkgate.Config{Guests: guestConfig(keyA)})
+	old := newGuestEnv(t, lkgate.Config{}, guestConfig(keyA))
 	inv := old.invite(t, lkgate.InviteRequest{Org: "acme", Room: "standup", AllowAll: true})
-	rotated, _ := newManager(t, lkgate.Config{URL: old.fake.URL(), Guests: guestConfig(keyB, keyA)})
-	if _, err := rotated.GuestRoomAuth(context.Background(), inv.Token, "G"); err != nil {
+	m, _ := newManager(t, lkgate.Config{URL: old.fake.URL()})
+	rotated := newGuests(t, m, guestConfig(keyB, keyA))
+	if _, err := rotated.RoomAuth(context.Background(), inv.Token, "G"); err != nil {
 		t.Errorf("an invite under the previous key is refused: %v", err)
 	}
 	newInv, err := rotated.Invite(context.Background(), "acme", lkgate.InviteRequest{Org: "acme", Room: "standup", AllowAll: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := old.m.GuestRoomAuth(context.Background(), newInv.Token, "G"); !errors.Is(err, lkgate.ErrInvalidArgument) {
+	if _, err := old.guests.RoomAuth(context.Background(), newInv.Token, "G"); !errors.Is(err, lkgate.ErrInvalidArgument) {
 		t.Errorf("a manager without the new key accepted its invite: %v", err)
 	}
-	retired, _ := newManager(t, lkgate.Config{URL: old.fake.URL(), Guests: guestConfig(keyB)})
-	if _, err := retired.GuestRoomAuth(context.Background(), inv.Token, "G"); !errors.Is(err, lkgate.ErrInvalidArgument) {
+	retired := newGuests(t, m, guestConfig(keyB))
+	if _, err := retired.RoomAuth(context.Background(), inv.Token, "G"); !errors.Is(err, lkgate.ErrInvalidArgument) {
 		t.Errorf("an invite under a retired key is accepted: %v", err)
 	}
 }
@@ -615,7 +636,7 @@ func TestInviteForAnotherTenantsName(t *testing.T) {
 		if _, err := e.m.Token(ctx, "globex", lkgate.TokenRequest{Room: "theirs", Identity: "g"}); err != nil {
 			t.Fatal(err)
 		}
-		inv, err := e.m.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: "theirs", AllowAll: true})
+		inv, err := e.guests.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: "theirs", AllowAll: true})
 		if naming == lkgate.SharedNames {
 			wantErr(t, err, lkgate.ErrNotFound, "")
 			return
@@ -627,7 +648,7 @@ func TestInviteForAnotherTenantsName(t *testing.T) {
 		if owner, _, _ := lkgate.ParseScopedRoomName(s.LobbyRoom); owner != "acme" {
 			t.Errorf("the guest waits in %q, not in acme's namespace", s.LobbyRoom)
 		}
-		if err := e.m.Admit(lkgate.WithSubject(ctx, "x"), "acme", "theirs", s.Identity); err != nil {
+		if err := e.guests.Admit(lkgate.WithSubject(ctx, "x"), "acme", "theirs", s.Identity); err != nil {
 			t.Fatal(err)
 		}
 		if room := decode(t, e.admission(t, s).Token).Video.Room; room != scoped(t, "acme", "theirs") {
@@ -651,7 +672,7 @@ func TestRoomAuthWhenTheRoomChangedHands(t *testing.T) {
 	if _, err := e.m.Token(ctx, "globex", lkgate.TokenRequest{Room: "standup", Identity: "g"}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := e.m.GuestRoomAuth(ctx, inv.Token, "G")
+	_, err := e.guests.RoomAuth(ctx, inv.Token, "G")
 	wantErr(t, err, lkgate.ErrNotFound, "")
 }
 
@@ -677,7 +698,7 @@ func TestGuestNameSanitising(t *testing.T) {
 		strings.Repeat("x", 63) + " yz": strings.Repeat("x", 63),
 	}
 	for in, want := range tests {
-		s, err := e.m.GuestRoomAuth(context.Background(), inv.Token, in)
+		s, err := e.guests.RoomAuth(context.Background(), inv.Token, in)
 		if err != nil {
 			t.Errorf("%q: %v", in, err)
 			continue
@@ -687,7 +708,7 @@ func TestGuestNameSanitising(t *testing.T) {
 		}
 	}
 	for _, in := range []string{"", "   ", "\u202e\u200b\x00", strings.Repeat("a", 1025)} {
-		_, err := e.m.GuestRoomAuth(context.Background(), inv.Token, in)
+		_, err := e.guests.RoomAuth(context.Background(), inv.Token, in)
 		wantErr(t, err, lkgate.ErrInvalidArgument, "GuestName")
 	}
 }
@@ -698,7 +719,7 @@ func TestGuestIdentitiesAreUnique(t *testing.T) {
 	seen := map[string]bool{}
 	lobbies := map[string]bool{}
 	for range 200 {
-		s, err := e.m.GuestRoomAuth(context.Background(), inv.Token, "G")
+		s, err := e.guests.RoomAuth(context.Background(), inv.Token, "G")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -725,11 +746,11 @@ func TestWaitingGuests(t *testing.T) {
 		}
 		e.waiting(t, e.invite(t, lkgate.InviteRequest{Org: "acme", Room: "other", AllowAll: true}), "Elsewhere")
 		// Redeemed but not joined yet: not waiting.
-		if _, err := e.m.GuestRoomAuth(ctx, inv.Token, "Late"); err != nil {
+		if _, err := e.guests.RoomAuth(ctx, inv.Token, "Late"); err != nil {
 			t.Fatal(err)
 		}
 		e.fake.ResetCalls()
-		got, err := e.m.WaitingGuests(ctx, "acme", "standup")
+		got, err := e.guests.Waiting(ctx, "acme", "standup")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -747,11 +768,11 @@ func TestWaitingGuests(t *testing.T) {
 		}
 		// globex's "standup": under ScopedNames its own, unused room, under
 		// SharedNames acme's.
-		theirs, err := e.m.WaitingGuests(ctx, "globex", "standup")
+		theirs, err := e.guests.Waiting(ctx, "globex", "standup")
 		if naming == lkgate.SharedNames && !errors.Is(err, lkgate.ErrNotFound) || naming == lkgate.ScopedNames && (err != nil || len(theirs) != 0) {
 			t.Errorf("globex sees acme's waiting room: %v %v", theirs, err)
 		}
-		if _, err := e.m.WaitingGuests(ctx, "acme", ""); !errors.Is(err, lkgate.ErrInvalidArgument) {
+		if _, err := e.guests.Waiting(ctx, "acme", ""); !errors.Is(err, lkgate.ErrInvalidArgument) {
 			t.Errorf("empty room: %v", err)
 		}
 		rooms, err := e.m.ListRooms(ctx, "acme")
@@ -769,7 +790,7 @@ func TestWaitingGuests(t *testing.T) {
 func TestGuestsInUnauthenticatedMode(t *testing.T) {
 	e := newGuestEnv(t, lkgate.Config{AllowUnauthenticated: true})
 	ctx := context.Background()
-	inv, err := e.m.Invite(ctx, "", lkgate.InviteRequest{Room: "open", AllowedAdmins: []string{"host"}})
+	inv, err := e.guests.Invite(ctx, "", lkgate.InviteRequest{Room: "open", AllowedAdmins: []string{"host"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -777,24 +798,25 @@ func TestGuestsInUnauthenticatedMode(t *testing.T) {
 		t.Errorf("unauthenticated invite made %d LiveKit calls", n)
 	}
 	s := e.waiting(t, inv, "G")
-	wantErr(t, e.m.Admit(ctx, "", "open", s.Identity), lkgate.ErrForbidden, "")
+	wantErr(t, e.guests.Admit(ctx, "", "open", s.Identity), lkgate.ErrForbidden, "")
 	e.fake.AddParticipant("open", lkgatetest.Participant{Identity: "host"})
-	if err := e.m.Admit(lkgate.WithSubject(ctx, "host"), "", "open", s.Identity); err != nil {
+	if err := e.guests.Admit(lkgate.WithSubject(ctx, "host"), "", "open", s.Identity); err != nil {
 		t.Fatal(err)
 	}
 	// The same invite is worthless once unauthenticated mode is off.
-	strict, _ := newManager(t, lkgate.Config{URL: e.fake.URL(), Guests: guestConfig()})
-	_, err = strict.GuestRoomAuth(ctx, inv.Token, "G")
+	strict, _ := newManager(t, lkgate.Config{URL: e.fake.URL()})
+	_, err = newGuests(t, strict).RoomAuth(ctx, inv.Token, "G")
 	wantErr(t, err, lkgate.ErrInvalidArgument, "InviteToken")
 }
 
 func FuzzGuestRoomAuth(f *testing.F) {
 	fake := lkgatetest.NewServer(f)
-	m, err := lkgate.New(lkgate.Config{URL: fake.URL(), APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret, AllowUnauthenticated: true, Guests: guestConfig(), Limits: noGuestRate})
+	m, err := lkgate.New(lkgate.Config{URL: fake.URL(), APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret, AllowUnauthenticated: true, Limits: noGuestRate})
 	if err != nil {
 		f.Fatal(err)
 	}
-	inv, err := m.Invite(context.Background(), "", lkgate.InviteRequest{Room: "standup", AllowAll: true})
+	g := newGuests(f, m)
+	inv, err := g.Invite(context.Background(), "", lkgate.InviteRequest{Room: "standup", AllowAll: true})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -804,7 +826,7 @@ func FuzzGuestRoomAuth(f *testing.F) {
 	f.Add("eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIiwia2lkIjoiazEifQ....", "\u202e")
 	f.Add(`{"protected":"eyJ9"}`, "a")
 	f.Fuzz(func(t *testing.T, token, name string) {
-		s, err := m.GuestRoomAuth(context.Background(), token, name)
+		s, err := g.RoomAuth(context.Background(), token, name)
 		if err != nil {
 			if !errors.Is(err, lkgate.ErrInvalidArgument) {
 				t.Fatalf("%v is not ErrInvalidArgument", err)

@@ -40,6 +40,9 @@ func TestFromLiveKit(t *testing.T) {
 		{"grpc with SIP status", sipBusy.Err(), ErrUnavailable, 486, "sip call failed"},
 		{"grpc not found", status.Error(codes.NotFound, "no trunk"), ErrNotFound, 0, ""},
 		{"grpc deadline", status.Error(codes.DeadlineExceeded, "x"), ErrTimeout, 0, ""},
+		{"grpc exists", status.Error(codes.AlreadyExists, "x"), ErrConflict, 0, ""},
+		{"grpc permission", status.Error(codes.PermissionDenied, "x"), ErrForbidden, 0, ""},
+		{"grpc unauthenticated", status.Error(codes.Unauthenticated, "x"), ErrUpstream, 0, "API key"},
 		{"deadline", fmt.Errorf("wrapped: %w", context.DeadlineExceeded), ErrTimeout, 0, ""},
 		{"transport wrapped in twirp", twirp.InternalErrorWith(&timeoutErr{}), ErrTimeout, 0, ""},
 		{"plain", errors.New("weird"), ErrUpstream, 0, ""},
@@ -289,10 +292,11 @@ func TestOwnsPlain(t *testing.T) {
 // BenchmarkInvite measures sealing and opening an invite (JWE, dir +
 // A256GCM), with no LiveKit involved.
 func BenchmarkInvite(b *testing.B) {
-	g, err := newGuests(GuestConfig{Keys: []InviteKey{{ID: "k1", Key: make([]byte, InviteKeyBytes)}}, InviteBaseURL: "https://app.example"}, strings.Repeat("s", 36))
+	cfg, err := GuestConfig{Keys: []InviteKey{{ID: "k1", Key: make([]byte, InviteKeyBytes)}}, InviteBaseURL: "https://app.example"}.resolved()
 	if err != nil {
 		b.Fatal(err)
 	}
+	g := &Guests{cfg: cfg}
 	now := time.Now()
 	exp := now.Add(time.Hour).Unix()
 	claims := sealed{Typ: sealedInvite, Iss: sealedIssuer, Org: "acme", Room: "standup", Admins: []string{"alice", "bob"}, Iat: now.Unix(), Exp: &exp, Jti: "j"}
@@ -370,13 +374,13 @@ func TestTransferTarget(t *testing.T) {
 		"sips:desk@pbx.example:5061":    "sips:desk@pbx.example:5061",
 		"sip:+4930@10.0.0.1;user=phone": "sip:+4930@10.0.0.1;user=phone",
 	} {
-		if got, _, err := transferTarget(in); err != nil || got != want {
-			t.Errorf("transferTarget(%q) = %q, %v; want %q", in, got, err, want)
+		if got, _, err := (TransferRequest{TransferTo: in}).validate(); err != nil || got != want {
+			t.Errorf("TransferRequest.validate(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
 	for _, bad := range []string{"", "4930", "tel:4930", "tel:+49 30", "sip:", "sip:a@", "sip:a@b c", "sip:a@b>x", "<sip:a@b>", "sip:a@b\r\nX: y", "mailto:a@b", "sip:" + strings.Repeat("a", 300) + "@b"} {
-		if _, _, err := transferTarget(bad); !errors.Is(err, ErrInvalidArgument) {
-			t.Errorf("transferTarget(%q) accepted", bad)
+		if _, _, err := (TransferRequest{TransferTo: bad}).validate(); !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("TransferRequest.validate(%q) accepted", bad)
 		}
 	}
 }

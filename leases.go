@@ -135,11 +135,11 @@ func (m *Manager) startSweeper() {
 }
 
 // SweepLeases renews the lease of every room open in LiveKit, under
-// SharedNames; the Manager runs it every Config.LeaseSweepInterval, and a
-// test may call it directly. It costs one unfiltered ListRooms. If no
-// replica has completed a sweep for two intervals, it first renews every
-// lease that had not ended when the last sweep started: a room may have
-// closed at any moment of the gap. Under ScopedNames it does nothing.
+// [SharedNames]; the Manager runs it every [Config].LeaseSweepInterval, and
+// a test may call it directly. After a gap of two intervals without any
+// replica's sweep, it first renews every lease that had not ended when the
+// last sweep started: a room may have closed at any moment of the gap.
+// Under [ScopedNames] it does nothing.
 func (m *Manager) SweepLeases(ctx context.Context) error {
 	l := m.leases
 	if l == nil {
@@ -147,13 +147,16 @@ func (m *Manager) SweepLeases(ctx context.Context) error {
 	}
 	start := m.now()
 	until := start.Add(leaseWindow + l.staleAfter())
+	storeFailed := func(err error) error {
+		return withContext(m.storeFailed(ctx, "lease store", err), "sweep leases", "")
+	}
 	prev, err := l.store.LastSweep(ctx)
 	if err != nil {
-		return withContext(m.storeFailed(ctx, "lease store", err), "sweep leases", "")
+		return storeFailed(err)
 	}
 	if start.Sub(prev) > l.staleAfter() {
 		if err := l.store.RenewAfter(ctx, prev, until); err != nil {
-			return withContext(m.storeFailed(ctx, "lease store", err), "sweep leases", "")
+			return storeFailed(err)
 		}
 	}
 	res, err := m.rooms.ListRooms(ctx, &livekit.ListRoomsRequest{})
@@ -162,17 +165,13 @@ func (m *Manager) SweepLeases(ctx context.Context) error {
 	}
 	rooms := make(map[string]string, len(res.GetRooms()))
 	for _, r := range res.GetRooms() {
-		owner, state := ownerOf(r.GetMetadata())
-		if state != owned {
-			owner = ""
-		}
-		rooms[r.GetName()] = owner
+		rooms[r.GetName()], _ = ownerOf(r.GetMetadata())
 	}
 	if err := l.store.Renew(ctx, rooms, until); err != nil {
-		return withContext(m.storeFailed(ctx, "lease store", err), "sweep leases", "")
+		return storeFailed(err)
 	}
 	if err := l.store.SetLastSweep(ctx, start); err != nil {
-		return withContext(m.storeFailed(ctx, "lease store", err), "sweep leases", "")
+		return storeFailed(err)
 	}
 	l.mu.Lock()
 	l.lastSweep = later(l.lastSweep, start)
@@ -259,19 +258,12 @@ func (s *memoryLeases) SetLastSweep(_ context.Context, t time.Time) error {
 	return nil
 }
 
-// purge drops records LeaseRetention past their end, when the map has
-// doubled since the last purge, so its cost is amortised.
+// purge drops records LeaseRetention past their end (see sweepDoubled).
 func (s *memoryLeases) purge() {
-	if len(s.leases) < s.purgeAt {
-		return
+	if len(s.leases) >= s.purgeAt {
+		cutoff := s.now().Add(-LeaseRetention)
+		sweepDoubled(s.leases, &s.purgeAt, func(l memoryLease) bool { return l.until.Before(cutoff) })
 	}
-	cutoff := s.now().Add(-LeaseRetention)
-	for name, l := range s.leases {
-		if l.until.Before(cutoff) {
-			delete(s.leases, name)
-		}
-	}
-	s.purgeAt = max(1024, 2*len(s.leases))
 }
 
 func later(a, b time.Time) time.Time {

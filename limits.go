@@ -84,16 +84,16 @@ type Limits struct {
 	MaxRooms int
 	// TokenRate limits Token calls, counted before any LiveKit call.
 	TokenRate Rate
-	// SIPCallRate limits Call calls that pass validation.
+	// SIPCallRate limits SIP.Call calls that pass validation.
 	SIPCallRate Rate
 	// MaxConcurrentSIPCalls caps the tenant's calls in progress, from
-	// dialing until the SIP participant leaves (see ReleaseCall). Under it,
+	// dialing until the SIP participant leaves (see SIP.ReleaseCall). Under it,
 	// a call to the room and identity of a call in progress is refused
 	// (ErrCallInProgress).
 	MaxConcurrentSIPCalls int
-	// InviteRate limits Invite calls.
+	// InviteRate limits Guests.Invite calls.
 	InviteRate Rate
-	// GuestWaitRate limits GuestRoomAuth calls with a valid invite of the
+	// GuestWaitRate limits Guests.RoomAuth calls with a valid invite of the
 	// tenant: guests let into lobbies. It bounds what a leaked invite link
 	// can cost; invalid invites cost no LiveKit call and are not counted.
 	// Zero means DefaultGuestWaitsPerMinute a minute in bursts of
@@ -101,19 +101,10 @@ type Limits struct {
 	GuestWaitRate Rate
 	// MaxWaitingGuestsPerRoom caps the guests waiting for one room at
 	// once, and MaxWaitingGuests those waiting for any of the tenant's
-	// rooms: GuestRoomAuth counts them in LiveKit before it lets one more
-	// in. Each waiting guest holds a lobby room of its own, from room-auth
-	// until it leaves (admitted, denied or gone; its place is free a few
-	// seconds later, at once when denied) or, if it never joins,
-	// LobbyJoinWindow plus two minutes; a guest still there when its pass
-	// has expired (GuestConfig.LobbyTTL) can never be admitted, and the
-	// next count closes its lobby. So MaxWaitingGuests is also the
-	// tenant's quota of lobby rooms, apart from MaxRooms, which lobbies
-	// never count against (guests cannot use up the rooms of the tenant's
-	// meetings, nor a tenant at its room quota turn guests away). Zero
-	// means DefaultMaxWaitingGuestsPerRoom and DefaultMaxWaitingGuests;
-	// NoLimit turns a cap off, and with both off room-auth makes no
-	// LiveKit call under ScopedNames. Unauthenticated mode counts nothing.
+	// rooms: Guests.RoomAuth counts their lobby rooms in LiveKit before it
+	// lets one more in. Lobbies never count against MaxRooms. Zero means
+	// DefaultMaxWaitingGuestsPerRoom and DefaultMaxWaitingGuests; NoLimit
+	// turns a cap off. Unauthenticated mode counts nothing.
 	MaxWaitingGuestsPerRoom int
 	MaxWaitingGuests        int
 }
@@ -184,7 +175,7 @@ func (l Limits) validate(field string) error {
 }
 
 // LimitConfig configures per-tenant limits. Its zero value limits guests
-// only, by the defaults of the guest limits (see Limits).
+// only (see Limits).
 type LimitConfig struct {
 	// Default applies to every tenant that Tenant does not override,
 	// including the empty tenant of unauthenticated mode.
@@ -226,7 +217,7 @@ type LimitStore interface {
 // checked on use, and a bad one refuses the operation rather than lifting
 // the limit.
 func (m *Manager) limitsOf(ctx context.Context, tenant string) (Limits, error) {
-	if f := m.cfg.Limits.Tenant; f != nil {
+	if f := m.cfg.TenantLimits; f != nil {
 		if l, ok := f(tenant); ok {
 			if err := l.validate("Limits.Tenant"); err != nil {
 				m.logFailure(ctx, slog.LevelError, "invalid per-tenant limits", err, slog.String("tenant", tenant))
@@ -235,7 +226,7 @@ func (m *Manager) limitsOf(ctx context.Context, tenant string) (Limits, error) {
 			return l, nil
 		}
 	}
-	return m.cfg.Limits.Default, nil
+	return m.cfg.DefaultLimits, nil
 }
 
 // allowFor takes one event from the tenant's rate picked by rate.
@@ -304,7 +295,8 @@ func (s *memoryLimits) Allow(_ context.Context, key string, r Rate) (bool, time.
 	if !ok {
 		lim = rate.NewLimiter(every, r.burst())
 		s.rates[key] = lim
-		s.sweep(now)
+		// Full buckets behave exactly like new ones.
+		sweepDoubled(s.rates, &s.sweepAt, func(l *rate.Limiter) bool { return l.TokensAt(now) >= float64(l.Burst()) })
 	} else if lim.Limit() != every || lim.Burst() != r.burst() {
 		lim.SetLimitAt(now, every)
 		lim.SetBurstAt(now, r.burst())
@@ -317,18 +309,19 @@ func (s *memoryLimits) Allow(_ context.Context, key string, r Rate) (bool, time.
 	return true, 0, nil
 }
 
-// sweep drops full buckets, which behave exactly like new ones. It runs
-// when the map doubles, so its cost is amortised over the insertions.
-func (s *memoryLimits) sweep(now time.Time) {
-	if len(s.rates) < s.sweepAt {
+// sweepDoubled drops the entries of m that are stale once m has doubled
+// since the last sweep (*next), so that its cost is amortised over the
+// insertions.
+func sweepDoubled[K comparable, V any](m map[K]V, next *int, stale func(V) bool) {
+	if len(m) < *next {
 		return
 	}
-	for k, lim := range s.rates {
-		if lim.TokensAt(now) >= float64(lim.Burst()) {
-			delete(s.rates, k)
+	for k, v := range m {
+		if stale(v) {
+			delete(m, k)
 		}
 	}
-	s.sweepAt = max(1024, 2*len(s.rates))
+	*next = max(1024, 2*len(m))
 }
 
 func (s *memoryLimits) Acquire(_ context.Context, key, holder string, limit int, ttl time.Duration) (bool, error) {

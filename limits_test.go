@@ -296,19 +296,20 @@ func TestTokenRate(t *testing.T) {
 
 func TestInviteRate(t *testing.T) {
 	clock := lkgatetest.NewClock(fixedNow)
-	m, _ := newManager(t, lkgate.Config{Now: clock.Now, Guests: guestConfig(), Limits: lkgate.LimitConfig{
+	m, _ := newManager(t, lkgate.Config{Now: clock.Now, Limits: lkgate.LimitConfig{
 		Default: lkgate.Limits{InviteRate: lkgate.PerMinute(1, 1)},
 	}})
+	g := newGuests(t, m)
 	inv := lkgate.InviteRequest{Org: "acme", Room: "standup", AllowAll: true}
-	if _, err := m.Invite(context.Background(), "acme", inv); err != nil {
+	if _, err := g.Invite(context.Background(), "acme", inv); err != nil {
 		t.Fatal(err)
 	}
-	e := wantLimited(t, mustFail(m.Invite(context.Background(), "acme", inv)), lkgate.LimitInviteRate)
+	e := wantLimited(t, mustFail(g.Invite(context.Background(), "acme", inv)), lkgate.LimitInviteRate)
 	if e.RetryAfter != time.Minute {
 		t.Errorf("RetryAfter = %s, want 1m", e.RetryAfter)
 	}
 	clock.Advance(time.Minute)
-	if _, err := m.Invite(context.Background(), "acme", inv); err != nil {
+	if _, err := g.Invite(context.Background(), "acme", inv); err != nil {
 		t.Errorf("after a minute: %v", err)
 	}
 }
@@ -368,13 +369,13 @@ func testConcurrentSIPCalls(t *testing.T, naming lkgate.RoomNaming) {
 	ctx := context.Background()
 	support := lkName(t, e.m, "acme", "support")
 	for _, id := range []string{"p1", "p2"} {
-		if _, err := e.m.Call(ctx, "acme", callAs(id)); err != nil {
+		if _, err := e.sip.Call(ctx, "acme", callAs(id)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	dialed := len(e.fake.Dialed())
 	e.fake.ResetCalls()
-	wantLimited(t, mustFail(e.m.Call(ctx, "acme", callAs("p3"))), lkgate.LimitMaxConcurrentSIPCalls)
+	wantLimited(t, mustFail(e.sip.Call(ctx, "acme", callAs("p3"))), lkgate.LimitMaxConcurrentSIPCalls)
 	if len(e.fake.Dialed()) != dialed {
 		t.Error("a refused call was dialed")
 	}
@@ -382,7 +383,7 @@ func testConcurrentSIPCalls(t *testing.T, naming lkgate.RoomNaming) {
 	if n := e.fake.TotalCalls(); n != 0 {
 		t.Errorf("a refusal with no settled slot made %d LiveKit calls, want 0", n)
 	}
-	if _, err := e.m.Call(ctx, "globex", lkgate.CallRequest{Room: "g", Identity: "p1", To: "+4930123456"}); err != nil {
+	if _, err := e.sip.Call(ctx, "globex", lkgate.CallRequest{Room: "g", Identity: "p1", To: "+4930123456"}); err != nil {
 		t.Errorf("another tenant was limited: %v", err)
 	}
 
@@ -391,10 +392,10 @@ func testConcurrentSIPCalls(t *testing.T, naming lkgate.RoomNaming) {
 	if _, err := adminClient(e.fake).RemoveParticipant(ctx, &livekit.RoomParticipantIdentity{Room: support, Identity: "p1"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.m.ReleaseCall(ctx, ev); err != nil {
+	if err := e.sip.ReleaseCall(ctx, ev); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.m.Call(ctx, "acme", callAs("p3")); err != nil {
+	if _, err := e.sip.Call(ctx, "acme", callAs("p3")); err != nil {
 		t.Fatalf("after a call ended: %v", err)
 	}
 
@@ -402,15 +403,15 @@ func testConcurrentSIPCalls(t *testing.T, naming lkgate.RoomNaming) {
 	if _, err := adminClient(e.fake).RemoveParticipant(ctx, &livekit.RoomParticipantIdentity{Room: support, Identity: "p2"}); err != nil {
 		t.Fatal(err)
 	}
-	wantLimited(t, mustFail(e.m.Call(ctx, "acme", callAs("p4"))), lkgate.LimitMaxConcurrentSIPCalls)
+	wantLimited(t, mustFail(e.sip.Call(ctx, "acme", callAs("p4"))), lkgate.LimitMaxConcurrentSIPCalls)
 	clock.Advance(4 * time.Minute)
-	if _, err := e.m.Call(ctx, "acme", callAs("p4")); err != nil {
+	if _, err := e.sip.Call(ctx, "acme", callAs("p4")); err != nil {
 		t.Fatalf("a slot of an ended call was not reconciled: %v", err)
 	}
 	// p3's slot has settled and its call is live: the refusal costs the
 	// reconcile, one ListParticipants for p3's room, and nothing else.
 	e.fake.ResetCalls()
-	wantLimited(t, mustFail(e.m.Call(ctx, "acme", callAs("p5"))), lkgate.LimitMaxConcurrentSIPCalls)
+	wantLimited(t, mustFail(e.sip.Call(ctx, "acme", callAs("p5"))), lkgate.LimitMaxConcurrentSIPCalls)
 	if n, lp := e.fake.TotalCalls(), e.fake.Calls("ListParticipants"); n != 1 || lp != 1 {
 		t.Errorf("a refusal with a settled slot made %d LiveKit calls (%d ListParticipants), want 1 ListParticipants", n, lp)
 	}
@@ -422,21 +423,21 @@ func TestFailedCallsHoldNoSlot(t *testing.T) {
 	ctx := context.Background()
 	e.fake.SetFarEnd("+4930999999", lkgatetest.FarEnd{CallStatus: 486})
 	busy := call("support", "+4930999999")
-	if _, err := e.m.Call(ctx, "acme", busy); !errors.Is(err, lkgate.ErrBusy) {
+	if _, err := e.sip.Call(ctx, "acme", busy); !errors.Is(err, lkgate.ErrBusy) {
 		t.Fatalf("err = %v, want ErrBusy", err)
 	}
-	if _, err := e.m.Call(ctx, "acme", callAs("p1")); err != nil {
+	if _, err := e.sip.Call(ctx, "acme", callAs("p1")); err != nil {
 		t.Fatalf("the failed call kept its slot: %v", err)
 	}
-	wantLimited(t, mustFail(e.m.Call(ctx, "acme", callAs("p2"))), lkgate.LimitMaxConcurrentSIPCalls)
+	wantLimited(t, mustFail(e.sip.Call(ctx, "acme", callAs("p2"))), lkgate.LimitMaxConcurrentSIPCalls)
 	ev := leftEvent(e.fake, lkName(t, e.m, "acme", "support"), "p1")
 	if ev == nil {
 		t.Fatal("p1 is not in the room")
 	}
-	if err := e.m.ReleaseCall(ctx, ev); err != nil {
+	if err := e.sip.ReleaseCall(ctx, ev); err != nil {
 		t.Fatal(err)
 	}
-	wantLimited(t, mustFail(e.m.Call(ctx, "acme", callAs("p2"))), lkgate.LimitSIPCallRate)
+	wantLimited(t, mustFail(e.sip.Call(ctx, "acme", callAs("p2"))), lkgate.LimitSIPCallRate)
 	// The rate's refusal released the slot it had taken, and the busy
 	// call's: the tenant's and each participant's.
 	key, support := "lkgate:limit:max_concurrent_sip_calls:acme", lkName(t, e.m, "acme", "support")
@@ -459,14 +460,14 @@ func testCallInProgressIsRefused(t *testing.T, naming lkgate.RoomNaming) {
 	e, _, _ := newLimitedSIPEnv(t, naming, lkgate.Limits{MaxConcurrentSIPCalls: 2})
 	ctx := context.Background()
 	support := lkName(t, e.m, "acme", "support")
-	first, err := e.m.Call(ctx, "acme", callAs("p1"))
+	first, err := e.sip.Call(ctx, "acme", callAs("p1"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if d := e.fake.Dialed(); d[0].ParticipantAttributes[lkgate.CallAttribute] == "" {
 		t.Fatalf("a call holding a slot was dialed without %s: %v", lkgate.CallAttribute, d[0].ParticipantAttributes)
 	}
-	err = mustFail(e.m.Call(ctx, "acme", callAs("p1")))
+	err = mustFail(e.sip.Call(ctx, "acme", callAs("p1")))
 	var le *lkgate.Error
 	if !errors.Is(err, lkgate.ErrCallInProgress) || !errors.Is(err, lkgate.ErrConflict) || !errors.As(err, &le) || le.Field != "Identity" {
 		t.Fatalf("second call to p1: %v, want ErrCallInProgress (an ErrConflict) on Identity", err)
@@ -478,20 +479,20 @@ func testCallInProgressIsRefused(t *testing.T, naming lkgate.RoomNaming) {
 		t.Errorf("the first call's participant was replaced: %v", ps)
 	}
 	// The refusal took no slot: another participant can still be called.
-	if _, err := e.m.Call(ctx, "acme", callAs("p2")); err != nil {
+	if _, err := e.sip.Call(ctx, "acme", callAs("p2")); err != nil {
 		t.Fatal(err)
 	}
-	wantLimited(t, mustFail(e.m.Call(ctx, "acme", callAs("p3"))), lkgate.LimitMaxConcurrentSIPCalls)
+	wantLimited(t, mustFail(e.sip.Call(ctx, "acme", callAs("p3"))), lkgate.LimitMaxConcurrentSIPCalls)
 
 	// Once the first call has ended, its participant can be called again.
 	ev := leftEvent(e.fake, support, "p1")
 	if _, err := adminClient(e.fake).RemoveParticipant(ctx, &livekit.RoomParticipantIdentity{Room: support, Identity: "p1"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.m.ReleaseCall(ctx, ev); err != nil {
+	if err := e.sip.ReleaseCall(ctx, ev); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.m.Call(ctx, "acme", callAs("p1")); err != nil {
+	if _, err := e.sip.Call(ctx, "acme", callAs("p1")); err != nil {
 		t.Fatalf("calling p1 again after its call ended: %v", err)
 	}
 }
@@ -503,7 +504,7 @@ func TestRacingCallsToOneParticipant(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 10 {
 		wg.Go(func() {
-			_, err := e.m.Call(context.Background(), "acme", callAs("p1"))
+			_, err := e.sip.Call(context.Background(), "acme", callAs("p1"))
 			switch {
 			case err == nil:
 				placed.Add(1)
@@ -528,17 +529,17 @@ func TestReleaseCallFreesOnlyItsCall(t *testing.T) {
 	e, _, _ := newLimitedSIPEnv(t, lkgate.ScopedNames, lkgate.Limits{MaxConcurrentSIPCalls: 1})
 	ctx := context.Background()
 	support := lkName(t, e.m, "acme", "support")
-	if _, err := e.m.Call(ctx, "acme", callAs("p1")); err != nil {
+	if _, err := e.sip.Call(ctx, "acme", callAs("p1")); err != nil {
 		t.Fatal(err)
 	}
 	earlier := leftEvent(e.fake, support, "p1")
 	if _, err := adminClient(e.fake).RemoveParticipant(ctx, &livekit.RoomParticipantIdentity{Room: support, Identity: "p1"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.m.ReleaseCall(ctx, earlier); err != nil {
+	if err := e.sip.ReleaseCall(ctx, earlier); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.m.Call(ctx, "acme", callAs("p1")); err != nil {
+	if _, err := e.sip.Call(ctx, "acme", callAs("p1")); err != nil {
 		t.Fatal(err)
 	}
 	current := leftEvent(e.fake, support, "p1")
@@ -547,21 +548,21 @@ func TestReleaseCallFreesOnlyItsCall(t *testing.T) {
 	notSIP := proto.Clone(current).(*livekit.WebhookEvent)
 	notSIP.Participant.Kind = livekit.ParticipantInfo_STANDARD
 	for name, ev := range map[string]*livekit.WebhookEvent{"earlier call": earlier, "not dialed by lkgate": notDialed, "not SIP": notSIP} {
-		if err := e.m.ReleaseCall(ctx, ev); err != nil {
+		if err := e.sip.ReleaseCall(ctx, ev); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 	}
-	wantLimited(t, mustFail(e.m.Call(ctx, "acme", callAs("p2"))), lkgate.LimitMaxConcurrentSIPCalls)
-	if err := mustFail(e.m.Call(ctx, "acme", callAs("p1"))); !errors.Is(err, lkgate.ErrCallInProgress) {
+	wantLimited(t, mustFail(e.sip.Call(ctx, "acme", callAs("p2"))), lkgate.LimitMaxConcurrentSIPCalls)
+	if err := mustFail(e.sip.Call(ctx, "acme", callAs("p1"))); !errors.Is(err, lkgate.ErrCallInProgress) {
 		t.Errorf("calling p1 again: %v, want ErrCallInProgress", err)
 	}
 	if n := len(e.fake.Dialed()); n != 2 {
 		t.Errorf("%d calls dialed, want 2", n)
 	}
-	if err := e.m.ReleaseCall(ctx, current); err != nil {
+	if err := e.sip.ReleaseCall(ctx, current); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.m.Call(ctx, "acme", callAs("p2")); err != nil {
+	if _, err := e.sip.Call(ctx, "acme", callAs("p2")); err != nil {
 		t.Fatalf("after the call's own participant_left: %v", err)
 	}
 }
@@ -575,14 +576,14 @@ func TestReconcileCallsByCall(t *testing.T) {
 	e, clock, store := newLimitedSIPEnv(t, lkgate.ScopedNames, lkgate.Limits{MaxConcurrentSIPCalls: 1})
 	ctx := context.Background()
 	support := lkName(t, e.m, "acme", "support")
-	if _, err := e.m.Call(ctx, "acme", callAs("p1")); err != nil {
+	if _, err := e.sip.Call(ctx, "acme", callAs("p1")); err != nil {
 		t.Fatal(err)
 	}
 	e.fake.AddParticipant(support, lkgatetest.Participant{Identity: "p1"})
-	wantLimited(t, mustFail(e.m.Call(ctx, "acme", callAs("p2"))), lkgate.LimitMaxConcurrentSIPCalls)
+	wantLimited(t, mustFail(e.sip.Call(ctx, "acme", callAs("p2"))), lkgate.LimitMaxConcurrentSIPCalls)
 	clock.Advance(4 * time.Minute)
 	e.fake.ResetCalls()
-	if _, err := e.m.Call(ctx, "acme", callAs("p2")); err != nil {
+	if _, err := e.sip.Call(ctx, "acme", callAs("p2")); err != nil {
 		t.Fatalf("the slot of a replaced call was not reconciled: %v", err)
 	}
 	if n := e.fake.Calls("ListParticipants"); n != 1 {
@@ -604,11 +605,11 @@ func TestReconcileCallsByCall(t *testing.T) {
 	if _, err := adminClient(e.fake).RemoveParticipant(ctx, &livekit.RoomParticipantIdentity{Room: support, Identity: "p2"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := mustFail(e.m.Call(ctx, "acme", callAs("p2"))); !errors.Is(err, lkgate.ErrCallInProgress) {
+	if err := mustFail(e.sip.Call(ctx, "acme", callAs("p2"))); !errors.Is(err, lkgate.ErrCallInProgress) {
 		t.Fatalf("calling p2 before its slot settled: %v, want ErrCallInProgress", err)
 	}
 	clock.Advance(4 * time.Minute)
-	if _, err := e.m.Call(ctx, "acme", callAs("p2")); err != nil {
+	if _, err := e.sip.Call(ctx, "acme", callAs("p2")); err != nil {
 		t.Fatalf("the participant's slot of an ended call was not reconciled: %v", err)
 	}
 }
@@ -680,30 +681,31 @@ func TestRetryAfterRoundsUp(t *testing.T) {
 // nothing and use none of it.
 func TestGuestWaitRate(t *testing.T) {
 	clock := lkgatetest.NewClock(time.Now()) // the fake checks token times against the real clock
-	m, fake := newManager(t, lkgate.Config{Now: clock.Now, Guests: guestConfig(), Limits: lkgate.LimitConfig{
+	m, fake := newManager(t, lkgate.Config{Now: clock.Now, Limits: lkgate.LimitConfig{
 		Default: lkgate.Limits{GuestWaitRate: lkgate.PerMinute(2, 2)},
 	}})
-	inv, err := m.Invite(context.Background(), "acme", lkgate.InviteRequest{Org: "acme", Room: "standup", AllowAll: true})
+	g := newGuests(t, m)
+	inv, err := g.Invite(context.Background(), "acme", lkgate.InviteRequest{Org: "acme", Room: "standup", AllowAll: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for range 5 {
-		if _, err := m.GuestRoomAuth(context.Background(), inv.Token[:len(inv.Token)-4]+"AAAA", "Guest"); !errors.Is(err, lkgate.ErrInvalidArgument) {
+		if _, err := g.RoomAuth(context.Background(), inv.Token[:len(inv.Token)-4]+"AAAA", "Guest"); !errors.Is(err, lkgate.ErrInvalidArgument) {
 			t.Fatalf("tampered invite: %v", err)
 		}
 	}
 	for range 2 {
-		if _, err := m.GuestRoomAuth(context.Background(), inv.Token, "Guest"); err != nil {
+		if _, err := g.RoomAuth(context.Background(), inv.Token, "Guest"); err != nil {
 			t.Fatal(err)
 		}
 	}
 	fake.ResetCalls()
-	wantLimited(t, mustFail(m.GuestRoomAuth(context.Background(), inv.Token, "Guest")), lkgate.LimitGuestWaitRate)
+	wantLimited(t, mustFail(g.RoomAuth(context.Background(), inv.Token, "Guest")), lkgate.LimitGuestWaitRate)
 	if fake.TotalCalls() != 0 {
 		t.Errorf("a refused room-auth made %d LiveKit calls", fake.TotalCalls())
 	}
 	clock.Advance(30 * time.Second)
-	if _, err := m.GuestRoomAuth(context.Background(), inv.Token, "Guest"); err != nil {
+	if _, err := g.RoomAuth(context.Background(), inv.Token, "Guest"); err != nil {
 		t.Errorf("after the refill: %v", err)
 	}
 }

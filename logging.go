@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -46,29 +47,34 @@ func Redact(s string) string {
 }
 
 // Redact returns s redacted as the package-level Redact does, and with
-// the Manager's own secrets (its API secret, and its invite keys in
-// base64 and hex) replaced by "[REDACTED]" wherever they appear. It is
-// what the Manager and httpx apply to every error text they log.
+// the Manager's own secrets (its API secret, and the invite keys of every
+// [NewGuests] on it, in base64 and hex) replaced by "[REDACTED]" wherever
+// they appear. It is what the Manager and httpx apply to every error text
+// they log.
 func (m *Manager) Redact(s string) string {
-	return Redact(m.secrets.Replace(s))
+	return Redact(m.secrets.Load().Replace(s))
 }
 
-// secretReplacer replaces every spelling of the configured secrets.
-func secretReplacer(cfg Config) *strings.Replacer {
-	pairs := []string{cfg.APISecret, "[REDACTED]"}
-	for _, k := range cfg.Guests.Keys {
-		for _, enc := range []string{base64.StdEncoding.EncodeToString(k.Key), base64.RawURLEncoding.EncodeToString(k.Key), hex.EncodeToString(k.Key)} {
-			pairs = append(pairs, enc, "[REDACTED]")
+// addSecrets makes Redact replace the API secret, and every invite key's
+// spellings in base64 and hex. Each is added once, however many Guests
+// share a key.
+func (m *Manager) addSecrets(apiSecret string, keys ...InviteKey) {
+	m.secretsMu.Lock()
+	defer m.secretsMu.Unlock()
+	secrets := []string{apiSecret}
+	for _, k := range keys {
+		secrets = append(secrets, base64.StdEncoding.EncodeToString(k.Key), base64.RawURLEncoding.EncodeToString(k.Key), hex.EncodeToString(k.Key))
+	}
+	for _, s := range secrets {
+		if s != "" && !slices.Contains(m.secretPairs, s) {
+			m.secretPairs = append(m.secretPairs, s, "[REDACTED]")
 		}
 	}
-	return strings.NewReplacer(pairs...)
+	m.secrets.Store(strings.NewReplacer(m.secretPairs...))
 }
 
-// logFailure logs a failed store, lock, policy or LiveKit call: redacted
-// by Manager.Redact, and aggregated per message and kind of error, so
-// that an outage writes one line at once and then at most one summary
-// line per faillog.Interval (10 s) with the count and the last error,
-// rather than a line per request.
+// logFailure logs a failed store, lock, policy or LiveKit call, redacted
+// and aggregated per message and kind of error (see faillog).
 func (m *Manager) logFailure(ctx context.Context, level slog.Level, msg string, err error, attrs ...slog.Attr) {
 	m.failures.Failure(ctx, level, msg, errorClass(err), err, attrs...)
 }

@@ -62,17 +62,17 @@ func spellings(secret string) []string {
 func TestSecretNeverPrinted(t *testing.T) {
 	key := lkgate.InviteKey{ID: "k1", Key: []byte("invite-key-hunter2-0123456789abc")}
 	guests := lkgate.GuestConfig{Keys: []lkgate.InviteKey{key}, InviteBaseURL: "https://app.example"}
-	m, _ := newManager(t, lkgate.Config{Guests: guests})
+	m, _ := newManager(t, lkgate.Config{})
 	ctx := lkgate.WithSubject(context.Background(), "host")
 	tok, err := m.Token(ctx, "acme", lkgate.TokenRequest{Room: "r", Identity: "alice"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	inv, err := m.Invite(ctx, "acme", lkgate.InviteRequest{Room: "r"})
+	inv, err := newGuests(t, m, guests).Invite(ctx, "acme", lkgate.InviteRequest{Room: "r"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := lkgate.Config{URL: "http://127.0.0.1:7880", APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret, Guests: guests}
+	cfg := lkgate.Config{URL: "http://127.0.0.1:7880", APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret}
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", Password: "redis-password-hunter2"})
 	defer rdb.Close()
 	limits, err := redislimit.New(redislimit.Config{Client: rdb})
@@ -238,9 +238,15 @@ func TestFailureLogsAreRedacted(t *testing.T) {
 		_, err := m.Token(context.Background(), "acme", lkgate.TokenRequest{Room: "r", Identity: "alice"})
 		return err
 	}
-	dial := func(m *lkgate.Manager) error {
-		_, err := m.Call(context.Background(), "acme", call("support", "+4930123456"))
-		return err
+	dial := func(trunks lkgate.TrunkPolicy) func(m *lkgate.Manager) error {
+		return func(m *lkgate.Manager) error {
+			sip, err := lkgate.NewSIP(m, lkgate.SIPConfig{Trunks: trunks})
+			if err != nil {
+				return err
+			}
+			_, err = sip.Call(context.Background(), "acme", call("support", "+4930123456"))
+			return err
+		}
 	}
 	tests := []struct {
 		name, line string
@@ -256,9 +262,10 @@ func TestFailureLogsAreRedacted(t *testing.T) {
 			cfg: lkgate.Config{RoomNames: lkgate.SharedNames, Leases: leakyLeases{LeaseStore: lkgate.NewMemoryLeaseStore(nil)}}},
 		{name: "lease sweep", line: "lease store failed", run: func(m *lkgate.Manager) error { return m.SweepLeases(context.Background()) },
 			cfg: lkgate.Config{RoomNames: lkgate.SharedNames, Leases: leakyLeases{LeaseStore: lkgate.NewMemoryLeaseStore(nil), sweep: true}}},
-		{name: "trunk policy", line: "trunk policy failed", run: dial,
-			cfg: lkgate.Config{SIP: lkgate.SIPConfig{Trunks: lkgate.TrunkPolicyFunc(func(context.Context, string) (string, error) { return "", errors.New(leakyText) })}}},
-		{name: "LiveKit", line: "call failed", run: dial,
+		{name: "trunk policy", line: "trunk policy failed",
+			run: dial(lkgate.TrunkPolicyFunc(func(context.Context, string) (string, error) { return "", errors.New(leakyText) }))},
+		// The injected error answers before the trunk is looked up.
+		{name: "LiveKit", line: "call failed", run: dial(lkgate.StaticTrunk("ST_any")),
 			fault: func(fake *lkgatetest.Server) {
 				fake.SetError("CreateSIPParticipant", twirp.NewError(twirp.Internal, leakyText))
 			}},
@@ -269,9 +276,6 @@ func TestFailureLogsAreRedacted(t *testing.T) {
 			cfg := tt.cfg
 			cfg.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			fake := lkgatetest.NewServer(t)
-			if cfg.SIP.Trunks == nil && tt.run != nil && tt.line == "call failed" {
-				cfg.SIP.Trunks = lkgate.StaticTrunk(fake.AddOutboundTrunk("acme.example:5060", "+15550000001"))
-			}
 			if tt.fault != nil {
 				tt.fault(fake)
 			}

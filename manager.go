@@ -1,12 +1,14 @@
 package lkgate
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/livekit/protocol/livekit"
@@ -84,32 +86,24 @@ type Config struct {
 	// DefaultMaxTokenTTL.
 	MaxTokenTTL time.Duration
 
-	// Guests configures guest invites and the lobby. Its zero value turns
-	// guests off: the guest methods then fail with ErrNotConfigured.
-	Guests GuestConfig
-
 	// RoomNames is how tenants' room names map to LiveKit's, which are
 	// global. The zero value, ScopedNames, gives each tenant its own
 	// namespace; SharedNames keeps names global, owned by leases.
 	RoomNames RoomNaming
-	// PrecreateRooms makes Token and Admit create the room in LiveKit (one
-	// idempotent CreateRoom) before answering, so that it exists, with its
-	// agents dispatched, before anyone joins. Without it, under
-	// ScopedNames, a token costs no LiveKit call and the first join creates
-	// the room with the settings and agents its token carries. SharedNames
-	// always creates rooms, so it refuses this field.
+	// PrecreateRooms makes Token and Guests.Admit create the room in
+	// LiveKit before answering, so that it exists, with its agents
+	// dispatched, before anyone joins; otherwise, under ScopedNames, the
+	// first join creates it. SharedNames always creates rooms, so it
+	// refuses this field.
 	PrecreateRooms bool
 	// Room is applied to the rooms of lkgate's tenants.
 	Room RoomOptions
 	// AllowAgent, when set, must approve every agent a token asks LiveKit
 	// to dispatch (TokenRequest.Agents), by tenant and agent name; a
-	// refused name is ErrForbidden before any LiveKit call. Nil refuses
-	// every named agent: an agent runs with its deployment's credentials
-	// and data, so which tenant may summon which is the host's decision
-	// (see AllowAgents). LiveKit's automatic dispatch, of workers
-	// registered without an agent name into every new room, is not
-	// requested by anyone and not governed here: register per-tenant
-	// agents with a name.
+	// refused name is ErrForbidden. Nil refuses every named agent (see
+	// AllowAgents): an agent runs with its deployment's credentials and
+	// data. LiveKit's automatic dispatch of unnamed agents is not governed
+	// here.
 	AllowAgent func(tenant, agentName string) bool
 	// UnownedRooms is the policy, under SharedNames, for rooms that exist
 	// without an owner. ScopedNames refuses a non-zero value.
@@ -133,12 +127,7 @@ type Config struct {
 	// it off unless the host mints some tokens itself.
 	AllowUnattributedJoins bool
 
-	// SIP configures outbound calls and transfers. Its zero value turns
-	// them off.
-	SIP SIPConfig
-
-	// Limits sets per-tenant quotas and rates. Its zero value limits
-	// guests only, by the defaults of the guest limits (see Limits).
+	// Limits sets per-tenant quotas and rates (see LimitConfig).
 	Limits LimitConfig
 	// Auditor receives an AuditEvent for every state-changing action. Nil
 	// means NewSlogAuditor(Logger): with a nil Logger, events are dropped.
@@ -147,9 +136,6 @@ type Config struct {
 	// RoomService reaches LiveKit. Nil means NewRoomService(URL, APIKey,
 	// APISecret); *lksdk.RoomServiceClient also fits.
 	RoomService RoomService
-	// SIPService reaches LiveKit's SIP API. Nil means an SDK client for
-	// URL. It is used only when SIP.Trunks is set.
-	SIPService SIPService
 	// Locker serialises room claims (SharedNames) and room counts (with a
 	// room quota). Nil means an in-process lock, which is correct for one
 	// replica; several replicas need a shared Locker.
@@ -159,17 +145,14 @@ type Config struct {
 	// ErrTimeout (504), never later. A shorter deadline on the caller's
 	// context wins. It also bounds a room preparation (read, count, create,
 	// claim), which runs on behalf of every caller coalesced into it; a
-	// Call that waits until answered gets its ringing time on top. Zero
+	// SIP.Call that waits until answered gets its ringing time on top. Zero
 	// means DefaultRequestTimeout.
 	RequestTimeout time.Duration
 	// BreakerFailures is how many LiveKit calls in a row must fail to reach
-	// it (refused, reset or closed connections, no answer before the
-	// deadline, a proxy's 429, 502, 503 or 504, LiveKit's "unavailable";
-	// never an answer such as not found or a SIP call's outcome) before
+	// it (never an answer such as not found or a SIP call's outcome) before
 	// lkgate stops calling LiveKit for BreakerOpenFor: operations then fail
-	// at once with ErrUnavailable (503) and a RetryAfter, and one probe in
-	// the background tells when LiveKit is back. Zero means
-	// DefaultBreakerFailures.
+	// at once with ErrUnavailable and a RetryAfter, until a probe in the
+	// background finds LiveKit back. Zero means DefaultBreakerFailures.
 	BreakerFailures int
 	// BreakerOpenFor is how long lkgate stops calling LiveKit once
 	// BreakerFailures calls failed, before it probes again. Zero means
@@ -185,22 +168,21 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Manager is lkgate's entry point: it mints tokens and runs tenant-checked
-// operations against LiveKit. Under ScopedNames its only state is what
-// its limit store keeps, so any number of Managers (and replicas) may
-// serve the same tenants, sharing a Locker and a LimitStore where limits
-// apply. Under SharedNames they share a LeaseStore too, and each runs a
-// lease sweeper until Close. A Manager is safe for concurrent use.
+// Manager mints tokens and runs tenant-checked operations against
+// LiveKit; it is safe for concurrent use. Its state is what its stores
+// keep: the limits' counters ([Config].Limits), under [SharedNames] the
+// names' leases ([Config].Leases, with a sweeper until [Manager.Close]),
+// and the rooms it created until LiveKit lists them. The in-process
+// defaults serve one replica; replicas serving the same tenants share a
+// [LimitStore], a [LeaseStore] and a [Locker] (see the package tour).
 type Manager struct {
-	cfg       Config
+	cfg       settings
 	publicURL string
 	rooms     RoomService
-	sip       SIPService
 	locker    Locker
 	log       *slog.Logger
 	now       func() time.Time
 	ensures   singleflight.Group
-	guests    *guests // nil when Config.Guests is the zero value
 	limits    LimitStore
 	auditor   Auditor
 	leases    *leaser // nil under ScopedNames
@@ -212,15 +194,18 @@ type Manager struct {
 	stopBG    context.CancelFunc
 	bgWork    sync.WaitGroup
 	closeOnce sync.Once
-	// secrets redacts the API secret and invite keys (Manager.Redact);
+	// secrets redacts the API secret and the invite keys of every
+	// NewGuests (Manager.Redact), whose spellings secretPairs holds;
 	// failures aggregates failure lines (logFailure).
-	secrets  *strings.Replacer
-	failures *faillog.Log
+	secrets     atomic.Pointer[strings.Replacer]
+	secretsMu   sync.Mutex
+	secretPairs []string
+	failures    *faillog.Log
 }
 
-// New validates cfg and returns a Manager. It makes no network call;
-// under SharedNames it starts the lease sweeper, which Close stops. Errors
-// wrap ErrInvalidArgument and name the faulty Config field.
+// New validates cfg and returns a Manager, with no network call; under
+// [SharedNames] it starts the lease sweeper, which [Manager.Close] stops.
+// Errors wrap [ErrInvalidArgument] and name the faulty Config field.
 func New(cfg Config) (*Manager, error) {
 	if err := validateURL("URL", cfg.URL); err != nil {
 		return nil, err
@@ -242,34 +227,19 @@ func New(cfg Config) (*Manager, error) {
 	if len(cfg.APISecret) < MinSecretLength {
 		return nil, invalidArg("APISecret", "is %d bytes long; it must be at least %d", len(cfg.APISecret), MinSecretLength)
 	}
-	if cfg.TokenTTL == 0 {
-		cfg.TokenTTL = DefaultTokenTTL
+	for _, err := range []error{
+		fillDefault("TokenTTL", &cfg.TokenTTL, DefaultTokenTTL),
+		fillDefault("MaxTokenTTL", &cfg.MaxTokenTTL, DefaultMaxTokenTTL),
+		fillDefault("RequestTimeout", &cfg.RequestTimeout, DefaultRequestTimeout),
+		fillDefault("BreakerFailures", &cfg.BreakerFailures, DefaultBreakerFailures),
+		fillDefault("BreakerOpenFor", &cfg.BreakerOpenFor, DefaultBreakerOpenFor),
+	} {
+		if err != nil {
+			return nil, err
+		}
 	}
-	if cfg.MaxTokenTTL == 0 {
-		cfg.MaxTokenTTL = DefaultMaxTokenTTL
-	}
-	switch {
-	case cfg.TokenTTL < 0:
-		return nil, invalidArg("TokenTTL", "must not be negative")
-	case cfg.MaxTokenTTL < 0:
-		return nil, invalidArg("MaxTokenTTL", "must not be negative")
-	case cfg.TokenTTL > cfg.MaxTokenTTL:
+	if cfg.TokenTTL > cfg.MaxTokenTTL {
 		return nil, invalidArg("TokenTTL", "%s exceeds MaxTokenTTL %s", cfg.TokenTTL, cfg.MaxTokenTTL)
-	}
-	if cfg.RequestTimeout == 0 {
-		cfg.RequestTimeout = DefaultRequestTimeout
-	} else if cfg.RequestTimeout < 0 {
-		return nil, invalidArg("RequestTimeout", "must not be negative")
-	}
-	if cfg.BreakerFailures == 0 {
-		cfg.BreakerFailures = DefaultBreakerFailures
-	} else if cfg.BreakerFailures < 0 {
-		return nil, invalidArg("BreakerFailures", "must not be negative")
-	}
-	if cfg.BreakerOpenFor == 0 {
-		cfg.BreakerOpenFor = DefaultBreakerOpenFor
-	} else if cfg.BreakerOpenFor < 0 {
-		return nil, invalidArg("BreakerOpenFor", "must not be negative")
 	}
 	if cfg.Room.EmptyTimeout < 0 || cfg.Room.DepartureTimeout < 0 {
 		return nil, invalidArg("Room", "timeouts must not be negative")
@@ -300,57 +270,68 @@ func New(cfg Config) (*Manager, error) {
 	if err := cfg.Limits.Default.validate("Limits.Default"); err != nil {
 		return nil, err
 	}
-	g, err := newGuests(cfg.Guests, cfg.APISecret)
-	if err != nil {
-		return nil, err
-	}
-	m := &Manager{guests: g, cfg: cfg, publicURL: cfg.PublicURL, rooms: cfg.RoomService, sip: cfg.SIPService, locker: cfg.Locker,
+	m := &Manager{cfg: settings{
+		URL: cfg.URL, APIKey: cfg.APIKey, APISecret: cfg.APISecret,
+		TokenTTL: cfg.TokenTTL, MaxTokenTTL: cfg.MaxTokenTTL, RequestTimeout: cfg.RequestTimeout,
+		RoomNames: cfg.RoomNames, PrecreateRooms: cfg.PrecreateRooms, Room: cfg.Room,
+		AllowAgent: cfg.AllowAgent, UnownedRooms: cfg.UnownedRooms,
+		AllowUnauthenticated: cfg.AllowUnauthenticated, AllowUnattributedJoins: cfg.AllowUnattributedJoins,
+		DefaultLimits: cfg.Limits.Default, TenantLimits: cfg.Limits.Tenant,
+	}, publicURL: cfg.PublicURL, rooms: cfg.RoomService, locker: cfg.Locker,
 		log: cfg.Logger, now: cfg.Now, limits: cfg.Limits.Store, auditor: cfg.Auditor}
 	if m.rooms == nil {
-		m.rooms = newRoomClient(cfg.URL, cfg.APIKey, cfg.APISecret)
-	}
-	if m.sip == nil && cfg.SIP.Trunks != nil {
-		m.sip = lksdk.NewSIPClient(cfg.URL, cfg.APIKey, cfg.APISecret)
+		m.rooms = NewRoomService(cfg.URL, cfg.APIKey, cfg.APISecret)
 	}
 	m.bg, m.stopBG = context.WithCancel(context.Background())
 	m.breaker = newBreaker(m, m.rooms, cfg.BreakerFailures, cfg.BreakerOpenFor)
 	m.rooms = guardedRooms{m.rooms, m.breaker}
-	if m.sip != nil {
-		m.sip = guardedSIP{m.sip, m.breaker}
-	}
-	if m.locker == nil {
-		m.locker = NewLocalLocker()
-	}
-	if m.log == nil {
-		m.log = slog.New(slog.DiscardHandler)
-	}
+	m.locker = cmp.Or(m.locker, NewLocalLocker())
+	m.log = cmp.Or(m.log, slog.New(slog.DiscardHandler))
 	if m.now == nil {
 		m.now = time.Now
 	}
-	m.secrets = secretReplacer(cfg)
+	m.addSecrets(cfg.APISecret)
 	m.failures = faillog.New(m.log, m.now, m.Redact)
-	if m.limits == nil {
-		m.limits = NewMemoryLimitStore(m.now)
-	}
-	if m.auditor == nil {
-		m.auditor = NewSlogAuditor(m.log)
-	}
+	m.limits = cmp.Or(m.limits, NewMemoryLimitStore(m.now))
+	m.auditor = cmp.Or(m.auditor, NewSlogAuditor(m.log))
 	if cfg.RoomNames == SharedNames {
-		m.leases = &leaser{store: cfg.Leases, interval: cfg.LeaseSweepInterval}
-		if m.leases.store == nil {
-			m.leases.store = NewMemoryLeaseStore(m.now)
-		}
+		m.leases = &leaser{store: cmp.Or(cfg.Leases, NewMemoryLeaseStore(m.now)), interval: cfg.LeaseSweepInterval}
 		m.startSweeper()
 	}
 	return m, nil
 }
 
-// Close stops the Manager's background work: the lease sweeper of
-// SharedNames, the breaker's probe of LiveKit and the deletion of rooms
-// whose claim failed (each bounded by a few seconds, and waited for).
-// Under ScopedNames only the last two exist, and they end by themselves,
-// so Close is optional. It is safe to call more than once, and always
-// returns nil.
+// fillDefault gives the zero *v its default, and refuses a negative one.
+func fillDefault[T ~int | ~int64](field string, v *T, def T) error {
+	if *v < 0 {
+		return invalidArg(field, "must not be negative")
+	}
+	if *v == 0 {
+		*v = def
+	}
+	return nil
+}
+
+// settings are the Manager's resolved Config, named as its fields; the
+// dependencies are resolved into the Manager's own fields instead.
+type settings struct {
+	URL, APIKey, APISecret                       string
+	TokenTTL, MaxTokenTTL, RequestTimeout        time.Duration
+	RoomNames                                    RoomNaming
+	PrecreateRooms                               bool
+	Room                                         RoomOptions
+	AllowAgent                                   func(tenant, agentName string) bool
+	UnownedRooms                                 UnownedRoomPolicy
+	AllowUnauthenticated, AllowUnattributedJoins bool
+	DefaultLimits                                Limits
+	TenantLimits                                 func(tenant string) (Limits, bool)
+}
+
+// Close stops the Manager's background work and waits for it: the lease
+// sweeper of [SharedNames], the breaker's probe of LiveKit and the deletion
+// of rooms whose claim failed (each bounded by a few seconds). Under
+// [ScopedNames] the last two end by themselves, so Close is optional. It
+// is safe to call more than once, and always returns nil.
 func (m *Manager) Close() error {
 	m.closeOnce.Do(func() {
 		if m.leases != nil {
@@ -410,11 +391,11 @@ func replaceScheme(raw string, pairs ...[2]string) string {
 	return raw
 }
 
-// withDeadline bounds an operation by Config.RequestTimeout, all its
-// LiveKit and store calls together. A caller's earlier deadline wins, and is
-// marked so that its expiry does not count against LiveKit in the breaker.
-func (m *Manager) withDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
-	own := time.Now().Add(m.cfg.RequestTimeout)
+// withBudget bounds an operation by budget. A caller's earlier deadline
+// wins, and is marked so that its expiry does not count against LiveKit in
+// the breaker.
+func (m *Manager) withBudget(ctx context.Context, budget time.Duration) (context.Context, context.CancelFunc) {
+	own := time.Now().Add(budget)
 	if d, ok := ctx.Deadline(); ok && d.Before(own) {
 		ctx = context.WithValue(ctx, callerDeadlineKey{}, true)
 	}

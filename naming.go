@@ -98,9 +98,10 @@ func scopePrefix(tenant string) string {
 }
 
 // LiveKitRoom returns the LiveKit name of tenant's room room, for calls a
-// host makes to LiveKit itself (egress, agent dispatch): ScopedRoomName
-// under ScopedNames, room itself under SharedNames and in unauthenticated
-// mode. It checks the names as Token does and makes no LiveKit call.
+// host makes to LiveKit itself (egress, agent dispatch): [ScopedRoomName]
+// under [ScopedNames], room itself under [SharedNames] and in
+// unauthenticated mode. It checks the names as [Manager.Token] does, with
+// no LiveKit call.
 func (m *Manager) LiveKitRoom(tenant, room string) (string, error) {
 	ref, err := m.resolve(tenant, room)
 	if err != nil {

@@ -3,11 +3,9 @@ package lkgate
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"strings"
-	"sync"
-	"time"
+	"unicode/utf8"
 
 	"github.com/livekit/protocol/livekit"
 )
@@ -22,6 +20,109 @@ const OwnerKey = "auth_id"
 // MaxRoomMetadataBytes is the largest room metadata LiveKit's
 // UpdateRoomMetadata accepts.
 const MaxRoomMetadataBytes = 64000
+
+type ownerState int
+
+const (
+	unowned     ownerState = iota
+	owned                  // a non-empty string under OwnerKey
+	unclaimable            // metadata lkgate cannot add an owner to without destroying it
+)
+
+// ownerOf reads the owner from room metadata: empty unless owned.
+func ownerOf(metadata string) (string, ownerState) {
+	if metadata == "" {
+		return "", unowned
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(metadata), &fields); err != nil || fields == nil {
+		return "", unclaimable
+	}
+	raw, ok := fields[OwnerKey]
+	if !ok {
+		return "", unowned
+	}
+	var owner string
+	if err := json.Unmarshal(raw, &owner); err != nil {
+		return "", unclaimable
+	}
+	if owner == "" {
+		return "", unowned
+	}
+	return owner, owned
+}
+
+// ownedBy reports whether metadata names tenant as the room's owner.
+func ownedBy(metadata, tenant string) bool {
+	if ownsPlain(metadata, tenant) {
+		return true
+	}
+	owner, state := ownerOf(metadata)
+	return state == owned && owner == tenant
+}
+
+// ownsPlain recognises, without parsing, metadata exactly as lkgate writes
+// it for a room with no other keys: the hot path of every token for an
+// owned room. It is sound because a validated tenant has no control
+// characters or invalid UTF-8, so without '"' or '\\' it is a literal JSON
+// string that decodes to itself.
+func ownsPlain(metadata, tenant string) bool {
+	const prefix, suffix = `{"auth_id":"`, `"}`
+	return len(metadata) == len(prefix)+len(tenant)+len(suffix) &&
+		strings.HasPrefix(metadata, prefix) && strings.HasSuffix(metadata, suffix) &&
+		metadata[len(prefix):len(metadata)-len(suffix)] == tenant && !strings.ContainsAny(tenant, `"\\`)
+}
+
+// mayName reports whether metadata could name tenant as its owner. Without
+// a backslash (an escape) or invalid UTF-8 (which decodes to U+FFFD), JSON
+// strings are literal, so an owner equal to tenant must appear verbatim;
+// most rooms of other tenants are thus skipped without parsing their
+// metadata, which dominates listing a busy server.
+func mayName(metadata, tenant string) bool {
+	return strings.Contains(metadata, tenant) || strings.ContainsRune(metadata, '\\') || !utf8.ValidString(metadata)
+}
+
+// metadataWithOwner returns metadata with OwnerKey set to tenant, every
+// other key kept as it was.
+func metadataWithOwner(metadata, tenant string) (string, error) {
+	fields := map[string]json.RawMessage{}
+	if metadata != "" {
+		if err := json.Unmarshal([]byte(metadata), &fields); err != nil || fields == nil {
+			return "", &Error{Kind: ErrConflict, Msg: "room metadata is not a JSON object, so it cannot record an owner"}
+		}
+	}
+	owner, _ := json.Marshal(tenant)
+	fields[OwnerKey] = owner
+	out, err := json.Marshal(fields)
+	if err != nil {
+		return "", &Error{Kind: ErrConflict, Msg: "room metadata cannot be re-encoded"}
+	}
+	if len(out) > MaxRoomMetadataBytes {
+		return "", &Error{Kind: ErrConflict, Msg: "room metadata with an owner would exceed LiveKit's 64000-byte limit"}
+	}
+	return string(out), nil
+}
+
+// metadataWithoutOwner hides OwnerKey from tenants; metadata that is not a
+// JSON object is returned as it is.
+func metadataWithoutOwner(metadata string) string {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(metadata), &fields); err != nil || fields == nil {
+		return metadata
+	}
+	if _, ok := fields[OwnerKey]; !ok {
+		return metadata
+	}
+	delete(fields, OwnerKey)
+	if len(fields) == 0 {
+		return ""
+	}
+	out, err := json.Marshal(fields)
+	if err != nil {
+		return ""
+	}
+	return string(out)
+}
 
 // roomRef is a room of one tenant: the name the tenant uses, and the name
 // LiveKit knows it by, which differs under ScopedNames only.
@@ -181,141 +282,6 @@ func (m *Manager) createScoped(ctx context.Context, ref roomRef, agents []AgentD
 	return nil
 }
 
-// createCounted creates a scoped room within the tenant's room quota: a
-// room that exists costs one ListRooms by name; a new one is counted and
-// created under the tenant's quota lock.
-//
-// Once the look-up finds no room, the creation is audited (room.create)
-// whatever its outcome, unless the count finds the room made meanwhile.
-func (m *Manager) createCounted(ctx context.Context, ref roomRef, agents []AgentDispatch, maxRooms int) error {
-	room, err := m.lookupRoom(ctx, ref)
-	if err != nil || room != nil {
-		return err
-	}
-	tried := false
-	err = m.counted(ctx, ref, maxRooms, func() error { tried = true; return m.createScoped(ctx, ref, agents) })
-	if tried || err != nil {
-		m.audit(ctx, AuditEvent{Tenant: ref.tenant, Action: ActionRoomCreate, Room: ref.name}, err)
-	}
-	return err
-}
-
-// counted runs create, which makes ref's room, within the tenant's room
-// quota; it does not run it if the count shows the room already.
-func (m *Manager) counted(ctx context.Context, ref roomRef, maxRooms int, create func() error) error {
-	return m.withCount(ctx, ref, func(c roomCount) error {
-		if c.mine {
-			return nil
-		}
-		if c.rooms >= maxRooms {
-			return limited(LimitMaxRooms, QuotaRetryAfter, "the tenant has %d rooms, its limit (max_rooms)", c.rooms)
-		}
-		if err := create(); err != nil {
-			return err
-		}
-		m.settle(ctx, ref, tenantRoom)
-		return nil
-	})
-}
-
-// withCount runs f, which may create one room of ref's tenant (a room or a
-// lobby) within a quota, with a fresh count of the tenant's rooms.
-//
-// Quotas are counted from LiveKit, the one source of truth (rooms close
-// on their own), under a per-tenant lock, before anything is created: a
-// refused request leaves no room behind. f holds the lock until LiveKit's
-// room list shows what it created (settle), so that the next count, here
-// or on another replica, sees it; for at most half of
-// Config.RequestTimeout, past which this Manager counts the room itself
-// until the list shows it, and another replica's count may miss it.
-func (m *Manager) withCount(ctx context.Context, ref roomRef, f func(roomCount) error) error {
-	unlock, err := m.lock(ctx, "lkgate:tenant-rooms:"+ref.tenant, "the tenant's room quota lock")
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	c, err := m.countRooms(ctx, ref)
-	if err != nil {
-		return err
-	}
-	return f(c)
-}
-
-// roomCount is what one unfiltered ListRooms tells of a tenant's rooms.
-type roomCount struct {
-	rooms int  // the tenant's rooms, lobbies left out
-	mine  bool // ref's room is one of them
-	// lobbies are the tenant's guest lobbies, and roomLobbies those of
-	// ref's room. A lobby whose guest's pass has certainly expired is not
-	// among them but in stale, for the guest count to close.
-	lobbies, roomLobbies int
-	stale                []staleLobby
-}
-
-// staleLobby is a lobby left to a guest that can no longer be admitted.
-type staleLobby struct {
-	lk       string
-	ofTenant bool // counted in lobbies
-	ofRoom   bool // counted in roomLobbies
-}
-
-// countRooms counts the rooms and lobbies of ref's tenant, and reports
-// whether ref is one of its rooms.
-func (m *Manager) countRooms(ctx context.Context, ref roomRef) (roomCount, error) {
-	var c roomCount
-	res, err := m.rooms.ListRooms(ctx, &livekit.ListRoomsRequest{})
-	if err != nil {
-		return c, fromLiveKit("list rooms", ref.name, err)
-	}
-	var lobbyPrefix string
-	if m.guests != nil {
-		lobbyPrefix = m.lobbyPrefix(ref)
-	}
-	now := m.now()
-	var shown map[string]bool // the tenant's rooms and lobbies, if any are unlisted
-	if m.unlisted.any(ref.tenant) {
-		shown = map[string]bool{}
-	}
-	for _, r := range res.GetRooms() {
-		name, kind := m.roomKind(r, ref.tenant)
-		if shown != nil && kind != notTenants {
-			shown[r.GetName()] = true
-		}
-		if kind == tenantRoom {
-			c.rooms++
-			c.mine = c.mine || name == ref.name
-			continue
-		}
-		// Under SharedNames a lobby that a guest's join re-created has no
-		// owner in its metadata; its name still gives its room.
-		ofRoom := lobbyPrefix != "" && strings.HasPrefix(r.GetName(), lobbyPrefix)
-		switch {
-		case kind != tenantLobby && !ofRoom:
-		case m.guests != nil && m.guests.staleLobby(r, now):
-			c.stale = append(c.stale, staleLobby{lk: r.GetName(), ofTenant: kind == tenantLobby, ofRoom: ofRoom})
-		default:
-			if kind == tenantLobby {
-				c.lobbies++
-			}
-			if ofRoom {
-				c.roomLobbies++
-			}
-		}
-	}
-	for lk, kind := range m.unlisted.of(ref.tenant, shown) {
-		if kind == tenantRoom {
-			c.rooms++
-			c.mine = c.mine || lk == ref.lk
-			continue
-		}
-		c.lobbies++
-		if lobbyPrefix != "" && strings.HasPrefix(lk, lobbyPrefix) {
-			c.roomLobbies++
-		}
-	}
-	return c, nil
-}
-
 // roomClass is what a LiveKit room is to one tenant.
 type roomClass int
 
@@ -351,118 +317,6 @@ func (m *Manager) roomKind(r *livekit.Room, tenant string) (name string, kind ro
 	return name, tenantRoom
 }
 
-// tenantRoomName reports whether r is one of tenant's rooms (not a lobby),
-// and its name as the tenant knows it.
-func (m *Manager) tenantRoomName(r *livekit.Room, tenant string) (string, bool) {
-	name, kind := m.roomKind(r, tenant)
-	return name, kind == tenantRoom
-}
-
-// settle waits until LiveKit's room list shows ref's room as the tenant's
-// room or lobby (kind): the list trails creations and metadata updates,
-// by milliseconds when LiveKit is well. It polls with a backoff (2 ms,
-// doubling to 100 ms), through failed reads, for at most half of
-// Config.RequestTimeout and never past ctx's deadline. A room the list
-// still does not show is then counted by this Manager itself until the
-// list shows it (see unlistedRooms); another replica's count may miss it
-// meanwhile, which is logged.
-func (m *Manager) settle(ctx context.Context, ref roomRef, kind roomClass) {
-	deadline := time.Now().Add(m.cfg.RequestTimeout / 2)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	for wait := settleFirstPoll; ; wait = min(2*wait, settleMaxPoll) {
-		room, err := m.lookupRoom(ctx, ref)
-		if err == nil && room != nil {
-			if _, k := m.roomKind(room, ref.tenant); k == kind {
-				return
-			}
-		}
-		if !time.Now().Add(wait).Before(deadline) {
-			break
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-			continue
-		case <-ctx.Done():
-			t.Stop()
-		}
-		break
-	}
-	m.unlisted.add(ref.tenant, ref.lk, kind)
-	m.log.WarnContext(ctx, "LiveKit's room list did not show a new room in time; this replica counts it until it does, another may miss it", "room", ref.name, "tenant", ref.tenant)
-}
-
-const (
-	settleFirstPoll = 2 * time.Millisecond
-	settleMaxPoll   = 100 * time.Millisecond
-	// unlistedTTL is how long a room LiveKit's list does not show is
-	// counted: past it the room has closed (Config.Room.EmptyTimeout, if
-	// nobody joined) or the list shows it.
-	unlistedTTL = time.Minute
-)
-
-// unlistedRooms are rooms and lobbies this Manager created that LiveKit's
-// room list did not show when settle gave up: the tenant's next count adds
-// them until the list shows them or unlistedTTL passes, so that a list
-// that trails cannot lift a quota on this replica. The zero value is
-// empty.
-type unlistedRooms struct {
-	mu    sync.Mutex
-	rooms map[string]unlistedRoom // by LiveKit name
-}
-
-type unlistedRoom struct {
-	tenant string
-	kind   roomClass
-	until  time.Time
-}
-
-func (u *unlistedRooms) add(tenant, lk string, kind roomClass) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if u.rooms == nil {
-		u.rooms = map[string]unlistedRoom{}
-	}
-	u.rooms[lk] = unlistedRoom{tenant: tenant, kind: kind, until: time.Now().Add(unlistedTTL)}
-}
-
-// of returns the LiveKit names and kinds of tenant's unlisted rooms that
-// listed, the names in LiveKit's list, does not hold, and forgets those it
-// holds and those expired.
-func (u *unlistedRooms) of(tenant string, listed map[string]bool) map[string]roomClass {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	var out map[string]roomClass
-	now := time.Now()
-	for lk, r := range u.rooms {
-		switch {
-		case listed[lk] || now.After(r.until):
-			delete(u.rooms, lk)
-		case r.tenant == tenant:
-			if out == nil {
-				out = map[string]roomClass{}
-			}
-			out[lk] = r.kind
-		}
-	}
-	return out
-}
-
-// any reports whether tenant has unlisted rooms, so that a count builds
-// the set of listed names only then.
-func (u *unlistedRooms) any(tenant string) bool {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	for _, r := range u.rooms {
-		if r.tenant == tenant {
-			return true
-		}
-	}
-	return false
-}
-
 // lock takes the Locker's lock named key, converting its failures.
 func (m *Manager) lock(ctx context.Context, key, what string) (unlock func(), err error) {
 	unlock, err = m.locker.Lock(ctx, key)
@@ -488,16 +342,4 @@ func (m *Manager) lookupRoom(ctx context.Context, ref roomRef) (*livekit.Room, e
 		}
 	}
 	return nil, nil
-}
-
-// lookupLiveKitRoom is lookupRoom for a LiveKit name outside any request.
-func (m *Manager) lookupLiveKitRoom(ctx context.Context, name string) (*livekit.Room, error) {
-	return m.lookupRoom(ctx, roomRef{name: name, lk: name})
-}
-
-func contextError(err error, doing string) error {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return &Error{Kind: ErrTimeout, Msg: "deadline exceeded while " + doing}
-	}
-	return &Error{Kind: ErrUnavailable, Msg: "canceled while " + doing}
 }

@@ -58,62 +58,51 @@ type Track struct {
 	Muted bool
 }
 
-// ListRooms returns the tenant's rooms (in unauthenticated mode, every room
-// outside the tenants' namespaces), named as the tenant knows them, sorted
-// as LiveKit lists them. It costs one unfiltered ListRooms: LiveKit cannot
-// filter by prefix or metadata, so the cost grows with the rooms on the
-// server, not the tenant's. Lobbies are never listed.
+// ListRooms returns the tenant's rooms (in unauthenticated mode, every
+// room outside the tenants' namespaces), named as the tenant knows them,
+// in LiveKit's order. Lobbies are never listed.
 func (m *Manager) ListRooms(ctx context.Context, tenant string) ([]Room, error) {
-	ctx, cancel := m.withDeadline(ctx)
-	defer cancel()
-	checked, err := m.tenantMode(tenant)
-	if err != nil {
-		return nil, withContext(err, "list rooms", "")
-	}
-	res, err := m.rooms.ListRooms(ctx, &livekit.ListRoomsRequest{})
-	if err != nil {
-		return nil, fromLiveKit("list rooms", "", err)
-	}
-	rooms := []Room{}
-	for _, r := range res.GetRooms() {
-		name := r.GetName()
-		if checked {
-			var mine bool
-			if name, mine = m.tenantRoomName(r, tenant); !mine {
+	return runResult(ctx, m, operation{op: "list rooms", tenant: tenant}, func(ctx context.Context, _ *auditRecord) ([]Room, error) {
+		res, err := m.rooms.ListRooms(ctx, &livekit.ListRoomsRequest{})
+		if err != nil {
+			return nil, fromLiveKit("list rooms", "", err)
+		}
+		rooms := []Room{}
+		for _, r := range res.GetRooms() {
+			name := r.GetName()
+			if tenant != "" {
+				var kind roomClass
+				if name, kind = m.roomKind(r, tenant); kind != tenantRoom {
+					continue
+				}
+			} else if _, _, scoped := ParseScopedRoomName(name); scoped || strings.HasPrefix(name, LobbyPrefix) {
 				continue
 			}
-		} else if strings.HasPrefix(name, LobbyPrefix) || isScoped(name) {
-			continue
+			rooms = append(rooms, roomOf(r, name))
 		}
-		rooms = append(rooms, roomOf(r, name))
-	}
-	return rooms, nil
+		return rooms, nil
+	})
 }
 
-func isScoped(name string) bool {
-	_, _, ok := ParseScopedRoomName(name)
-	return ok
-}
-
-// Room returns a room of the tenant with its participants, in two LiveKit
-// calls. Errors: ErrNotFound for a missing room or another tenant's.
+// Room returns a room of the tenant with its participants. Errors:
+// [ErrNotFound] for a missing room or another tenant's.
 func (m *Manager) Room(ctx context.Context, tenant, name string) (*RoomDetails, error) {
-	ctx, cancel := m.withDeadline(ctx)
-	defer cancel()
-	ref, room, err := m.authorize(ctx, tenant, name, true)
-	if err != nil {
-		return nil, withContext(err, "get room", name)
-	}
-	res, err := m.rooms.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: ref.lk})
-	if err != nil {
-		return nil, fromLiveKit("list participants", name, err)
-	}
-	d := &RoomDetails{Room: roomOf(room, ref.name), Participants: []Participant{}}
-	for _, p := range res.GetParticipants() {
-		d.Participants = append(d.Participants, participantOf(p))
-	}
-	d.NumParticipants = len(d.Participants)
-	return d, nil
+	return runResult(ctx, m, operation{op: "get room", tenant: tenant, room: name}, func(ctx context.Context, _ *auditRecord) (*RoomDetails, error) {
+		ref, room, err := m.authorize(ctx, tenant, name, true)
+		if err != nil {
+			return nil, err
+		}
+		res, err := m.rooms.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: ref.lk})
+		if err != nil {
+			return nil, fromLiveKit("list participants", name, err)
+		}
+		d := &RoomDetails{Room: roomOf(room, ref.name), Participants: []Participant{}}
+		for _, p := range res.GetParticipants() {
+			d.Participants = append(d.Participants, participantOf(p))
+		}
+		d.NumParticipants = len(d.Participants)
+		return d, nil
+	})
 }
 
 // roomOf is r as a tenant sees it, under the name it knows.

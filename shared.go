@@ -2,21 +2,13 @@ package lkgate
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/livekit/protocol/livekit"
 )
-
-// Shared names (SharedNames): a room belongs to the tenant named under
-// OwnerKey in its metadata, claimed the first time the tenant uses the
-// name, and the name stays the tenant's through a lease (leases.go) until
-// every token naming it has expired.
 
 // UnownedRoomPolicy says what to do, under SharedNames, with a room that
 // exists in LiveKit without an owner, for example one auto-created by a
@@ -34,109 +26,6 @@ const (
 	// DenyUnowned refuses every room that exists without an owner.
 	DenyUnowned
 )
-
-type ownerState int
-
-const (
-	unowned     ownerState = iota
-	owned                  // a non-empty string under OwnerKey
-	unclaimable            // metadata lkgate cannot add an owner to without destroying it
-)
-
-// ownerOf reads the owner from room metadata.
-func ownerOf(metadata string) (string, ownerState) {
-	if metadata == "" {
-		return "", unowned
-	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(metadata), &fields); err != nil || fields == nil {
-		return "", unclaimable
-	}
-	raw, ok := fields[OwnerKey]
-	if !ok {
-		return "", unowned
-	}
-	var owner string
-	if err := json.Unmarshal(raw, &owner); err != nil {
-		return "", unclaimable
-	}
-	if owner == "" {
-		return "", unowned
-	}
-	return owner, owned
-}
-
-// ownedBy reports whether metadata names tenant as the room's owner.
-func ownedBy(metadata, tenant string) bool {
-	if ownsPlain(metadata, tenant) {
-		return true
-	}
-	owner, state := ownerOf(metadata)
-	return state == owned && owner == tenant
-}
-
-// ownsPlain recognises, without parsing, metadata exactly as lkgate writes
-// it for a room with no other keys: the hot path of every token for an
-// owned room. It is sound because a validated tenant has no control
-// characters or invalid UTF-8, so without '"' or '\\' it is a literal JSON
-// string that decodes to itself.
-func ownsPlain(metadata, tenant string) bool {
-	const prefix, suffix = `{"auth_id":"`, `"}`
-	return len(metadata) == len(prefix)+len(tenant)+len(suffix) &&
-		strings.HasPrefix(metadata, prefix) && strings.HasSuffix(metadata, suffix) &&
-		metadata[len(prefix):len(metadata)-len(suffix)] == tenant && !strings.ContainsAny(tenant, `"\\`)
-}
-
-// mayName reports whether metadata could name tenant as its owner. Without
-// a backslash (an escape) or invalid UTF-8 (which decodes to U+FFFD), JSON
-// strings are literal, so an owner equal to tenant must appear verbatim;
-// most rooms of other tenants are thus skipped without parsing their
-// metadata, which dominates listing a busy server.
-func mayName(metadata, tenant string) bool {
-	return strings.Contains(metadata, tenant) || strings.ContainsRune(metadata, '\\') || !utf8.ValidString(metadata)
-}
-
-// metadataWithOwner returns metadata with OwnerKey set to tenant, every
-// other key kept as it was.
-func metadataWithOwner(metadata, tenant string) (string, error) {
-	fields := map[string]json.RawMessage{}
-	if metadata != "" {
-		if err := json.Unmarshal([]byte(metadata), &fields); err != nil || fields == nil {
-			return "", &Error{Kind: ErrConflict, Msg: "room metadata is not a JSON object, so it cannot record an owner"}
-		}
-	}
-	owner, _ := json.Marshal(tenant)
-	fields[OwnerKey] = owner
-	out, err := json.Marshal(fields)
-	if err != nil {
-		return "", &Error{Kind: ErrConflict, Msg: "room metadata cannot be re-encoded"}
-	}
-	if len(out) > MaxRoomMetadataBytes {
-		return "", &Error{Kind: ErrConflict, Msg: "room metadata with an owner would exceed LiveKit's 64000-byte limit"}
-	}
-	return string(out), nil
-}
-
-// metadataWithoutOwner hides OwnerKey from tenants; metadata that is not a
-// JSON object is returned as it is.
-func metadataWithoutOwner(metadata string) string {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(metadata), &fields); err != nil || fields == nil {
-		return metadata
-	}
-	if _, ok := fields[OwnerKey]; !ok {
-		return metadata
-	}
-	delete(fields, OwnerKey)
-	if len(fields) == 0 {
-		return ""
-	}
-	out, err := json.Marshal(fields)
-	if err != nil {
-		return ""
-	}
-	return string(out)
-}
 
 var (
 	errOtherOwner  = &Error{Kind: ErrForbidden, Msg: "the room belongs to another tenant"}
@@ -200,7 +89,6 @@ func (m *Manager) ensureShared(ctx context.Context, ref roomRef, agents []AgentD
 // claim takes the name's lease, creates the room if needed (with empty
 // metadata: newer LiveKit servers overwrite the metadata of an existing
 // room on CreateRoom), then writes the owner, all under the room's lock.
-// Three LiveKit calls, with the first read of ensureShared.
 func (m *Manager) claim(ctx context.Context, ref roomRef, existed bool, agents []AgentDispatch) error {
 	unlock, err := m.lock(ctx, "lkgate:room:"+ref.lk, "the room's claim lock")
 	if err != nil {
@@ -277,38 +165,31 @@ func (m *Manager) claim(ctx context.Context, ref roomRef, existed bool, agents [
 func (m *Manager) abandonRoom(ctx context.Context, ref roomRef) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	m.bgWork.Add(1)
-	go m.abandon(ctx, cancel, ref)
+	go func() {
+		defer m.bgWork.Done()
+		defer cancel()
+		_, err := m.rooms.DeleteRoom(ctx, &livekit.DeleteRoomRequest{Room: ref.lk})
+		// A room gone already is what the delete is for.
+		if err = fromLiveKit("delete room", ref.name, err); errors.Is(err, ErrNotFound) {
+			err = nil
+		}
+		if err != nil {
+			m.logFailure(ctx, slog.LevelWarn, "could not delete a room whose claim failed", err, slog.String("room", ref.name))
+		}
+		m.audit(ctx, AuditEvent{Tenant: ref.tenant, Action: ActionRoomDelete, Room: ref.name, Details: map[string]string{"reason": "claim_failed"}}, err)
+	}()
 }
 
 // cleanupTimeout bounds the deletion of an abandoned room.
 const cleanupTimeout = 2 * time.Second
 
-func (m *Manager) abandon(ctx context.Context, cancel context.CancelFunc, ref roomRef) {
-	defer m.bgWork.Done()
-	defer cancel()
-	_, err := m.rooms.DeleteRoom(ctx, &livekit.DeleteRoomRequest{Room: ref.lk})
-	// A room gone already is what the delete is for.
-	if err = fromLiveKit("delete room", ref.name, err); errors.Is(err, ErrNotFound) {
-		err = nil
-	}
-	if err != nil {
-		m.logFailure(ctx, slog.LevelWarn, "could not delete a room whose claim failed", err, slog.String("room", ref.name))
-	}
-	m.audit(ctx, AuditEvent{Tenant: ref.tenant, Action: ActionRoomDelete, Room: ref.name, Details: map[string]string{"reason": "claim_failed"}}, err)
-}
-
 // claimable applies the UnownedRooms policy to an unowned room that
-// exists.
+// exists: ClaimUnowned refuses it if anyone in it was not admitted by
+// lkgate for ref's tenant.
 func (m *Manager) claimable(ctx context.Context, ref roomRef) error {
 	if m.cfg.UnownedRooms == DenyUnowned {
 		return errDenied
 	}
-	return m.checkProvenance(ctx, ref)
-}
-
-// checkProvenance refuses a claim if anyone in the room was not admitted by
-// lkgate for ref's tenant.
-func (m *Manager) checkProvenance(ctx context.Context, ref roomRef) error {
 	res, err := m.rooms.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: ref.lk})
 	if err != nil {
 		return fromLiveKit("list participants", ref.name, err)

@@ -15,28 +15,38 @@ import (
 	"github.com/lkgate/lkgate/lkgatetest"
 )
 
-// sipEnv is a Manager on a fake with one outbound trunk per tenant.
+// sipEnv is a Manager and its SIP calls on a fake with one outbound trunk
+// per tenant.
 type sipEnv struct {
 	m                *lkgate.Manager
+	sip              *lkgate.SIP
 	fake             *lkgatetest.Server
 	acmeTrunk, gTrnk string
 }
 
 func newSIPEnv(t *testing.T, sip lkgate.SIPConfig) *sipEnv {
 	t.Helper()
-	return newSIPEnvWith(t, lkgate.Config{SIP: sip})
+	return newSIPEnvOf(t, lkgate.Config{}, sip)
 }
 
-// newSIPEnvWith is newSIPEnv with cfg's other fields; nil cfg.SIP.Trunks
-// means one trunk per tenant.
+// newSIPEnvWith is newSIPEnv with the Manager's cfg and one trunk per
+// tenant.
 func newSIPEnvWith(t *testing.T, cfg lkgate.Config) *sipEnv {
+	t.Helper()
+	return newSIPEnvOf(t, cfg, lkgate.SIPConfig{})
+}
+
+// newSIPEnvOf builds the env from cfg and sip; nil sip.Trunks means one
+// trunk per tenant.
+func newSIPEnvOf(t *testing.T, cfg lkgate.Config, sip lkgate.SIPConfig) *sipEnv {
 	t.Helper()
 	fake := lkgatetest.NewServer(t)
 	e := &sipEnv{fake: fake, acmeTrunk: fake.AddOutboundTrunk("acme.example:5060", "+15550000001"), gTrnk: fake.AddOutboundTrunk("globex.example:5060", "+15550000002")}
-	if cfg.SIP.Trunks == nil {
-		cfg.SIP.Trunks = lkgate.TenantTrunks(map[string]string{"acme": e.acmeTrunk, "globex": e.gTrnk})
+	if sip.Trunks == nil {
+		sip.Trunks = lkgate.TenantTrunks(map[string]string{"acme": e.acmeTrunk, "globex": e.gTrnk})
 	}
 	e.m, _ = newManagerOn(t, fake, cfg)
+	e.sip = fake.NewSIP(t, e.m, sip)
 	return e
 }
 
@@ -51,7 +61,7 @@ func TestCallNewRoom(t *testing.T) {
 
 func testCallNewRoom(t *testing.T, naming lkgate.RoomNaming) {
 	e := newSIPEnvWith(t, lkgate.Config{RoomNames: naming})
-	c, err := e.m.Call(context.Background(), "acme", call("support", "+4930123456"))
+	c, err := e.sip.Call(context.Background(), "acme", call("support", "+4930123456"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +105,7 @@ func testCallNewRoom(t *testing.T, naming lkgate.RoomNaming) {
 	// A room the tenant owns: one look-up (an idempotent create under
 	// ScopedNames), then the call.
 	e.fake.ResetCalls()
-	if _, err := e.m.Call(context.Background(), "acme", call("support", "+4930123457")); err != nil {
+	if _, err := e.sip.Call(context.Background(), "acme", call("support", "+4930123457")); err != nil {
 		t.Fatal(err)
 	}
 	first := map[lkgate.RoomNaming]string{lkgate.ScopedNames: "CreateRoom", lkgate.SharedNames: "ListRooms"}[naming]
@@ -108,7 +118,7 @@ func TestCallWithoutWaiting(t *testing.T) {
 	e := newSIPEnv(t, lkgate.SIPConfig{})
 	req := call("r", "+4930123456")
 	req.WaitUntilAnswered, req.RingingTimeout = false, 5*time.Second
-	c, err := e.m.Call(context.Background(), "acme", req)
+	c, err := e.sip.Call(context.Background(), "acme", req)
 	if err != nil || c.Answered {
 		t.Fatalf("%+v %v", c, err)
 	}
@@ -128,7 +138,7 @@ func TestCallIntoAnotherTenantsRoomIsNeverDialed(t *testing.T) {
 		}
 		theirs := lkName(t, e.m, "globex", "theirs")
 		e.fake.AddParticipant(theirs, lkgatetest.Participant{Identity: "g", Attributes: map[string]string{lkgate.TenantAttribute: "globex"}})
-		_, err := e.m.Call(context.Background(), "acme", call("theirs", "+4930123456"))
+		_, err := e.sip.Call(context.Background(), "acme", call("theirs", "+4930123456"))
 		if naming == lkgate.SharedNames {
 			if !errors.Is(err, lkgate.ErrNotFound) {
 				t.Fatalf("err %v, want ErrNotFound", err)
@@ -176,7 +186,7 @@ func TestCallRefusesBadInputBeforeLiveKit(t *testing.T) {
 			})})
 			req := call("r", "+15550100")
 			tc.edit(&req)
-			_, err := e.m.Call(context.Background(), "acme", req)
+			_, err := e.sip.Call(context.Background(), "acme", req)
 			var le *lkgate.Error
 			if !errors.Is(err, tc.kind) || !errors.As(err, &le) || le.Field != tc.field {
 				t.Fatalf("err %v, want %v on %s", err, tc.kind, tc.field)
@@ -201,7 +211,7 @@ func TestCallerID(t *testing.T) {
 	wantRefused := func(t *testing.T, e *sipEnv, tenant, from string) {
 		t.Helper()
 		e.fake.ResetCalls()
-		_, err := e.m.Call(ctx, tenant, withFrom(from))
+		_, err := e.sip.Call(ctx, tenant, withFrom(from))
 		var le *lkgate.Error
 		if !errors.Is(err, lkgate.ErrForbidden) || !errors.As(err, &le) || le.Field != "From" {
 			t.Errorf("%s presenting %s: %v, want ErrForbidden on From", tenant, from, err)
@@ -215,7 +225,7 @@ func TestCallerID(t *testing.T) {
 		for _, from := range []string{"+4930999999", "+15550000001"} {
 			wantRefused(t, e, "acme", from)
 		}
-		if _, err := e.m.Call(ctx, "acme", withFrom("")); err != nil {
+		if _, err := e.sip.Call(ctx, "acme", withFrom("")); err != nil {
 			t.Fatal(err)
 		}
 		d := e.fake.Dialed()
@@ -227,10 +237,10 @@ func TestCallerID(t *testing.T) {
 	t.Run("AllowCallerIDs", func(t *testing.T) {
 		numbers := map[string][]string{"acme": {"+4930111111", "+4930222222"}, "globex": {"+15550000002"}}
 		log := &auditLog{}
-		e := newSIPEnvWith(t, lkgate.Config{Auditor: log, SIP: lkgate.SIPConfig{AllowCallerID: lkgate.AllowCallerIDs(numbers)}})
+		e := newSIPEnvOf(t, lkgate.Config{Auditor: log}, lkgate.SIPConfig{AllowCallerID: lkgate.AllowCallerIDs(numbers)})
 		numbers["acme"][0], numbers["initech"] = "+4930999999", []string{"+4930999999"} // copied: no effect
 		for _, from := range []string{"+4930111111", "+4930222222", ""} {
-			if _, err := e.m.Call(ctx, "acme", withFrom(from)); err != nil {
+			if _, err := e.sip.Call(ctx, "acme", withFrom(from)); err != nil {
 				t.Fatalf("acme presenting %q: %v", from, err)
 			}
 		}
@@ -257,7 +267,7 @@ func TestCallTrunkPolicy(t *testing.T) {
 	ctx := context.Background()
 	t.Run("tenant without trunk", func(t *testing.T) {
 		e := newSIPEnv(t, lkgate.SIPConfig{})
-		_, err := e.m.Call(ctx, "initech", call("r", "+15550100"))
+		_, err := e.sip.Call(ctx, "initech", call("r", "+15550100"))
 		if !errors.Is(err, lkgate.ErrForbidden) || e.fake.TotalCalls() != 0 {
 			t.Errorf("err %v, %d calls", err, e.fake.TotalCalls())
 		}
@@ -265,7 +275,7 @@ func TestCallTrunkPolicy(t *testing.T) {
 	t.Run("each tenant its own trunk", func(t *testing.T) {
 		e := newSIPEnv(t, lkgate.SIPConfig{})
 		for _, tenant := range []string{"acme", "globex"} {
-			if _, err := e.m.Call(ctx, tenant, call(tenant+"-room", "+15550100")); err != nil {
+			if _, err := e.sip.Call(ctx, tenant, call(tenant+"-room", "+15550100")); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -277,12 +287,17 @@ func TestCallTrunkPolicy(t *testing.T) {
 	t.Run("static trunk", func(t *testing.T) {
 		fake := lkgatetest.NewServer(t)
 		id := fake.AddOutboundTrunk("pbx.example:5060", "+15550000001")
-		m, err := lkgate.New(lkgate.Config{URL: fake.URL(), APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret,
-			SIP: lkgate.SIPConfig{Trunks: lkgate.StaticTrunk(id)}})
+		m, err := lkgate.New(lkgate.Config{URL: fake.URL(), APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := m.Call(ctx, "anyone", call("r", "+15550100")); err != nil || fake.Dialed()[0].SipTrunkId != id {
+		defer m.Close()
+		// No Service: the SDK's client for the Manager's URL.
+		sip, err := lkgate.NewSIP(m, lkgate.SIPConfig{Trunks: lkgate.StaticTrunk(id)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sip.Call(ctx, "anyone", call("r", "+15550100")); err != nil || fake.Dialed()[0].SipTrunkId != id {
 			t.Errorf("err %v", err)
 		}
 	})
@@ -290,26 +305,38 @@ func TestCallTrunkPolicy(t *testing.T) {
 		e := newSIPEnv(t, lkgate.SIPConfig{Trunks: lkgate.TrunkPolicyFunc(func(context.Context, string) (string, error) {
 			return "", errors.New("db down: password=hunter2")
 		})})
-		_, err := e.m.Call(ctx, "acme", call("r", "+15550100"))
+		_, err := e.sip.Call(ctx, "acme", call("r", "+15550100"))
 		if !errors.Is(err, lkgate.ErrUnavailable) || strings.Contains(err.Error(), "hunter2") {
 			t.Errorf("err %v", err)
 		}
 	})
 	t.Run("unknown trunk", func(t *testing.T) {
 		e := newSIPEnv(t, lkgate.SIPConfig{Trunks: lkgate.StaticTrunk("ST_missing")})
-		_, err := e.m.Call(ctx, "acme", call("r", "+15550100"))
+		_, err := e.sip.Call(ctx, "acme", call("r", "+15550100"))
 		if !errors.Is(err, lkgate.ErrNotConfigured) {
 			t.Errorf("err %v, want ErrNotConfigured", err)
 		}
 	})
-	t.Run("SIP off", func(t *testing.T) {
-		m, fake := newManager(t, lkgate.Config{})
-		_, err := m.Call(ctx, "acme", call("r", "+15550100"))
-		_, terr := m.TransferCall(ctx, "acme", lkgate.TransferRequest{Room: "r", Identity: "p", TransferTo: "+15550100"})
-		if !errors.Is(err, lkgate.ErrNotConfigured) || !errors.Is(terr, lkgate.ErrNotConfigured) || fake.TotalCalls() != 0 {
-			t.Errorf("call %v, transfer %v", err, terr)
+}
+
+// SIP exists only with its trunk policy, on a Manager.
+func TestNewSIPValidates(t *testing.T) {
+	m, _ := newManager(t, lkgate.Config{})
+	for _, tc := range []struct {
+		m     *lkgate.Manager
+		cfg   lkgate.SIPConfig
+		field string
+	}{
+		{m, lkgate.SIPConfig{}, "SIPConfig.Trunks"},
+		{m, lkgate.SIPConfig{AllowDestination: func(string, string) bool { return true }}, "SIPConfig.Trunks"},
+		{nil, lkgate.SIPConfig{Trunks: lkgate.StaticTrunk("ST_x")}, "Manager"},
+	} {
+		sip, err := lkgate.NewSIP(tc.m, tc.cfg)
+		var le *lkgate.Error
+		if sip != nil || !errors.Is(err, lkgate.ErrInvalidArgument) || !errors.As(err, &le) || le.Field != tc.field {
+			t.Errorf("NewSIP(%v, %+v) = %v, %v; want ErrInvalidArgument on %s", tc.m != nil, tc.cfg, sip, err, tc.field)
 		}
-	})
+	}
 }
 
 func TestCallOutcomes(t *testing.T) {
@@ -328,7 +355,7 @@ func TestCallOutcomes(t *testing.T) {
 		t.Run(tc.kind.Error(), func(t *testing.T) {
 			e := newSIPEnv(t, lkgate.SIPConfig{})
 			e.fake.SetFarEnd("+15550100", tc.far)
-			_, err := e.m.Call(context.Background(), "acme", call("r", "+15550100"))
+			_, err := e.sip.Call(context.Background(), "acme", call("r", "+15550100"))
 			var le *lkgate.Error
 			if !errors.Is(err, tc.kind) || !errors.As(err, &le) || le.SIPStatus != tc.status {
 				t.Fatalf("err %v (%+v), want %v with SIP status %d", err, le, tc.kind, tc.status)
@@ -345,7 +372,7 @@ func sipCall(t *testing.T, sip lkgate.SIPConfig, far lkgatetest.FarEnd) *sipEnv 
 	t.Helper()
 	e := newSIPEnv(t, sip)
 	e.fake.SetFarEnd("+15550100", far)
-	if _, err := e.m.Call(context.Background(), "acme", call("r", "+15550100")); err != nil {
+	if _, err := e.sip.Call(context.Background(), "acme", call("r", "+15550100")); err != nil {
 		t.Fatal(err)
 	}
 	e.fake.ResetCalls()
@@ -355,7 +382,7 @@ func sipCall(t *testing.T, sip lkgate.SIPConfig, far lkgatetest.FarEnd) *sipEnv 
 func TestTransfer(t *testing.T) {
 	ctx := context.Background()
 	e := sipCall(t, lkgate.SIPConfig{}, lkgatetest.FarEnd{})
-	target, err := e.m.TransferCall(ctx, "acme", lkgate.TransferRequest{Room: "r", Identity: "phone", TransferTo: "+4930999"})
+	target, err := e.sip.Transfer(ctx, "acme", lkgate.TransferRequest{Room: "r", Identity: "phone", TransferTo: "+4930999"})
 	if err != nil || target != "tel:+4930999" {
 		t.Fatalf("%q %v", target, err)
 	}
@@ -379,7 +406,7 @@ func TestTransferOutcomes(t *testing.T) {
 	} {
 		t.Run(tc.kind.Error(), func(t *testing.T) {
 			e := sipCall(t, lkgate.SIPConfig{}, tc.far)
-			_, err := e.m.TransferCall(context.Background(), "acme", lkgate.TransferRequest{Room: "r", Identity: "phone", TransferTo: "tel:+4930999"})
+			_, err := e.sip.Transfer(context.Background(), "acme", lkgate.TransferRequest{Room: "r", Identity: "phone", TransferTo: "tel:+4930999"})
 			if !errors.Is(err, tc.kind) {
 				t.Fatalf("err %v, want %v", err, tc.kind)
 			}
@@ -414,7 +441,7 @@ func TestTransferRefusals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := sipCall(t, lkgate.SIPConfig{AllowSIPTransfer: sipOK}, lkgatetest.FarEnd{})
 			e.fake.AddParticipant(lkName(t, e.m, "acme", "r"), lkgatetest.Participant{Identity: "alice", Attributes: map[string]string{lkgate.TenantAttribute: "acme"}})
-			_, err := e.m.TransferCall(context.Background(), tc.tenant, tc.req)
+			_, err := e.sip.Transfer(context.Background(), tc.tenant, tc.req)
 			var le *lkgate.Error
 			if !errors.Is(err, tc.kind) || !errors.As(err, &le) || le.Field != tc.field {
 				t.Fatalf("err %v, want %v on %q", err, tc.kind, tc.field)
@@ -426,14 +453,14 @@ func TestTransferRefusals(t *testing.T) {
 	}
 	t.Run("allowed sip uri", func(t *testing.T) {
 		e := sipCall(t, lkgate.SIPConfig{AllowSIPTransfer: sipOK}, lkgatetest.FarEnd{})
-		target, err := e.m.TransferCall(ctx, "acme", lkgate.TransferRequest{Room: "r", Identity: "phone", TransferTo: "sip:desk@pbx.example"})
+		target, err := e.sip.Transfer(ctx, "acme", lkgate.TransferRequest{Room: "r", Identity: "phone", TransferTo: "sip:desk@pbx.example"})
 		if err != nil || target != "sip:desk@pbx.example" {
 			t.Errorf("%q %v", target, err)
 		}
 	})
 	t.Run("destination allow-list applies to transfers", func(t *testing.T) {
 		e := sipCall(t, lkgate.SIPConfig{AllowDestination: lkgate.AllowPrefixes(map[string][]string{"acme": {"+1555"}})}, lkgatetest.FarEnd{})
-		_, err := e.m.TransferCall(ctx, "acme", lkgate.TransferRequest{Room: "r", Identity: "phone", TransferTo: "tel:+900123"})
+		_, err := e.sip.Transfer(ctx, "acme", lkgate.TransferRequest{Room: "r", Identity: "phone", TransferTo: "tel:+900123"})
 		if !errors.Is(err, lkgate.ErrForbidden) || e.fake.TotalCalls() != 0 {
 			t.Errorf("err %v", err)
 		}
@@ -445,7 +472,7 @@ func TestSIPErrorsFromLiveKit(t *testing.T) {
 	t.Run("sip not connected", func(t *testing.T) {
 		e := newSIPEnv(t, lkgate.SIPConfig{})
 		e.fake.SetError("CreateSIPParticipant", twirp.NewError(twirp.Internal, "twirp error unknown: sip not connected (redis required)"))
-		_, err := e.m.Call(ctx, "acme", call("r", "+15550100"))
+		_, err := e.sip.Call(ctx, "acme", call("r", "+15550100"))
 		if !errors.Is(err, lkgate.ErrNotConfigured) {
 			t.Errorf("err %v, want ErrNotConfigured", err)
 		}
@@ -453,7 +480,7 @@ func TestSIPErrorsFromLiveKit(t *testing.T) {
 	t.Run("other internal error", func(t *testing.T) {
 		e := newSIPEnv(t, lkgate.SIPConfig{})
 		e.fake.SetError("CreateSIPParticipant", twirp.NewError(twirp.Internal, "boom"))
-		_, err := e.m.Call(ctx, "acme", call("r", "+15550100"))
+		_, err := e.sip.Call(ctx, "acme", call("r", "+15550100"))
 		if !errors.Is(err, lkgate.ErrUpstream) {
 			t.Errorf("err %v, want ErrUpstream", err)
 		}

@@ -9,12 +9,12 @@ import (
 	"github.com/lkgate/lkgate/lkgatetest"
 )
 
-// Without Config.SIP.AllowSIPTransfer a sip: URI is never a transfer
+// Without SIPConfig.AllowSIPTransfer a sip: URI is never a transfer
 // target: the zero value must not let a tenant send its call to a SIP
 // server of its choosing. Refused before any LiveKit call.
 func TestSIPTransferToURIRefusedByDefault(t *testing.T) {
 	e := sipCall(t, lkgate.SIPConfig{}, lkgatetest.FarEnd{})
-	_, err := e.m.TransferCall(context.Background(), "acme", lkgate.TransferRequest{Room: "r", Identity: "phone", TransferTo: "sip:desk@evil.example"})
+	_, err := e.sip.Transfer(context.Background(), "acme", lkgate.TransferRequest{Room: "r", Identity: "phone", TransferTo: "sip:desk@evil.example"})
 	var le *lkgate.Error
 	if !errors.Is(err, lkgate.ErrForbidden) || !errors.As(err, &le) || le.Field != "TransferTo" {
 		t.Errorf("err %v, want ErrForbidden on TransferTo", err)

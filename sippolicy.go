@@ -7,30 +7,31 @@ import (
 	"strings"
 )
 
-// SIPConfig configures outbound calls and transfers. Its zero value turns
-// SIP off: Call and TransferCall answer ErrNotConfigured.
+// SIPConfig configures the outbound calls and transfers of [NewSIP].
 type SIPConfig struct {
 	// Trunks chooses the LiveKit outbound trunk each tenant dials through.
-	// Nil turns SIP off. Requests never name a trunk, a SIP address or
-	// credentials: what a tenant may dial through is the host's decision
-	// alone.
+	// Required. Requests never name a trunk, a SIP address or credentials:
+	// what a tenant may dial through is the host's decision alone.
 	Trunks TrunkPolicy
 	// AllowDestination, when set, must approve every number a tenant dials
 	// or transfers to (E.164, such as "+4930123456"); a refused number is
-	// ErrForbidden and never reaches LiveKit. It is the place for a toll-
-	// fraud guard (see AllowPrefixes). Nil allows every valid number.
+	// [ErrForbidden] and never reaches LiveKit. It is the place for a toll-
+	// fraud guard (see [AllowPrefixes]). Nil allows every valid number.
 	AllowDestination func(tenant, number string) bool
 	// AllowCallerID, when set, must approve the caller number a tenant
-	// presents (CallRequest.From, E.164); a refused number is ErrForbidden
-	// and never reaches LiveKit. Nil refuses every From: a call without
-	// one presents a number of its trunk, picked by LiveKit, so by default
-	// a tenant can only show the numbers of the trunk Trunks gives it. See
-	// AllowCallerIDs.
+	// presents ([CallRequest].From, E.164); a refused number is
+	// [ErrForbidden] and never reaches LiveKit. Nil refuses every From: a
+	// call without one presents a number of its trunk, picked by LiveKit,
+	// so by default a tenant can only show the numbers of the trunk Trunks
+	// gives it. See [AllowCallerIDs].
 	AllowCallerID func(tenant, number string) bool
 	// AllowSIPTransfer, when set, may approve transfers to sip: and sips:
 	// URIs (which route to any SIP server, bypassing AllowDestination). Nil
-	// refuses them all (ErrForbidden): only tel: numbers are transferred to.
+	// refuses them all ([ErrForbidden]): only tel: numbers are transferred to.
 	AllowSIPTransfer func(tenant, uri string) bool
+	// Service reaches LiveKit's SIP API, behind the Manager's circuit
+	// breaker. Nil means an SDK client for the Manager's URL and key pair.
+	Service SIPService
 }
 
 // TrunkPolicy chooses the outbound trunk a tenant's calls go through.
@@ -91,14 +92,7 @@ func AllowPrefixes(prefixes map[string][]string) func(tenant, number string) boo
 // only its own numbers (E.164, compared exactly). A tenant missing from the
 // map presents none: its calls show its trunk's numbers. The map is copied.
 func AllowCallerIDs(numbers map[string][]string) func(tenant, number string) bool {
-	own := make(map[string]map[string]bool, len(numbers))
-	for tenant, list := range numbers {
-		own[tenant] = make(map[string]bool, len(list))
-		for _, n := range list {
-			own[tenant][n] = true
-		}
-	}
-	return func(tenant, number string) bool { return own[tenant][number] }
+	return allowListed(numbers)
 }
 
 // e164 is a phone number in E.164 form: "+", a non-zero digit, at most 15
@@ -113,48 +107,4 @@ func validateE164(field, number string) error {
 		return invalidArg(field, "must be an E.164 number such as +4930123456 (a plus sign and up to 15 digits, no spaces)")
 	}
 	return nil
-}
-
-// sipURI is a sip: or sips: URI without a display name or angle brackets:
-// optional user info, a host name or IPv4 address, an optional port and
-// URI parameters. Anything that could end the Refer-To header (spaces,
-// '<', '>', '"', line breaks) is refused: LiveKit copies the target into
-// the header as it is.
-var sipURI = regexp.MustCompile(`^sips?:([A-Za-z0-9\-_.!~*'()&=+$,;?/%]+@)?[A-Za-z0-9]([A-Za-z0-9\-.]*[A-Za-z0-9])?(:[0-9]{1,5})?(;[A-Za-z0-9\-_.!~*'()&=+$%]+)*$`)
-
-// maxTransferTarget bounds transfer targets; real ones are far shorter.
-const maxTransferTarget = 256
-
-// transferTarget validates a transfer target and returns it as sent in the
-// REFER: "tel:+E164" for a number (given bare or as a tel: URI), or a sip:
-// URI unchanged. number is the E.164 number of a tel: target, empty for a
-// sip: URI, and tells which policy applies.
-func transferTarget(to string) (target, number string, err error) {
-	const field = "TransferTo"
-	if to == "" {
-		return "", "", invalidArg(field, "is required")
-	}
-	if len(to) > maxTransferTarget {
-		return "", "", invalidArg(field, "is %d bytes long; the limit is %d", len(to), maxTransferTarget)
-	}
-	lower := strings.ToLower(to)
-	switch {
-	case strings.HasPrefix(to, "+"):
-		if err := validateE164(field, to); err != nil {
-			return "", "", err
-		}
-		return "tel:" + to, to, nil
-	case strings.HasPrefix(lower, "tel:"):
-		n := to[len("tel:"):]
-		if !e164.MatchString(n) {
-			return "", "", invalidArg(field, "a tel: URI must hold an E.164 number such as tel:+4930123456")
-		}
-		return "tel:" + n, n, nil
-	case strings.HasPrefix(lower, "sip:"), strings.HasPrefix(lower, "sips:"):
-		if !sipURI.MatchString(to) {
-			return "", "", invalidArg(field, "is not a valid sip: URI (give it without display name or angle brackets)")
-		}
-		return to, "", nil
-	}
-	return "", "", invalidArg(field, "must be an E.164 number, a tel: URI or a sip: URI")
 }

@@ -143,11 +143,12 @@ func TestLimitStoreFailure(t *testing.T) {
 
 	t.Run("Allow", func(t *testing.T) {
 		f := &faults{}
-		m, fake := newManager(t, lkgate.Config{Guests: guestConfig(), Limits: lkgate.LimitConfig{
+		m, fake := newManager(t, lkgate.Config{Limits: lkgate.LimitConfig{
 			Default: lkgate.Limits{TokenRate: lkgate.PerSecond(10, 10), InviteRate: lkgate.PerSecond(10, 10)},
 			Store:   brokenLimits{LimitStore: lkgate.NewMemoryLimitStore(nil), f: f},
 		}})
-		inv, err := m.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: "standup", AllowAll: true})
+		g := newGuests(t, m)
+		inv, err := g.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: "standup", AllowAll: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -158,9 +159,9 @@ func TestLimitStoreFailure(t *testing.T) {
 		if got := err.Error(); got != "lkgate: token: room \"r\": the limit store is unavailable" {
 			t.Errorf("error text %q", got)
 		}
-		unavailable(t, "invite", mustFail(m.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: "standup", AllowAll: true})))
+		unavailable(t, "invite", mustFail(g.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: "standup", AllowAll: true})))
 		// The guest wait rate applies by default.
-		unavailable(t, "guest room-auth", mustFail(m.GuestRoomAuth(ctx, inv.Token, "Guest")))
+		unavailable(t, "guest room-auth", mustFail(g.RoomAuth(ctx, inv.Token, "Guest")))
 		if n := fake.TotalCalls(); n != 0 {
 			t.Errorf("refusals made %d LiveKit calls, want 0", n)
 		}
@@ -178,12 +179,12 @@ func TestLimitStoreFailure(t *testing.T) {
 			Store:   brokenLimits{LimitStore: lkgate.NewMemoryLimitStore(nil), f: f},
 		}})
 		f.set("Allow")
-		unavailable(t, "call", mustFail(e.m.Call(ctx, "acme", callAs("p1"))))
+		unavailable(t, "call", mustFail(e.sip.Call(ctx, "acme", callAs("p1"))))
 		if n := len(e.fake.Dialed()); n != 0 {
 			t.Errorf("%d calls dialed", n)
 		}
 		f.set()
-		if _, err := e.m.Call(ctx, "acme", callAs("p1")); err != nil {
+		if _, err := e.sip.Call(ctx, "acme", callAs("p1")); err != nil {
 			t.Errorf("the failed call kept its slot: %v", err)
 		}
 	})
@@ -196,7 +197,7 @@ func TestLimitStoreFailure(t *testing.T) {
 		}})
 		f.set("Acquire")
 		e.fake.ResetCalls()
-		unavailable(t, "call", mustFail(e.m.Call(ctx, "acme", callAs("p1"))))
+		unavailable(t, "call", mustFail(e.sip.Call(ctx, "acme", callAs("p1"))))
 		if n, d := e.fake.TotalCalls(), len(e.fake.Dialed()); n != 0 || d != 0 {
 			t.Errorf("%d LiveKit calls, %d dialed; want none", n, d)
 		}
@@ -211,7 +212,7 @@ func TestLimitStoreFailure(t *testing.T) {
 			Default: lkgate.Limits{MaxConcurrentSIPCalls: 1},
 			Store:   brokenLimits{LimitStore: lkgate.NewMemoryLimitStore(clock.Now), f: f},
 		}})
-		if _, err := e.m.Call(ctx, "acme", callAs("p1")); err != nil {
+		if _, err := e.sip.Call(ctx, "acme", callAs("p1")); err != nil {
 			t.Fatal(err)
 		}
 		// p1 hangs up and its webhook is lost; its slot settles.
@@ -220,7 +221,7 @@ func TestLimitStoreFailure(t *testing.T) {
 		}
 		clock.Advance(lkgate.MaxRingingTimeout + 2*time.Minute)
 		f.set("Holders")
-		err := mustFail(e.m.Call(ctx, "acme", callAs("p2")))
+		err := mustFail(e.sip.Call(ctx, "acme", callAs("p2")))
 		if !errors.Is(err, lkgate.ErrLimited) && !errors.Is(err, lkgate.ErrUnavailable) {
 			t.Fatalf("call over the limit with the slots unreadable: %v, want ErrLimited or ErrUnavailable", err)
 		}
@@ -228,7 +229,7 @@ func TestLimitStoreFailure(t *testing.T) {
 			t.Errorf("%d calls dialed, want 1 (p1's)", n)
 		}
 		f.set()
-		if _, err := e.m.Call(ctx, "acme", callAs("p2")); err != nil {
+		if _, err := e.sip.Call(ctx, "acme", callAs("p2")); err != nil {
 			t.Errorf("with the store back the ended call was not reconciled: %v", err)
 		}
 	})
@@ -241,7 +242,7 @@ func TestLimitStoreFailure(t *testing.T) {
 			Default: lkgate.Limits{MaxConcurrentSIPCalls: 1},
 			Store:   brokenLimits{LimitStore: lkgate.NewMemoryLimitStore(nil), f: f},
 		}})
-		if _, err := e.m.Call(ctx, "acme", callAs("p1")); err != nil {
+		if _, err := e.sip.Call(ctx, "acme", callAs("p1")); err != nil {
 			t.Fatal(err)
 		}
 		support := lkName(t, e.m, "acme", "support")
@@ -250,13 +251,13 @@ func TestLimitStoreFailure(t *testing.T) {
 			t.Fatal(err)
 		}
 		f.set("Release")
-		unavailable(t, "release", e.m.ReleaseCall(ctx, left))
+		unavailable(t, "release", e.sip.ReleaseCall(ctx, left))
 		f.set()
-		wantLimited(t, mustFail(e.m.Call(ctx, "acme", callAs("p2"))), lkgate.LimitMaxConcurrentSIPCalls)
-		if err := e.m.ReleaseCall(ctx, left); err != nil {
+		wantLimited(t, mustFail(e.sip.Call(ctx, "acme", callAs("p2"))), lkgate.LimitMaxConcurrentSIPCalls)
+		if err := e.sip.ReleaseCall(ctx, left); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.m.Call(ctx, "acme", callAs("p2")); err != nil {
+		if _, err := e.sip.Call(ctx, "acme", callAs("p2")); err != nil {
 			t.Errorf("after the release: %v", err)
 		}
 	})

@@ -105,14 +105,19 @@ type AgentDispatch struct {
 // only the agents named for it. A tenant missing from the map may dispatch
 // none. The map is copied.
 func AllowAgents(agents map[string][]string) func(tenant, agentName string) bool {
-	own := make(map[string]map[string]bool, len(agents))
-	for tenant, names := range agents {
+	return allowListed(agents)
+}
+
+// allowListed approves for each tenant exactly the names listed for it.
+func allowListed(lists map[string][]string) func(tenant, name string) bool {
+	own := make(map[string]map[string]bool, len(lists))
+	for tenant, names := range lists {
 		own[tenant] = make(map[string]bool, len(names))
 		for _, n := range names {
 			own[tenant][n] = true
 		}
 	}
-	return func(tenant, agentName string) bool { return own[tenant][agentName] }
+	return func(tenant, name string) bool { return own[tenant][name] }
 }
 
 // allowAgents refuses the first agent that Config.AllowAgent does not
@@ -193,47 +198,39 @@ func (t Token) LogValue() slog.Value {
 // To hand the JWT to a client, encode t.JWT itself (as httpx does).
 func (t Token) MarshalJSON() ([]byte, error) { return marshalLogValue(t.LogValue()) }
 
-// Token mints a token for tenant to join its room req.Room. Under
-// ScopedNames it costs no LiveKit call: the token names the tenant's own
-// LiveKit room, which the first join creates with Config.Room and
-// req.Agents (Config.PrecreateRooms or a room quota create it first).
-// Under SharedNames the room is created and claimed for the tenant if it
-// is new, and its name leased for the token's life.
+// Token mints a token for tenant to join its room req.Room, preparing the
+// room first where [Config].RoomNames, [Config].PrecreateRooms or a room
+// quota ask for it (the package tour says what that costs).
 //
-// Errors: ErrInvalidArgument (Field names the TokenRequest field) before
-// any LiveKit call; ErrUnauthenticated for the empty tenant when
-// unauthenticated mode is off; ErrForbidden with Field
-// "Agents[i].AgentName", before any LiveKit call, for an agent that
-// Config.AllowAgent does not approve, and, under SharedNames, when another
-// tenant has the name; ErrLimited; ErrUnavailable, ErrTimeout or
-// ErrUpstream when LiveKit fails.
+// Errors: [ErrInvalidArgument] (Field names the TokenRequest field) and
+// [ErrForbidden] for an agent [Config].AllowAgent refuses (Field
+// "Agents[i].AgentName"), both before any LiveKit call;
+// [ErrUnauthenticated] for the empty tenant unless
+// [Config].AllowUnauthenticated; [ErrForbidden] under [SharedNames] when
+// another tenant has the name; [ErrLimited]; [ErrUnavailable],
+// [ErrTimeout] or [ErrUpstream] when LiveKit fails.
 func (m *Manager) Token(ctx context.Context, tenant string, req TokenRequest) (*Token, error) {
-	tok, err := m.token(ctx, tenant, req)
-	m.audit(ctx, AuditEvent{Tenant: tenant, Action: ActionTokenMint, Room: req.Room, Target: req.Identity}, err)
-	return tok, err
-}
-
-func (m *Manager) token(ctx context.Context, tenant string, req TokenRequest) (*Token, error) {
-	ctx, cancel := m.withDeadline(ctx)
-	defer cancel()
-	ref, err := m.resolve(tenant, req.Room)
-	if err != nil {
-		return nil, withContext(err, "token", "")
-	}
-	ttl, err := m.validateTokenRequest(req)
-	if err != nil {
-		return nil, withContext(err, "token", "")
-	}
-	if err := m.allowAgents(tenant, req.Agents); err != nil {
-		return nil, withContext(err, "token", req.Room)
-	}
-	if err := m.allowFor(ctx, tenant, LimitTokenRate, func(l Limits) Rate { return l.TokenRate }); err != nil {
-		return nil, withContext(err, "token", req.Room)
-	}
-	if err := m.prepareRoom(ctx, ref, m.cfg.PrecreateRooms, req.Agents); err != nil {
-		return nil, withContext(err, "token", req.Room)
-	}
-	return m.mint(ctx, "token", ref, req, ttl, nil)
+	o := operation{op: "token", action: ActionTokenMint, tenant: tenant, room: req.Room, target: req.Identity}
+	return runResult(ctx, m, o, func(ctx context.Context, _ *auditRecord) (*Token, error) {
+		ref, err := m.resolve(tenant, req.Room)
+		if err != nil {
+			return nil, err
+		}
+		ttl, err := req.validate(m.cfg.TokenTTL, m.cfg.MaxTokenTTL)
+		if err != nil {
+			return nil, err
+		}
+		if err := m.allowAgents(tenant, req.Agents); err != nil {
+			return nil, err
+		}
+		if err := m.allowFor(ctx, tenant, LimitTokenRate, func(l Limits) Rate { return l.TokenRate }); err != nil {
+			return nil, err
+		}
+		if err := m.prepareRoom(ctx, ref, m.cfg.PrecreateRooms, req.Agents); err != nil {
+			return nil, err
+		}
+		return m.mint(ctx, "token", ref, req, ttl, nil)
+	})
 }
 
 // mint signs a main-room token for ref and, under SharedNames, stretches
@@ -256,33 +253,30 @@ func (m *Manager) mint(ctx context.Context, op string, ref roomRef, req TokenReq
 	return &Token{JWT: jwt, URL: m.publicURL, Room: ref.name, Identity: req.Identity, ExpiresAt: exp.Truncate(time.Second)}, nil
 }
 
-func (m *Manager) validateTokenRequest(req TokenRequest) (time.Duration, error) {
-	if err := validateText("Identity", req.Identity, MaxIdentityBytes); err != nil {
+// validate checks r and returns the token's lifetime: r.TTL, or def when
+// zero, at most max.
+func (r TokenRequest) validate(def, max time.Duration) (time.Duration, error) {
+	if err := validateText("Identity", r.Identity, MaxIdentityBytes); err != nil {
 		return 0, err
 	}
-	if err := validateOptionalText("Name", req.Name, MaxNameBytes); err != nil {
+	if err := validateOptionalText("Name", r.Name, MaxNameBytes); err != nil {
 		return 0, err
 	}
-	if err := validateBlob("Metadata", req.Metadata, MaxMetadataBytes); err != nil {
+	if err := validateBlob("Metadata", r.Metadata, MaxMetadataBytes); err != nil {
 		return 0, err
 	}
-	if err := validateAttributes("Attributes", req.Attributes); err != nil {
+	if err := validateAttributes("Attributes", r.Attributes); err != nil {
 		return 0, err
 	}
-	if req.Grant != nil {
-		if len(req.Grant.CanPublishSources) > 0 && !req.Grant.CanPublish {
-			return 0, invalidArg("Grant.CanPublishSources", "requires CanPublish")
-		}
-		for _, s := range req.Grant.CanPublishSources {
-			if _, ok := s.proto(); !ok {
-				return 0, invalidArg("Grant.CanPublishSources", "unknown source %q; use camera, microphone, screen_share or screen_share_audio", s)
-			}
+	if r.Grant != nil {
+		if _, err := r.Grant.permission("Grant."); err != nil {
+			return 0, err
 		}
 	}
-	if len(req.Agents) > MaxAgents {
-		return 0, invalidArg("Agents", "has %d entries; the limit is %d", len(req.Agents), MaxAgents)
+	if len(r.Agents) > MaxAgents {
+		return 0, invalidArg("Agents", "has %d entries; the limit is %d", len(r.Agents), MaxAgents)
 	}
-	for _, a := range req.Agents {
+	for _, a := range r.Agents {
 		if err := validateText("Agents.AgentName", a.AgentName, MaxNameBytes); err != nil {
 			return 0, err
 		}
@@ -290,16 +284,32 @@ func (m *Manager) validateTokenRequest(req TokenRequest) (time.Duration, error) 
 			return 0, err
 		}
 	}
-	ttl := req.TTL
 	switch {
-	case ttl == 0:
-		ttl = m.cfg.TokenTTL
-	case ttl < time.Second:
+	case r.TTL == 0:
+		return def, nil
+	case r.TTL < time.Second:
 		return 0, invalidArg("TTL", "must be at least 1s")
-	case ttl > m.cfg.MaxTokenTTL:
-		return 0, invalidArg("TTL", "%s exceeds the maximum of %s", ttl, m.cfg.MaxTokenTTL)
+	case r.TTL > max:
+		return 0, invalidArg("TTL", "%s exceeds the maximum of %s", r.TTL, max)
 	}
-	return ttl, nil
+	return r.TTL, nil
+}
+
+// permission checks g, naming its fields after prefix, and returns the
+// LiveKit permission it grants.
+func (g Grant) permission(prefix string) (*livekit.ParticipantPermission, error) {
+	if len(g.CanPublishSources) > 0 && !g.CanPublish {
+		return nil, invalidArg(prefix+"CanPublishSources", "requires CanPublish")
+	}
+	perm := &livekit.ParticipantPermission{CanPublish: g.CanPublish, CanSubscribe: g.CanSubscribe, CanPublishData: g.CanPublishData}
+	for _, s := range g.CanPublishSources {
+		src, ok := s.proto()
+		if !ok {
+			return nil, invalidArg(prefix+"CanPublishSources", "unknown source %q; use camera, microphone, screen_share or screen_share_audio", s)
+		}
+		perm.CanPublishSources = append(perm.CanPublishSources, src)
+	}
+	return perm, nil
 }
 
 // claims is the JWT body LiveKit expects: registered claims plus grants.

@@ -10,7 +10,7 @@ import (
 
 // Names. Every name lkgate takes follows one profile: room names, tenants
 // (and an invite's Org), participant and guest identities, display names
-// (TokenRequest.Name, CallRequest.Name), agent names, subjects (Admit's
+// (TokenRequest.Name, CallRequest.Name), agent names, subjects (Guests.Admit's
 // subject, InviteRequest.AllowedAdmins), participant attribute keys and
 // track SIDs. A name is valid UTF-8 of at most its limit in bytes and:
 //
@@ -36,7 +36,7 @@ import (
 // sent, so a proxy, a WAF or an audit log that sees the request sees the
 // name LiveKit gets. Clients normalise to NFC before sending (most input
 // already is). The one exception is a guest's display name, which a person
-// types: GuestRoomAuth sanitises it into the profile (see GuestSession).
+// types: Guests.RoomAuth sanitises it into the profile (see GuestSession).
 // Look-alikes across scripts (Latin "a" and Cyrillic "а") are distinct
 // names; the profile does not judge confusability. Which characters are
 // assigned follows the Unicode version of the Go release lkgate is built
@@ -75,14 +75,8 @@ func validateText(field, s string, max int) error {
 // white space is refused rather than taken for empty, as lkgate never
 // changes what it was sent.
 func validateOptionalText(field, s string, max int) error {
-	if len(s) > max {
-		return invalidArg(field, "is %d bytes long; the limit is %d", len(s), max)
-	}
-	if !utf8.ValidString(s) {
-		return invalidArg(field, "is not valid UTF-8")
-	}
-	if s == "" {
-		return nil
+	if err := validateBlob(field, s, max); err != nil || s == "" {
+		return err
 	}
 	if strings.TrimFunc(s, unicode.IsSpace) == "" {
 		return invalidArg(field, "is only white space; give a name or leave it out")

@@ -8,18 +8,9 @@ import (
 	"github.com/livekit/protocol/livekit"
 )
 
-// A webhook's signature binds its body (and so the event's id and
-// created_at), not the moment of delivery: whoever captures a delivery can
-// send it again for as long as the signature is accepted. De-duplication
-// must therefore remember every id for that long, and an event past that
-// long must be refused, whatever its signature says, so that memory stays
-// bounded by time rather than by a count of ids.
-
 const (
 	// webhookSignatureTTL is the life of the token LiveKit signs each
-	// delivery with (protocol/webhook's URLNotifier: SetValidFor(5 *
-	// time.Minute), in v1.34.0 that livekit-server v1.8.4 runs and in
-	// v1.49.0). Retries of a delivery reuse it.
+	// delivery with (protocol/webhook's URLNotifier); retries reuse it.
 	webhookSignatureTTL = 5 * time.Minute
 	// webhookLeeway is the leeway protocol/auth's verifier, which
 	// VerifyWebhook uses, allows on the token's expiry (tokenLeeway).
@@ -31,9 +22,10 @@ const (
 )
 
 // WebhookDeadline returns the end of ev's replay window: its created_at
-// plus WebhookWindow. Until then a SeenEvents store must remember ev's id,
-// so that a replay is a duplicate; from then on the event is refused, so
-// that a replay is never taken for a new event. Errors: ErrInvalidArgument
+// plus WebhookWindow. A webhook's signature binds its body, not the moment
+// of delivery, so until then a SeenEvents store must remember ev's id, so
+// that a replay is a duplicate; from then on the event is refused, so that
+// a replay is never taken for a new event. Errors: ErrInvalidArgument
 // (Field "id" or "created_at") for an event that lacks one (LiveKit sets
 // both), ErrWebhookExpired once the deadline has passed on the Manager's
 // clock (Config.Now). Call it after VerifyWebhook.
@@ -98,7 +90,7 @@ func (s *memorySeen) Seen(_ context.Context, id string, until time.Time) (bool, 
 		return false, nil
 	}
 	s.ids[id] = until
-	s.purge(now)
+	sweepDoubled(s.ids, &s.purgeAt, func(until time.Time) bool { return !until.After(now) })
 	return true, nil
 }
 
@@ -107,18 +99,4 @@ func (s *memorySeen) Forget(_ context.Context, id string) error {
 	defer s.mu.Unlock()
 	delete(s.ids, id)
 	return nil
-}
-
-// purge drops expired ids when the map has doubled since the last purge,
-// so that its cost is amortised.
-func (s *memorySeen) purge(now time.Time) {
-	if len(s.ids) < s.purgeAt {
-		return
-	}
-	for id, until := range s.ids {
-		if !until.After(now) {
-			delete(s.ids, id)
-		}
-	}
-	s.purgeAt = max(1024, 2*len(s.ids))
 }

@@ -11,7 +11,8 @@ import (
 	"strings"
 )
 
-// Principal is who a request acts for, and what it may do.
+// Principal is who a request acts for, and what it may do, as an
+// [Authenticator] resolves it.
 type Principal struct {
 	// Tenant is whose rooms the request reaches. The empty tenant is
 	// unauthenticated mode, which the Manager refuses unless its Config
@@ -29,8 +30,8 @@ type Principal struct {
 	Permissions Permission
 }
 
-// Permission is a set of things a Principal may do, one bit each, combined
-// with |, like fs.FileMode. The zero Permission permits nothing.
+// Permission is a set of routes a [Principal] may use, one bit each,
+// combined with | like [fs.FileMode]; the zero Permission permits nothing.
 type Permission uint32
 
 // The permissions, and the routes each opens.
@@ -53,9 +54,9 @@ const (
 	PermSIP
 )
 
-// AllPermissions is every permission: the power any API key had before
-// permissions existed. It grows with permissions added in later versions,
-// so give it only to the host's own trusted backends, never to a browser.
+// AllPermissions is every permission, growing with those later versions
+// add: give it only to the host's own trusted backends, never to a
+// browser.
 const AllPermissions = PermTokens | PermRooms | PermModerate | PermGuests | PermSIP
 
 var permNames = []struct {
@@ -73,7 +74,7 @@ var permNames = []struct {
 func (p Permission) Has(q Permission) bool { return p&q == q }
 
 // String names the permissions of p joined by "+", such as "tokens+rooms",
-// in the form ParsePermissions reads; the zero Permission is "none".
+// in the form [ParsePermissions] reads; the zero Permission is "none".
 func (p Permission) String() string {
 	if p == 0 {
 		return "none"
@@ -92,9 +93,9 @@ func (p Permission) String() string {
 }
 
 // ParsePermissions reads permission names joined by "+" ("tokens",
-// "rooms", "moderate", "guests", "sip"), or "all" for AllPermissions. It is
-// for hosts reading permissions from configuration; an unknown or missing
-// name is an error.
+// "rooms", "moderate", "guests", "sip"), or "all" for [AllPermissions], as
+// a host's configuration spells them; an unknown or missing name is an
+// error.
 func ParsePermissions(s string) (Permission, error) {
 	if s == "all" {
 		return AllPermissions, nil
@@ -114,19 +115,17 @@ func ParsePermissions(s string) (Permission, error) {
 	return p, nil
 }
 
-// Authenticator resolves the principal of a request. An error means the
-// request is refused with 401, or with 421 when it wraps
-// ErrHostNotAllowed. The client is shown an *AuthError's Detail and
-// Challenge; any other error's text is never shown: its 401 reads "missing
-// or invalid credentials", with the challenge Bearer realm="lkgate".
-// Implementations must be safe for concurrent use.
+// Authenticator resolves the [Principal] of a request, or refuses it with
+// an error: 421 for one wrapping [ErrHostNotAllowed], else 401 with an
+// [*AuthError]'s Detail and Challenge, or for any other error "missing or
+// invalid credentials" and the challenge Bearer realm="lkgate", never its
+// text. Implementations must be safe for concurrent use.
 type Authenticator interface {
 	Authenticate(r *http.Request) (Principal, error)
 }
 
-// AuthError is an error an Authenticator returns to word its 401: a host
-// with its own sessions says "sign in" rather than lkgate's "missing or
-// invalid API key", and announces its own scheme, or none.
+// AuthError is an error an [Authenticator] returns to word its 401, such
+// as a host's own "sign in first" and its own challenge, or none.
 type AuthError struct {
 	// Detail is the problem's detail, shown to the client, so it must hold
 	// no credential. Empty means "authentication required".
@@ -156,22 +155,21 @@ func (e *AuthError) Unwrap() error { return e.Err }
 // of any other 401 whose Authenticator does not choose one.
 const bearerChallenge = `Bearer realm="lkgate"`
 
-// AuthenticatorFunc adapts a function to Authenticator.
+// AuthenticatorFunc adapts a function to [Authenticator].
 type AuthenticatorFunc func(r *http.Request) (Principal, error)
 
 // Authenticate calls f(r).
 func (f AuthenticatorFunc) Authenticate(r *http.Request) (Principal, error) { return f(r) }
 
-// ErrHostNotAllowed is returned by Unauthenticated's Authenticator for a
-// request whose Host header is not one it serves. The handler answers 421
-// (host_not_allowed); a custom Authenticator may return it (wrapped or not)
-// for the same answer.
+// ErrHostNotAllowed refuses a request whose Host header is not one the
+// server serves, with 421 host_not_allowed: [Unauthenticated] returns it,
+// and a custom [Authenticator] may too, wrapped or not.
 var ErrHostNotAllowed = errors.New("httpx: the request's Host is not served here")
 
-// Unauthenticated returns an Authenticator that lets requests through with
-// the empty tenant and AllPermissions, for local development. The Manager
-// must opt in with Config.AllowUnauthenticated, or every request fails
-// with 401.
+// Unauthenticated returns an [Authenticator] that lets requests through
+// with the empty tenant and [AllPermissions], for local development, once
+// the Manager opts in with [lkgate.Config].AllowUnauthenticated (until
+// then every request is a 401).
 //
 // Without credentials, any web page the developer opens could reach the
 // server through DNS rebinding (a name of the attacker's that resolves to
@@ -179,7 +177,7 @@ var ErrHostNotAllowed = errors.New("httpx: the request's Host is not served here
 // its Host is one of hosts, each "name" (any port) or "name:port" (that
 // port only; IPv6 as "[::1]:8080"), compared without case. With no hosts,
 // only loopback is served: localhost, 127.0.0.1 and [::1], on any port.
-// Any other Host is refused with 421 (host_not_allowed).
+// Any other Host is refused with [ErrHostNotAllowed].
 func Unauthenticated(hosts ...string) Authenticator {
 	if len(hosts) == 0 {
 		hosts = []string{"localhost", "127.0.0.1", "[::1]"}
@@ -217,15 +215,15 @@ func hostAllowed(host string, allowed []string) bool {
 	return false
 }
 
-// MinAPIKeyLength is the shortest API key NewStaticKeys accepts.
+// MinAPIKeyLength is the shortest API key [NewStaticKeys] accepts.
 const MinAPIKeyLength = 16
 
-// ErrNoCredentials is returned by StaticKeys, wrapped in an *AuthError,
-// when a request carries no key.
+// ErrNoCredentials is the cause, in an [*AuthError], of [StaticKeys]'
+// refusal of a request without a key.
 var ErrNoCredentials = errors.New("httpx: no API key in the request")
 
-// ErrBadCredentials is returned by StaticKeys, wrapped in an *AuthError,
-// when the key is unknown.
+// ErrBadCredentials is the cause, in an [*AuthError], of [StaticKeys]'
+// refusal of an unknown key.
 var ErrBadCredentials = errors.New("httpx: unknown API key")
 
 // staticKeysRefusal is StaticKeys' 401, the same whether a key is missing
@@ -234,7 +232,7 @@ func staticKeysRefusal(cause error) error {
 	return &AuthError{Detail: "missing or invalid API key", Challenge: bearerChallenge, Err: cause}
 }
 
-// StaticKeysConfig configures NewStaticKeys.
+// StaticKeysConfig configures [NewStaticKeys].
 type StaticKeysConfig struct {
 	// Keys maps each API key to the principal it authenticates. Every
 	// principal must name a tenant and carry at least one permission
@@ -261,7 +259,9 @@ type staticKey struct {
 	principal Principal
 }
 
-// NewStaticKeys validates cfg and returns the authenticator.
+// NewStaticKeys returns the [StaticKeys] of cfg, or an error naming a key
+// that is too short, holds white space, or maps to no tenant or no
+// permission.
 func NewStaticKeys(cfg StaticKeysConfig) (*StaticKeys, error) {
 	if len(cfg.Keys) == 0 {
 		return nil, errors.New("httpx: StaticKeysConfig.Keys is empty")
@@ -287,7 +287,8 @@ func NewStaticKeys(cfg StaticKeysConfig) (*StaticKeys, error) {
 	return s, nil
 }
 
-// Authenticate implements Authenticator.
+// Authenticate returns the [Principal] of the request's key, or an
+// [*AuthError] wrapping [ErrNoCredentials] or [ErrBadCredentials].
 func (s *StaticKeys) Authenticate(r *http.Request) (Principal, error) {
 	key, ok := bearer(r)
 	if !ok && s.allowInQuery {

@@ -44,12 +44,8 @@ func permEnv(t *testing.T) *env {
 		}
 		return p, nil
 	})
-	h, err := httpx.New(e.m, httpx.Config{Authenticator: auth})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.h = h
-	return e
+	e.hcfg.Authenticator = auth
+	return e.build(t)
 }
 
 func permRequest(method, target, body string, perms httpx.Permission) *http.Request {

@@ -19,16 +19,6 @@ import (
 	"unicode/utf8"
 )
 
-// decodeJSON reads one JSON object from the request body into dst. The
-// body is application/json in UTF-8 (any other charset is a 415), valid
-// UTF-8 throughout with no unpaired surrogate escape, and repeats no key in
-// any object; keys match dst's field names exactly. encoding/json would
-// decode an invalid byte or a lone surrogate as U+FFFD, a repeated key as
-// its last value and "ROOM_NAME" as room_name, so that a proxy or WAF
-// reading the body as written would judge another request than lkgate's:
-// each is a 400 instead. Strict mode also refuses unknown fields
-// (management routes); the token route is tolerant because LiveKit client
-// SDKs send fields lkgate does not use.
 // readBody reads the request body, which serve capped at the Handler's
 // maximum: beyond it a 413, after which net/http closes the connection; cut
 // off by the server's read timeout, a 408 that closes it too.
@@ -48,6 +38,16 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, Prob
 	return nil, newProblem(http.StatusBadRequest, CodeInvalidArgument, "the request body could not be read"), false
 }
 
+// decodeJSON reads one JSON object from the request body into dst. The
+// body is application/json in UTF-8 (any other charset is a 415), valid
+// UTF-8 throughout with no unpaired surrogate escape, and repeats no key in
+// any object; keys match dst's field names exactly. encoding/json would
+// decode an invalid byte or a lone surrogate as U+FFFD, a repeated key as
+// its last value and "ROOM_NAME" as room_name, so that a proxy or WAF
+// reading the body as written would judge another request than lkgate's:
+// each is a 400 instead. Strict mode also refuses unknown fields
+// (management routes); the token route is tolerant because LiveKit client
+// SDKs send fields lkgate does not use.
 func (h *Handler) decodeJSON(w http.ResponseWriter, r *http.Request, dst any, strict bool) (Problem, bool) {
 	mediaType, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mediaType != "application/json" {

@@ -16,7 +16,7 @@ import (
 // (which it would replace with U+FFFD) are 400s on every route, before any
 // LiveKit call.
 func TestStrictJSON(t *testing.T) {
-	e := newEnv(t, lkgate.Config{}, httpx.StaticKeysConfig{})
+	e := newEnv(t, lkgate.Config{}, httpx.StaticKeysConfig{}).withGuests(t, testGuests)
 	const ok = `"room_name":"r","participant_identity":"i"`
 	tests := []struct {
 		name, path, body, field string

@@ -19,6 +19,10 @@
 //	POST   /sip/transfer              transfer a SIP participant's call (REFER)
 //	GET    /openapi.yaml              the OpenAPI 3 document of these routes (OpenAPI)
 //
+// The guest routes exist only when [Config].Guests is set, and the SIP
+// routes only when [Config].SIP is: otherwise they answer 404, as a path
+// with no route does.
+//
 // The token route is also LiveKit's standard token endpoint
 // (TokenSourceRequest / TokenSourceResponse, snake_case), so
 // livekit-client's TokenSource.endpoint works against it unchanged: the
@@ -42,9 +46,8 @@
 // another tenant's room with 403, and every other route with the very body
 // of a room that does not exist (404).
 //
-// SIP routes answer 501 (not_configured) when the Manager has no SIP
-// configuration, when the tenant's trunk does not exist in LiveKit, and
-// when LiveKit's SIP service is not connected. What the far end of a call
+// SIP routes answer 501 (not_configured) when the tenant's trunk does not
+// exist in LiveKit and when LiveKit's SIP service is not connected. What the far end of a call
 // answers comes back as 409 with a code of its own and, where LiveKit
 // reports it, the SIP status in sip_status: sip_busy (486, 600),
 // sip_declined (403, 603, 607, 608), sip_no_answer (ringing timeout, 408,
@@ -117,6 +120,20 @@
 // allowedAdmins lets that subject alone admit. Config.Observer sees every
 // answered request with its route pattern, for metrics (otelmetrics.Metrics
 // is one).
+//
+// # Webhooks
+//
+// POST /livekit/webhook needs no API key: LiveKit signs each event, and a
+// signature or body checksum that does not match is a 401. As a signature
+// stays valid for minutes, an event created more than lkgate.WebhookWindow
+// ago is refused (401 webhook_expired), one without an id or creation time
+// too (400), and each event id is handled once (a replay answers 200
+// "duplicate"), remembered in Config.SeenEvents until 30 s past the window
+// for clocks a little apart; if that store fails, the answer is 503, so
+// that LiveKit delivers the event again. So it does when the join guard
+// (on participant_joined, unless Config.DisableJoinGuard) or the release
+// of an ended SIP call's slot (with Config.SIP) fails: the answer is a 5xx
+// and the event id is forgotten. Then Config.OnWebhook receives the event.
 //
 // # In a host with its own sessions
 //

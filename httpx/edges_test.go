@@ -35,7 +35,7 @@ func rawRequest(t *testing.T, conn net.Conn, br *bufio.Reader, path string, leng
 // intends (it would otherwise read on past the cap to reuse it), on every
 // route that reads a body, the webhook's included.
 func TestTooLargeClosesTheConnection(t *testing.T) {
-	e := newEnv(t, lkgate.Config{}, httpx.StaticKeysConfig{})
+	e := newEnv(t, lkgate.Config{}, httpx.StaticKeysConfig{}).withGuests(t, testGuests)
 	srv := httptest.NewServer(e.h)
 	defer srv.Close()
 	for _, path := range []string{"/livekit/token", "/livekit/webhook", "/livekit/guest/room-auth"} {

@@ -36,13 +36,14 @@ func Example_embedding() {
 	fake := lkgatetest.NewUnstartedServer() // a real LiveKit URL in production
 	fake.Start()
 	defer fake.Close()
-	m, err := lkgate.New(lkgate.Config{
-		URL: fake.URL(), APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret,
-		Guests: lkgate.GuestConfig{
-			// Use 32 random bytes from your secret store.
-			Keys:          []lkgate.InviteKey{{ID: "2026-11", Key: []byte("0123456789abcdef0123456789abcdef")}},
-			InviteBaseURL: "https://app.example.com",
-		},
+	m, err := lkgate.New(lkgate.Config{URL: fake.URL(), APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret})
+	if err != nil {
+		log.Fatal(err)
+	}
+	guests, err := lkgate.NewGuests(m, lkgate.GuestConfig{
+		// Use 32 random bytes from your secret store.
+		Keys:          []lkgate.InviteKey{{ID: "2026-11", Key: []byte("0123456789abcdef0123456789abcdef")}},
+		InviteBaseURL: "https://app.example.com",
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -69,7 +70,7 @@ func Example_embedding() {
 		}
 		return httpx.Principal{Tenant: u.tenant, Subject: u.name, Permissions: httpx.PermTokens}, nil
 	})
-	h, err := httpx.New(m, httpx.Config{Authenticator: browser})
+	h, err := httpx.New(m, httpx.Config{Authenticator: browser, Guests: guests})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -106,7 +107,7 @@ func Example_embedding() {
 
 	// An admin of acme invites a guest (here straight through the Manager);
 	// the guest redeems the invite without any session.
-	inv, err := m.Invite(lkgate.WithSubject(context.Background(), "ann"), "acme", lkgate.InviteRequest{Room: "standup"})
+	inv, err := guests.Invite(lkgate.WithSubject(context.Background(), "ann"), "acme", lkgate.InviteRequest{Room: "standup"})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -71,3 +71,45 @@ func ExampleNew() {
 	// 200 standup alice true
 	// 401 unauthenticated
 }
+
+// Turn on the guest routes by giving the Handler the Manager's Guests; the
+// SIP routes, not given here, do not exist.
+func ExampleConfig() {
+	fake := lkgatetest.NewUnstartedServer() // a real LiveKit URL in production
+	fake.Start()
+	defer fake.Close()
+
+	m, err := lkgate.New(lkgate.Config{URL: fake.URL(), APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret})
+	if err != nil {
+		log.Fatal(err)
+	}
+	guests, err := lkgate.NewGuests(m, lkgate.GuestConfig{
+		// Use 32 random bytes from your secret store.
+		Keys:          []lkgate.InviteKey{{ID: "2026-11", Key: []byte("0123456789abcdef0123456789abcdef")}},
+		InviteBaseURL: "https://app.example.com",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	keys, err := httpx.NewStaticKeys(httpx.StaticKeysConfig{
+		Keys: map[string]httpx.Principal{"acme-secret-api-key": {Tenant: "acme", Subject: "backend", Permissions: httpx.AllPermissions}},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	api, err := httpx.New(m, httpx.Config{Authenticator: keys, Guests: guests})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, path := range []string{"/livekit/guest/invite", "/sip/call"} {
+		req := httptest.NewRequest("POST", path, strings.NewReader(`{"roomId":"standup","allowAll":true}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer acme-secret-api-key")
+		rec := httptest.NewRecorder()
+		api.ServeHTTP(rec, req)
+		fmt.Println(path, rec.Code)
+	}
+	// Output:
+	// /livekit/guest/invite 201
+	// /sip/call 404
+}

@@ -12,8 +12,8 @@ import (
 // route works.
 func newFullEnv(t *testing.T, naming lkgate.RoomNaming) *env {
 	t.Helper()
-	cfg, attach := routetest.FullConfig(naming)
-	e := newEnv(t, cfg, httpx.StaticKeysConfig{})
-	attach(e.fake)
-	return e
+	full := routetest.FullConfig(naming)
+	e := newEnv(t, full.Manager, httpx.StaticKeysConfig{})
+	e.hcfg.Guests, e.hcfg.SIP = full.Features(t, e.fake, e.m)
+	return e.build(t)
 }

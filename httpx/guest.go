@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -16,7 +17,7 @@ type InviteRequest struct {
 	OrgID  string `json:"orgId"`
 	RoomID string `json:"roomId"`
 	// DurationSeconds is how long the invite may be redeemed; 0 or absent
-	// means the Manager's default (lkgate.GuestConfig). Outside the
+	// means the host's default ([lkgate.GuestConfig]). Outside the
 	// configured minimum and maximum it is a 400 naming the limit.
 	DurationSeconds int64 `json:"durationSeconds"`
 	// AllowAll lets every admin of the tenant (every principal with
@@ -56,7 +57,7 @@ type RoomAuthResponse struct {
 	// GuestName is the display name after sanitising.
 	GuestName string `json:"guestName"`
 	// AdmissionAttribute is the client's own participant attribute in
-	// which the admit or deny message arrives (lkgate.AdmissionAttribute).
+	// which the admit or deny message arrives ([lkgate.AdmissionAttribute]).
 	AdmissionAttribute string    `json:"admissionAttribute"`
 	ExpiresAt          time.Time `json:"expiresAt"`
 }
@@ -100,130 +101,86 @@ var guestFields = fieldNames{
 // anything this large is above any configured maximum, and refused as such.
 const maxDurationSeconds = 100 * 365 * 24 * 3600
 
-// GuestInvite serves POST /livekit/guest/invite: 201 with the invite URL.
-// Under lkgate.SharedNames another tenant's room is a 404, as a missing one.
-func (h *Handler) GuestInvite(w http.ResponseWriter, r *http.Request) {
-	h.serve(w, r, "POST /livekit/guest/invite", h.guestInvite)
+// GuestInvite serves POST /livekit/guest/invite: 201 with the invite URL
+// of [lkgate.Guests.Invite].
+func (h *Handler) GuestInvite(w http.ResponseWriter, r *http.Request) { inviteRoute.serve(h, w, r) }
+
+var inviteRoute = &route[InviteRequest, InviteResponse]{
+	pattern: "POST /livekit/guest/invite", perm: PermGuests, on: guestsOn, body: strictBody, fields: guestFields, status: http.StatusCreated,
+	call: func(h *Handler, ctx context.Context, p Principal, req InviteRequest) (InviteResponse, error) {
+		if req.DurationSeconds < 0 {
+			return InviteResponse{}, &fieldError{field: "durationSeconds", msg: "must not be negative"}
+		}
+		inv, err := h.guests.Invite(ctx, p.Tenant, lkgate.InviteRequest{
+			Org: req.OrgID, Room: req.RoomID,
+			Duration: time.Duration(min(req.DurationSeconds, maxDurationSeconds)) * time.Second,
+			AllowAll: req.AllowAll, AllowedAdmins: req.AllowedAdmins,
+		})
+		if err != nil {
+			return InviteResponse{}, err
+		}
+		return InviteResponse{InviteURL: inv.URL, ExpiresAt: inv.ExpiresAt}, nil
+	},
 }
 
-func (h *Handler) guestInvite(w http.ResponseWriter, r *http.Request) {
-	p, r, ok := h.authenticate(w, r, PermGuests)
-	if !ok {
-		return
-	}
-	var req InviteRequest
-	if prob, ok := h.decodeJSON(w, r, &req, true); !ok {
-		writeProblem(w, prob)
-		return
-	}
-	if req.DurationSeconds < 0 {
-		writeProblem(w, fieldProblem("durationSeconds", "must not be negative"))
-		return
-	}
-	inv, err := h.m.Invite(r.Context(), p.Tenant, lkgate.InviteRequest{
-		Org:           req.OrgID,
-		Room:          req.RoomID,
-		Duration:      time.Duration(min(req.DurationSeconds, maxDurationSeconds)) * time.Second,
-		AllowAll:      req.AllowAll,
-		AllowedAdmins: req.AllowedAdmins,
-	})
-	if err != nil {
-		h.fail(r.Context(), w, err, guestFields)
-		return
-	}
-	writeJSON(w, http.StatusCreated, InviteResponse{InviteURL: inv.URL, ExpiresAt: inv.ExpiresAt})
+// GuestRoomAuth serves POST /livekit/guest/room-auth, without an API key
+// (the invite is the credential): the lobby token of
+// [lkgate.Guests.RoomAuth], or a 400 on inviteToken for any bad, tampered
+// or expired invite.
+func (h *Handler) GuestRoomAuth(w http.ResponseWriter, r *http.Request) { roomAuthRoute.serve(h, w, r) }
+
+var roomAuthRoute = &route[RoomAuthRequest, RoomAuthResponse]{
+	pattern: "POST /livekit/guest/room-auth", perm: public, on: guestsOn, body: strictBody, fields: guestFields,
+	call: func(h *Handler, ctx context.Context, _ Principal, req RoomAuthRequest) (RoomAuthResponse, error) {
+		s, err := h.guests.RoomAuth(ctx, req.InviteToken, req.GuestName)
+		if err != nil {
+			return RoomAuthResponse{}, err
+		}
+		return RoomAuthResponse{
+			LiveKitToken: s.Token.JWT, LiveKitURL: s.Token.URL, LobbyRoom: s.LobbyRoom, GuestIdentity: s.Identity,
+			GuestName: s.Name, AdmissionAttribute: lkgate.AdmissionAttribute, ExpiresAt: s.Token.ExpiresAt,
+		}, nil
+	},
 }
 
-// GuestRoomAuth serves POST /livekit/guest/room-auth (New mounts it with a
-// trailing slash too, as the published guest API lists it), the one route
-// that needs no API key: the invite token is the credential. It answers a
-// lobby token; every bad, tampered or expired invite is a 400 on
-// inviteToken.
-// Under lkgate.SharedNames a room that has passed to another tenant since
-// the invite is a 404, as a missing one.
-func (h *Handler) GuestRoomAuth(w http.ResponseWriter, r *http.Request) {
-	h.serve(w, r, "POST /livekit/guest/room-auth", h.guestRoomAuth)
-}
+// GuestAdmit serves POST /livekit/guest/admit with [lkgate.Guests.Admit]
+// or [lkgate.Guests.Deny], as the caller's Subject.
+func (h *Handler) GuestAdmit(w http.ResponseWriter, r *http.Request) { admitRoute.serve(h, w, r) }
 
-func (h *Handler) guestRoomAuth(w http.ResponseWriter, r *http.Request) {
-	var req RoomAuthRequest
-	if prob, ok := h.decodeJSON(w, r, &req, true); !ok {
-		writeProblem(w, prob)
-		return
-	}
-	s, err := h.m.GuestRoomAuth(r.Context(), req.InviteToken, req.GuestName)
-	if err != nil {
-		h.fail(r.Context(), w, err, guestFields)
-		return
-	}
-	writeJSON(w, http.StatusOK, RoomAuthResponse{
-		LiveKitToken:       s.Token.JWT,
-		LiveKitURL:         s.Token.URL,
-		LobbyRoom:          s.LobbyRoom,
-		GuestIdentity:      s.Identity,
-		GuestName:          s.Name,
-		AdmissionAttribute: lkgate.AdmissionAttribute,
-		ExpiresAt:          s.Token.ExpiresAt,
-	})
-}
-
-// GuestAdmit serves POST /livekit/guest/admit. The guest must be waiting
-// for the caller's tenant's room (404 otherwise, as for a missing room) and
-// the invite must allow the caller's Subject (403 otherwise).
-func (h *Handler) GuestAdmit(w http.ResponseWriter, r *http.Request) {
-	h.serve(w, r, "POST /livekit/guest/admit", h.guestAdmit)
-}
-
-func (h *Handler) guestAdmit(w http.ResponseWriter, r *http.Request) {
-	p, r, ok := h.authenticate(w, r, PermGuests)
-	if !ok {
-		return
-	}
-	var req AdmitRequest
-	if prob, ok := h.decodeJSON(w, r, &req, true); !ok {
-		writeProblem(w, prob)
-		return
-	}
-	if req.Action != lkgate.AdmissionAdmit && req.Action != lkgate.AdmissionDeny {
-		writeProblem(w, fieldProblem("action", `must be "admit" or "deny"`))
-		return
-	}
-	decide := h.m.Deny
-	if req.Action == lkgate.AdmissionAdmit {
-		decide = h.m.Admit
-	}
-	// The context carries the principal's Subject (authenticate).
-	if err := decide(r.Context(), p.Tenant, req.RoomID, req.GuestIdentity); err != nil {
-		h.fail(r.Context(), w, err, guestFields)
-		return
-	}
-	writeJSON(w, http.StatusOK, AdmitResponse{Code: http.StatusOK})
+var admitRoute = &route[AdmitRequest, AdmitResponse]{
+	pattern: "POST /livekit/guest/admit", perm: PermGuests, on: guestsOn, body: strictBody, fields: guestFields,
+	call: func(h *Handler, ctx context.Context, p Principal, req AdmitRequest) (AdmitResponse, error) {
+		if req.Action != lkgate.AdmissionAdmit && req.Action != lkgate.AdmissionDeny {
+			return AdmitResponse{}, &fieldError{field: "action", msg: `must be "admit" or "deny"`}
+		}
+		decide := h.guests.Deny
+		if req.Action == lkgate.AdmissionAdmit {
+			decide = h.guests.Admit
+		}
+		// ctx carries the principal's Subject (authenticate).
+		return AdmitResponse{Code: http.StatusOK}, decide(ctx, p.Tenant, req.RoomID, req.GuestIdentity)
+	},
 }
 
 // GuestWaiting serves GET /livekit/guest/waiting?roomId=: the guests
-// waiting for the caller's room, longest waiting first.
-func (h *Handler) GuestWaiting(w http.ResponseWriter, r *http.Request) {
-	h.serve(w, r, "GET /livekit/guest/waiting", h.guestWaiting)
-}
+// waiting for the caller's room, from [lkgate.Guests.Waiting].
+func (h *Handler) GuestWaiting(w http.ResponseWriter, r *http.Request) { waitingRoute.serve(h, w, r) }
 
-func (h *Handler) guestWaiting(w http.ResponseWriter, r *http.Request) {
-	p, r, ok := h.authenticate(w, r, PermGuests)
-	if !ok {
-		return
-	}
-	q := r.URL.Query()
-	if len(q["roomId"]) > 1 {
-		writeProblem(w, fieldProblem("roomId", "is given more than once"))
-		return
-	}
-	guests, err := h.m.WaitingGuests(r.Context(), p.Tenant, q.Get("roomId"))
-	if err != nil {
-		h.fail(r.Context(), w, err, guestFields)
-		return
-	}
-	res := WaitingResponse{Guests: make([]WaitingGuest, 0, len(guests))}
-	for _, g := range guests {
-		res.Guests = append(res.Guests, WaitingGuest{Identity: g.Identity, Name: g.Name, Since: g.Since})
-	}
-	writeJSON(w, http.StatusOK, res)
+var waitingRoute = &route[string, WaitingResponse]{
+	pattern: "GET /livekit/guest/waiting", perm: PermGuests, on: guestsOn, fields: guestFields,
+	params: func(r *http.Request) (string, error) {
+		q := r.URL.Query()
+		if len(q["roomId"]) > 1 {
+			return "", &fieldError{field: "roomId", msg: "is given more than once"}
+		}
+		return q.Get("roomId"), nil
+	},
+	call: func(h *Handler, ctx context.Context, p Principal, room string) (WaitingResponse, error) {
+		guests, err := h.guests.Waiting(ctx, p.Tenant, room)
+		res := WaitingResponse{Guests: make([]WaitingGuest, 0, len(guests))}
+		for _, g := range guests {
+			res.Guests = append(res.Guests, WaitingGuest{Identity: g.Identity, Name: g.Name, Since: g.Since})
+		}
+		return res, err
+	},
 }

@@ -22,14 +22,11 @@ const keyAcmeBob = "acme-bob-key-0123456789"
 
 func newGuestEnv(t *testing.T, naming lkgate.RoomNaming) *env {
 	t.Helper()
-	return newEnv(t, lkgate.Config{RoomNames: naming, Guests: lkgate.GuestConfig{
-		Keys:          []lkgate.InviteKey{{ID: "k1", Key: bytes.Repeat([]byte{7}, 32)}},
-		InviteBaseURL: "https://app.example.com",
-	}}, httpx.StaticKeysConfig{Keys: map[string]httpx.Principal{
+	return newEnv(t, lkgate.Config{RoomNames: naming}, httpx.StaticKeysConfig{Keys: map[string]httpx.Principal{
 		keyAcme:    {Tenant: "acme", Subject: "alice", Permissions: httpx.AllPermissions},
 		keyAcmeBob: {Tenant: "acme", Subject: "bob", Permissions: httpx.AllPermissions},
 		keyGlobex:  {Tenant: "globex", Subject: "alice", Permissions: httpx.AllPermissions},
-	}})
+	}}).withGuests(t, testGuests)
 }
 
 func decodeBody[T any](t *testing.T, res response) T {
@@ -250,32 +247,48 @@ func TestGuestRoomAuthForeignRoom(t *testing.T) {
 	}
 }
 
-func TestGuestRoutesNotConfigured(t *testing.T) {
+// Without Config.Guests or Config.SIP their routes do not exist: 404,
+// through ServeHTTP and from the per-route methods a host mounts itself.
+func TestFeatureRoutesOnlyWhenConfigured(t *testing.T) {
 	e := newEnv(t, lkgate.Config{}, httpx.StaticKeysConfig{})
-	for _, r := range [][3]string{
-		{"POST", "/livekit/guest/invite", `{"orgId":"acme","roomId":"r","allowAll":true}`},
-		{"POST", "/livekit/guest/room-auth", `{"inviteToken":"x","guestName":"G"}`},
-		{"POST", "/livekit/guest/admit", `{"roomId":"r","guestIdentity":"guest-x","action":"admit"}`},
-		{"GET", "/livekit/guest/waiting?roomId=r", ""},
+	for _, r := range []struct {
+		method, target, body string
+		mounted              http.HandlerFunc
+	}{
+		{"POST", "/livekit/guest/invite", `{"orgId":"acme","roomId":"r","allowAll":true}`, e.h.GuestInvite},
+		{"POST", "/livekit/guest/room-auth", `{"inviteToken":"x","guestName":"G"}`, e.h.GuestRoomAuth},
+		{"POST", "/livekit/guest/room-auth/", `{"inviteToken":"x","guestName":"G"}`, e.h.GuestRoomAuth},
+		{"POST", "/livekit/guest/admit", `{"roomId":"r","guestIdentity":"guest-x","action":"admit"}`, e.h.GuestAdmit},
+		{"GET", "/livekit/guest/waiting?roomId=r", "", e.h.GuestWaiting},
+		{"POST", "/sip/call", callBody, e.h.Call},
+		{"POST", "/sip/transfer", `{"room_name":"r","participant_identity":"p","transfer_to":"+15550199"}`, e.h.Transfer},
 	} {
-		res := e.do(t, r[0], r[1], keyAcme, r[2])
-		if res.status != 501 || res.problem.Code != httpx.CodeNotConfigured {
-			t.Errorf("%s %s: %d %s", r[0], r[1], res.status, res.body)
+		res := e.do(t, r.method, r.target, keyAcme, r.body)
+		req := httptest.NewRequest(r.method, "/mine", strings.NewReader(r.body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+keyAcme)
+		mounted := serveOn(t, r.mounted, req)
+		for _, res := range []response{res, mounted} {
+			if res.status != 404 || res.problem.Code != httpx.CodeNotFound {
+				t.Errorf("%s %s: %d %s, want 404", r.method, r.target, res.status, res.body)
+			}
 		}
+	}
+	if n := e.fake.TotalCalls(); n != 0 {
+		t.Errorf("%d LiveKit calls", n)
 	}
 }
 
 // The guest routes' JSON decoding never answers 5xx, whatever the body.
 func FuzzGuestRoutes(f *testing.F) {
 	fake := lkgatetest.NewServer(f)
-	m, err := lkgate.New(lkgate.Config{URL: fake.URL(), APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret, Guests: lkgate.GuestConfig{
-		Keys: []lkgate.InviteKey{{ID: "k1", Key: bytes.Repeat([]byte{7}, 32)}}, InviteBaseURL: "https://app.example.com",
-	}})
+	m := fake.NewManager(f, lkgate.Config{})
+	guests, err := lkgate.NewGuests(m, testGuests)
 	if err != nil {
 		f.Fatal(err)
 	}
 	keys, _ := httpx.NewStaticKeys(httpx.StaticKeysConfig{Keys: map[string]httpx.Principal{keyAcme: {Tenant: "acme", Subject: "alice", Permissions: httpx.AllPermissions}}})
-	h, err := httpx.New(m, httpx.Config{Authenticator: keys})
+	h, err := httpx.New(m, httpx.Config{Authenticator: keys, Guests: guests})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -315,4 +328,25 @@ func FuzzGuestRoutes(f *testing.F) {
 			t.Fatalf("%s: %q refused with %d after %d LiveKit calls, want none", r.path, body, rec.Code, n)
 		}
 	})
+}
+
+// Guests or SIP built from another Manager would act with that Manager's
+// LiveKit, limits and audit trail: New refuses them.
+func TestNewRefusesAnotherManagersFeatures(t *testing.T) {
+	fake := lkgatetest.NewServer(t)
+	m, other := fake.NewManager(t, lkgate.Config{}), fake.NewManager(t, lkgate.Config{})
+	guests, err := lkgate.NewGuests(other, lkgate.GuestConfig{Keys: []lkgate.InviteKey{{ID: "k", Key: make([]byte, lkgate.InviteKeyBytes)}}, InviteBaseURL: "https://app.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := fake.NewSIP(t, other, lkgate.SIPConfig{Trunks: lkgate.StaticTrunk("trunk")})
+	for name, cfg := range map[string]httpx.Config{"Guests": {Guests: guests}, "SIP": {SIP: calls}} {
+		cfg.Authenticator = httpx.Unauthenticated()
+		if _, err := httpx.New(m, cfg); err == nil || !strings.Contains(err.Error(), "Config."+name) {
+			t.Errorf("%s of another Manager: %v, want an error naming Config.%s", name, err, name)
+		}
+		if _, err := httpx.New(other, cfg); err != nil {
+			t.Errorf("%s of the same Manager: %v", name, err)
+		}
+	}
 }

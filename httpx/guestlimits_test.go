@@ -1,7 +1,6 @@
 package httpx_test
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"net/url"
@@ -16,11 +15,10 @@ import (
 func TestRoomAuthOverTheWaitingCaps(t *testing.T) {
 	forEachNaming(t, func(t *testing.T, naming lkgate.RoomNaming) {
 		e := newEnv(t, lkgate.Config{RoomNames: naming,
-			Guests: lkgate.GuestConfig{Keys: []lkgate.InviteKey{{ID: "k1", Key: bytes.Repeat([]byte{7}, 32)}}, InviteBaseURL: "https://app.example.com"},
 			Limits: lkgate.LimitConfig{Default: lkgate.Limits{MaxWaitingGuestsPerRoom: 2, MaxWaitingGuests: 3}},
-		}, httpx.StaticKeysConfig{})
+		}, httpx.StaticKeysConfig{}).withGuests(t, testGuests)
 		redeem := func(room string) func() response {
-			inv, err := e.m.Invite(context.Background(), "acme", lkgate.InviteRequest{Org: "acme", Room: room, AllowAll: true})
+			inv, err := e.hcfg.Guests.Invite(context.Background(), "acme", lkgate.InviteRequest{Org: "acme", Room: room, AllowAll: true})
 			if err != nil {
 				t.Fatal(err)
 			}

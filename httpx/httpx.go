@@ -13,20 +13,21 @@ import (
 	"github.com/lkgate/lkgate/internal/faillog"
 )
 
-// DefaultMaxBodyBytes caps request bodies when Config.MaxBodyBytes is zero.
+// DefaultMaxBodyBytes caps request bodies when [Config].MaxBodyBytes is zero.
 const DefaultMaxBodyBytes = 64 << 10
 
-// Config configures a Handler. Authenticator is required.
+// Config configures [New]; only Authenticator is required.
 type Config struct {
 	// Authenticator resolves the principal of every request except guest
-	// room-auth. Use NewStaticKeys for fixed API keys, or Unauthenticated
-	// together with lkgate.Config.AllowUnauthenticated.
+	// room-auth, the webhook and the OpenAPI document: [NewStaticKeys] for
+	// fixed API keys, or [Unauthenticated] together with
+	// [lkgate.Config].AllowUnauthenticated.
 	Authenticator Authenticator
 	// MaxBodyBytes caps request bodies. Zero means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// Logger receives one line per request (method, path without query,
 	// status, duration) and the failures that are not the client's (5xx,
-	// the webhook id store's), redacted (lkgate.Manager.Redact) and
+	// the webhook id store's), redacted ([lkgate.Manager.Redact]) and
 	// aggregated: the first of a kind at once, then at most one line per
 	// 10 s per kind counting the others ("repeated"). Nil discards.
 	// Tokens, API keys and query strings are never logged.
@@ -34,58 +35,50 @@ type Config struct {
 	// OnWebhook receives every verified LiveKit webhook event, once per
 	// event id, after the join guard has run, with its room resolved to
 	// the tenant and the room name the tenant knows
-	// (lkgate.Manager.ResolveWebhook). Nil ignores them.
+	// ([lkgate.Manager.ResolveWebhook]). Nil ignores them.
 	OnWebhook func(ctx context.Context, ev lkgate.WebhookEvent)
 	// DisableJoinGuard stops POST /livekit/webhook from removing
 	// participants who joined another tenant's room.
 	DisableJoinGuard bool
 	// SeenEvents remembers the ids of handled webhook events for their
-	// replay window (lkgate.WebhookWindow). Replicas behind one webhook
+	// replay window ([lkgate.WebhookWindow]). Replicas behind one webhook
 	// URL must share one (redislimit's Store). Nil means
-	// lkgate.NewMemorySeenEvents on the Manager's clock.
+	// [lkgate.NewMemorySeenEvents] on the Manager's clock.
 	SeenEvents lkgate.SeenEvents
 	// Observer is told of every answered request, for metrics (see the
 	// otelmetrics package). Nil observes nothing.
 	Observer Observer
+	// Guests serves the guest routes (/livekit/guest/...); nil leaves
+	// them out, so that they answer 404.
+	Guests *lkgate.Guests
+	// SIP serves the SIP routes (/sip/...) and frees the slot of an ended
+	// call on the webhook ([lkgate.SIP.ReleaseCall]), for the host's own
+	// calls too; nil leaves the routes out, so that they answer 404.
+	SIP *lkgate.SIP
 }
 
-// Observer is told of every request once it is answered. route is the
-// pattern of the route as Handler lists it, such as "POST /livekit/token",
-// wherever the host mounted it, or "" when no route matched, so that its
-// values stay few. It is called on the request's
-// goroutine and must be safe for concurrent use.
+// Observer is told of every answered request, on the request's goroutine,
+// and must be safe for concurrent use. route is the route's pattern as the
+// package documentation lists it ("POST /livekit/token"), wherever the
+// host mounted it, or "" when no route matched, so that its values stay
+// few.
 type Observer interface {
 	ObserveRequest(ctx context.Context, route string, status int, elapsed time.Duration)
 }
 
-// Handler serves lkgate's HTTP API. Its routes, relative to where it is
-// mounted, with the Permission each needs:
+// Handler serves lkgate's HTTP API, the routes of the package
+// documentation, each needing the [Permission] that names it; it is safe
+// for concurrent use.
 //
-//	POST   /livekit/token             PermTokens
-//	GET    /livekit/rooms             PermRooms
-//	GET    /livekit/rooms/{room_name} PermRooms
-//	DELETE /livekit/participant       PermModerate
-//	POST   /livekit/participant/mute  PermModerate
-//	POST   /livekit/webhook           (no API key: signed by LiveKit)
-//	POST   /livekit/guest/invite      PermGuests
-//	POST   /livekit/guest/room-auth   (no API key: the invite is the credential;
-//	                                   also at /livekit/guest/room-auth/)
-//	POST   /livekit/guest/admit       PermGuests
-//	GET    /livekit/guest/waiting     PermGuests
-//	POST   /sip/call                  PermSIP
-//	POST   /sip/transfer              PermSIP
-//	GET    /openapi.yaml              (no API key: this API's OpenAPI document)
-//
-// Mount it under a prefix with http.StripPrefix, or mount the exported
-// per-route methods (such as Token) on your own mux, at paths of your
-// choosing. Each checks its own permission and serves as ServeHTTP does:
-// it logs, tells the Observer (under the route's pattern above, wherever it
-// is mounted), turns a panic into a 500 problem and answers a method other
-// than its own with a 405 problem. Room reads the room name from the last
-// wildcard of the pattern you mount it under, whatever its name
-// ("GET /rooms/{id}"), or from the path's last segment. Guest room-auth and
-// the webhook must stay reachable without the host's session (see the
-// package documentation). It is safe for concurrent use.
+// Mount it under a prefix with [http.StripPrefix], or mount its per-route
+// methods (such as [Handler.Token]) on your own mux at paths of your
+// choosing. Each checks its own permission and serves as
+// [Handler.ServeHTTP] does: it logs, tells the [Observer] (under the
+// route's own pattern, wherever it is mounted), turns a panic into a 500
+// problem and answers a method other than its own with a 405 problem; a
+// guest or SIP method of a Handler without [Config].Guests or
+// [Config].SIP answers 404. Guest room-auth and the webhook must stay
+// reachable without the host's session (see the package documentation).
 type Handler struct {
 	m       *lkgate.Manager
 	auth    Authenticator
@@ -100,9 +93,12 @@ type Handler struct {
 	onWebhook    func(ctx context.Context, ev lkgate.WebhookEvent)
 	disableGuard bool
 	observer     Observer
+	guests       *lkgate.Guests // nil: no guest routes
+	sip          *lkgate.SIP    // nil: no SIP routes
 }
 
-// New returns a Handler serving m.
+// New returns a Handler serving m, with the guest and SIP routes only when
+// cfg has Guests and SIP, or an error naming the faulty Config field.
 func New(m *lkgate.Manager, cfg Config) (*Handler, error) {
 	if m == nil {
 		return nil, errors.New("httpx: New needs a Manager")
@@ -113,8 +109,17 @@ func New(m *lkgate.Manager, cfg Config) (*Handler, error) {
 	if cfg.MaxBodyBytes < 0 {
 		return nil, errors.New("httpx: Config.MaxBodyBytes must not be negative")
 	}
+	// Guests or calls of another Manager would act with its LiveKit, limits
+	// and audit trail behind this Handler's routes.
+	if cfg.Guests != nil && cfg.Guests.Manager() != m {
+		return nil, errors.New("httpx: Config.Guests was built from another Manager than New's")
+	}
+	if cfg.SIP != nil && cfg.SIP.Manager() != m {
+		return nil, errors.New("httpx: Config.SIP was built from another Manager than New's")
+	}
 	h := &Handler{m: m, auth: cfg.Authenticator, maxBody: cfg.MaxBodyBytes, log: cfg.Logger, mux: http.NewServeMux(),
-		seen: cfg.SeenEvents, onWebhook: cfg.OnWebhook, disableGuard: cfg.DisableJoinGuard, observer: cfg.Observer}
+		seen: cfg.SeenEvents, onWebhook: cfg.OnWebhook, disableGuard: cfg.DisableJoinGuard, observer: cfg.Observer,
+		guests: cfg.Guests, sip: cfg.SIP}
 	if h.seen == nil {
 		h.seen = lkgate.NewMemorySeenEvents(m.Now)
 	}
@@ -125,32 +130,32 @@ func New(m *lkgate.Manager, cfg Config) (*Handler, error) {
 		h.log = slog.New(slog.DiscardHandler)
 	}
 	h.failures = faillog.New(h.log, m.Now, m.Redact)
-	h.route("POST", "/livekit/token", h.Token)
-	h.route("GET", "/livekit/rooms", h.ListRooms)
-	h.route("GET", "/livekit/rooms/{room_name}", h.Room)
-	h.route("DELETE", "/livekit/participant", h.RemoveParticipant)
-	h.route("POST", "/livekit/participant/mute", h.Mute)
-	h.route("POST", "/livekit/webhook", h.Webhook)
-	h.route("POST", "/livekit/guest/invite", h.GuestInvite)
-	h.route("POST", "/livekit/guest/room-auth", h.GuestRoomAuth)
-	// The published guest API lists room-auth with a trailing slash; {$}
-	// keeps the pattern from matching everything below it.
-	h.route("POST", "/livekit/guest/room-auth/{$}", h.GuestRoomAuth)
-	h.route("POST", "/livekit/guest/admit", h.GuestAdmit)
-	h.route("GET", "/livekit/guest/waiting", h.GuestWaiting)
-	h.route("POST", "/sip/call", h.Call)
-	h.route("POST", "/sip/transfer", h.Transfer)
-	h.route("GET", "/openapi.yaml", h.OpenAPIDocument)
+	h.mux.HandleFunc(tokenRoute.pattern, h.Token)
+	h.mux.HandleFunc(listRoomsRoute.pattern, h.ListRooms)
+	h.mux.HandleFunc(roomRoute.pattern, h.Room)
+	h.mux.HandleFunc(removeRoute.pattern, h.RemoveParticipant)
+	h.mux.HandleFunc(muteRoute.pattern, h.Mute)
+	h.mux.HandleFunc("POST /livekit/webhook", h.Webhook)
+	if guestsOn(h) {
+		h.mux.HandleFunc(inviteRoute.pattern, h.GuestInvite)
+		h.mux.HandleFunc(roomAuthRoute.pattern, h.GuestRoomAuth)
+		// The published guest API lists room-auth with a trailing slash;
+		// {$} keeps the pattern from matching everything below it.
+		h.mux.HandleFunc("POST /livekit/guest/room-auth/{$}", h.GuestRoomAuth)
+		h.mux.HandleFunc(admitRoute.pattern, h.GuestAdmit)
+		h.mux.HandleFunc(waitingRoute.pattern, h.GuestWaiting)
+	}
+	if sipOn(h) {
+		h.mux.HandleFunc(callRoute.pattern, h.Call)
+		h.mux.HandleFunc(transferRoute.pattern, h.Transfer)
+	}
+	h.mux.HandleFunc("GET /openapi.yaml", h.OpenAPIDocument)
 	return h, nil
 }
 
-func (h *Handler) route(method, path string, fn http.HandlerFunc) {
-	h.mux.HandleFunc(method+" "+path, fn)
-}
-
-// ServeHTTP implements http.Handler. A path it has no route for is a 404
-// problem, and a method its path has no route for a 405 problem with an
-// Allow header.
+// ServeHTTP serves the request's route, or answers a 404 problem for a
+// path without one and a 405 problem with an Allow header for a method its
+// path lacks.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Each route logs, observes and recovers on its own (see serve).
 	if _, pattern := h.mux.Handler(r); pattern == "" {

@@ -35,6 +35,7 @@ type env struct {
 	logs   *syncBuffer
 	logger *slog.Logger // the Manager's and the Handler's, writing to logs
 	naming lkgate.RoomNaming
+	hcfg   httpx.Config // h's
 }
 
 func newEnv(t testing.TB, mcfg lkgate.Config, keys httpx.StaticKeysConfig) *env {
@@ -54,11 +55,41 @@ func newEnv(t testing.TB, mcfg lkgate.Config, keys httpx.StaticKeysConfig) *env 
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.h, err = httpx.New(e.m, httpx.Config{Authenticator: sk, Logger: e.logger})
-	if err != nil {
+	e.hcfg = httpx.Config{Authenticator: sk, Logger: e.logger}
+	return e.build(t)
+}
+
+// build makes e's Handler anew from e.hcfg.
+func (e *env) build(t testing.TB) *env {
+	t.Helper()
+	var err error
+	if e.h, err = httpx.New(e.m, e.hcfg); err != nil {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// testGuests is a guest configuration for envs that need the guest routes.
+var testGuests = lkgate.GuestConfig{Keys: []lkgate.InviteKey{{ID: "k1", Key: bytes.Repeat([]byte{7}, 32)}}, InviteBaseURL: "https://app.example.com"}
+
+// withGuests gives e's Handler the guest routes, under cfg.
+func (e *env) withGuests(t testing.TB, cfg lkgate.GuestConfig) *env {
+	t.Helper()
+	var err error
+	if e.hcfg.Guests, err = lkgate.NewGuests(e.m, cfg); err != nil {
+		t.Fatal(err)
+	}
+	return e.build(t)
+}
+
+// withSIP gives e's Handler the SIP routes, under cfg.
+func (e *env) withSIP(t testing.TB, cfg lkgate.SIPConfig) *env {
+	t.Helper()
+	var err error
+	if e.hcfg.SIP, err = lkgate.NewSIP(e.m, cfg); err != nil {
+		t.Fatal(err)
+	}
+	return e.build(t)
 }
 
 // namings are both room namings, for tests of behaviour that matters in

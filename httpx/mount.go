@@ -1,6 +1,8 @@
 package httpx
 
 import (
+	"cmp"
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -44,6 +46,76 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, route string, fn
 	// that rec would hide, instead of reading on past the cap.
 	r.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
 	fn(rec, r)
+}
+
+// route is a route answered by one call of the Manager, its Guests or its
+// SIP: its definition maps its request and answer types, serve does the
+// rest alike for every route.
+type route[Req, Res any] struct {
+	pattern string                // as the package documentation lists it
+	perm    Permission            // the caller must hold; public for none
+	on      func(h *Handler) bool // whether h has the route; nil: always
+	body    bodyMode
+	params  func(r *http.Request) (Req, error) // Req of a route without a body
+	// call answers req, or refuses it with the Manager's error or a
+	// *fieldError naming a JSON field; Res is not sent with an error.
+	call   func(h *Handler, ctx context.Context, p Principal, req Req) (Res, error)
+	fields fieldNames // the JSON names of the Manager's fields
+	status int        // of the answer; 0 is 200
+}
+
+// public is the Permission of a route whose request carries its own
+// credential (guest room-auth): it authenticates no one.
+const public Permission = 0
+
+func guestsOn(h *Handler) bool { return h.guests != nil }
+func sipOn(h *Handler) bool    { return h.sip != nil }
+
+// bodyMode is how a route reads its JSON body: not at all, refusing
+// unknown fields, or ignoring them (LiveKit client SDKs send some).
+type bodyMode int
+
+const (
+	noBody bodyMode = iota
+	strictBody
+	tolerantBody
+)
+
+// serve answers r: it authenticates the caller before reading the
+// request, calls the Manager and writes the answer or the problem.
+func (rt *route[Req, Res]) serve(h *Handler, w http.ResponseWriter, r *http.Request) {
+	if rt.on != nil && !rt.on(h) { // mounted by the host: answer as ServeHTTP
+		h.serve(w, r, "", h.noRoute)
+		return
+	}
+	h.serve(w, r, rt.pattern, func(w http.ResponseWriter, r *http.Request) {
+		var p Principal
+		if rt.perm != public {
+			var ok bool
+			if p, r, ok = h.authenticate(w, r, rt.perm); !ok {
+				return
+			}
+		}
+		var req Req
+		var err error
+		if rt.body != noBody {
+			if prob, ok := h.decodeJSON(w, r, &req, rt.body == strictBody); !ok {
+				writeProblem(w, prob)
+				return
+			}
+		} else if rt.params != nil {
+			req, err = rt.params(r)
+		}
+		var res Res
+		if err == nil {
+			res, err = rt.call(h, r.Context(), p, req)
+		}
+		if err != nil {
+			h.fail(r.Context(), w, err, rt.fields)
+			return
+		}
+		writeJSON(w, cmp.Or(rt.status, http.StatusOK), res)
+	})
 }
 
 // pathRoom is the room name a request to Room carries in its path: the

@@ -12,8 +12,8 @@ import (
 //go:embed openapi.yaml
 var OpenAPI []byte
 
-// OpenAPIDocument serves GET /openapi.yaml: the OpenAPI document, without
-// authentication (it holds no secret).
+// OpenAPIDocument serves GET /openapi.yaml: the [OpenAPI] document,
+// without authentication (it holds no secret).
 func (h *Handler) OpenAPIDocument(w http.ResponseWriter, r *http.Request) {
 	h.serve(w, r, "GET /openapi.yaml", openAPIDocument)
 }

@@ -66,7 +66,7 @@ const (
 	CodeSIPTransferRefused = "sip_transfer_refused"
 	CodeSIPTransferFailed  = "sip_transfer_failed"
 	// CodeSIPCallInProgress (409): a call to the same room and identity is
-	// in progress (lkgate.ErrCallInProgress); nothing was dialed.
+	// in progress ([lkgate.ErrCallInProgress]); nothing was dialed.
 	CodeSIPCallInProgress = "sip_call_in_progress"
 	// Refusals by a tenant's limit (429 with Retry-After): the code names
 	// the limit, "<limit>_exceeded".
@@ -81,7 +81,7 @@ const (
 	CodeMaxWaitingGuestsPerRoomExceeded = lkgate.LimitMaxWaitingGuestsPerRoom + "_exceeded"
 	CodeMaxWaitingGuestsExceeded        = lkgate.LimitMaxWaitingGuests + "_exceeded"
 	// CodeWebhookExpired (401): a webhook event older than
-	// lkgate.WebhookWindow, refused as a replay (lkgate.ErrWebhookExpired).
+	// [lkgate.WebhookWindow], refused as a replay ([lkgate.ErrWebhookExpired]).
 	CodeWebhookExpired = "webhook_expired"
 )
 
@@ -135,25 +135,25 @@ func (f fieldNames) name(field string) string {
 	return field
 }
 
-// ProblemFor returns the problem the Handler answers for err, an error
-// from a Manager method: its status and stable Code come from err's kind
-// (lkgate.ErrNotFound is 404 not_found, lkgate.ErrLimited 429 naming the
-// limit, ...; see the package documentation), its Detail is lkgate's own
-// message, built to be safe to show, and its Field is lkgate's name for the
-// field at fault (such as "Room"). An error that is no *lkgate.Error is a
-// 500 "internal error": its text, which might carry a secret, is never
-// used. It is for hosts whose own handlers call the Manager.
+// ProblemFor returns the [Problem] the Handler answers for err, an error
+// of a Manager method, for hosts whose own handlers call the Manager: the
+// status and Code of err's kind ([lkgate.ErrNotFound] is 404 not_found),
+// lkgate's own message as Detail, lkgate's name for the field at fault
+// (such as "Room"), and for an error that is no [*lkgate.Error] a 500
+// "internal error" that never shows its text.
 func ProblemFor(err error) Problem { return problemFor(err, nil) }
 
-// WriteError answers err as the Handler does: ProblemFor(err) as
-// application/problem+json, with a Retry-After header for a 429 (and a 503
-// from lkgate's breaker) and WWW-Authenticate for a 401. It logs nothing:
-// a 5xx is for the host to log.
+// WriteError answers err as the Handler does, with [ProblemFor](err) as
+// application/problem+json and its Retry-After and WWW-Authenticate
+// headers, and logs nothing: a 5xx is for the host to log.
 func WriteError(w http.ResponseWriter, err error) { writeProblem(w, ProblemFor(err)) }
 
 // problemFor converts an lkgate error into a problem. Only lkgate's own
 // messages reach the body: they are built to be safe to show.
 func problemFor(err error, fields fieldNames) Problem {
+	if bad := (*fieldError)(nil); errors.As(err, &bad) { // a route's own check
+		return fieldProblem(bad.field, bad.msg)
+	}
 	var e *lkgate.Error
 	if !errors.As(err, &e) {
 		return newProblem(http.StatusInternalServerError, CodeInternal, "internal error")

@@ -1,7 +1,6 @@
 package httpx_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
 	"regexp"
@@ -54,16 +53,13 @@ func TestPublishedInviteDefaults(t *testing.T) {
 // to default to: the invite must name the admins or allow all (400 on
 // allowedAdmins), never becoming one every admin may answer.
 func TestPublishedInviteWithoutSubject(t *testing.T) {
-	guests := lkgate.GuestConfig{Keys: []lkgate.InviteKey{{ID: "k1", Key: bytes.Repeat([]byte{7}, 32)}}, InviteBaseURL: "https://app.example.com"}
 	const keyNobody = "acme-nobody-key-0123456789"
-	keyed := newEnv(t, lkgate.Config{Guests: guests}, httpx.StaticKeysConfig{Keys: map[string]httpx.Principal{
+	keyed := newEnv(t, lkgate.Config{}, httpx.StaticKeysConfig{Keys: map[string]httpx.Principal{
 		keyNobody: {Tenant: "acme", Permissions: httpx.PermGuests},
-	}})
-	open := newEnv(t, lkgate.Config{Guests: guests, AllowUnauthenticated: true}, httpx.StaticKeysConfig{})
-	var err error
-	if open.h, err = httpx.New(open.m, httpx.Config{Authenticator: httpx.Unauthenticated("example.com")}); err != nil {
-		t.Fatal(err)
-	}
+	}}).withGuests(t, testGuests)
+	open := newEnv(t, lkgate.Config{AllowUnauthenticated: true}, httpx.StaticKeysConfig{})
+	open.hcfg.Authenticator = httpx.Unauthenticated("example.com")
+	open.withGuests(t, testGuests)
 	for name, e := range map[string]struct {
 		env *env
 		key string

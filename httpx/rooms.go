@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/lkgate/lkgate"
@@ -88,6 +89,10 @@ type MuteResponse struct {
 	Muted               bool   `json:"muted"`
 }
 
+// roomFields names the one field of GET /livekit/rooms/{room_name}, in
+// its path.
+var roomFields = fieldNames{"Room": "room_name"}
+
 var participantFields = fieldNames{
 	"Room":     "room_name",
 	"Identity": "participant_identity",
@@ -95,107 +100,80 @@ var participantFields = fieldNames{
 	"Source":   "source",
 }
 
-// ListRooms serves GET /livekit/rooms: the caller's tenant's rooms.
-func (h *Handler) ListRooms(w http.ResponseWriter, r *http.Request) {
-	h.serve(w, r, "GET /livekit/rooms", h.listRooms)
-}
+// ListRooms serves GET /livekit/rooms: the caller's tenant's rooms, from
+// [lkgate.Manager.ListRooms].
+func (h *Handler) ListRooms(w http.ResponseWriter, r *http.Request) { listRoomsRoute.serve(h, w, r) }
 
-func (h *Handler) listRooms(w http.ResponseWriter, r *http.Request) {
-	p, r, ok := h.authenticate(w, r, PermRooms)
-	if !ok {
-		return
-	}
-	rooms, err := h.m.ListRooms(r.Context(), p.Tenant)
-	if err != nil {
-		h.fail(r.Context(), w, err, participantFields)
-		return
-	}
-	res := ListRoomsResponse{Rooms: make([]Room, 0, len(rooms))}
-	for _, room := range rooms {
-		res.Rooms = append(res.Rooms, roomJSON(room))
-	}
-	writeJSON(w, http.StatusOK, res)
+// The list has no request fields, so it names none of the Manager's.
+var listRoomsRoute = &route[struct{}, ListRoomsResponse]{
+	pattern: "GET /livekit/rooms", perm: PermRooms,
+	call: func(h *Handler, ctx context.Context, p Principal, _ struct{}) (ListRoomsResponse, error) {
+		rooms, err := h.m.ListRooms(ctx, p.Tenant)
+		res := ListRoomsResponse{Rooms: make([]Room, 0, len(rooms))}
+		for _, room := range rooms {
+			res.Rooms = append(res.Rooms, roomJSON(room))
+		}
+		return res, err
+	},
 }
 
 // Room serves GET /livekit/rooms/{room_name}: the room and its
-// participants. Another tenant's room answers exactly like a missing one
-// (under lkgate.ScopedNames, it is one). The room name is the value of the
-// last wildcard of the pattern Room is mounted under, whatever its name
-// ("GET /rooms/{id}"), or without one the path's last segment.
-func (h *Handler) Room(w http.ResponseWriter, r *http.Request) {
-	h.serve(w, r, "GET /livekit/rooms/{room_name}", func(w http.ResponseWriter, r *http.Request) { h.room(w, r, pathRoom(r)) })
+// participants from [lkgate.Manager.Room], for the room named by the last
+// wildcard of the pattern Room is mounted under (whatever its name), or
+// else by the path's last segment.
+func (h *Handler) Room(w http.ResponseWriter, r *http.Request) { roomRoute.serve(h, w, r) }
+
+var roomRoute = &route[string, RoomDetails]{
+	pattern: "GET /livekit/rooms/{room_name}", perm: PermRooms, fields: roomFields,
+	params: func(r *http.Request) (string, error) { return pathRoom(r), nil },
+	call: func(h *Handler, ctx context.Context, p Principal, name string) (RoomDetails, error) {
+		d, err := h.m.Room(ctx, p.Tenant, name)
+		if err != nil {
+			return RoomDetails{}, err
+		}
+		res := RoomDetails{Room: roomJSON(d.Room), Participants: make([]Participant, 0, len(d.Participants))}
+		for _, pt := range d.Participants {
+			res.Participants = append(res.Participants, participantJSON(pt))
+		}
+		return res, nil
+	},
 }
 
-func (h *Handler) room(w http.ResponseWriter, r *http.Request, name string) {
-	p, r, ok := h.authenticate(w, r, PermRooms)
-	if !ok {
-		return
-	}
-	d, err := h.m.Room(r.Context(), p.Tenant, name)
-	if err != nil {
-		h.fail(r.Context(), w, err, participantFields)
-		return
-	}
-	res := RoomDetails{Room: roomJSON(d.Room), Participants: make([]Participant, 0, len(d.Participants))}
-	for _, pt := range d.Participants {
-		res.Participants = append(res.Participants, participantJSON(pt))
-	}
-	writeJSON(w, http.StatusOK, res)
-}
-
-// RemoveParticipant serves DELETE /livekit/participant.
+// RemoveParticipant serves DELETE /livekit/participant with
+// [lkgate.Manager.RemoveParticipant].
 func (h *Handler) RemoveParticipant(w http.ResponseWriter, r *http.Request) {
-	h.serve(w, r, "DELETE /livekit/participant", h.removeParticipant)
+	removeRoute.serve(h, w, r)
 }
 
-func (h *Handler) removeParticipant(w http.ResponseWriter, r *http.Request) {
-	p, r, ok := h.authenticate(w, r, PermModerate)
-	if !ok {
-		return
-	}
-	var req ParticipantRequest
-	if prob, ok := h.decodeJSON(w, r, &req, true); !ok {
-		writeProblem(w, prob)
-		return
-	}
-	if err := h.m.RemoveParticipant(r.Context(), p.Tenant, req.RoomName, req.ParticipantIdentity); err != nil {
-		h.fail(r.Context(), w, err, participantFields)
-		return
-	}
-	writeJSON(w, http.StatusOK, RemoveParticipantResponse{Status: "removed", RoomName: req.RoomName, ParticipantIdentity: req.ParticipantIdentity})
+var removeRoute = &route[ParticipantRequest, RemoveParticipantResponse]{
+	pattern: "DELETE /livekit/participant", perm: PermModerate, body: strictBody, fields: participantFields,
+	call: func(h *Handler, ctx context.Context, p Principal, req ParticipantRequest) (RemoveParticipantResponse, error) {
+		err := h.m.RemoveParticipant(ctx, p.Tenant, req.RoomName, req.ParticipantIdentity)
+		return RemoveParticipantResponse{Status: "removed", RoomName: req.RoomName, ParticipantIdentity: req.ParticipantIdentity}, err
+	},
 }
 
-// Mute serves POST /livekit/participant/mute.
-func (h *Handler) Mute(w http.ResponseWriter, r *http.Request) {
-	h.serve(w, r, "POST /livekit/participant/mute", h.mute)
-}
+// Mute serves POST /livekit/participant/mute with [lkgate.Manager.MuteTrack].
+func (h *Handler) Mute(w http.ResponseWriter, r *http.Request) { muteRoute.serve(h, w, r) }
 
-func (h *Handler) mute(w http.ResponseWriter, r *http.Request) {
-	p, r, ok := h.authenticate(w, r, PermModerate)
-	if !ok {
-		return
-	}
-	var req MuteRequest
-	if prob, ok := h.decodeJSON(w, r, &req, true); !ok {
-		writeProblem(w, prob)
-		return
-	}
-	if req.Muted == nil {
-		writeProblem(w, fieldProblem("muted", "is required (true or false)"))
-		return
-	}
-	t, err := h.m.MuteTrack(r.Context(), p.Tenant, lkgate.MuteRequest{
-		Room: req.RoomName, Identity: req.ParticipantIdentity,
-		TrackSID: req.TrackSID, Source: lkgate.TrackSource(req.Source), Muted: *req.Muted,
-	})
-	if err != nil {
-		h.fail(r.Context(), w, err, participantFields)
-		return
-	}
-	writeJSON(w, http.StatusOK, MuteResponse{
-		RoomName: req.RoomName, ParticipantIdentity: req.ParticipantIdentity,
-		TrackSID: t.SID, Source: string(t.Source), Muted: t.Muted,
-	})
+var muteRoute = &route[MuteRequest, MuteResponse]{
+	pattern: "POST /livekit/participant/mute", perm: PermModerate, body: strictBody, fields: participantFields,
+	call: func(h *Handler, ctx context.Context, p Principal, req MuteRequest) (MuteResponse, error) {
+		if req.Muted == nil {
+			return MuteResponse{}, &fieldError{field: "muted", msg: "is required (true or false)"}
+		}
+		t, err := h.m.MuteTrack(ctx, p.Tenant, lkgate.MuteRequest{
+			Room: req.RoomName, Identity: req.ParticipantIdentity,
+			TrackSID: req.TrackSID, Source: lkgate.TrackSource(req.Source), Muted: *req.Muted,
+		})
+		if err != nil {
+			return MuteResponse{}, err
+		}
+		return MuteResponse{
+			RoomName: req.RoomName, ParticipantIdentity: req.ParticipantIdentity,
+			TrackSID: t.SID, Source: string(t.Source), Muted: t.Muted,
+		}, nil
+	},
 }
 
 func roomJSON(r lkgate.Room) Room {

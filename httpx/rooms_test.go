@@ -273,14 +273,13 @@ func newMaskEnv(t *testing.T, naming lkgate.RoomNaming) *env {
 	t.Helper()
 	var mu sync.Mutex
 	trunks := map[string]string{}
-	e := newEnv(t, lkgate.Config{RoomNames: naming,
-		Guests: lkgate.GuestConfig{Keys: []lkgate.InviteKey{{ID: "k1", Key: bytes.Repeat([]byte{7}, 32)}}, InviteBaseURL: "https://app.example.com"},
-		SIP: lkgate.SIPConfig{Trunks: lkgate.TrunkPolicyFunc(func(ctx context.Context, tenant string) (string, error) {
+	e := newEnv(t, lkgate.Config{RoomNames: naming}, httpx.StaticKeysConfig{}).
+		withGuests(t, testGuests).
+		withSIP(t, lkgate.SIPConfig{Trunks: lkgate.TrunkPolicyFunc(func(ctx context.Context, tenant string) (string, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			return lkgate.TenantTrunks(trunks).OutboundTrunk(ctx, tenant)
-		})},
-	}, httpx.StaticKeysConfig{})
+		})})
 	mu.Lock()
 	defer mu.Unlock()
 	trunks["globex"] = e.fake.AddOutboundTrunk("globex.example", "+15550000002")

@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -10,13 +11,13 @@ import (
 
 // CallRequest is the body of POST /sip/call. Numbers are E.164 ("+" and
 // digits). There is no field for a trunk, a SIP address or credentials:
-// the host's lkgate.SIPConfig decides what a tenant dials through.
+// the host's [lkgate.SIPConfig] decides what a tenant dials through.
 type CallRequest struct {
 	RoomName            string `json:"room_name"`
 	ParticipantName     string `json:"participant_name,omitempty"`
 	ParticipantIdentity string `json:"participant_identity"`
 	// FromPhoneNumber is optional: empty presents one of the trunk's
-	// numbers; another needs lkgate.SIPConfig.AllowCallerID's approval.
+	// numbers; another needs [lkgate.SIPConfig].AllowCallerID's approval.
 	FromPhoneNumber string `json:"from_phone_number,omitempty"`
 	ToPhoneNumber   string `json:"to_phone_number"`
 	// WaitUntilAnswered makes the request return only once the callee
@@ -65,70 +66,49 @@ var sipFields = fieldNames{
 	"TransferTo":     "transfer_to",
 }
 
-// Call serves POST /sip/call. Under lkgate.SharedNames another tenant's
-// room is a 404, as a missing one, and nothing is dialed.
-func (h *Handler) Call(w http.ResponseWriter, r *http.Request) {
-	h.serve(w, r, "POST /sip/call", h.call)
-}
+// Call serves POST /sip/call: it dials a number into a room of the
+// caller's tenant with [lkgate.SIP.Call].
+func (h *Handler) Call(w http.ResponseWriter, r *http.Request) { callRoute.serve(h, w, r) }
 
-func (h *Handler) call(w http.ResponseWriter, r *http.Request) {
-	p, r, ok := h.authenticate(w, r, PermSIP)
-	if !ok {
-		return
-	}
-	var req CallRequest
-	if prob, ok := h.decodeJSON(w, r, &req, true); !ok {
-		writeProblem(w, prob)
-		return
-	}
-	maxSeconds := int(lkgate.MaxRingingTimeout / time.Second)
-	if req.RingingTimeout < 0 || req.RingingTimeout > maxSeconds {
+var callRoute = &route[CallRequest, CallResponse]{
+	pattern: "POST /sip/call", perm: PermSIP, on: sipOn, body: strictBody, fields: sipFields,
+	call: func(h *Handler, ctx context.Context, p Principal, req CallRequest) (CallResponse, error) {
 		// Checked here, before the conversion to a duration can overflow.
-		writeProblem(w, fieldProblem("ringing_timeout", "must be between 0 and "+strconv.Itoa(maxSeconds)+" seconds"))
-		return
-	}
-	c, err := h.m.Call(r.Context(), p.Tenant, lkgate.CallRequest{
-		Room: req.RoomName, Identity: req.ParticipantIdentity, Name: req.ParticipantName,
-		From: req.FromPhoneNumber, To: req.ToPhoneNumber,
-		WaitUntilAnswered: req.WaitUntilAnswered, RingingTimeout: time.Duration(req.RingingTimeout) * time.Second,
-	})
-	if err != nil {
-		h.fail(r.Context(), w, err, sipFields)
-		return
-	}
-	status := "dialing"
-	if c.Answered {
-		status = "answered"
-	}
-	writeJSON(w, http.StatusOK, CallResponse{
-		Status: status, RoomName: c.Room, ParticipantIdentity: c.Identity,
-		ParticipantID: c.ParticipantSID, SIPCallID: c.SIPCallID,
-	})
+		if maxSeconds := int(lkgate.MaxRingingTimeout / time.Second); req.RingingTimeout < 0 || req.RingingTimeout > maxSeconds {
+			return CallResponse{}, &fieldError{field: "ringing_timeout", msg: "must be between 0 and " + strconv.Itoa(maxSeconds) + " seconds"}
+		}
+		c, err := h.sip.Call(ctx, p.Tenant, lkgate.CallRequest{
+			Room: req.RoomName, Identity: req.ParticipantIdentity, Name: req.ParticipantName,
+			From: req.FromPhoneNumber, To: req.ToPhoneNumber,
+			WaitUntilAnswered: req.WaitUntilAnswered, RingingTimeout: time.Duration(req.RingingTimeout) * time.Second,
+		})
+		if err != nil {
+			return CallResponse{}, err
+		}
+		status := "dialing"
+		if c.Answered {
+			status = "answered"
+		}
+		return CallResponse{
+			Status: status, RoomName: c.Room, ParticipantIdentity: c.Identity,
+			ParticipantID: c.ParticipantSID, SIPCallID: c.SIPCallID,
+		}, nil
+	},
 }
 
-// Transfer serves POST /sip/transfer.
-func (h *Handler) Transfer(w http.ResponseWriter, r *http.Request) {
-	h.serve(w, r, "POST /sip/transfer", h.transfer)
-}
+// Transfer serves POST /sip/transfer: it transfers a SIP participant's
+// call with [lkgate.SIP.Transfer], answering once LiveKit reports it
+// complete.
+func (h *Handler) Transfer(w http.ResponseWriter, r *http.Request) { transferRoute.serve(h, w, r) }
 
-func (h *Handler) transfer(w http.ResponseWriter, r *http.Request) {
-	p, r, ok := h.authenticate(w, r, PermSIP)
-	if !ok {
-		return
-	}
-	var req TransferRequest
-	if prob, ok := h.decodeJSON(w, r, &req, true); !ok {
-		writeProblem(w, prob)
-		return
-	}
-	target, err := h.m.TransferCall(r.Context(), p.Tenant, lkgate.TransferRequest{
-		Room: req.RoomName, Identity: req.ParticipantIdentity, TransferTo: req.TransferTo,
-	})
-	if err != nil {
-		h.fail(r.Context(), w, err, sipFields)
-		return
-	}
-	writeJSON(w, http.StatusOK, TransferResponse{
-		Status: "completed", RoomName: req.RoomName, ParticipantIdentity: req.ParticipantIdentity, TransferTo: target,
-	})
+var transferRoute = &route[TransferRequest, TransferResponse]{
+	pattern: "POST /sip/transfer", perm: PermSIP, on: sipOn, body: strictBody, fields: sipFields,
+	call: func(h *Handler, ctx context.Context, p Principal, req TransferRequest) (TransferResponse, error) {
+		target, err := h.sip.Transfer(ctx, p.Tenant, lkgate.TransferRequest{
+			Room: req.RoomName, Identity: req.ParticipantIdentity, TransferTo: req.TransferTo,
+		})
+		return TransferResponse{
+			Status: "completed", RoomName: req.RoomName, ParticipantIdentity: req.ParticipantIdentity, TransferTo: target,
+		}, err
+	},
 }

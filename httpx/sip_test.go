@@ -29,7 +29,7 @@ func newSIPEnvNamed(t testing.TB, naming lkgate.RoomNaming, sip lkgate.SIPConfig
 		defer mu.Unlock()
 		return lkgate.TenantTrunks(trunks).OutboundTrunk(ctx, tenant)
 	})
-	e := newEnv(t, lkgate.Config{RoomNames: naming, SIP: sip}, httpx.StaticKeysConfig{})
+	e := newEnv(t, lkgate.Config{RoomNames: naming}, httpx.StaticKeysConfig{}).withSIP(t, sip)
 	mu.Lock()
 	defer mu.Unlock()
 	trunks["acme"] = e.fake.AddOutboundTrunk("acme.example", "+15550000001")
@@ -232,13 +232,6 @@ func TestSIPRoutesFailures(t *testing.T) {
 		res := e.do(t, "POST", "/sip/call", keyAcme, callBody)
 		if res.status != 409 || res.problem.Code != httpx.CodeSIPCallInProgress || res.problem.Field != "participant_identity" || len(e.fake.Dialed()) != 1 {
 			t.Errorf("the same participant again: %d %s, %d dialed; want 409 %s and 1", res.status, res.body, len(e.fake.Dialed()), httpx.CodeSIPCallInProgress)
-		}
-	})
-	t.Run("not configured", func(t *testing.T) {
-		e := newEnv(t, lkgate.Config{}, httpx.StaticKeysConfig{})
-		res := e.do(t, "POST", "/sip/call", keyAcme, callBody)
-		if res.status != 501 || res.problem.Code != httpx.CodeNotConfigured {
-			t.Errorf("%d %s", res.status, res.body)
 		}
 	})
 }

@@ -2,6 +2,7 @@ package httpx
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -37,7 +38,7 @@ type TokenRequest struct {
 // Every other RoomConfiguration field (name, timeouts, metadata, egress,
 // tags, ...) is refused with a 400 naming it, rather than dropped, so a
 // client never believes it got what it asked for: room settings belong to
-// the host (lkgate.Config.Room), and egress would let a client record.
+// the host ([lkgate.Config].Room), and egress would let a client record.
 type RoomConfig struct {
 	Agents []AgentDispatch `json:"agents,omitempty"`
 }
@@ -126,58 +127,39 @@ var tokenFields = fieldNames{
 }
 
 // Token serves POST /livekit/token: it mints a client token for the
-// caller's tenant, carrying the ordinary participant grant and nothing
-// more. The token names LiveKit's room (lkgate.Manager.LiveKitRoom);
-// room_name answers the tenant's name. Under lkgate.SharedNames another
-// tenant's room is a 403.
-func (h *Handler) Token(w http.ResponseWriter, r *http.Request) {
-	h.serve(w, r, "POST /livekit/token", h.token)
-}
+// caller's tenant with [lkgate.Manager.Token], carrying the ordinary
+// participant grant and nothing more.
+func (h *Handler) Token(w http.ResponseWriter, r *http.Request) { tokenRoute.serve(h, w, r) }
 
-func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
-	p, r, ok := h.authenticate(w, r, PermTokens)
-	if !ok {
-		return
-	}
-	var req TokenRequest
-	if prob, ok := h.decodeJSON(w, r, &req, false); !ok {
-		writeProblem(w, prob)
-		return
-	}
-	// An identity sent, even "", is the caller's, and lkgate refuses an
-	// empty name; only an absent one is generated.
-	var identity string
-	if req.ParticipantIdentity != nil {
-		identity = *req.ParticipantIdentity
-	} else {
-		identity = randomIdentity()
-	}
-	treq := lkgate.TokenRequest{
-		Room:       req.RoomName,
-		Identity:   identity,
-		Name:       req.ParticipantName,
-		Metadata:   req.ParticipantMetadata,
-		Attributes: req.ParticipantAttributes,
-	}
-	if req.RoomConfig != nil {
-		for _, a := range req.RoomConfig.Agents {
-			treq.Agents = append(treq.Agents, lkgate.AgentDispatch{AgentName: a.AgentName, Metadata: a.Metadata})
+var tokenRoute = &route[TokenRequest, TokenResponse]{
+	pattern: "POST /livekit/token", perm: PermTokens, body: tolerantBody, fields: tokenFields,
+	call: func(h *Handler, ctx context.Context, p Principal, req TokenRequest) (TokenResponse, error) {
+		// An identity sent, even "", is the caller's, and lkgate refuses an
+		// empty name; only an absent one is generated.
+		var identity string
+		if req.ParticipantIdentity != nil {
+			identity = *req.ParticipantIdentity
+		} else {
+			identity = randomIdentity()
 		}
-	}
-	tok, err := h.m.Token(r.Context(), p.Tenant, treq)
-	if err != nil {
-		h.fail(r.Context(), w, err, tokenFields)
-		return
-	}
-	writeJSON(w, http.StatusOK, TokenResponse{
-		Token:               tok.JWT,
-		RoomName:            tok.Room,
-		ParticipantIdentity: tok.Identity,
-		LiveKitURL:          tok.URL,
-		ExpiresAt:           tok.ExpiresAt,
-		ServerURL:           tok.URL,
-		ParticipantToken:    tok.JWT,
-	})
+		treq := lkgate.TokenRequest{
+			Room: req.RoomName, Identity: identity, Name: req.ParticipantName,
+			Metadata: req.ParticipantMetadata, Attributes: req.ParticipantAttributes,
+		}
+		if req.RoomConfig != nil {
+			for _, a := range req.RoomConfig.Agents {
+				treq.Agents = append(treq.Agents, lkgate.AgentDispatch{AgentName: a.AgentName, Metadata: a.Metadata})
+			}
+		}
+		tok, err := h.m.Token(ctx, p.Tenant, treq)
+		if err != nil {
+			return TokenResponse{}, err
+		}
+		return TokenResponse{
+			Token: tok.JWT, RoomName: tok.Room, ParticipantIdentity: tok.Identity, LiveKitURL: tok.URL,
+			ExpiresAt: tok.ExpiresAt, ServerURL: tok.URL, ParticipantToken: tok.JWT,
+		}, nil
+	},
 }
 
 func randomIdentity() string {

@@ -23,26 +23,12 @@ type WebhookResponse struct {
 	Status string `json:"status"`
 }
 
-// Webhook serves POST /livekit/webhook, the URL to configure in LiveKit's
-// webhook.urls. It needs no API key: LiveKit signs each event with its API
-// key and secret, and the signature and body checksum are verified (401 if
-// they do not match).
-//
-// A signature stays valid for minutes, so a captured delivery could be
-// sent again: an event created more than lkgate.WebhookWindow ago is
-// refused (401 webhook_expired), one without an id or creation time too
-// (400), and within the window each event id is handled once (a replay
-// answers 200 "duplicate"), remembered in Config.SeenEvents until 30 s
-// past the window, for clocks a little apart. If that store fails, the
-// answer is 503, so LiveKit delivers the event again rather than have it
-// handled twice or lost.
-//
-// On participant_joined the join guard runs (see lkgate.Manager.GuardJoin)
-// unless Config.DisableJoinGuard is set; if it cannot reach LiveKit the
-// answer is 5xx, so LiveKit delivers the event again. On participant_left
-// of a SIP participant, the call's concurrency slot is freed (see
-// lkgate.Manager.ReleaseCall), with the same 5xx if the limit store fails.
-// Then Config.OnWebhook, if set, receives the event.
+// Webhook serves POST /livekit/webhook, the URL to set in LiveKit's
+// webhook.urls: it handles each event that LiveKit signed
+// ([lkgate.Manager.VerifyWebhook]) once within [lkgate.WebhookWindow],
+// runs [lkgate.Manager.GuardJoin] and, with [Config].SIP,
+// [lkgate.SIP.ReleaseCall], then passes it to [Config].OnWebhook (see
+// "Webhooks" in the package documentation).
 func (h *Handler) Webhook(w http.ResponseWriter, r *http.Request) {
 	h.serve(w, r, "POST /livekit/webhook", h.webhook)
 }
@@ -78,8 +64,8 @@ func (h *Handler) webhook(w http.ResponseWriter, r *http.Request) {
 	if !h.disableGuard {
 		_, err = h.m.GuardJoin(ctx, ev)
 	}
-	if err == nil {
-		err = h.m.ReleaseCall(ctx, ev)
+	if err == nil && h.sip != nil {
+		err = h.sip.ReleaseCall(ctx, ev)
 	}
 	if err != nil {
 		if ferr := h.seen.Forget(context.WithoutCancel(ctx), ev.GetId()); ferr != nil {

@@ -36,7 +36,8 @@
 // the message lkgate left a waiting guest (admit, with its main-room
 // token, or deny). Everything returned is a copy.
 //
-// SIP: AddOutboundTrunk stores a trunk (so does CreateSIPOutboundTrunk);
+// SIP: NewSIP returns lkgate's SIP calls on the server (beside NewManager);
+// AddOutboundTrunk stores a trunk (so does CreateSIPOutboundTrunk);
 // SetFarEnd scripts the phone at a number (answers, busy or any other SIP
 // status, no answer, refused or failed transfers); Dialed and Transfers
 // return the requests that reached a trunk or a SIP participant.

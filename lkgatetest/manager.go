@@ -9,7 +9,7 @@ import (
 
 // NewManager returns an lkgate.Manager on s, closed when t's test ends: cfg
 // with its URL, APIKey and APISecret set to s's, whatever they held (a
-// RoomService or SIPService cfg sets is kept). If lkgate.New refuses cfg,
+// RoomService cfg sets is kept). If lkgate.New refuses cfg,
 // NewManager fails t with t.Fatal, so call it from the test's goroutine.
 // s must be started.
 func (s *Server) NewManager(t testing.TB, cfg lkgate.Config) *lkgate.Manager {

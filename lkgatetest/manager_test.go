@@ -89,17 +89,21 @@ func TestParticipant(t *testing.T) {
 // lobby is closed.
 func TestAdmission(t *testing.T) {
 	srv := lkgatetest.NewServer(t)
-	m := srv.NewManager(t, lkgate.Config{Guests: lkgate.GuestConfig{
+	m := srv.NewManager(t, lkgate.Config{})
+	guests, err := lkgate.NewGuests(m, lkgate.GuestConfig{
 		Keys:          []lkgate.InviteKey{{ID: "k1", Key: bytes.Repeat([]byte{7}, 32)}},
 		InviteBaseURL: "https://app.example.com",
-	}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := lkgate.WithSubject(context.Background(), "alice")
-	inv, err := m.Invite(ctx, "acme", lkgate.InviteRequest{Room: "standup"})
+	inv, err := guests.Invite(ctx, "acme", lkgate.InviteRequest{Room: "standup"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	wait := func(name string) *lkgate.GuestSession {
-		g, err := m.GuestRoomAuth(ctx, inv.Token, name)
+		g, err := guests.RoomAuth(ctx, inv.Token, name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -113,7 +117,7 @@ func TestAdmission(t *testing.T) {
 		t.Fatalf("a waiting guest has an admission: %+v", msg)
 	}
 
-	if err := m.Admit(ctx, "acme", "standup", grace.Identity); err != nil {
+	if err := guests.Admit(ctx, "acme", "standup", grace.Identity); err != nil {
 		t.Fatal(err)
 	}
 	msg, ok := srv.Admission(grace.LobbyRoom, grace.Identity)
@@ -130,7 +134,7 @@ func TestAdmission(t *testing.T) {
 		t.Errorf("the admitted guest is not in %s", lkRoom)
 	}
 
-	if err := m.Deny(ctx, "acme", "standup", eve.Identity); err != nil {
+	if err := guests.Deny(ctx, "acme", "standup", eve.Identity); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := srv.Participant(eve.LobbyRoom, eve.Identity); ok {

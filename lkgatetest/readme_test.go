@@ -42,17 +42,21 @@ func TestModeratorRemovesParticipant(t *testing.T) {
 
 func TestGuestIsAdmitted(t *testing.T) {
 	fake := lkgatetest.NewServer(t)
-	m := fake.NewManager(t, lkgate.Config{Guests: lkgate.GuestConfig{
+	m := fake.NewManager(t, lkgate.Config{})
+	guests, err := lkgate.NewGuests(m, lkgate.GuestConfig{
 		Keys:          []lkgate.InviteKey{{ID: "test", Key: make([]byte, lkgate.InviteKeyBytes)}},
 		InviteBaseURL: "https://app.example.com",
-	}})
-	ctx := lkgate.WithSubject(t.Context(), "ann") // ann invites, so ann may admit
-
-	inv, err := m.Invite(ctx, "acme", lkgate.InviteRequest{Room: "standup"})
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	guest, err := m.GuestRoomAuth(t.Context(), inv.Token, "Grace") // the guest has no subject
+	ctx := lkgate.WithSubject(t.Context(), "ann") // ann invites, so ann may admit
+
+	inv, err := guests.Invite(ctx, "acme", lkgate.InviteRequest{Room: "standup"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	guest, err := guests.RoomAuth(t.Context(), inv.Token, "Grace") // the guest has no subject
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +64,7 @@ func TestGuestIsAdmitted(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if err := m.Admit(ctx, "acme", "standup", guest.Identity); err != nil {
+	if err := guests.Admit(ctx, "acme", "standup", guest.Identity); err != nil {
 		t.Fatal(err)
 	}
 	// What the guest's client was told: admit, with a token for "standup".

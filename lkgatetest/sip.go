@@ -5,15 +5,34 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"testing"
 
 	"github.com/livekit/protocol/livekit"
 	"github.com/livekit/protocol/utils/guid"
+	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/twitchtv/twirp"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/lkgate/lkgate"
 )
+
+// NewSIP returns the SIP calls of m, with cfg.Service set to a client of s
+// when cfg leaves it nil. If lkgate.NewSIP refuses cfg, NewSIP fails t
+// with t.Fatal, so call it from the test's goroutine.
+func (s *Server) NewSIP(t testing.TB, m *lkgate.Manager, cfg lkgate.SIPConfig) *lkgate.SIP {
+	t.Helper()
+	if cfg.Service == nil {
+		cfg.Service = lksdk.NewSIPClient(s.URL(), APIKey, APISecret)
+	}
+	sip, err := lkgate.NewSIP(m, cfg)
+	if err != nil {
+		t.Fatalf("lkgatetest: lkgate.NewSIP: %v", err)
+	}
+	return sip
+}
 
 // FarEnd scripts how the phone at a number behaves, for calls to it and
 // transfers of calls with it. The zero value answers at once and accepts

@@ -3,6 +3,7 @@ package lkgatetest_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/livekit/protocol/auth"
@@ -10,8 +11,40 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/twitchtv/twirp"
 
+	"github.com/lkgate/lkgate"
 	"github.com/lkgate/lkgate/lkgatetest"
 )
+
+// NewSIP dials through the fake even when the Manager's URL names another
+// LiveKit, as for a Manager given the fake's RoomService; a config
+// lkgate.NewSIP refuses fails the test.
+func TestNewSIP(t *testing.T) {
+	srv := lkgatetest.NewServer(t)
+	trunk := srv.AddOutboundTrunk("pbx.example", "+15550000000")
+	m, err := lkgate.New(lkgate.Config{URL: "http://elsewhere.invalid", APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret,
+		RoomService: lkgate.NewRoomService(srv.URL(), lkgatetest.APIKey, lkgatetest.APISecret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	sip := srv.NewSIP(t, m, lkgate.SIPConfig{Trunks: lkgate.StaticTrunk(trunk)})
+	_, err = sip.Call(context.Background(), "acme", lkgate.CallRequest{Room: "r", Identity: "phone", To: "+15550100"})
+	if d := srv.Dialed(); err != nil || len(d) != 1 || d[0].SipTrunkId != trunk {
+		t.Errorf("dialed %v (%v), want one call through %s", d, err, trunk)
+	}
+
+	tb := &fatalTB{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.NewSIP(tb, m, lkgate.SIPConfig{})
+		t.Error("NewSIP returned with a config lkgate.NewSIP refuses")
+	}()
+	<-done
+	if !strings.Contains(tb.msg, "SIPConfig.Trunks") {
+		t.Errorf("failure %q does not say what NewSIP refused", tb.msg)
+	}
+}
 
 func TestSIPNeedsSIPGrants(t *testing.T) {
 	srv := lkgatetest.NewServer(t)

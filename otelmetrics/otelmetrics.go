@@ -10,7 +10,11 @@
 //		RoomService: mx.RoomService(lkgate.NewRoomService(url, key, secret)),
 //		Auditor:     mx.Auditor(lkgate.NewSlogAuditor(logger)),
 //	})
-//	h, err := httpx.New(m, httpx.Config{ /* ... */ Observer: mx})
+//	calls, err := lkgate.NewSIP(m, lkgate.SIPConfig{
+//		// ...
+//		Service: mx.SIPService(lksdk.NewSIPClient(url, key, secret)),
+//	})
+//	h, err := httpx.New(m, httpx.Config{ /* ... */ SIP: calls, Observer: mx})
 //
 // Instruments:
 //
@@ -207,7 +211,8 @@ func (s *roomService) UpdateParticipant(ctx context.Context, req *livekit.Update
 	return record(ctx, s.m, "UpdateParticipant", func() (*livekit.ParticipantInfo, error) { return s.next.UpdateParticipant(ctx, req) })
 }
 
-// SIPService returns next with every call timed.
+// SIPService returns next with every call timed, for
+// lkgate.SIPConfig.Service.
 func (m *Metrics) SIPService(next lkgate.SIPService) lkgate.SIPService {
 	return &sipService{m: m, next: next}
 }

@@ -224,16 +224,17 @@ func TestReplicasShareCallSlots(t *testing.T) {
 	var offset atomic.Int64
 	cfg := lkgate.Config{
 		Now:    func() time.Time { return time.Now().Add(time.Duration(offset.Load())) },
-		SIP:    lkgate.SIPConfig{Trunks: lkgate.StaticTrunk(fake.AddOutboundTrunk("pbx.example:5060", "+15550000001"))},
 		Limits: lkgate.LimitConfig{Default: lkgate.Limits{MaxConcurrentSIPCalls: 2}},
 	}
-	replicas := []*lkgate.Manager{replica(t, srv.Addr, fake, cfg), replica(t, srv.Addr, fake, cfg)}
+	managers := []*lkgate.Manager{replica(t, srv.Addr, fake, cfg), replica(t, srv.Addr, fake, cfg)}
+	sipCfg := lkgate.SIPConfig{Trunks: lkgate.StaticTrunk(fake.AddOutboundTrunk("pbx.example:5060", "+15550000001"))}
+	replicas := []*lkgate.SIP{fake.NewSIP(t, managers[0], sipCfg), fake.NewSIP(t, managers[1], sipCfg)}
 	ctx := context.Background()
 	call := func(i int, identity string) error {
 		_, err := replicas[i%2].Call(ctx, "acme", lkgate.CallRequest{Room: "support", Identity: identity, To: "+15550100"})
 		return err
 	}
-	support, err := replicas[0].LiveKitRoom("acme", "support")
+	support, err := managers[0].LiveKitRoom("acme", "support")
 	if err != nil {
 		t.Fatal(err)
 	}

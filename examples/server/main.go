@@ -34,7 +34,7 @@
 //	                     bytes>, newest first (optional: without it guests are off)
 //	LKGATE_INVITE_BASE_URL  the guest page; invites are <it>/join?invite_token=...
 //	LKGATE_SIP_TRUNKS    comma-separated tenant=trunk-id entries: each tenant's
-//	                     LiveKit outbound trunk (default: SIP routes off, 501)
+//	                     LiveKit outbound trunk (default: no SIP routes, 404)
 //	LKGATE_SIP_DESTINATIONS  what each tenant may dial or transfer to, as
 //	                     E.164 prefixes: tenant=+49,+44;tenant2=+1800 ("+"
 //	                     alone: any number). Deny by default: without it no
@@ -126,9 +126,13 @@ import (
 
 type config struct {
 	manager lkgate.Config
-	keys    map[string]httpx.Principal
-	addr    string
-	prefix  string
+	// guests configures the guests; nil (no LKGATE_INVITE_KEYS) means none.
+	guests *lkgate.GuestConfig
+	// sip configures the SIP calls; nil (no LKGATE_SIP_TRUNKS) means none.
+	sip    *lkgate.SIPConfig
+	keys   map[string]httpx.Principal
+	addr   string
+	prefix string
 	// livekitClient is the path of livekit-client's ESM build; empty means
 	// no demo page.
 	livekitClient string
@@ -309,15 +313,15 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		}
 	}
 	if keys := getenv("LKGATE_INVITE_KEYS"); keys != "" {
+		c.guests = &lkgate.GuestConfig{InviteBaseURL: getenv("LKGATE_INVITE_BASE_URL")}
 		for i, entry := range strings.Split(keys, ",") {
 			id, b64, _ := strings.Cut(strings.TrimSpace(entry), "=")
 			key, err := base64.StdEncoding.DecodeString(b64)
 			if id == "" || err != nil {
 				return c, fmt.Errorf("LKGATE_INVITE_KEYS: entry %d is not id=<base64 key>", i+1)
 			}
-			c.manager.Guests.Keys = append(c.manager.Guests.Keys, lkgate.InviteKey{ID: id, Key: key})
+			c.guests.Keys = append(c.guests.Keys, lkgate.InviteKey{ID: id, Key: key})
 		}
-		c.manager.Guests.InviteBaseURL = getenv("LKGATE_INVITE_BASE_URL")
 	} else if getenv("LKGATE_INVITE_BASE_URL") != "" {
 		return c, errors.New("LKGATE_INVITE_BASE_URL is set without LKGATE_INVITE_KEYS, which turn guests on")
 	}
@@ -330,9 +334,9 @@ func configFromEnv(getenv func(string) string) (config, error) {
 			}
 			trunks[tenant] = trunk
 		}
-		c.manager.SIP.Trunks = lkgate.TenantTrunks(trunks)
+		c.sip = &lkgate.SIPConfig{Trunks: lkgate.TenantTrunks(trunks)}
 	}
-	if err := sipPolicyFromEnv(getenv, &c.manager.SIP); err != nil {
+	if err := sipPolicyFromEnv(getenv, c.sip); err != nil {
 		return c, err
 	}
 	if raw := getenv("LKGATE_LIMITS"); raw != "" {
@@ -482,8 +486,20 @@ func newMux(cfg config, logger *slog.Logger) (_ *http.ServeMux, _ io.Closer, err
 		}
 		authenticator = apiAuth{keys: keys, sessions: users}
 	}
+	var guests *lkgate.Guests
+	if cfg.guests != nil {
+		if guests, err = lkgate.NewGuests(m, *cfg.guests); err != nil {
+			return nil, nil, envError(err)
+		}
+	}
+	var sip *lkgate.SIP
+	if cfg.sip != nil {
+		if sip, err = lkgate.NewSIP(m, *cfg.sip); err != nil {
+			return nil, nil, envError(err)
+		}
+	}
 	health := newHealth(cfg, logger)
-	api, err := httpx.New(m, httpx.Config{Authenticator: authenticator, Logger: logger, SeenEvents: seen, OnWebhook: health.received})
+	api, err := httpx.New(m, httpx.Config{Authenticator: authenticator, Logger: logger, SeenEvents: seen, OnWebhook: health.received, Guests: guests, SIP: sip})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -78,7 +78,7 @@ func TestConfigFromEnvNamesTheVariable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.keys["acme-key-0123456789"].Subject != "alice" || cfg.keys["globex-key-0123456789"].Tenant != "globex" || cfg.addr != "127.0.0.1:8080" || cfg.prefix != "/api/v1" || cfg.manager.SIP.Trunks != nil {
+	if cfg.keys["acme-key-0123456789"].Subject != "alice" || cfg.keys["globex-key-0123456789"].Tenant != "globex" || cfg.addr != "127.0.0.1:8080" || cfg.prefix != "/api/v1" || cfg.sip != nil {
 		t.Errorf("config %+v", cfg)
 	}
 	vars := validEnv()
@@ -86,7 +86,7 @@ func TestConfigFromEnvNamesTheVariable(t *testing.T) {
 	if cfg, err = configFromEnv(env(vars)); err != nil {
 		t.Fatal(err)
 	}
-	if id, err := cfg.manager.SIP.Trunks.OutboundTrunk(context.Background(), "globex"); id != "ST_g" || err != nil {
+	if id, err := cfg.sip.Trunks.OutboundTrunk(context.Background(), "globex"); id != "ST_g" || err != nil {
 		t.Errorf("globex's trunk: %q, %v", id, err)
 	}
 }
@@ -231,7 +231,7 @@ func TestMuxServesTheAPIUnderThePrefix(t *testing.T) {
 		mux.ServeHTTP(rec, req)
 		return rec
 	}
-	if rec := invite(mux); rec.Code != http.StatusNotImplemented {
+	if rec := invite(mux); rec.Code != http.StatusNotFound {
 		t.Errorf("invite without keys: %d %s", rec.Code, rec.Body)
 	}
 	vars["LKGATE_INVITE_KEYS"] = "2026-11=" + base64.StdEncoding.EncodeToString(make([]byte, 32))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -105,6 +106,9 @@ func newDemoServer(t *testing.T) *demoServer {
 	vars := validEnv()
 	vars["LIVEKIT_URL"] = fake.URL()
 	vars["LKGATE_DEMO_USERS"] = "hana:host-pass=acme:tokens+rooms+moderate+guests, mia:member:pass=acme:tokens"
+	vars["LKGATE_INVITE_KEYS"] = "k1=" + base64.StdEncoding.EncodeToString(make([]byte, 32)) // the guest routes
+	vars["LKGATE_INVITE_BASE_URL"] = "https://app.example.com"
+	vars["LKGATE_SIP_TRUNKS"] = "acme=ST_acme" // the SIP routes
 	cfg, err := configFromEnv(env(vars))
 	if err != nil {
 		t.Fatal(err)

@@ -33,7 +33,8 @@ var (
 )
 
 // sipPolicyFromEnv sets the destination and caller-ID policies of sip
-// from LKGATE_SIP_DESTINATIONS and LKGATE_SIP_CALLER_IDS. Destinations are
+// (nil without LKGATE_SIP_TRUNKS, when SIP is off) from
+// LKGATE_SIP_DESTINATIONS and LKGATE_SIP_CALLER_IDS. Destinations are
 // denied by default: a tenant missing from LKGATE_SIP_DESTINATIONS dials
 // nothing, and premiumPrefixes are refused to every tenant. Without
 // LKGATE_SIP_CALLER_IDS, calls present their trunk's number only.
@@ -46,7 +47,7 @@ func sipPolicyFromEnv(getenv func(string) string, sip *lkgate.SIPConfig) error {
 	if err != nil {
 		return fmt.Errorf("LKGATE_SIP_CALLER_IDS: %w", err)
 	}
-	if sip.Trunks == nil {
+	if sip == nil {
 		if len(destinations) > 0 || len(callerIDs) > 0 {
 			return errors.New("LKGATE_SIP_DESTINATIONS and LKGATE_SIP_CALLER_IDS need LKGATE_SIP_TRUNKS")
 		}

@@ -130,11 +130,15 @@ func (c *suite) scopedIgnorePlainRoom(t *testing.T) {
 // Another tenant sees none of the guests.
 func (c *suite) guestLobby(t *testing.T, naming lkgate.RoomNaming) {
 	ctx := context.Background()
-	m := c.manager(t, lkgate.Config{RoomNames: naming, Guests: lkgate.GuestConfig{
+	m := c.manager(t, lkgate.Config{RoomNames: naming})
+	g, err := lkgate.NewGuests(m, lkgate.GuestConfig{
 		Keys: []lkgate.InviteKey{{ID: "k", Key: make([]byte, lkgate.InviteKeyBytes)}}, InviteBaseURL: "https://app.example.com",
-	}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	room := unique("guests")
-	inv, err := m.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: room, AllowAll: true})
+	inv, err := g.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: room, AllowAll: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,12 +147,12 @@ func (c *suite) guestLobby(t *testing.T, naming lkgate.RoomNaming) {
 		// ownership check reads, can trail the claim by milliseconds.
 		c.waitOwner(t, room, "acme")
 	}
-	if waiting, err := m.WaitingGuests(ctx, "acme", room); err != nil || len(waiting) != 0 {
+	if waiting, err := g.Waiting(ctx, "acme", room); err != nil || len(waiting) != 0 {
 		t.Errorf("waiting before any guest: %+v %v, want an empty list", waiting, err)
 	}
 	var guests []*lkgate.GuestSession
 	for _, name := range []string{"Grace", "Eve"} {
-		s, err := m.GuestRoomAuth(ctx, inv.Token, name)
+		s, err := g.RoomAuth(ctx, inv.Token, name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -169,20 +173,20 @@ func (c *suite) guestLobby(t *testing.T, naming lkgate.RoomNaming) {
 	if p.Name != "Grace" || p.Attributes[lkgate.TenantAttribute] != "acme" || p.Attributes[lkgate.GuestPassAttribute] == "" {
 		t.Errorf("lobby participant %q attributes %v", p.Name, p.Attributes)
 	}
-	waiting, err := m.WaitingGuests(ctx, "acme", room)
+	waiting, err := g.Waiting(ctx, "acme", room)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(waiting) != 2 {
 		t.Fatalf("waiting %+v, want both guests", waiting)
 	}
-	switch other, err := m.WaitingGuests(ctx, "globex", room); {
+	switch other, err := g.Waiting(ctx, "globex", room); {
 	case naming == lkgate.ScopedNames && (err != nil || len(other) != 0):
 		t.Errorf("another tenant's waiting list for the name: %+v %v, want its own, empty", other, err)
 	case naming == lkgate.SharedNames && !errors.Is(err, lkgate.ErrNotFound):
 		t.Errorf("another tenant's waiting list for acme's room: %+v %v, want ErrNotFound", other, err)
 	}
-	if err := m.Admit(ctx, "acme", room, guests[0].Identity); err != nil {
+	if err := g.Admit(ctx, "acme", room, guests[0].Identity); err != nil {
 		t.Fatalf("admit: %v", err)
 	}
 	p, err = c.rooms.GetParticipant(ctx, &livekit.RoomParticipantIdentity{Room: guests[0].LobbyRoom, Identity: guests[0].Identity})
@@ -203,10 +207,10 @@ func (c *suite) guestLobby(t *testing.T, naming lkgate.RoomNaming) {
 	if err != nil || in.Name != "Grace" || in.Attributes[lkgate.TenantAttribute] != "acme" || !in.GetPermission().GetCanPublish() {
 		t.Errorf("the admitted guest in the main room %s: %v %v", mainRoom, in, err)
 	}
-	if waiting, err := m.WaitingGuests(ctx, "acme", room); err != nil || len(waiting) != 1 {
+	if waiting, err := g.Waiting(ctx, "acme", room); err != nil || len(waiting) != 1 {
 		t.Errorf("waiting after one admission: %+v %v", waiting, err)
 	}
-	if err := m.Deny(ctx, "acme", room, guests[1].Identity); err != nil {
+	if err := g.Deny(ctx, "acme", room, guests[1].Identity); err != nil {
 		t.Errorf("deny: %v", err)
 	}
 	_, err = c.rooms.GetParticipant(ctx, &livekit.RoomParticipantIdentity{Room: guests[1].LobbyRoom, Identity: guests[1].Identity})

@@ -177,9 +177,10 @@ var (
 	// A route as the docs state it: a method and a path, not inside a Go
 	// string (a pattern of the reader's own mux in an example).
 	routeClaim = regexp.MustCompile(`(?:^|[^"\w])(GET|POST|DELETE|PUT|PATCH) (/[A-Za-z0-9_.{}/$-]*)`)
-	// A pattern registered on a ServeMux: httpx's h.route, the example
-	// server's mux.Handle and mux.HandleFunc.
-	httpxRoute   = regexp.MustCompile(`h\.route\("([A-Z]+)", "([^"]+)"`)
+	// A pattern registered on a ServeMux: httpx's route patterns and
+	// literal HandleFunc patterns, the example server's mux.Handle and
+	// mux.HandleFunc.
+	httpxRoute   = regexp.MustCompile(`(?:pattern: |HandleFunc\()"([A-Z]+) ([^"]+)"`)
 	serverRoute  = regexp.MustCompile(`"(GET|POST|DELETE|PUT|PATCH) (/[^"]*)"`)
 	statusInText = regexp.MustCompile(`(?:^|[^\w.:/+-])([1-5][0-9][0-9])(?:$|[^\w%])`)
 )
@@ -441,6 +442,7 @@ func claimedCalls(cell string) (n int, ok bool, err error) {
 type costEnv struct {
 	t    *testing.T
 	m    *lkgate.Manager
+	sip  *lkgate.SIP // newSIPCostEnv's
 	fake *lkgatetest.Server
 }
 
@@ -506,21 +508,27 @@ func newSIPCostEnv(t *testing.T, naming lkgate.RoomNaming, limits lkgate.Limits)
 	t.Helper()
 	fake := lkgatetest.NewServer(t)
 	trunk := fake.AddOutboundTrunk("pbx.example:5060", "+15550000001")
-	return newCostEnvOn(t, fake, naming, lkgate.Config{
-		SIP:    lkgate.SIPConfig{Trunks: lkgate.TenantTrunks(map[string]string{"acme": trunk}), AllowDestination: func(string, string) bool { return true }},
-		Limits: lkgate.LimitConfig{Default: limits},
-	})
+	e := newCostEnvOn(t, fake, naming, lkgate.Config{Limits: lkgate.LimitConfig{Default: limits}})
+	e.sip = fake.NewSIP(t, e.m, lkgate.SIPConfig{Trunks: lkgate.TenantTrunks(map[string]string{"acme": trunk}), AllowDestination: func(string, string) bool { return true }})
+	return e
 }
 
 // call places a call from acme's room to a number, waiting for the answer.
 func (e *costEnv) call(room, identity string) error {
-	_, err := e.m.Call(context.Background(), "acme", lkgate.CallRequest{Room: room, Identity: identity, To: "+15550100", WaitUntilAnswered: true})
+	_, err := e.sip.Call(context.Background(), "acme", lkgate.CallRequest{Room: room, Identity: identity, To: "+15550100", WaitUntilAnswered: true})
 	return err
 }
 
-var guests = lkgate.GuestConfig{
-	Keys:          []lkgate.InviteKey{{ID: "k1", Key: []byte("0123456789abcdef0123456789abcdef")}},
-	InviteBaseURL: "https://app.example.com/meet/",
+// guests are the guests of e's Manager.
+func (e *costEnv) guests() *lkgate.Guests {
+	g, err := lkgate.NewGuests(e.m, lkgate.GuestConfig{
+		Keys:          []lkgate.InviteKey{{ID: "k1", Key: []byte("0123456789abcdef0123456789abcdef")}},
+		InviteBaseURL: "https://app.example.com/meet/",
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return g
 }
 
 // costs measures each operation of README's cost table under a room
@@ -564,10 +572,10 @@ var costs = map[string]func(t *testing.T, naming lkgate.RoomNaming) int{
 		}))
 		sipFake := lkgatetest.NewServer(t)
 		trunk := sipFake.AddOutboundTrunk("pbx.example:5060", "+15550000001")
-		number := newCostEnvOn(t, sipFake, naming, lkgate.Config{
-			SIP: lkgate.SIPConfig{Trunks: lkgate.TenantTrunks(map[string]string{"acme": trunk}), AllowDestination: func(string, string) bool { return false }}})
+		number := newCostEnvOn(t, sipFake, naming, lkgate.Config{})
+		sip := sipFake.NewSIP(t, number.m, lkgate.SIPConfig{Trunks: lkgate.TenantTrunks(map[string]string{"acme": trunk}), AllowDestination: func(string, string) bool { return false }})
 		return max(n, number.calls(lkgate.ErrForbidden, func() error {
-			_, err := number.m.Call(context.Background(), "acme", lkgate.CallRequest{Room: "r", Identity: "phone", To: "+15550100"})
+			_, err := sip.Call(context.Background(), "acme", lkgate.CallRequest{Room: "r", Identity: "phone", To: "+15550100"})
 			return err
 		}))
 	},
@@ -597,18 +605,19 @@ var costs = map[string]func(t *testing.T, naming lkgate.RoomNaming) int{
 			t.Fatal(err)
 		}
 		return e.calls(nil, func() error {
-			_, err := e.m.TransferCall(context.Background(), "acme", lkgate.TransferRequest{Room: "r", Identity: "phone", TransferTo: "+15550101"})
+			_, err := e.sip.Transfer(context.Background(), "acme", lkgate.TransferRequest{Room: "r", Identity: "phone", TransferTo: "+15550101"})
 			return err
 		})
 	},
 	"guest room-auth": func(t *testing.T, naming lkgate.RoomNaming) int {
-		e := newCostEnv(t, naming, lkgate.Config{Guests: guests}).withParticipant()
-		inv, err := e.m.Invite(context.Background(), "acme", lkgate.InviteRequest{Org: "acme", Room: "r", AllowAll: true})
+		e := newCostEnv(t, naming, lkgate.Config{}).withParticipant()
+		g := e.guests()
+		inv, err := g.Invite(context.Background(), "acme", lkgate.InviteRequest{Org: "acme", Room: "r", AllowAll: true})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return e.calls(nil, func() error {
-			_, err := e.m.GuestRoomAuth(context.Background(), inv.Token, "Guest")
+			_, err := g.RoomAuth(context.Background(), inv.Token, "Guest")
 			return err
 		})
 	},
@@ -682,16 +691,17 @@ var alsoCosts = map[string]func(t *testing.T, naming lkgate.RoomNaming) int{
 		return e.calls(nil, func() error { return e.call("new", "phone") })
 	},
 	"guest room-auth: when refused by a waiting cap": func(t *testing.T, naming lkgate.RoomNaming) int {
-		e := newCostEnv(t, naming, lkgate.Config{Guests: guests, Limits: lkgate.LimitConfig{Default: lkgate.Limits{MaxWaitingGuestsPerRoom: 1}}}).withParticipant()
-		inv, err := e.m.Invite(context.Background(), "acme", lkgate.InviteRequest{Org: "acme", Room: "r", AllowAll: true})
+		e := newCostEnv(t, naming, lkgate.Config{Limits: lkgate.LimitConfig{Default: lkgate.Limits{MaxWaitingGuestsPerRoom: 1}}}).withParticipant()
+		g := e.guests()
+		inv, err := g.Invite(context.Background(), "acme", lkgate.InviteRequest{Org: "acme", Room: "r", AllowAll: true})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.m.GuestRoomAuth(context.Background(), inv.Token, "First"); err != nil {
+		if _, err := g.RoomAuth(context.Background(), inv.Token, "First"); err != nil {
 			t.Fatal(err)
 		}
 		return e.calls(lkgate.ErrLimited, func() error {
-			_, err := e.m.GuestRoomAuth(context.Background(), inv.Token, "Second")
+			_, err := g.RoomAuth(context.Background(), inv.Token, "Second")
 			return err
 		})
 	},

@@ -28,11 +28,21 @@ import (
 
 var inviteKey = lkgate.InviteKey{ID: "k1", Key: bytes.Repeat([]byte{0x42}, 32)}
 
-func guestManager(t *testing.T, srv *lkserver.Server, naming lkgate.RoomNaming, now func() time.Time) *lkgate.Manager {
+// guestManager returns a Manager on srv and its guests under inviteKey.
+func guestManager(t *testing.T, srv *lkserver.Server, naming lkgate.RoomNaming, now func() time.Time) (*lkgate.Manager, *lkgate.Guests) {
 	t.Helper()
-	return newManager(t, srv, lkgate.Config{RoomNames: naming, Now: now, Guests: lkgate.GuestConfig{
-		Keys: []lkgate.InviteKey{inviteKey}, InviteBaseURL: "https://app.example.com",
-	}})
+	m := newManager(t, srv, lkgate.Config{RoomNames: naming, Now: now})
+	return m, newGuests(t, m, inviteKey)
+}
+
+// newGuests returns the guests of m under key.
+func newGuests(t *testing.T, m *lkgate.Manager, key lkgate.InviteKey) *lkgate.Guests {
+	t.Helper()
+	guests, err := lkgate.NewGuests(m, lkgate.GuestConfig{Keys: []lkgate.InviteKey{key}, InviteBaseURL: "https://app.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return guests
 }
 
 // guestClient is a real Go guest client: it joins its lobby with the token
@@ -48,9 +58,9 @@ type guestClient struct {
 	left       chan lksdk.DisconnectionReason
 }
 
-func joinLobby(t *testing.T, srv *lkserver.Server, m *lkgate.Manager, inviteToken, name string) *guestClient {
+func joinLobby(t *testing.T, srv *lkserver.Server, guests *lkgate.Guests, inviteToken, name string) *guestClient {
 	t.Helper()
-	s, err := m.GuestRoomAuth(context.Background(), inviteToken, name)
+	s, err := guests.RoomAuth(context.Background(), inviteToken, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +163,7 @@ func TestGuestInviteWaitAdmitJoin(t *testing.T) {
 
 func guestInviteWaitAdmitJoin(t *testing.T, naming lkgate.RoomNaming) {
 	srv := lkserver.Shared(t)
-	m := guestManager(t, srv, naming, nil)
+	m, guests := guestManager(t, srv, naming, nil)
 	ctx := context.Background()
 	room := fmt.Sprintf("guestflow-%d", time.Now().UnixNano())
 	lk := lkRoom(t, m, "acme", room)
@@ -165,12 +175,12 @@ func guestInviteWaitAdmitJoin(t *testing.T, naming lkgate.RoomNaming) {
 	lkserver.PublishAudio(t, host)
 	waitForTracks(t, srv, lk, "host", 1)
 
-	inv, err := m.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: room, AllowedAdmins: []string{"alice"}})
+	inv, err := guests.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: room, AllowedAdmins: []string{"alice"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := joinLobby(t, srv, m, inv.Token, "Grace \u202eHopper")
-	other := joinLobby(t, srv, m, inv.Token, "Second guest")
+	g := joinLobby(t, srv, guests, inv.Token, "Grace \u202eHopper")
+	other := joinLobby(t, srv, guests, inv.Token, "Second guest")
 
 	// While they wait, the host talks and sends data to the main room.
 	for range 5 {
@@ -202,7 +212,7 @@ func guestInviteWaitAdmitJoin(t *testing.T, naming lkgate.RoomNaming) {
 	default:
 	}
 
-	waiting, err := m.WaitingGuests(ctx, "acme", room)
+	waiting, err := guests.Waiting(ctx, "acme", room)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,10 +221,10 @@ func guestInviteWaitAdmitJoin(t *testing.T, naming lkgate.RoomNaming) {
 	}
 
 	alice := lkgate.WithSubject(ctx, "alice")
-	if err := m.Admit(lkgate.WithSubject(ctx, "bob"), "acme", room, g.session.Identity); !errors.Is(err, lkgate.ErrForbidden) {
+	if err := guests.Admit(lkgate.WithSubject(ctx, "bob"), "acme", room, g.session.Identity); !errors.Is(err, lkgate.ErrForbidden) {
 		t.Errorf("an admin not in allowedAdmins: %v", err)
 	}
-	if err := m.Admit(alice, "globex", room, g.session.Identity); !errors.Is(err, lkgate.ErrNotFound) {
+	if err := guests.Admit(alice, "globex", room, g.session.Identity); !errors.Is(err, lkgate.ErrNotFound) {
 		t.Errorf("another tenant's admin: %v", err)
 	}
 	select {
@@ -223,7 +233,7 @@ func guestInviteWaitAdmitJoin(t *testing.T, naming lkgate.RoomNaming) {
 	case <-time.After(300 * time.Millisecond):
 	}
 
-	if err := m.Admit(alice, "acme", room, g.session.Identity); err != nil {
+	if err := guests.Admit(alice, "acme", room, g.session.Identity); err != nil {
 		t.Fatal(err)
 	}
 	msg := g.nextAdmission(t)
@@ -263,7 +273,7 @@ func guestInviteWaitAdmitJoin(t *testing.T, naming lkgate.RoomNaming) {
 	// Once it has left its lobby, it is no longer waiting.
 	deadline = time.Now().Add(10 * time.Second)
 	for {
-		waiting, err := m.WaitingGuests(ctx, "acme", room)
+		waiting, err := guests.Waiting(ctx, "acme", room)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -287,15 +297,15 @@ func TestGuestDenyRemovesTheGuest(t *testing.T) {
 
 func guestDenyRemovesTheGuest(t *testing.T, naming lkgate.RoomNaming) {
 	srv := lkserver.Shared(t)
-	m := guestManager(t, srv, naming, nil)
+	_, guests := guestManager(t, srv, naming, nil)
 	ctx := context.Background()
 	room := fmt.Sprintf("guestdeny-%d", time.Now().UnixNano())
-	inv, err := m.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: room, AllowAll: true})
+	inv, err := guests.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: room, AllowAll: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := joinLobby(t, srv, m, inv.Token, "Eve")
-	if err := m.Deny(lkgate.WithSubject(ctx, "anyone"), "acme", room, g.session.Identity); err != nil {
+	g := joinLobby(t, srv, guests, inv.Token, "Eve")
+	if err := guests.Deny(lkgate.WithSubject(ctx, "anyone"), "acme", room, g.session.Identity); err != nil {
 		t.Fatal(err)
 	}
 	if msg := g.nextAdmission(t); msg.Type != lkgate.AdmissionDeny || msg.Token != "" {
@@ -325,7 +335,7 @@ func guestDenyRemovesTheGuest(t *testing.T, naming lkgate.RoomNaming) {
 	if res, err := adminClient(srv).ListRooms(ctx, &livekit.ListRoomsRequest{Names: []string{g.session.LobbyRoom}}); err != nil || len(res.Rooms) != 0 {
 		t.Errorf("the denied guest's lobby is still open: %v %v", res.GetRooms(), err)
 	}
-	if err := m.Admit(lkgate.WithSubject(ctx, "anyone"), "acme", room, g.session.Identity); !errors.Is(err, lkgate.ErrNotFound) {
+	if err := guests.Admit(lkgate.WithSubject(ctx, "anyone"), "acme", room, g.session.Identity); !errors.Is(err, lkgate.ErrNotFound) {
 		t.Errorf("admitting a denied guest: %v", err)
 	}
 }
@@ -338,7 +348,7 @@ func guestDenyRemovesTheGuest(t *testing.T, naming lkgate.RoomNaming) {
 // room.
 func TestWaitingGuestCannotEscapeTheLobby(t *testing.T) {
 	srv := lkserver.Shared(t)
-	m := guestManager(t, srv, lkgate.ScopedNames, nil)
+	m, guests := guestManager(t, srv, lkgate.ScopedNames, nil)
 	ctx := context.Background()
 	room := fmt.Sprintf("guestescape-%d", time.Now().UnixNano())
 	lk := lkRoom(t, m, "acme", room)
@@ -346,11 +356,11 @@ func TestWaitingGuestCannotEscapeTheLobby(t *testing.T) {
 	mintAndJoin(t, srv, m, "acme", room, "host", &lksdk.RoomCallback{ParticipantCallback: lksdk.ParticipantCallback{
 		OnDataPacket: func(lksdk.DataPacket, lksdk.DataReceiveParams) { hostData <- "data" },
 	}})
-	inv, err := m.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: room, AllowAll: true})
+	inv, err := guests.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: room, AllowAll: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := joinLobby(t, srv, m, inv.Token, "Mallory")
+	g := joinLobby(t, srv, guests, inv.Token, "Mallory")
 	before := waitForParticipant(t, srv, g.session.LobbyRoom, g.session.Identity)
 	lobbyData := make(chan string, 4)
 	joinHidden(t, srv, g.session.LobbyRoom, "watcher", &lksdk.RoomCallback{ParticipantCallback: lksdk.ParticipantCallback{
@@ -460,13 +470,12 @@ func TestWaitingGuestCannotEscapeTheLobby(t *testing.T) {
 func TestTamperedInvitesOverHTTP(t *testing.T) {
 	srv := lkserver.Shared(t)
 	later := time.Now().Add(3 * time.Hour)
-	m := guestManager(t, srv, lkgate.ScopedNames, nil)
-	future := guestManager(t, srv, lkgate.ScopedNames, func() time.Time { return later })
-	other := newManager(t, srv, lkgate.Config{Guests: lkgate.GuestConfig{
-		Keys: []lkgate.InviteKey{{ID: "k1", Key: bytes.Repeat([]byte{0x43}, 32)}}, InviteBaseURL: "https://app.example.com",
-	}})
+	m, guests := guestManager(t, srv, lkgate.ScopedNames, nil)
+	future, futureGuests := guestManager(t, srv, lkgate.ScopedNames, func() time.Time { return later })
+	other := newManager(t, srv, lkgate.Config{})
+	otherGuests := newGuests(t, other, lkgate.InviteKey{ID: "k1", Key: bytes.Repeat([]byte{0x43}, 32)})
 	room := fmt.Sprintf("guesttamper-%d", time.Now().UnixNano())
-	inv, err := m.Invite(context.Background(), "acme", lkgate.InviteRequest{Org: "acme", Room: room, AllowAll: true, Duration: time.Hour})
+	inv, err := guests.Invite(context.Background(), "acme", lkgate.InviteRequest{Org: "acme", Room: room, AllowAll: true, Duration: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -475,20 +484,21 @@ func TestTamperedInvitesOverHTTP(t *testing.T) {
 	flipped := []byte(parts[3])
 	flipped[0] ^= 1
 	cases := map[string]struct {
-		m     *lkgate.Manager
-		token string
+		m      *lkgate.Manager
+		guests *lkgate.Guests
+		token  string
 	}{
-		"tampered ciphertext": {m, strings.Join([]string{parts[0], parts[1], parts[2], string(flipped), parts[4]}, ".")},
-		"expired":             {future, tok},
-		"wrong key":           {other, tok},
-		"extra part":          {m, tok + ".e30"},
-		"oversized":           {m, tok + strings.Repeat("A", lkgate.MaxInviteTokenBytes)},
-		"garbage":             {m, "garbage"},
-		"lobby token (a JWS)": {m, mustRoomAuth(t, m, tok).Token.JWT},
+		"tampered ciphertext": {m, guests, strings.Join([]string{parts[0], parts[1], parts[2], string(flipped), parts[4]}, ".")},
+		"expired":             {future, futureGuests, tok},
+		"wrong key":           {other, otherGuests, tok},
+		"extra part":          {m, guests, tok + ".e30"},
+		"oversized":           {m, guests, tok + strings.Repeat("A", lkgate.MaxInviteTokenBytes)},
+		"garbage":             {m, guests, "garbage"},
+		"lobby token (a JWS)": {m, guests, mustRoomAuth(t, guests, tok).Token.JWT},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			h, err := httpx.New(c.m, httpx.Config{Authenticator: httpx.Unauthenticated()})
+			h, err := httpx.New(c.m, httpx.Config{Authenticator: httpx.Unauthenticated(), Guests: c.guests})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -503,14 +513,14 @@ func TestTamperedInvitesOverHTTP(t *testing.T) {
 			}
 		})
 	}
-	if _, err := m.GuestRoomAuth(context.Background(), tok, "G"); err != nil {
+	if _, err := guests.RoomAuth(context.Background(), tok, "G"); err != nil {
 		t.Errorf("the untampered invite is refused: %v", err)
 	}
 }
 
-func mustRoomAuth(t *testing.T, m *lkgate.Manager, tok string) *lkgate.GuestSession {
+func mustRoomAuth(t *testing.T, guests *lkgate.Guests, tok string) *lkgate.GuestSession {
 	t.Helper()
-	s, err := m.GuestRoomAuth(context.Background(), tok, "G")
+	s, err := guests.RoomAuth(context.Background(), tok, "G")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -522,23 +532,23 @@ func mustRoomAuth(t *testing.T, m *lkgate.Manager, tok string) *lkgate.GuestSess
 // the trip through LiveKit intact.
 func TestLargestInviteJoinsTheLobby(t *testing.T) {
 	srv := lkserver.Shared(t)
-	m := guestManager(t, srv, lkgate.ScopedNames, nil)
+	_, guests := guestManager(t, srv, lkgate.ScopedNames, nil)
 	ctx := context.Background()
 	room := fmt.Sprintf("guestlarge-%d", time.Now().UnixNano())
 	admins := make([]string, lkgate.MaxAllowedAdmins)
 	for i := range admins {
 		admins[i] = fmt.Sprintf("%02d", i) + strings.Repeat("é", (lkgate.MaxAdminBytes-2)/2)
 	}
-	inv, err := m.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: room, AllowedAdmins: admins})
+	inv, err := guests.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: room, AllowedAdmins: admins})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(inv.Token) > lkgate.MaxInviteTokenBytes {
 		t.Fatalf("the largest invite is %d bytes, over the %d lkgate accepts back", len(inv.Token), lkgate.MaxInviteTokenBytes)
 	}
-	g := joinLobby(t, srv, m, inv.Token, strings.Repeat("n", 200))
+	g := joinLobby(t, srv, guests, inv.Token, strings.Repeat("n", 200))
 	t.Logf("invite %d bytes, lobby token %d bytes", len(inv.Token), len(g.session.Token.JWT))
-	if err := m.Admit(lkgate.WithSubject(ctx, admins[len(admins)-1]), "acme", room, g.session.Identity); err != nil {
+	if err := guests.Admit(lkgate.WithSubject(ctx, admins[len(admins)-1]), "acme", room, g.session.Identity); err != nil {
 		t.Fatal(err)
 	}
 	if msg := g.nextAdmission(t); msg.Type != lkgate.AdmissionAdmit {
@@ -565,11 +575,11 @@ func guestCapsBoundLobbies(t *testing.T, naming lkgate.RoomNaming) {
 	var calls atomic.Int64
 	rooms := counting.Rooms{RoomService: lkgate.NewRoomService(srv.URL, srv.APIKey, srv.APISecret), N: &calls}
 	m := newManager(t, srv, lkgate.Config{RoomNames: naming, RoomService: rooms,
-		Guests: lkgate.GuestConfig{Keys: []lkgate.InviteKey{inviteKey}, InviteBaseURL: "https://app.example.com"},
 		Limits: lkgate.LimitConfig{Default: lkgate.Limits{
 			MaxRooms: 3, MaxWaitingGuestsPerRoom: 5, MaxWaitingGuests: 8, GuestWaitRate: lkgate.Rate{Events: lkgate.NoLimit},
 		}},
 	})
+	g := newGuests(t, m, inviteKey)
 	// A tenant of its own: the shared server's other tests use acme.
 	tenant := fmt.Sprintf("caps%d", time.Now().UnixNano())
 	for _, room := range []string{"r1", "r2", "r3"} {
@@ -620,11 +630,11 @@ func guestCapsBoundLobbies(t *testing.T, naming lkgate.RoomNaming) {
 	roomAuth := func(token string) (*lkgate.GuestSession, int64, time.Duration, error) {
 		calls.Store(0)
 		start := time.Now()
-		s, err := m.GuestRoomAuth(ctx, token, "G")
+		s, err := g.RoomAuth(ctx, token, "G")
 		return s, calls.Load(), time.Since(start), err
 	}
 	invite := func(room string) string {
-		inv, err := m.Invite(ctx, tenant, lkgate.InviteRequest{Org: tenant, Room: room, AllowAll: true})
+		inv, err := g.Invite(ctx, tenant, lkgate.InviteRequest{Org: tenant, Room: room, AllowAll: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -689,7 +699,7 @@ func guestCapsBoundLobbies(t *testing.T, naming lkgate.RoomNaming) {
 	}
 
 	// A denied guest's place is free at once.
-	if err := m.Deny(lkgate.WithSubject(ctx, "host"), tenant, "r1", guests[0].session.Identity); err != nil {
+	if err := g.Deny(lkgate.WithSubject(ctx, "host"), tenant, "r1", guests[0].session.Identity); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, _, err := roomAuth(one); err != nil {

@@ -129,14 +129,19 @@ func callSlotFreedByWebhook(t *testing.T, stack *sipstack.Stack, handler *atomic
 func hookedSIPAPI(t *testing.T, stack *sipstack.Stack, handler *atomic.Pointer[http.Handler], cfg lkgate.Config) (a *sipAPI, phone func() *sipstack.Peer, left <-chan lkgate.WebhookEvent) {
 	t.Helper()
 	var trunk atomic.Value
-	cfg.SIP.Trunks = lkgate.TrunkPolicyFunc(func(context.Context, string) (string, error) { return trunk.Load().(string), nil })
 	m := newManager(t, stack.LiveKit, cfg)
+	sip, err := lkgate.NewSIP(m, lkgate.SIPConfig{
+		Trunks: lkgate.TrunkPolicyFunc(func(context.Context, string) (string, error) { return trunk.Load().(string), nil }),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	events := make(chan lkgate.WebhookEvent, 16)
 	keys, err := httpx.NewStaticKeys(httpx.StaticKeysConfig{Keys: map[string]httpx.Principal{"acme-key-0123456789": {Tenant: "acme", Permissions: httpx.AllPermissions}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := httpx.New(m, httpx.Config{Authenticator: keys, OnWebhook: func(_ context.Context, ev lkgate.WebhookEvent) {
+	h, err := httpx.New(m, httpx.Config{Authenticator: keys, SIP: sip, OnWebhook: func(_ context.Context, ev lkgate.WebhookEvent) {
 		if ev.Event.GetEvent() == webhook.EventParticipantLeft {
 			events <- ev
 		}
@@ -151,7 +156,7 @@ func hookedSIPAPI(t *testing.T, stack *sipstack.Stack, handler *atomic.Pointer[h
 		trunk.Store(stack.Trunk(t, p.Addr))
 		return p
 	}
-	return &sipAPI{stack: stack, h: h, m: m, trunk: map[string]string{}}, phone, events
+	return &sipAPI{stack: stack, h: h, m: m, sip: sip, trunk: map[string]string{}}, phone, events
 }
 
 // The attack of issue 14 on the real SIP stack, under a limit of one call:
@@ -221,7 +226,7 @@ func oneCallPerSlot(t *testing.T, stack *sipstack.Stack, handler *atomic.Pointer
 	}
 	// The first call's event once more (a late or repeated delivery)
 	// frees nothing: the new call keeps the only slot.
-	if err := a.m.ReleaseCall(context.Background(), ev.Event); err != nil {
+	if err := a.sip.ReleaseCall(context.Background(), ev.Event); err != nil {
 		t.Fatal(err)
 	}
 	if status, body, p := a.post(t, "acme", "/sip/call", callJSON(other, "+15550100")); status != 429 || p.Code != httpx.CodeMaxConcurrentSIPCallsExceeded {

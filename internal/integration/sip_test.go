@@ -86,6 +86,7 @@ type sipAPI struct {
 	stack *sipstack.Stack
 	h     http.Handler
 	m     *lkgate.Manager
+	sip   *lkgate.SIP
 	mu    sync.Mutex
 	trunk map[string]string
 }
@@ -99,9 +100,14 @@ func newSIPAPI(t *testing.T, naming lkgate.RoomNaming) *sipAPI {
 		defer a.mu.Unlock()
 		return lkgate.TenantTrunks(a.trunk).OutboundTrunk(ctx, tenant)
 	})
-	a.m = newManager(t, a.stack.LiveKit, lkgate.Config{RoomNames: naming, SIP: lkgate.SIPConfig{
+	a.m = newManager(t, a.stack.LiveKit, lkgate.Config{RoomNames: naming})
+	sip, err := lkgate.NewSIP(a.m, lkgate.SIPConfig{
 		Trunks: policy, AllowCallerID: lkgate.AllowCallerIDs(map[string][]string{"acme": {acmeCallerID}}),
-	}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.sip = sip
 	keys, err := httpx.NewStaticKeys(httpx.StaticKeysConfig{Keys: map[string]httpx.Principal{
 		"acme-key-0123456789":   {Tenant: "acme", Permissions: httpx.AllPermissions},
 		"globex-key-0123456789": {Tenant: "globex", Permissions: httpx.AllPermissions},
@@ -109,7 +115,7 @@ func newSIPAPI(t *testing.T, naming lkgate.RoomNaming) *sipAPI {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.h, err = httpx.New(a.m, httpx.Config{Authenticator: keys}); err != nil {
+	if a.h, err = httpx.New(a.m, httpx.Config{Authenticator: keys, SIP: a.sip}); err != nil {
 		t.Fatal(err)
 	}
 	return a
@@ -219,8 +225,11 @@ func TestSIPDeclinedAndUnansweredThroughAPI(t *testing.T) {
 // A LiveKit without Redis has no SIP service: 501, not a 5xx failure.
 func TestSIPNotConnected(t *testing.T) {
 	srv := lkserver.Shared(t)
-	m := newManager(t, srv, lkgate.Config{SIP: lkgate.SIPConfig{Trunks: lkgate.StaticTrunk("ST_any")}})
-	_, err := m.Call(context.Background(), "acme", lkgate.CallRequest{Room: "sip-nowhere", Identity: "p", To: "+15550100"})
+	sip, err := lkgate.NewSIP(newManager(t, srv, lkgate.Config{}), lkgate.SIPConfig{Trunks: lkgate.StaticTrunk("ST_any")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = sip.Call(context.Background(), "acme", lkgate.CallRequest{Room: "sip-nowhere", Identity: "p", To: "+15550100"})
 	if !errors.Is(err, lkgate.ErrNotConfigured) {
 		t.Errorf("err %v, want ErrNotConfigured", err)
 	}

@@ -31,6 +31,7 @@ type env struct {
 	m      *lkgate.Manager
 	h      *httpx.Handler
 	naming lkgate.RoomNaming
+	hcfg   httpx.Config // h's
 }
 
 // newEnv is a handler for mcfg on a fake LiveKit; keys without Keys means
@@ -50,7 +51,15 @@ func newEnv(t testing.TB, mcfg lkgate.Config, keys httpx.StaticKeysConfig) *env 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.h, err = httpx.New(e.m, httpx.Config{Authenticator: sk}); err != nil {
+	e.hcfg = httpx.Config{Authenticator: sk}
+	return e.build(t)
+}
+
+// build makes e's Handler anew from e.hcfg.
+func (e *env) build(t testing.TB) *env {
+	t.Helper()
+	var err error
+	if e.h, err = httpx.New(e.m, e.hcfg); err != nil {
 		t.Fatal(err)
 	}
 	return e

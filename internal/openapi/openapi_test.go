@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -56,10 +57,10 @@ func openAPIRouter(t *testing.T) (*openapi3.T, routers.Router) {
 // route works.
 func newFullEnv(t *testing.T, naming lkgate.RoomNaming) *env {
 	t.Helper()
-	cfg, attach := routetest.FullConfig(naming)
-	e := newEnv(t, cfg, httpx.StaticKeysConfig{})
-	attach(e.fake)
-	return e
+	full := routetest.FullConfig(naming)
+	e := newEnv(t, full.Manager, httpx.StaticKeysConfig{})
+	e.hcfg.Guests, e.hcfg.SIP = full.Features(t, e.fake, e.m)
+	return e.build(t)
 }
 
 // TestOpenAPIConformance drives every route, successes and errors, under
@@ -253,14 +254,24 @@ func testOpenAPIConformance(t *testing.T, naming lkgate.RoomNaming) {
 		t.Error("GET /openapi.yaml does not serve the embedded document")
 	}
 
-	// Every route New registers is documented.
-	src, err := os.ReadFile("../../httpx/httpx.go")
+	// Every route New registers, a route's pattern or a literal one, is
+	// documented.
+	files, err := filepath.Glob("../../httpx/*.go")
 	if err != nil {
 		t.Fatal(err)
 	}
-	routes := regexp.MustCompile(`h\.route\("([A-Z]+)", "([^"]+)"`).FindAllStringSubmatch(string(src), -1)
-	if len(routes) < 13 {
-		t.Fatalf("found %d routes in httpx.go", len(routes))
+	var routes [][]string
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasSuffix(f, "_test.go") {
+			routes = append(routes, regexp.MustCompile(`(?:pattern: |HandleFunc\()"([A-Z]+) ([^"]+)"`).FindAllStringSubmatch(string(src), -1)...)
+		}
+	}
+	if len(routes) < 14 {
+		t.Fatalf("found %d routes in httpx", len(routes))
 	}
 	for _, r := range routes {
 		// {$} only anchors a pattern ending in "/" to that path.
