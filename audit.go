@@ -180,6 +180,9 @@ type operation struct {
 	op                   string // Error.Op
 	action               string // AuditEvent.Action; empty for a read, which is not audited
 	tenant, room, target string
+	// details are known before the body runs, so that even a refusal by
+	// the tenant check records them.
+	details map[string]string
 	// extra lengthens the deadline beyond Config.RequestTimeout: a call's
 	// ringing time is the callee's, not LiveKit's.
 	extra time.Duration
@@ -216,7 +219,7 @@ func (a *auditRecord) drop() { a.dropped = true }
 // The events of what lkgate does within an operation (a claim, a room it
 // creates or deletes) call audit directly.
 func (m *Manager) run(ctx context.Context, o operation, body func(context.Context, *auditRecord) error) error {
-	a := &auditRecord{AuditEvent: AuditEvent{Tenant: o.tenant, Action: o.action, Room: o.room, Target: o.target}}
+	a := &auditRecord{AuditEvent: AuditEvent{Tenant: o.tenant, Action: o.action, Room: o.room, Target: o.target, Details: o.details}}
 	err := func() error {
 		if !o.tenantless {
 			if _, err := m.tenantMode(o.tenant); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -488,5 +489,22 @@ func TestEveryOutcomeIsAudited(t *testing.T) {
 				t.Errorf("no case for %s %s", action, outcome)
 			}
 		}
+	}
+}
+
+// A call refused before its body runs (no tenant) still records where it
+// would have dialed.
+func TestRefusedCallKeepsItsDetails(t *testing.T) {
+	fake := lkgatetest.NewServer(t)
+	log := &auditLog{}
+	m := fake.NewManager(t, lkgate.Config{Auditor: log})
+	calls := fake.NewSIP(t, m, lkgate.SIPConfig{Trunks: lkgate.StaticTrunk("trunk")})
+	if _, err := calls.Call(context.Background(), "", lkgate.CallRequest{Room: "r", Identity: "phone", To: "+15550100", From: "+15550001"}); !errors.Is(err, lkgate.ErrUnauthenticated) {
+		t.Fatalf("Call without a tenant: %v", err)
+	}
+	evs := log.take()
+	want := map[string]string{"to": "+15550100", "from": "+15550001"}
+	if len(evs) != 1 || evs[0].Outcome != lkgate.OutcomeRefused || !cmp.Equal(evs[0].Details, want) {
+		t.Fatalf("events %+v, want one refused sip.call with details %v", evs, want)
 	}
 }

@@ -133,16 +133,16 @@ type Call struct {
 // [ErrBusy], [ErrDeclined], [ErrNoAnswer] or [ErrCallFailed] carrying the
 // SIP status.
 func (s *SIP) Call(ctx context.Context, tenant string, req CallRequest) (*Call, error) {
-	o := operation{op: "call", action: ActionSIPCall, tenant: tenant, room: req.Room, target: req.Identity}
+	o := operation{op: "call", action: ActionSIPCall, tenant: tenant, room: req.Room, target: req.Identity,
+		details: map[string]string{"to": req.To}}
+	if req.From != "" { // else the trunk's number
+		o.details["from"] = req.From
+	}
 	if req.WaitUntilAnswered {
 		o.extra = cmp.Or(req.RingingTimeout, defaultRingingTimeout) // the callee's time, not LiveKit's
 	}
 	m := s.m
 	return runResult(ctx, m, o, func(ctx context.Context, a *auditRecord) (*Call, error) {
-		a.set("to", req.To)
-		if req.From != "" { // else the trunk's number
-			a.set("from", req.From)
-		}
 		ref, err := m.resolve(tenant, req.Room)
 		if err != nil {
 			return nil, err
