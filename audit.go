@@ -16,9 +16,11 @@ import (
 const (
 	ActionRoomClaim         = "room.claim"              // Target: empty; SharedNames
 	ActionRoomCreate        = "room.create"             // Target: empty; ScopedNames, under a room quota
-	ActionRoomDelete        = "room.delete"             // Target: empty; cleanup: a room whose claim failed, an expired guest's lobby
+	ActionRoomDelete        = "room.delete"             // Target: empty; DeleteRoom, and cleanup: a room whose claim failed, an expired guest's lobby
 	ActionTokenMint         = "token.mint"              // Target: the identity
 	ActionParticipantRemove = "participant.remove"      // Target: the identity
+	ActionParticipantBan    = "participant.ban"         // Target: the identity
+	ActionParticipantUnban  = "participant.unban"       // Target: the identity
 	ActionTrackMute         = "track.mute"              // Target: the identity
 	ActionPermissionsUpdate = "participant.permissions" // Target: the identity
 	ActionSIPCall           = "sip.call"                // Target: the identity
@@ -65,10 +67,13 @@ type AuditEvent struct {
 	// Limit names the limit that refused the action, for ErrLimited.
 	Limit string
 	// Details holds action-specific facts: for room.claim "existed"; for
-	// room.delete "reason" ("claim_failed" or "expired_lobby"); for
+	// room.delete "reason" ("claim_failed", "expired_lobby", or "ended"
+	// for DeleteRoom); for participant.ban "duration_seconds", "until" and
+	// "removed" (whether it was in the room); for
 	// track.mute "muted" and "track_sid"; for sip.call "to", "from" and
 	// "sip_call_id"; for sip.transfer "transfer_to"; for guest.invite
-	// "expires_at"; for guard.remove "participant_tenant".
+	// "expires_at"; for guard.remove "participant_tenant", and "reason"
+	// "banned" for a banned identity's rejoin.
 	Details map[string]string
 }
 

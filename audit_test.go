@@ -264,14 +264,17 @@ func (e *auditEnv) waitingGuest(t *testing.T) string {
 // its outcome: it succeeded, lkgate refused it, or LiveKit failed it. That
 // includes a room claim (shared names) or a quota's room creation (scoped
 // names) within a token request, and lkgate's cleanup of a room whose
-// claim failed. An action lkgate takes on its own (the join guard, the
-// cleanup) is never refused.
+// claim failed. An action lkgate takes on its own (the join guard) is
+// never refused.
 func TestEveryOutcomeIsAudited(t *testing.T) {
 	down := twirp.NewError(twirp.Unavailable, "down")
 	const unavailable, notFound, invalid, limited = "livekit unavailable", "not found", "invalid argument", "limit exceeded"
 	scoped, shared := lkgate.ScopedNames, lkgate.SharedNames
 	token := func(e *auditEnv, tenant, room string) {
 		_, _ = e.m.Token(e.ctx, tenant, lkgate.TokenRequest{Room: room, Identity: "carol"})
+	}
+	ban := func(e *auditEnv, identity string, d time.Duration) {
+		_, _ = e.m.Ban(e.ctx, "acme", "standup", identity, d)
 	}
 	mute := func(e *auditEnv, identity string) {
 		_, _ = e.m.MuteTrack(e.ctx, "acme", lkgate.MuteRequest{Room: "standup", Identity: identity, Source: lkgate.SourceMicrophone, Muted: true})
@@ -351,6 +354,30 @@ func TestEveryOutcomeIsAudited(t *testing.T) {
 			run: func(t *testing.T, e *auditEnv) {
 				e.fake.SetError("RemoveParticipant", down)
 				_ = e.m.RemoveParticipant(e.ctx, "acme", "standup", "bob")
+			}},
+		{action: lkgate.ActionParticipantBan, outcome: lkgate.OutcomeSuccess, naming: scoped,
+			run: func(t *testing.T, e *auditEnv) { ban(e, "bob", time.Hour) }},
+		{action: lkgate.ActionParticipantBan, outcome: lkgate.OutcomeRefused, reason: invalid, naming: scoped,
+			run: func(t *testing.T, e *auditEnv) { ban(e, "bob", 0) }},
+		{action: lkgate.ActionParticipantBan, outcome: lkgate.OutcomeFailed, reason: unavailable, naming: scoped,
+			run: func(t *testing.T, e *auditEnv) { e.fake.SetError("RemoveParticipant", down); ban(e, "bob", time.Hour) }},
+		{action: lkgate.ActionParticipantUnban, outcome: lkgate.OutcomeSuccess, naming: scoped,
+			run: func(t *testing.T, e *auditEnv) { _ = e.m.Unban(e.ctx, "acme", "standup", "bob") }},
+		{action: lkgate.ActionParticipantUnban, outcome: lkgate.OutcomeRefused, reason: notFound, naming: shared,
+			run: func(t *testing.T, e *auditEnv) { _ = e.m.Unban(e.ctx, "acme", "closed", "bob") }},
+		{action: lkgate.ActionParticipantUnban, outcome: lkgate.OutcomeFailed, reason: unavailable, naming: shared,
+			run: func(t *testing.T, e *auditEnv) {
+				e.fake.SetError("ListRooms", down)
+				_ = e.m.Unban(e.ctx, "acme", "standup", "bob")
+			}},
+		{action: lkgate.ActionRoomDelete, outcome: lkgate.OutcomeSuccess, why: "ended", naming: shared,
+			run: func(t *testing.T, e *auditEnv) { _ = e.m.DeleteRoom(e.ctx, "acme", "standup") }},
+		{action: lkgate.ActionRoomDelete, outcome: lkgate.OutcomeRefused, reason: notFound, why: "ended", naming: scoped,
+			run: func(t *testing.T, e *auditEnv) { _ = e.m.DeleteRoom(e.ctx, "acme", "closed") }},
+		{action: lkgate.ActionRoomDelete, outcome: lkgate.OutcomeFailed, reason: unavailable, why: "ended", naming: scoped,
+			run: func(t *testing.T, e *auditEnv) {
+				e.fake.SetError("DeleteRoom", down)
+				_ = e.m.DeleteRoom(e.ctx, "acme", "standup")
 			}},
 		{action: lkgate.ActionTrackMute, outcome: lkgate.OutcomeSuccess, naming: scoped,
 			run: func(t *testing.T, e *auditEnv) { mute(e, "bob") }},
@@ -443,6 +470,16 @@ func TestEveryOutcomeIsAudited(t *testing.T) {
 				_ = e.guests.Deny(e.ctx, "acme", "standup", g)
 			}},
 		{action: lkgate.ActionGuardRemove, outcome: lkgate.OutcomeSuccess, naming: scoped, run: guard},
+		{action: lkgate.ActionGuardRemove, outcome: lkgate.OutcomeSuccess, why: "banned", naming: shared,
+			run: func(t *testing.T, e *auditEnv) {
+				if _, err := e.m.Ban(e.ctx, "acme", "standup", "bob", time.Hour); err != nil {
+					t.Fatal(err)
+				}
+				standup := lkName(t, e.m, "acme", "standup")
+				room, _ := e.fake.Room(standup)
+				back := e.fake.AddParticipant(standup, lkgatetest.Participant{Identity: "bob", Attributes: map[string]string{lkgate.TenantAttribute: "acme"}})
+				_, _ = e.m.GuardJoin(context.Background(), joinEvent(room, back))
+			}},
 		{action: lkgate.ActionGuardRemove, outcome: lkgate.OutcomeFailed, reason: unavailable, naming: scoped,
 			run: func(t *testing.T, e *auditEnv) { e.fake.SetError("RemoveParticipant", down); guard(t, e) }},
 	}
@@ -481,10 +518,10 @@ func TestEveryOutcomeIsAudited(t *testing.T) {
 	}
 	// Every action appears with every outcome it can have.
 	for _, action := range []string{lkgate.ActionRoomClaim, lkgate.ActionRoomCreate, lkgate.ActionRoomDelete, lkgate.ActionTokenMint,
-		lkgate.ActionParticipantRemove, lkgate.ActionTrackMute, lkgate.ActionPermissionsUpdate, lkgate.ActionSIPCall, lkgate.ActionSIPTransfer,
+		lkgate.ActionParticipantRemove, lkgate.ActionParticipantBan, lkgate.ActionParticipantUnban, lkgate.ActionTrackMute, lkgate.ActionPermissionsUpdate, lkgate.ActionSIPCall, lkgate.ActionSIPTransfer,
 		lkgate.ActionGuestInvite, lkgate.ActionGuestWait, lkgate.ActionGuestAdmit, lkgate.ActionGuestDeny, lkgate.ActionGuardRemove} {
 		for _, outcome := range []string{lkgate.OutcomeSuccess, lkgate.OutcomeRefused, lkgate.OutcomeFailed} {
-			ownAction := action == lkgate.ActionRoomDelete || action == lkgate.ActionGuardRemove
+			ownAction := action == lkgate.ActionGuardRemove
 			if !covered[action][outcome] && !(ownAction && outcome == lkgate.OutcomeRefused) {
 				t.Errorf("no case for %s %s", action, outcome)
 			}

@@ -180,6 +180,18 @@
 // state-changing action, refused or not, is reported to Config.Auditor as
 // an AuditEvent, which never carries a token or secret.
 //
+// # Usage
+//
+// RecordUsage turns LiveKit's webhooks into usage per tenant (httpx's
+// webhook route calls it): each participant_left into a UsageRecord of
+// the participant's session (tenant, room, identity, kind, joined, left,
+// duration), each room_finished into one of the room's session, delivered
+// to Config.Usage. The times are LiveKit's: a session's end is the event's
+// created_at, in whole seconds. Each record has the session's sid as its
+// ID; httpx records an event once per replay window, and a table keyed by
+// ID stores each session once whatever happens. A room's peak is counted
+// in the Manager's memory from the joins it saw (see RecordUsage).
+//
 // # Replicas
 //
 // A Manager's state is what its stores keep: the limits' counters, the

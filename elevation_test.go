@@ -220,7 +220,7 @@ func TestClientTokenNeverElevated(t *testing.T) {
 				t.Fatalf("no admission: %+v", msg)
 			}
 			lk, _ := e.m.LiveKitRoom("acme", "standup")
-			wantClientToken(t, "admitted guest's token", msg.Token, lk, "acme")
+			wantClientToken(t, "admitted guest's token", msg.Token, lk, "acme", lkgate.AdmittedAttribute)
 		})
 	}
 }

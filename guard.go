@@ -3,6 +3,7 @@ package lkgate
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 
 	"github.com/livekit/protocol/auth"
@@ -39,7 +40,9 @@ func (m *Manager) VerifyWebhook(r *http.Request) (*livekit.WebhookEvent, error) 
 // TenantAttribute are removed from tenants' rooms too, unless
 // [Config].AllowUnattributedJoins; LiveKit's own participants (agents,
 // egress, ingress), SIP participants without TenantAttribute, and rooms of
-// no tenant are left alone. A stale event never removes anyone.
+// no tenant are left alone. It also removes a participant banned from
+// the room ([Manager.Ban]), whichever its tenant, and fails when the ban
+// store does. A stale event never removes anyone.
 func (m *Manager) GuardJoin(ctx context.Context, ev *livekit.WebhookEvent) (removed bool, err error) {
 	p, room := ev.GetParticipant(), ev.GetRoom()
 	if ev.GetEvent() != webhook.EventParticipantJoined || p == nil || room == nil {
@@ -58,11 +61,28 @@ func (m *Manager) GuardJoin(ctx context.Context, ev *livekit.WebhookEvent) (remo
 	}
 	err = m.run(ctx, operation{op: "guard join", action: ActionGuardRemove, tenantless: true}, func(ctx context.Context, a *auditRecord) error {
 		owner, name, err := m.guardedOwner(ctx, room, tenant, attributed)
-		if err != nil || owner == "" || (attributed && owner == tenant) || (!attributed && m.cfg.AllowUnattributedJoins) {
+		if err != nil {
 			a.drop()
 			return err
 		}
+		if owner == "" {
+			name = room.GetName()
+		}
 		a.Tenant, a.Subject, a.Room, a.Target = owner, "lkgate", name, p.GetIdentity()
+		foreign := owner != "" && !(attributed && owner == tenant) && (attributed || !m.cfg.AllowUnattributedJoins)
+		if !foreign {
+			// A join the tenant check lets stand may be a banned identity's,
+			// back with the token LiveKit refreshed.
+			until, err := m.bans.BannedUntil(ctx, owner, room.GetName(), p.GetIdentity(), m.now())
+			if err != nil {
+				return m.storeFailed(ctx, "ban store", err, slog.String("room", name))
+			}
+			if until.IsZero() {
+				a.drop()
+				return nil
+			}
+			a.set("reason", "banned")
+		}
 		a.set("participant_tenant", tenant)
 		_, err = m.rooms.RemoveParticipant(ctx, &livekit.RoomParticipantIdentity{Room: room.GetName(), Identity: p.GetIdentity()})
 		if err = fromLiveKit("guard join", name, err); errors.Is(err, ErrNotFound) {

@@ -187,7 +187,8 @@ func (g *Guests) wait(ctx context.Context, inv *sealed, name string) (*GuestSess
 // Errors: [ErrInvalidArgument] for a malformed guest identity or subject;
 // [ErrNotFound] when no such guest waits for the tenant's room (as for a
 // missing or foreign room); [ErrForbidden] when the invite does not allow
-// the subject; LiveKit failures as for [Manager.Token].
+// the subject, or to admit a guest banned from the room ([Manager.Ban]);
+// LiveKit failures as for [Manager.Token].
 func (g *Guests) Admit(ctx context.Context, tenant, room, guestIdentity string) error {
 	return g.decide(ctx, operation{op: "guest admit", action: ActionGuestAdmit, tenant: tenant, room: room, target: guestIdentity}, true)
 }
@@ -238,6 +239,9 @@ func (g *Guests) decide(ctx context.Context, o operation, admit bool) error {
 		}
 		msg := AdmissionMessage{Type: AdmissionDeny}
 		if admit {
+			if err := m.checkBan(ctx, ref, guestIdentity); err != nil {
+				return err
+			}
 			if m.cfg.RoomNames == ScopedNames {
 				// Under SharedNames authorize proved the room exists and is
 				// the tenant's; a scoped room may need creating or counting.
@@ -248,7 +252,8 @@ func (g *Guests) decide(ctx context.Context, o operation, admit bool) error {
 			// In unauthenticated mode the guest still carries the invite's org.
 			guestRef := ref
 			guestRef.tenant = pass.Org
-			tok, err := m.mint(ctx, op, guestRef, TokenRequest{Room: room, Identity: guestIdentity, Name: p.GetName()}, m.cfg.TokenTTL, nil)
+			tok, err := m.mint(ctx, op, guestRef, TokenRequest{Room: room, Identity: guestIdentity, Name: p.GetName()}, m.cfg.TokenTTL,
+				map[string]string{AdmittedAttribute: "true"})
 			if err != nil {
 				return err
 			}

@@ -291,7 +291,8 @@ func testGuestAdmitFlow(t *testing.T, naming lkgate.RoomNaming) {
 	}
 	mc := decode(t, msg.Token)
 	if mc.Video.Room != lkName(t, e.m, "acme", "standup") || mc.Identity != s.Identity || mc.Name != "Grace Hopper" || !mc.Video.GetCanPublish() || !mc.Video.GetCanSubscribe() ||
-		mc.Video.GetCanUpdateOwnMetadata() || mc.Attributes[lkgate.TenantAttribute] != "acme" || len(mc.Attributes) != 1 {
+		mc.Video.GetCanUpdateOwnMetadata() || mc.Attributes[lkgate.TenantAttribute] != "acme" ||
+		mc.Attributes[lkgate.AdmittedAttribute] != "true" || len(mc.Attributes) != 2 {
 		t.Errorf("main-room token %+v video %+v", mc.ClaimGrants, mc.Video)
 	}
 	// The admitted guest joins the main room: lkgate's provenance holds.

@@ -118,6 +118,11 @@ type Config struct {
 	// the leases of the rooms open in LiveKit (one unfiltered ListRooms per
 	// replica). Zero means DefaultLeaseSweepInterval.
 	LeaseSweepInterval time.Duration
+	// Bans keeps the bans of Manager.Ban. Nil means NewMemoryBanStore:
+	// correct for one process while it runs, but a restart forgets every
+	// ban, and replicas do not share it; use a shared store such as
+	// redislimit's.
+	Bans BanStore
 	// AllowUnauthenticated lets methods run with the empty tenant, skipping
 	// every ownership check. Off by default, so that a forgotten tenant is an
 	// error (ErrUnauthenticated) instead of access to every room.
@@ -132,6 +137,10 @@ type Config struct {
 	// Auditor receives an AuditEvent for every state-changing action. Nil
 	// means NewSlogAuditor(Logger): with a nil Logger, events are dropped.
 	Auditor Auditor
+	// Usage receives a UsageRecord for every participant and room session
+	// that ends (Manager.RecordUsage). Nil means
+	// NewSlogUsageRecorder(Logger): with a nil Logger, records are dropped.
+	Usage UsageRecorder
 
 	// RoomService reaches LiveKit. Nil means NewRoomService(URL, APIKey,
 	// APISecret); *lksdk.RoomServiceClient also fits.
@@ -185,7 +194,10 @@ type Manager struct {
 	ensures   singleflight.Group
 	limits    LimitStore
 	auditor   Auditor
+	usage     UsageRecorder
+	peaks     roomPeaks
 	leases    *leaser // nil under ScopedNames
+	bans      BanStore
 	breaker   *breaker
 	unlisted  unlistedRooms // rooms created that LiveKit's list did not show yet
 	// bg is canceled by Close, which waits for bgWork: the breaker's
@@ -278,7 +290,7 @@ func New(cfg Config) (*Manager, error) {
 		AllowUnauthenticated: cfg.AllowUnauthenticated, AllowUnattributedJoins: cfg.AllowUnattributedJoins,
 		DefaultLimits: cfg.Limits.Default, TenantLimits: cfg.Limits.Tenant,
 	}, publicURL: cfg.PublicURL, rooms: cfg.RoomService, locker: cfg.Locker,
-		log: cfg.Logger, now: cfg.Now, limits: cfg.Limits.Store, auditor: cfg.Auditor}
+		log: cfg.Logger, now: cfg.Now, limits: cfg.Limits.Store, auditor: cfg.Auditor, bans: cfg.Bans}
 	if m.rooms == nil {
 		m.rooms = NewRoomService(cfg.URL, cfg.APIKey, cfg.APISecret)
 	}
@@ -294,6 +306,8 @@ func New(cfg Config) (*Manager, error) {
 	m.failures = faillog.New(m.log, m.now, m.Redact)
 	m.limits = cmp.Or(m.limits, NewMemoryLimitStore(m.now))
 	m.auditor = cmp.Or(m.auditor, NewSlogAuditor(m.log))
+	m.usage = cmp.Or(cfg.Usage, NewSlogUsageRecorder(m.log))
+	m.bans = cmp.Or(m.bans, NewMemoryBanStore(m.now))
 	if cfg.RoomNames == SharedNames {
 		m.leases = &leaser{store: cmp.Or(cfg.Leases, NewMemoryLeaseStore(m.now)), interval: cfg.LeaseSweepInterval}
 		m.startSweeper()

@@ -2,6 +2,7 @@ package lkgate
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"strings"
 	"time"
@@ -166,4 +167,25 @@ func sourceOf(s livekit.TrackSource) TrackSource {
 		}
 	}
 	return "unknown"
+}
+
+// DeleteRoom ends the tenant's meeting for everyone: LiveKit disconnects
+// every participant and closes the room. Under [SharedNames] only the
+// room's owner may, and the name stays leased to it while tokens naming it
+// live. A participant with a live token (or one LiveKit refreshed) can
+// open the room again by joining: ban it ([Manager.Ban]) to keep it out.
+// Errors: [ErrNotFound] for a missing room or another tenant's.
+func (m *Manager) DeleteRoom(ctx context.Context, tenant, room string) error {
+	o := operation{op: "delete room", action: ActionRoomDelete, tenant: tenant, room: room, details: map[string]string{"reason": "ended"}}
+	return m.run(ctx, o, func(ctx context.Context, _ *auditRecord) error {
+		ref, _, err := m.authorize(ctx, tenant, room, false)
+		if err != nil {
+			return err
+		}
+		_, err = m.rooms.DeleteRoom(ctx, &livekit.DeleteRoomRequest{Room: ref.lk})
+		if err = fromLiveKit("delete room", room, err); errors.Is(err, ErrNotFound) {
+			return errRoomNotFound
+		}
+		return err
+	})
 }

@@ -125,8 +125,9 @@ type Call struct {
 // tenant's limits.
 //
 // Errors: [ErrInvalidArgument] naming the field; [ErrForbidden] for a
-// tenant without a trunk, or a refused destination (Field "To") or caller
-// number (Field "From"); [ErrNotFound] for another tenant's shared name;
+// tenant without a trunk, a refused destination (Field "To") or caller
+// number (Field "From"), or an identity banned from the room (Field
+// "Identity", [Manager.Ban]); [ErrNotFound] for another tenant's shared name;
 // [ErrCallInProgress] while a call to the same room and identity holds its
 // slot; [ErrLimited]; [ErrNotConfigured] for a trunk LiveKit does not know
 // or a LiveKit whose SIP service is not connected; with WaitUntilAnswered,
@@ -155,6 +156,9 @@ func (s *SIP) Call(ctx context.Context, tenant string, req CallRequest) (*Call, 
 		}
 		if allow := s.cfg.AllowCallerID; req.From != "" && (allow == nil || !allow(tenant, req.From)) {
 			return nil, &Error{Kind: ErrForbidden, Field: "From", Msg: "this caller number may not be presented (leave it empty to present the trunk's)"}
+		}
+		if err := m.checkBan(ctx, ref, req.Identity); err != nil {
+			return nil, err
 		}
 		trunk, err := s.trunk(ctx, tenant)
 		if err != nil {

@@ -206,9 +206,11 @@ func (t Token) MarshalJSON() ([]byte, error) { return marshalLogValue(t.LogValue
 // [ErrForbidden] for an agent [Config].AllowAgent refuses (Field
 // "Agents[i].AgentName"), both before any LiveKit call;
 // [ErrUnauthenticated] for the empty tenant unless
-// [Config].AllowUnauthenticated; [ErrForbidden] under [SharedNames] when
-// another tenant has the name; [ErrLimited]; [ErrUnavailable],
-// [ErrTimeout] or [ErrUpstream] when LiveKit fails.
+// [Config].AllowUnauthenticated; [ErrForbidden] (Field "Identity") for an
+// identity banned from the room ([Manager.Ban]), before any LiveKit call;
+// [ErrForbidden] under [SharedNames] when another tenant has the name; [ErrLimited]; [ErrUnavailable],
+// [ErrTimeout] or [ErrUpstream] when LiveKit fails, [ErrUnavailable] when
+// the ban store does.
 func (m *Manager) Token(ctx context.Context, tenant string, req TokenRequest) (*Token, error) {
 	o := operation{op: "token", action: ActionTokenMint, tenant: tenant, room: req.Room, target: req.Identity}
 	return runResult(ctx, m, o, func(ctx context.Context, _ *auditRecord) (*Token, error) {
@@ -221,6 +223,9 @@ func (m *Manager) Token(ctx context.Context, tenant string, req TokenRequest) (*
 			return nil, err
 		}
 		if err := m.allowAgents(tenant, req.Agents); err != nil {
+			return nil, err
+		}
+		if err := m.checkBan(ctx, ref, req.Identity); err != nil {
 			return nil, err
 		}
 		if err := m.allowFor(ctx, tenant, LimitTokenRate, func(l Limits) Rate { return l.TokenRate }); err != nil {

@@ -42,8 +42,9 @@ const (
 	// PermRooms reads rooms: GET /livekit/rooms and
 	// GET /livekit/rooms/{room_name} (participants, tracks, metadata).
 	PermRooms
-	// PermModerate acts on other participants: DELETE /livekit/participant
-	// and POST /livekit/participant/mute.
+	// PermModerate acts on other participants and ends meetings:
+	// DELETE /livekit/participant (and its bans), POST
+	// /livekit/participant/mute and DELETE /livekit/rooms/{room_name}.
 	PermModerate
 	// PermGuests runs the waiting room: POST /livekit/guest/invite,
 	// POST /livekit/guest/admit (admit or deny) and GET /livekit/guest/waiting.

@@ -21,6 +21,8 @@ var permRoutes = []struct {
 	{"GET", "/livekit/rooms", httpx.PermRooms, ""},
 	{"GET", "/livekit/rooms/standup", httpx.PermRooms, ""},
 	{"DELETE", "/livekit/participant", httpx.PermModerate, `{"room_name":"standup","participant_identity":"alice"}`},
+	{"DELETE", "/livekit/participant", httpx.PermModerate, `{"room_name":"standup","participant_identity":"alice","ban_seconds":60}`},
+	{"DELETE", "/livekit/rooms/standup", httpx.PermModerate, ""},
 	{"POST", "/livekit/participant/mute", httpx.PermModerate, `{"room_name":"standup","participant_identity":"alice","source":"microphone","muted":true}`},
 	{"POST", "/livekit/guest/invite", httpx.PermGuests, `{"orgId":"acme","roomId":"standup","allowAll":true}`},
 	{"POST", "/livekit/guest/admit", httpx.PermGuests, `{"roomId":"standup","guestIdentity":"guest-nobody","action":"deny"}`},

@@ -8,7 +8,8 @@
 //	POST   /livekit/token             mint a token for a room of the caller's tenant
 //	GET    /livekit/rooms             the tenant's rooms
 //	GET    /livekit/rooms/{room_name} a room with its participants and tracks
-//	DELETE /livekit/participant       remove a participant
+//	DELETE /livekit/rooms/{room_name} end the meeting: disconnect everyone and close the room
+//	DELETE /livekit/participant       remove a participant; with ban_seconds, ban it from the room too
 //	POST   /livekit/participant/mute  mute or unmute a track, by SID or by source
 //	POST   /livekit/webhook           LiveKit's signed webhooks, each once, replays refused; runs the join guard, frees ended calls' slots
 //	POST   /livekit/guest/invite      201 {inviteUrl}: an encrypted invite to a room of the caller's tenant

@@ -231,7 +231,8 @@ func TestWriteError(t *testing.T) {
 // What makes a session cookie safe without a CSRF token: no route that
 // acts accepts a body a page of another origin can send without a CORS
 // preflight (a form's or a no-cors fetch's), so a signed-in user's cookie
-// riding along does nothing.
+// riding along does nothing. A route without a body acts only by a method
+// no such page can send (DELETE).
 func TestCrossSiteBodiesCannotAct(t *testing.T) {
 	e := newFullEnv(t, lkgate.ScopedNames)
 	routes := append([]struct {
@@ -241,6 +242,12 @@ func TestCrossSiteBodiesCannotAct(t *testing.T) {
 	}{{"POST", "/livekit/guest/room-auth", 0, `{"inviteToken":"x","guestName":"Mallory"}`}}, permRoutes...)
 	for _, rt := range routes {
 		if rt.method == "GET" {
+			continue
+		}
+		if rt.body == "" {
+			if rt.method != "DELETE" {
+				t.Errorf("%s %s acts without a body, by a method a cross-site page can send", rt.method, rt.target)
+			}
 			continue
 		}
 		for _, ct := range []string{"text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "text/plain; charset=utf-8"} {

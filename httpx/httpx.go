@@ -35,7 +35,10 @@ type Config struct {
 	// OnWebhook receives every verified LiveKit webhook event, once per
 	// event id, after the join guard has run, with its room resolved to
 	// the tenant and the room name the tenant knows
-	// ([lkgate.Manager.ResolveWebhook]). Nil ignores them.
+	// ([lkgate.Manager.ResolveWebhook]). It runs before LiveKit is
+	// answered: hand slow work off. To send each tenant its own events,
+	// pass [github.com/lkgate/lkgate/forward.Forwarder.Forward]. Nil
+	// ignores them.
 	OnWebhook func(ctx context.Context, ev lkgate.WebhookEvent)
 	// DisableJoinGuard stops POST /livekit/webhook from removing
 	// participants who joined another tenant's room.
@@ -133,6 +136,7 @@ func New(m *lkgate.Manager, cfg Config) (*Handler, error) {
 	h.mux.HandleFunc(tokenRoute.pattern, h.Token)
 	h.mux.HandleFunc(listRoomsRoute.pattern, h.ListRooms)
 	h.mux.HandleFunc(roomRoute.pattern, h.Room)
+	h.mux.HandleFunc(deleteRoomRoute.pattern, h.DeleteRoom)
 	h.mux.HandleFunc(removeRoute.pattern, h.RemoveParticipant)
 	h.mux.HandleFunc(muteRoute.pattern, h.Mute)
 	h.mux.HandleFunc("POST /livekit/webhook", h.Webhook)

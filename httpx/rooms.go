@@ -2,7 +2,9 @@ package httpx
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/lkgate/lkgate"
 )
@@ -59,13 +61,24 @@ type Track struct {
 type ParticipantRequest struct {
 	RoomName            string `json:"room_name"`
 	ParticipantIdentity string `json:"participant_identity"`
+	// BanSeconds, when not zero, also bans the identity from the room for
+	// that long ([lkgate.Manager.Ban]), whether or not it is in the room.
+	BanSeconds int64 `json:"ban_seconds,omitempty"`
 }
 
 // RemoveParticipantResponse is the answer of DELETE /livekit/participant.
 type RemoveParticipantResponse struct {
-	Status              string `json:"status"` // "removed"
+	Status              string `json:"status"` // "removed", or "banned" with ban_seconds
 	RoomName            string `json:"room_name"`
 	ParticipantIdentity string `json:"participant_identity"`
+	// BannedUntil is the ban's end in unix seconds, with ban_seconds.
+	BannedUntil int64 `json:"banned_until,omitempty"`
+}
+
+// DeleteRoomResponse is the answer of DELETE /livekit/rooms/{room_name}.
+type DeleteRoomResponse struct {
+	Status   string `json:"status"` // "deleted"
+	RoomName string `json:"room_name"`
 }
 
 // MuteRequest is the body of POST /livekit/participant/mute. Give either
@@ -96,6 +109,7 @@ var roomFields = fieldNames{"Room": "room_name"}
 var participantFields = fieldNames{
 	"Room":     "room_name",
 	"Identity": "participant_identity",
+	"Duration": "ban_seconds",
 	"TrackSID": "track_sid",
 	"Source":   "source",
 }
@@ -140,7 +154,8 @@ var roomRoute = &route[string, RoomDetails]{
 }
 
 // RemoveParticipant serves DELETE /livekit/participant with
-// [lkgate.Manager.RemoveParticipant].
+// [lkgate.Manager.RemoveParticipant], or with ban_seconds
+// [lkgate.Manager.Ban].
 func (h *Handler) RemoveParticipant(w http.ResponseWriter, r *http.Request) {
 	removeRoute.serve(h, w, r)
 }
@@ -148,8 +163,29 @@ func (h *Handler) RemoveParticipant(w http.ResponseWriter, r *http.Request) {
 var removeRoute = &route[ParticipantRequest, RemoveParticipantResponse]{
 	pattern: "DELETE /livekit/participant", perm: PermModerate, body: strictBody, fields: participantFields,
 	call: func(h *Handler, ctx context.Context, p Principal, req ParticipantRequest) (RemoveParticipantResponse, error) {
-		err := h.m.RemoveParticipant(ctx, p.Tenant, req.RoomName, req.ParticipantIdentity)
-		return RemoveParticipantResponse{Status: "removed", RoomName: req.RoomName, ParticipantIdentity: req.ParticipantIdentity}, err
+		res := RemoveParticipantResponse{Status: "removed", RoomName: req.RoomName, ParticipantIdentity: req.ParticipantIdentity}
+		if req.BanSeconds == 0 {
+			return res, h.m.RemoveParticipant(ctx, p.Tenant, req.RoomName, req.ParticipantIdentity)
+		}
+		// Bounded here too, so that no value overflows a time.Duration.
+		if most := int64(lkgate.MaxBanDuration / time.Second); req.BanSeconds < 1 || req.BanSeconds > most {
+			return res, &fieldError{field: "ban_seconds", msg: fmt.Sprintf("must lie between 1 and %d", most)}
+		}
+		until, err := h.m.Ban(ctx, p.Tenant, req.RoomName, req.ParticipantIdentity, time.Duration(req.BanSeconds)*time.Second)
+		res.Status, res.BannedUntil = "banned", until.Unix()
+		return res, err
+	},
+}
+
+// DeleteRoom serves DELETE /livekit/rooms/{room_name} with
+// [lkgate.Manager.DeleteRoom], for the room named as for [Handler.Room].
+func (h *Handler) DeleteRoom(w http.ResponseWriter, r *http.Request) { deleteRoomRoute.serve(h, w, r) }
+
+var deleteRoomRoute = &route[string, DeleteRoomResponse]{
+	pattern: "DELETE /livekit/rooms/{room_name}", perm: PermModerate, fields: roomFields,
+	params: func(r *http.Request) (string, error) { return pathRoom(r), nil },
+	call: func(h *Handler, ctx context.Context, p Principal, name string) (DeleteRoomResponse, error) {
+		return DeleteRoomResponse{Status: "deleted", RoomName: name}, h.m.DeleteRoom(ctx, p.Tenant, name)
 	},
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/livekit/protocol/livekit"
 
@@ -86,6 +87,51 @@ func TestRoomRoutes(t *testing.T) {
 	if res := e.do(t, "DELETE", "/livekit/participant", keyAcme, `{"room_name":"standup","participant_identity":"alice"}`); res.status != 404 {
 		t.Errorf("second remove: %d %s", res.status, res.body)
 	}
+}
+
+// A removal with ban_seconds bans the identity: it is removed, its token
+// request is a 403 on participant_identity with no LiveKit call, and a
+// ban of an identity not in the room is a 200 too. DELETE of the room ends
+// it for everyone; a second DELETE is a 404.
+func TestBanAndDeleteRoomRoutes(t *testing.T) {
+	forEachNaming(t, func(t *testing.T, naming lkgate.RoomNaming) {
+		e := newEnv(t, lkgate.Config{RoomNames: naming}, httpx.StaticKeysConfig{})
+		e.seed(t, "standup")
+		e.fake.AddParticipant(e.lkRoom(t, "acme", "standup"), lkgatetest.Participant{Identity: "bob", Attributes: map[string]string{lkgate.TenantAttribute: "acme"}})
+		res := e.do(t, "DELETE", "/livekit/participant", keyAcme, `{"room_name":"standup","participant_identity":"alice","ban_seconds":3600}`)
+		got := decodeBody[httpx.RemoveParticipantResponse](t, res)
+		if res.status != 200 || got.Status != "banned" || got.ParticipantIdentity != "alice" || got.BannedUntil < time.Now().Add(59*time.Minute).Unix() {
+			t.Fatalf("ban: %d %s", res.status, res.body)
+		}
+		if _, ok := e.fake.Participant(e.lkRoom(t, "acme", "standup"), "alice"); ok {
+			t.Error("the banned alice is still in the room")
+		}
+		e.fake.ResetCalls()
+		res = e.do(t, "POST", "/livekit/token", keyAcme, `{"room_name":"standup","participant_identity":"alice"}`)
+		if res.status != 403 || res.problem.Field != "participant_identity" {
+			t.Errorf("token for the banned alice: %d %s", res.status, res.body)
+		}
+		if n := e.fake.TotalCalls(); n != 0 {
+			t.Errorf("the refusal made %d LiveKit calls", n)
+		}
+		if res := e.do(t, "DELETE", "/livekit/participant", keyAcme, `{"room_name":"standup","participant_identity":"alice","ban_seconds":60}`); res.status != 200 {
+			t.Errorf("ban of an identity not in the room: %d %s", res.status, res.body)
+		}
+		if res := e.do(t, "POST", "/livekit/token", keyAcme, `{"room_name":"standup","participant_identity":"bob"}`); res.status != 200 {
+			t.Errorf("token for bob: %d %s", res.status, res.body)
+		}
+
+		res = e.do(t, "DELETE", "/livekit/rooms/standup", keyAcme, "")
+		if res.status != 200 || string(res.body) != `{"status":"deleted","room_name":"standup"}`+"\n" {
+			t.Fatalf("delete: %d %s", res.status, res.body)
+		}
+		if _, ok := e.fake.Room(e.lkRoom(t, "acme", "standup")); ok {
+			t.Error("the room is still open")
+		}
+		if res := e.do(t, "DELETE", "/livekit/rooms/standup", keyAcme, ""); res.status != 404 {
+			t.Errorf("second delete: %d %s", res.status, res.body)
+		}
+	})
 }
 
 // join has a client join room with a token of key's tenant, so that the
@@ -178,6 +224,14 @@ func testParticipantRoutesBadInput(t *testing.T, naming lkgate.RoomNaming) {
 		{"empty room", "DELETE", "/livekit/participant", `{"room_name":"","participant_identity":"alice"}`, 400, httpx.CodeInvalidArgument, "room_name"},
 		{"long identity", "DELETE", "/livekit/participant", `{"room_name":"standup","participant_identity":"` + strings.Repeat("i", 300) + `"}`, 400, httpx.CodeInvalidArgument, "participant_identity"},
 		{"no body", "DELETE", "/livekit/participant", ``, 415, httpx.CodeUnsupportedMediaType, ""},
+		{"negative ban", "DELETE", "/livekit/participant", `{"room_name":"standup","participant_identity":"alice","ban_seconds":-1}`, 400, httpx.CodeInvalidArgument, "ban_seconds"},
+		{"ban too long", "DELETE", "/livekit/participant", `{"room_name":"standup","participant_identity":"alice","ban_seconds":604801}`, 400, httpx.CodeInvalidArgument, "ban_seconds"},
+		{"ban overflowing a duration", "DELETE", "/livekit/participant", `{"room_name":"standup","participant_identity":"alice","ban_seconds":9223372036854775807}`, 400, httpx.CodeInvalidArgument, "ban_seconds"},
+		{"ban not a number", "DELETE", "/livekit/participant", `{"room_name":"standup","participant_identity":"alice","ban_seconds":"60"}`, 400, httpx.CodeInvalidArgument, "ban_seconds"},
+		{"ban of an empty identity", "DELETE", "/livekit/participant", `{"room_name":"standup","participant_identity":"","ban_seconds":60}`, 400, httpx.CodeInvalidArgument, "participant_identity"},
+		{"delete long room", "DELETE", "/livekit/rooms/" + strings.Repeat("r", 300), ``, 400, httpx.CodeInvalidArgument, "room_name"},
+		{"delete control char room", "DELETE", "/livekit/rooms/a%07b", ``, 400, httpx.CodeInvalidArgument, "room_name"},
+		{"delete lobby", "DELETE", "/livekit/rooms/" + lkgate.LobbyPrefix + "x", ``, 400, httpx.CodeInvalidArgument, "room_name"},
 		{"long room in path", "GET", "/livekit/rooms/" + strings.Repeat("r", 300), ``, 400, httpx.CodeInvalidArgument, "room_name"},
 		{"control char in path", "GET", "/livekit/rooms/a%07b", ``, 400, httpx.CodeInvalidArgument, "room_name"},
 		{"wrong method", "POST", "/livekit/rooms/standup", ``, 405, httpx.CodeMethodNotAllowed, ""},
@@ -194,7 +248,7 @@ func testParticipantRoutesBadInput(t *testing.T, naming lkgate.RoomNaming) {
 			}
 		})
 	}
-	if res := e.do(t, "POST", "/livekit/rooms/standup", keyAcme, ""); res.header.Get("Allow") != "GET, HEAD" {
+	if res := e.do(t, "POST", "/livekit/rooms/standup", keyAcme, ""); res.header.Get("Allow") != "GET, HEAD, DELETE" && res.header.Get("Allow") != "DELETE, GET, HEAD" {
 		t.Errorf("405 Allow = %q", res.header.Get("Allow"))
 	}
 }
@@ -206,6 +260,8 @@ func requests(room, sid string) map[string][3]string {
 	return map[string][3]string{
 		"details":  {"GET", "/livekit/rooms/" + room, ""},
 		"remove":   {"DELETE", "/livekit/participant", `{"room_name":"` + room + `","participant_identity":"alice"}`},
+		"ban":      {"DELETE", "/livekit/participant", `{"room_name":"` + room + `","participant_identity":"alice","ban_seconds":60}`},
+		"delete":   {"DELETE", "/livekit/rooms/" + room, ""},
 		"mute":     {"POST", "/livekit/participant/mute", `{"room_name":"` + room + `","participant_identity":"alice","track_sid":"` + sid + `","muted":true}`},
 		"invite":   {"POST", "/livekit/guest/invite", `{"roomId":"` + room + `","allowAll":true}`},
 		"admit":    {"POST", "/livekit/guest/admit", `{"roomId":"` + room + `","guestIdentity":"` + lkgate.GuestIdentityPrefix + `x","action":"admit"}`},
@@ -229,8 +285,8 @@ func TestForeignRoomBodyIsByteIdentical(t *testing.T) {
 
 func testForeignRoomBodyIsByteIdentical(t *testing.T, naming lkgate.RoomNaming) {
 	names := slices.Sorted(maps.Keys(requests("", "")))
-	if len(names) != 8 {
-		t.Fatalf("%d room-scoped routes, want 8: %v", len(names), names)
+	if len(names) != 10 {
+		t.Fatalf("%d room-scoped requests, want 10: %v", len(names), names)
 	}
 	for _, name := range names {
 		e := newMaskEnv(t, naming)
@@ -254,6 +310,9 @@ func testForeignRoomBodyIsByteIdentical(t *testing.T, naming lkgate.RoomNaming) 
 		}
 		if ps := e.fake.Participants(e.lkRoom(t, "acme", "room-a")); len(ps) != 1 || ps[0].Tracks[0].Muted {
 			t.Errorf("%s: globex changed acme's room: %v", name, ps)
+		}
+		if res := e.do(t, "POST", "/livekit/token", keyAcme, `{"room_name":"room-a","participant_identity":"alice"}`); res.status != 200 {
+			t.Errorf("%s: acme's alice is refused a token afterwards: %d %s", name, res.status, res.body)
 		}
 		if naming == lkgate.SharedNames {
 			for _, d := range e.fake.Dialed() {

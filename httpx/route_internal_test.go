@@ -22,6 +22,7 @@ func TestRouteFieldMaps(t *testing.T) {
 		{tokenRoute.pattern, tokenRoute.fields, reflect.TypeFor[TokenRequest](), nil},
 		{listRoomsRoute.pattern, listRoomsRoute.fields, nil, nil},
 		{roomRoute.pattern, roomRoute.fields, nil, []string{"room_name"}},
+		{deleteRoomRoute.pattern, deleteRoomRoute.fields, nil, []string{"room_name"}},
 		{removeRoute.pattern, removeRoute.fields, reflect.TypeFor[ParticipantRequest](), nil},
 		{muteRoute.pattern, muteRoute.fields, reflect.TypeFor[MuteRequest](), nil},
 		{inviteRoute.pattern, inviteRoute.fields, reflect.TypeFor[InviteRequest](), nil},

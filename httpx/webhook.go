@@ -26,9 +26,9 @@ type WebhookResponse struct {
 // Webhook serves POST /livekit/webhook, the URL to set in LiveKit's
 // webhook.urls: it handles each event that LiveKit signed
 // ([lkgate.Manager.VerifyWebhook]) once within [lkgate.WebhookWindow],
-// runs [lkgate.Manager.GuardJoin] and, with [Config].SIP,
-// [lkgate.SIP.ReleaseCall], then passes it to [Config].OnWebhook (see
-// "Webhooks" in the package documentation).
+// runs [lkgate.Manager.GuardJoin], with [Config].SIP
+// [lkgate.SIP.ReleaseCall], and [lkgate.Manager.RecordUsage], then passes
+// it to [Config].OnWebhook (see "Webhooks" in the package documentation).
 func (h *Handler) Webhook(w http.ResponseWriter, r *http.Request) {
 	h.serve(w, r, "POST /livekit/webhook", h.webhook)
 }
@@ -66,6 +66,10 @@ func (h *Handler) webhook(w http.ResponseWriter, r *http.Request) {
 	}
 	if err == nil && h.sip != nil {
 		err = h.sip.ReleaseCall(ctx, ev)
+	}
+	if err == nil {
+		// After the dedupe: one record per session, whatever LiveKit retries.
+		err = h.m.RecordUsage(ctx, ev)
 	}
 	if err != nil {
 		if ferr := h.seen.Forget(context.WithoutCancel(ctx), ev.GetId()); ferr != nil {

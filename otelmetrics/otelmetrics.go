@@ -9,6 +9,7 @@
 //		// ...
 //		RoomService: mx.RoomService(lkgate.NewRoomService(url, key, secret)),
 //		Auditor:     mx.Auditor(lkgate.NewSlogAuditor(logger)),
+//		Usage:       mx.UsageRecorder(billing), // the host's table, or lkgate.NewSlogUsageRecorder(logger)
 //	})
 //	calls, err := lkgate.NewSIP(m, lkgate.SIPConfig{
 //		// ...
@@ -22,12 +23,20 @@
 //	lkgate.livekit.call.duration  histogram, s  rpc.method, lkgate.outcome
 //	lkgate.limit.refusals         counter       lkgate.tenant, lkgate.limit
 //	lkgate.audit.events           counter       lkgate.action, lkgate.outcome
+//	lkgate.usage.participant.duration  counter, s  lkgate.tenant, lkgate.kind
+//	lkgate.usage.participant.sessions  counter     lkgate.tenant, lkgate.kind
+//	lkgate.usage.room.duration         counter, s  lkgate.tenant
+//	lkgate.usage.room.sessions         counter     lkgate.tenant
 //
 // A histogram's count is the number of requests or calls. http.route is
 // the matched route pattern ("unmatched" otherwise), never the raw path.
 // lkgate.outcome of a LiveKit call is "ok", LiveKit's error code (such as
 // "not_found" or "unavailable"), "deadline_exceeded", "canceled" or
-// "error". lkgate.tenant has one value per tenant that was refused.
+// "error". lkgate.tenant has one value per tenant that was refused, and
+// for usage one per tenant with rooms; lkgate.kind is a UsageRecord kind
+// ("webrtc", "sip", "guest", "agent", "egress", "ingress"). Usage counters
+// grow when a session ends (UsageRecorder wraps Config.Usage), by its
+// whole duration.
 package otelmetrics
 
 import (
@@ -61,12 +70,14 @@ type Metrics struct {
 	livekitDuration metric.Float64Histogram
 	refusals        metric.Int64Counter
 	auditEvents     metric.Int64Counter
+	usage           usageInstruments
 
 	// attrs caches the attribute options of the few label combinations
 	// (route and status, method and outcome, action and outcome): building
 	// an attribute set sorts and hashes, on every request. Every value comes
 	// from a fixed set (route patterns, status codes, method names, error
-	// codes, actions), so the cache stays small.
+	// codes, actions) or, for usage, is a tenant, so the cache grows with
+	// the tenants only.
 	attrs sync.Map // attrKey -> metric.MeasurementOption
 }
 
@@ -106,6 +117,10 @@ func New(cfg Config) (*Metrics, error) {
 	m.auditEvents, errs[3] = meter.Int64Counter("lkgate.audit.events",
 		metric.WithUnit("{event}"), metric.WithDescription("Audited actions, by action and outcome."))
 	if err := errors.Join(errs[:]...); err != nil {
+		return nil, err
+	}
+	var err error
+	if m.usage, err = newUsageInstruments(meter); err != nil {
 		return nil, err
 	}
 	return &m, nil

@@ -68,8 +68,8 @@
 //	                     several tenants needs LKGATE_REDIS_ADDR, where leases
 //	                     survive restarts
 //	LKGATE_REDIS_ADDR    host:port of a Redis shared by replicas: the locks, the
-//	                     limits, the ids of handled webhooks and (shared names)
-//	                     the leases go there (default: in-process)
+//	                     limits, the bans, the ids of handled webhooks and
+//	                     (shared names) the leases go there (default: in-process)
 //	LKGATE_WEBHOOK_MAX_SILENCE  how long a LiveKit room that appeared may go
 //	                     unnamed by any webhook before /healthz answers 503
 //	                     with the reason, and a warning is logged: LiveKit's
@@ -460,7 +460,7 @@ func newMux(cfg config, logger *slog.Logger) (_ *http.ServeMux, _ io.Closer, err
 		if err != nil {
 			return nil, nil, fmt.Errorf("LKGATE_REDIS_ADDR: %w", err)
 		}
-		mcfg.Locker, mcfg.Limits.Store, seen = lock, store, store
+		mcfg.Locker, mcfg.Limits.Store, mcfg.Bans, seen = lock, store, store, store
 		if mcfg.RoomNames == lkgate.SharedNames {
 			mcfg.Leases = store
 		}

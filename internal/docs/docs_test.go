@@ -633,6 +633,45 @@ var costs = map[string]func(t *testing.T, naming lkgate.RoomNaming) int{
 		e := newCostEnv(t, naming, lkgate.Config{}).withParticipant()
 		return e.calls(nil, func() error { return e.m.RemoveParticipant(context.Background(), "acme", "r", "alice") })
 	},
+	"remove with `ban_seconds` (ban)": func(t *testing.T, naming lkgate.RoomNaming) int {
+		e := newCostEnv(t, naming, lkgate.Config{}).withParticipant()
+		return e.calls(nil, func() error {
+			_, err := e.m.Ban(context.Background(), "acme", "r", "alice", time.Hour)
+			return err
+		})
+	},
+	"token for a banned identity": func(t *testing.T, naming lkgate.RoomNaming) int {
+		e := newCostEnv(t, naming, lkgate.Config{}).withParticipant()
+		if _, err := e.m.Ban(context.Background(), "acme", "r", "alice", time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		return e.calls(lkgate.ErrForbidden, func() error { return e.token("r") })
+	},
+	"delete room": func(t *testing.T, naming lkgate.RoomNaming) int {
+		e := newCostEnv(t, naming, lkgate.Config{}).withParticipant()
+		return e.calls(nil, func() error { return e.m.DeleteRoom(context.Background(), "acme", "r") })
+	},
+	"join guard, banned identity back": func(t *testing.T, naming lkgate.RoomNaming) int {
+		e := newCostEnv(t, naming, lkgate.Config{}).withParticipant()
+		lk, _ := e.m.LiveKitRoom("acme", "r")
+		res, err := lksdk.NewRoomServiceClient(e.fake.URL(), lkgatetest.APIKey, lkgatetest.APISecret).
+			ListRooms(context.Background(), &livekit.ListRoomsRequest{Names: []string{lk}})
+		if err != nil || len(res.GetRooms()) != 1 {
+			t.Fatalf("the room: %v %v", res, err)
+		}
+		if _, err := e.m.Ban(context.Background(), "acme", "r", "alice", time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		e.fake.AddParticipant(lk, lkgatetest.Participant{Identity: "alice", Attributes: map[string]string{lkgate.TenantAttribute: "acme"}})
+		ev := &livekit.WebhookEvent{Event: "participant_joined", Room: res.GetRooms()[0],
+			Participant: &livekit.ParticipantInfo{Identity: "alice", Attributes: map[string]string{lkgate.TenantAttribute: "acme"}}}
+		return e.calls(nil, func() error {
+			if removed, err := e.m.GuardJoin(context.Background(), ev); err != nil || !removed {
+				return fmt.Errorf("removed %v: %w", removed, err)
+			}
+			return nil
+		})
+	},
 	"mute (by SID or source)": func(t *testing.T, naming lkgate.RoomNaming) int {
 		e := newCostEnv(t, naming, lkgate.Config{}).withParticipant()
 		return e.calls(nil, func() error {

@@ -167,6 +167,13 @@ func testOpenAPIConformance(t *testing.T, naming lkgate.RoomNaming) {
 	// unauthenticated mode) a Host the server does not serve.
 	run("remove without permission", request("DELETE", "/livekit/participant", keyAcmeMember, `{"room_name":"standup","participant_identity":"alice"}`), 403, false)
 	run("call without permission", request("POST", "/sip/call", keyAcmeMember, callBody), 403, false)
+	run("ban", request("DELETE", "/livekit/participant", keyAcme, `{"room_name":"standup","participant_identity":"mallory","ban_seconds":600}`), 200, false)
+	run("ban too long", request("DELETE", "/livekit/participant", keyAcme, `{"room_name":"standup","participant_identity":"mallory","ban_seconds":604801}`), 400, true)
+	run("token banned", request("POST", "/livekit/token", keyAcme, `{"room_name":"standup","participant_identity":"mallory"}`), 403, false)
+	e.seed(t, "ended")
+	run("delete room without permission", request("DELETE", "/livekit/rooms/ended", keyAcmeMember, ""), 403, false)
+	run("delete room", request("DELETE", "/livekit/rooms/ended", keyAcme, ""), 200, false)
+	run("delete room not found", request("DELETE", "/livekit/rooms/ended", keyAcme, ""), 404, false)
 	func() {
 		keyed := e.h
 		defer func() { e.h = keyed }()

@@ -1,0 +1,261 @@
+package lkgate_test
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lkgate/lkgate"
+	"github.com/lkgate/lkgate/lkgatetest"
+)
+
+// A ban removes the participant, then keeps its identity out of that room
+// alone, of that tenant alone, until it ends: tokens, guest admission and
+// SIP calls are refused with no LiveKit call, and the join guard removes
+// the identity when it comes back with a refreshed token.
+func TestBanKeepsTheIdentityOut(t *testing.T) {
+	forEachNaming(t, testBanKeepsTheIdentityOut)
+}
+
+func testBanKeepsTheIdentityOut(t *testing.T, naming lkgate.RoomNaming) {
+	clk := lkgatetest.NewClock(time.Now())
+	m, fake := newManager(t, lkgate.Config{RoomNames: naming, Now: clk.Now})
+	ctx := context.Background()
+	for _, tenant := range []string{"acme", "globex"} {
+		if _, err := m.Token(ctx, tenant, lkgate.TokenRequest{Room: "standup-" + tenant, Identity: "bob"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	standup := lkName(t, m, "acme", "standup-acme")
+	fake.AddParticipant(standup, lkgatetest.Participant{Identity: "bob", Attributes: map[string]string{lkgate.TenantAttribute: "acme"}})
+
+	until, err := m.Ban(ctx, "acme", "standup-acme", "bob", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := clk.Now().Add(time.Hour).Truncate(time.Second); !until.Equal(want) {
+		t.Errorf("banned until %s, want %s", until, want)
+	}
+	if _, ok := fake.Participant(standup, "bob"); ok {
+		t.Error("Ban left bob in the room")
+	}
+
+	fake.ResetCalls()
+	_, err = m.Token(ctx, "acme", lkgate.TokenRequest{Room: "standup-acme", Identity: "bob"})
+	if e := (*lkgate.Error)(nil); !errors.As(err, &e) || e.Kind != lkgate.ErrForbidden || e.Field != "Identity" {
+		t.Fatalf("token for a banned identity: %v, want ErrForbidden on Identity", err)
+	}
+	if n := fake.TotalCalls(); n != 0 {
+		t.Errorf("the refusal made %d LiveKit calls", n)
+	}
+	for _, ok := range []struct{ tenant, room, identity string }{
+		{"acme", "standup-acme", "carol"}, {"acme", "retro", "bob"}, {"globex", "standup-globex", "bob"},
+	} {
+		if _, err := m.Token(ctx, ok.tenant, lkgate.TokenRequest{Room: ok.room, Identity: ok.identity}); err != nil {
+			t.Errorf("%+v refused by acme's ban of bob from standup: %v", ok, err)
+		}
+	}
+
+	// Back with the token LiveKit refreshed: the guard removes it.
+	room, _ := fake.Room(standup)
+	back := fake.AddParticipant(standup, lkgatetest.Participant{Identity: "bob", Attributes: map[string]string{lkgate.TenantAttribute: "acme"}})
+	if removed, err := m.GuardJoin(ctx, joinEvent(room, back)); !removed || err != nil {
+		t.Errorf("guard on a banned rejoin: removed %v, %v", removed, err)
+	}
+	if _, ok := fake.Participant(standup, "bob"); ok {
+		t.Error("the guard left the banned bob in the room")
+	}
+	carol := fake.AddParticipant(standup, lkgatetest.Participant{Identity: "carol", Attributes: map[string]string{lkgate.TenantAttribute: "acme"}})
+	if removed, err := m.GuardJoin(ctx, joinEvent(room, carol)); removed || err != nil {
+		t.Errorf("guard on carol: removed %v, %v", removed, err)
+	}
+
+	clk.Advance(time.Hour)
+	if _, err := m.Token(ctx, "acme", lkgate.TokenRequest{Room: "standup-acme", Identity: "bob"}); err != nil {
+		t.Errorf("token after the ban ended: %v", err)
+	}
+	if _, err := m.Ban(ctx, "acme", "standup-acme", "bob", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Unban(ctx, "acme", "standup-acme", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Token(ctx, "acme", lkgate.TokenRequest{Room: "standup-acme", Identity: "bob"}); err != nil {
+		t.Errorf("token after Unban: %v", err)
+	}
+}
+
+// A banned identity is refused a call into the room and admission from a
+// lobby.
+func TestBanRefusesCallsAndAdmission(t *testing.T) {
+	m, fake := newManager(t, lkgate.Config{})
+	ctx := lkgate.WithSubject(context.Background(), "alice")
+	trunk := fake.AddOutboundTrunk("acme.example:5060", "+15550000001")
+	sip := fake.NewSIP(t, m, lkgate.SIPConfig{Trunks: lkgate.StaticTrunk(trunk)})
+	if _, err := m.Ban(ctx, "acme", "standup", "phone", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sip.Call(ctx, "acme", lkgate.CallRequest{Room: "standup", Identity: "phone", To: "+4930123456"}); !errors.Is(err, lkgate.ErrForbidden) {
+		t.Errorf("call as a banned identity: %v", err)
+	}
+	if len(fake.Dialed()) != 0 {
+		t.Errorf("dialed %v", fake.Dialed())
+	}
+
+	guests := newGuests(t, m)
+	inv, err := guests.Invite(ctx, "acme", lkgate.InviteRequest{Room: "standup", AllowAll: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := guests.RoomAuth(context.Background(), inv.Token, "Guest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fake.Join(s.Token.JWT); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Ban(ctx, "acme", "standup", s.Identity, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := guests.Admit(ctx, "acme", "standup", s.Identity); !errors.Is(err, lkgate.ErrForbidden) {
+		t.Errorf("admitting a banned guest: %v", err)
+	}
+	if msg, ok := fake.Admission(s.LobbyRoom, s.Identity); ok && msg.Type == lkgate.AdmissionAdmit {
+		t.Errorf("the banned guest got an admission: %+v", msg)
+	}
+}
+
+// What the room's participants can see of a ban: nothing. The ban writes
+// no room metadata and no participant's attributes or metadata; the others
+// only see the banned participant leave.
+func TestBanIsInvisibleToTheRoom(t *testing.T) {
+	forEachNaming(t, func(t *testing.T, naming lkgate.RoomNaming) {
+		m, fake := newManager(t, lkgate.Config{RoomNames: naming})
+		ctx := context.Background()
+		if _, err := m.Token(ctx, "acme", lkgate.TokenRequest{Room: "standup", Identity: "alice"}); err != nil {
+			t.Fatal(err)
+		}
+		standup := lkName(t, m, "acme", "standup")
+		fake.AddParticipant(standup, lkgatetest.Participant{Identity: "alice", Attributes: map[string]string{lkgate.TenantAttribute: "acme"}})
+		fake.AddParticipant(standup, lkgatetest.Participant{Identity: "bob", Attributes: map[string]string{lkgate.TenantAttribute: "acme"}})
+		before, _ := fake.Room(standup)
+		alice, _ := fake.Participant(standup, "alice")
+		fake.ResetCalls()
+		if _, err := m.Ban(ctx, "acme", "standup", "bob", time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		for _, method := range []string{"UpdateRoomMetadata", "UpdateParticipant", "SendData", "CreateRoom"} {
+			if n := fake.Calls(method); n != 0 {
+				t.Errorf("Ban made %d %s calls", n, method)
+			}
+		}
+		after, _ := fake.Room(standup)
+		aliceAfter, _ := fake.Participant(standup, "alice")
+		if after.GetMetadata() != before.GetMetadata() || !maps.Equal(aliceAfter.GetAttributes(), alice.GetAttributes()) || aliceAfter.GetMetadata() != alice.GetMetadata() {
+			t.Errorf("the ban shows: room metadata %q → %q, alice's attributes %v → %v", before.GetMetadata(), after.GetMetadata(), alice.GetAttributes(), aliceAfter.GetAttributes())
+		}
+	})
+}
+
+// A ban's duration is bounded, and an invalid ban is refused before any
+// LiveKit or store call.
+func TestBanBounds(t *testing.T) {
+	m, fake := newManager(t, lkgate.Config{})
+	for _, d := range []time.Duration{0, -time.Second, lkgate.MinBanDuration - 1, lkgate.MaxBanDuration + time.Second} {
+		if _, err := m.Ban(context.Background(), "acme", "standup", "bob", d); !errors.Is(err, lkgate.ErrInvalidArgument) {
+			t.Errorf("Ban for %s: %v", d, err)
+		}
+	}
+	if _, err := m.Ban(context.Background(), "acme", "standup", "", time.Hour); !errors.Is(err, lkgate.ErrInvalidArgument) {
+		t.Errorf("Ban of an empty identity: %v", err)
+	}
+	if n := fake.TotalCalls(); n != 0 {
+		t.Errorf("%d LiveKit calls", n)
+	}
+	if _, err := m.Ban(context.Background(), "acme", "standup", "bob", lkgate.MaxBanDuration); err != nil {
+		t.Errorf("Ban for MaxBanDuration: %v", err)
+	}
+}
+
+// failingBans is a BanStore that is down.
+type failingBans struct{}
+
+var errBansDown = errors.New("redis: connection refused password=hunter2")
+
+func (failingBans) Ban(context.Context, string, string, string, time.Time) error { return errBansDown }
+func (failingBans) Unban(context.Context, string, string, string) error          { return errBansDown }
+func (failingBans) BannedUntil(context.Context, string, string, string, time.Time) (time.Time, error) {
+	return time.Time{}, errBansDown
+}
+
+// A ban store that fails fails closed: a ban is an error and removes no
+// one, a token is refused (ErrUnavailable) and the guard reports the
+// failure, so that LiveKit retries the webhook.
+func TestBanStoreFailureFailsClosed(t *testing.T) {
+	m, fake := newManager(t, lkgate.Config{Bans: failingBans{}})
+	ctx := context.Background()
+	if _, err := m.Token(ctx, "acme", lkgate.TokenRequest{Room: "standup", Identity: "bob"}); !errors.Is(err, lkgate.ErrUnavailable) {
+		t.Errorf("token while the ban store is down: %v", err)
+	}
+	standup := lkName(t, m, "acme", "standup")
+	bob := fake.AddParticipant(standup, lkgatetest.Participant{Identity: "bob", Attributes: map[string]string{lkgate.TenantAttribute: "acme"}})
+	if _, err := m.Ban(ctx, "acme", "standup", "bob", time.Hour); !errors.Is(err, lkgate.ErrUnavailable) {
+		t.Errorf("Ban while the store is down: %v", err)
+	} else if errors.Is(err, errBansDown) {
+		t.Error("the store's error reached the caller")
+	}
+	if _, ok := fake.Participant(standup, "bob"); !ok {
+		t.Error("a ban that was not recorded removed bob")
+	}
+	room, _ := fake.Room(standup)
+	if _, err := m.GuardJoin(ctx, joinEvent(room, bob)); !errors.Is(err, lkgate.ErrUnavailable) {
+		t.Errorf("guard while the ban store is down: %v", err)
+	}
+}
+
+// DeleteRoom ends the meeting for everyone in the tenant's room; another
+// tenant's room answers as a missing one, and under SharedNames the name
+// stays leased to its owner.
+func TestDeleteRoom(t *testing.T) {
+	forEachNaming(t, func(t *testing.T, naming lkgate.RoomNaming) {
+		m, fake := newManager(t, lkgate.Config{RoomNames: naming})
+		ctx := context.Background()
+		if _, err := m.Token(ctx, "acme", lkgate.TokenRequest{Room: "standup", Identity: "alice"}); err != nil {
+			t.Fatal(err)
+		}
+		standup := lkName(t, m, "acme", "standup")
+		for _, id := range []string{"alice", "bob"} {
+			fake.AddParticipant(standup, lkgatetest.Participant{Identity: id, Attributes: map[string]string{lkgate.TenantAttribute: "acme"}})
+		}
+		// The same answer, but for the name the caller gave.
+		foreign := m.DeleteRoom(ctx, "globex", "standup")
+		if !errors.Is(foreign, lkgate.ErrNotFound) {
+			t.Fatalf("globex deletes acme's standup: %v", foreign)
+		}
+		for _, tt := range []struct{ tenant, room string }{{"globex", "standup"}, {"acme", "standup2"}, {"globex", "standup2"}} {
+			err := m.DeleteRoom(ctx, tt.tenant, tt.room)
+			if !errors.Is(err, lkgate.ErrNotFound) {
+				t.Errorf("%s deletes %s: %v", tt.tenant, tt.room, err)
+			} else if got, want := strings.ReplaceAll(err.Error(), "standup2", "standup"), foreign.Error(); got != want {
+				t.Errorf("%s deletes %s: %q, another tenant's room %q", tt.tenant, tt.room, got, want)
+			}
+		}
+		if len(fake.Participants(standup)) != 2 {
+			t.Fatal("a refused delete removed participants")
+		}
+		if err := m.DeleteRoom(ctx, "acme", "standup"); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := fake.Room(standup); ok {
+			t.Error("the room is still open")
+		}
+		if naming == lkgate.SharedNames {
+			if _, err := m.Token(ctx, "globex", lkgate.TokenRequest{Room: "standup", Identity: "g"}); !errors.Is(err, lkgate.ErrForbidden) {
+				t.Errorf("globex takes the deleted room's name while acme's lease lives: %v", err)
+			}
+		}
+	})
+}

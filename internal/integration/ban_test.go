@@ -1,0 +1,307 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/lkgate/lkgate"
+	"github.com/lkgate/lkgate/internal/counting"
+	"github.com/lkgate/lkgate/internal/lkserver"
+)
+
+// banEnv is acme's room on a real server: alice publishing audio, and bob,
+// who joined, was handed LiveKit's refreshed token, and was then banned.
+type banEnv struct {
+	srv       *lkserver.Server
+	m         *lkgate.Manager
+	aliceSaw  chan string   // identities alice's client saw connect
+	calls     *atomic.Int64 // LiveKit round trips of m
+	room, lk  string
+	refreshed string // bob's token as LiveKit refreshed it
+}
+
+func startBanEnv(t *testing.T, srv *lkserver.Server, m *lkgate.Manager, calls *atomic.Int64) *banEnv {
+	t.Helper()
+	ctx := context.Background()
+	e := &banEnv{srv: srv, m: m, calls: calls, room: fmt.Sprintf("banned-%d", time.Now().UnixNano()), aliceSaw: make(chan string, 64)}
+	e.lk = lkRoom(t, m, "acme", e.room)
+	alice := mintAndJoin(t, srv, m, "acme", e.room, "alice", &lksdk.RoomCallback{
+		OnParticipantConnected: func(p *lksdk.RemoteParticipant) {
+			select {
+			case e.aliceSaw <- p.Identity():
+			default:
+			}
+		},
+	})
+	lkserver.PublishAudio(t, alice)
+	waitForTracks(t, srv, e.lk, "alice", 1)
+	tok, err := m.Token(ctx, "acme", lkgate.TokenRequest{Room: e.room, Identity: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := atkSignalJoin(t, srv, tok.JWT)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.refreshed = s.refreshed(t)
+	s.close()
+	bob := srv.Join(t, tok.JWT)
+	defer bob.Disconnect()
+	waitForParticipant(t, srv, e.lk, "bob")
+	if _, err := m.Ban(ctx, "acme", e.room, "bob", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, srv, e.lk, "bob", 5*time.Second)
+	for len(e.aliceSaw) > 0 {
+		<-e.aliceSaw
+	}
+
+	// lkgate refuses bob a new token, before any LiveKit call.
+	calls.Store(0)
+	if _, err := m.Token(ctx, "acme", lkgate.TokenRequest{Room: e.room, Identity: "bob"}); !errors.Is(err, lkgate.ErrForbidden) {
+		t.Errorf("token for the banned bob: %v, want ErrForbidden", err)
+	}
+	if n := calls.Load(); n != 0 {
+		t.Errorf("the refusal made %d LiveKit calls", n)
+	}
+	return e
+}
+
+// waitGone polls until identity is not in room, or fails after within.
+func waitGone(t *testing.T, srv *lkserver.Server, room, identity string, within time.Duration) time.Time {
+	t.Helper()
+	for deadline := time.Now().Add(within); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := adminClient(srv).GetParticipant(context.Background(), &livekit.RoomParticipantIdentity{Room: room, Identity: identity}); err != nil {
+			return time.Now()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s is still in %s after %s", identity, room, within)
+		}
+	}
+}
+
+// rejoin is what a banned full client saw while back in the room.
+type rejoin struct {
+	window      time.Duration // from the connect call to the removal
+	removed     bool
+	stillListed bool     // LiveKit still listed it when the wait ended
+	connected   bool     // the SDK finished connecting before the removal
+	saw         []string // identities of the remote participants it was shown
+	subscribed  int      // tracks it subscribed to
+	firstPacket bool     // it received media
+	mediaAfter  time.Duration
+	connectErr  error
+}
+
+// rejoinWith connects a full client (auto-subscribing) with jwt and waits
+// up to wait for LiveKit to remove it.
+func rejoinWith(t *testing.T, srv *lkserver.Server, jwt string, wait time.Duration) rejoin {
+	t.Helper()
+	var mu sync.Mutex
+	var r rejoin
+	removed := make(chan time.Time, 1)
+	start := time.Now()
+	cb := &lksdk.RoomCallback{
+		OnParticipantConnected: func(p *lksdk.RemoteParticipant) {
+			mu.Lock()
+			r.saw = append(r.saw, p.Identity())
+			mu.Unlock()
+		},
+		OnDisconnectedWithReason: func(reason lksdk.DisconnectionReason) {
+			if reason == lksdk.ParticipantRemoved {
+				select {
+				case removed <- time.Now():
+				default:
+				}
+			}
+		},
+	}
+	cb.OnTrackSubscribed = func(track *webrtc.TrackRemote, _ *lksdk.RemoteTrackPublication, _ *lksdk.RemoteParticipant) {
+		mu.Lock()
+		r.subscribed++
+		mu.Unlock()
+		go func() {
+			if _, _, err := track.ReadRTP(); err == nil {
+				mu.Lock()
+				r.firstPacket, r.mediaAfter = true, time.Since(start)
+				mu.Unlock()
+			}
+		}()
+	}
+	start = time.Now()
+	room, err := lksdk.ConnectToRoomWithToken(srv.WSURL, jwt, cb)
+	r.connectErr = err
+	if err == nil {
+		mu.Lock()
+		r.connected = true
+		for _, p := range room.GetRemoteParticipants() {
+			if !slices.Contains(r.saw, p.Identity()) {
+				r.saw = append(r.saw, p.Identity())
+			}
+		}
+		mu.Unlock()
+		defer room.Disconnect()
+	}
+	select {
+	case at := <-removed:
+		r.window, r.removed = at.Sub(start), true
+	case <-time.After(wait):
+		if room != nil {
+			_, err := adminClient(srv).GetParticipant(context.Background(), &livekit.RoomParticipantIdentity{Room: room.Name(), Identity: room.LocalParticipant.Identity()})
+			r.stillListed = err == nil
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // let late callbacks land
+	mu.Lock()
+	defer mu.Unlock()
+	return r
+}
+
+// Removal that sticks, with webhooks on: a banned participant rejoining
+// with the token LiveKit refreshed is removed again by the join guard,
+// every time; the window from its connect call to its removal is
+// measured, with what it was shown in that window.
+func TestBannedParticipantRejoiningIsRemovedByTheGuard(t *testing.T) {
+	srv, hook := startGuarded(t)
+	var calls atomic.Int64
+	m := newManager(t, srv, lkgate.Config{RoomService: counting.Rooms{RoomService: lkgate.NewRoomService(srv.URL, srv.APIKey, srv.APISecret), N: &calls}})
+	hook.serve(t, m)
+	go func() { // nobody reads the join events here
+		for range hook.joined {
+		}
+	}()
+	e := startBanEnv(t, srv, m, &calls)
+
+	const rejoins = 8
+	var windows []time.Duration
+	for i := range rejoins {
+		r := rejoinWith(t, srv, e.refreshed, 15*time.Second)
+		if !r.removed {
+			// The SDK may miss the reason: the server's events decide below.
+			if r.stillListed {
+				t.Errorf("rejoin %d: the banned bob is still in the room after 15 s", i)
+			}
+			t.Logf("rejoin %d: the SDK reported no removal (connected %v, listed at the end %v)", i, r.connected, r.stillListed)
+			continue
+		}
+		windows = append(windows, r.window)
+		t.Logf("rejoin %d: removed after %s; connected %v (%v), shown %v, subscribed %d tracks, media received %v (after %s)",
+			i, r.window.Round(time.Millisecond), r.connected, r.connectErr, r.saw, r.subscribed, r.firstPacket, r.mediaAfter.Round(time.Millisecond))
+	}
+	// LiveKit's own account: each rejoin ended in a participant_left
+	// of bob as removed (besides the ban's own removal).
+	removals := 0
+	for deadline := time.After(3 * time.Second); ; {
+		select {
+		case p := <-hook.left:
+			if p.GetIdentity() == "bob" && p.GetDisconnectReason() == livekit.DisconnectReason_PARTICIPANT_REMOVED {
+				removals++
+			}
+			continue
+		case <-deadline:
+		}
+		break
+	}
+	if removals < rejoins {
+		t.Errorf("LiveKit reported %d removals of bob, want at least one per rejoin (%d)", removals, rejoins)
+	}
+	if len(windows) == 0 {
+		t.Fatal("no rejoin was seen removed by the SDK")
+	}
+	sort.Slice(windows, func(i, j int) bool { return windows[i] < windows[j] })
+	t.Logf("window from connect to removal over %d rejoins: min %s, median %s, max %s", len(windows),
+		windows[0].Round(time.Millisecond), windows[len(windows)/2].Round(time.Millisecond), windows[len(windows)-1].Round(time.Millisecond))
+	if worst := windows[len(windows)-1]; worst > 5*time.Second {
+		t.Errorf("a banned rejoin stayed %s", worst)
+	}
+	t.Logf("alice's client saw bob connect %d times during the %d rejoins", len(e.aliceSaw), rejoins)
+	wantAlone(t, srv, e.lk, "alice")
+}
+
+// A client that only signals (never completes ICE) causes no
+// participant_joined, so the guard cannot see it: with the refreshed token
+// it is shown the room's participants and their updates. This pins what
+// the threat model says of it.
+func TestBannedSignallingOnlyRejoinIsNotSeenByTheGuard(t *testing.T) {
+	srv, hook := startGuarded(t)
+	var calls atomic.Int64
+	m := newManager(t, srv, lkgate.Config{RoomService: counting.Rooms{RoomService: lkgate.NewRoomService(srv.URL, srv.APIKey, srv.APISecret), N: &calls}})
+	hook.serve(t, m)
+	go func() {
+		for range hook.joined {
+		}
+	}()
+	e := startBanEnv(t, srv, m, &calls)
+	s, err := atkSignalJoin(t, srv, e.refreshed)
+	if err != nil {
+		t.Fatalf("the signalling-only rejoin was refused: %v", err)
+	}
+	ids := s.identities()
+	_, listErr := adminClient(srv).GetParticipant(context.Background(), &livekit.RoomParticipantIdentity{Room: e.lk, Identity: "bob"})
+	time.Sleep(3 * time.Second)
+	gone := s.wait(func([]*livekit.SignalResponse) bool { return false }) // returns at once if the server closed it
+	t.Logf("signalling-only rejoin: shown %v, listed by LiveKit: %v, connection closed within 3 s: %v", ids, listErr == nil, gone)
+	if !slices.Contains(ids, "alice") {
+		t.Errorf("the join response showed %v", ids)
+	}
+}
+
+// With webhooks off only the token refusal holds: the banned participant
+// comes back with the refreshed token and stays.
+func TestBanWithoutWebhooksOnlyRefusesTokens(t *testing.T) {
+	srv := lkserver.Start(t)
+	var calls atomic.Int64
+	m := newManager(t, srv, lkgate.Config{RoomService: counting.Rooms{RoomService: lkgate.NewRoomService(srv.URL, srv.APIKey, srv.APISecret), N: &calls}})
+	e := startBanEnv(t, srv, m, &calls)
+	r := rejoinWith(t, srv, e.refreshed, 3*time.Second)
+	if r.removed {
+		t.Fatal("removed without webhooks")
+	}
+	// Checked before the rejoin's own disconnect, which would end it.
+	if !r.connected || !r.stillListed {
+		t.Fatalf("the banned rejoin did not stay: connected %v (%v), listed after 3 s %v", r.connected, r.connectErr, r.stillListed)
+	}
+	t.Logf("without webhooks the banned rejoin stays: connected %v, shown %v, subscribed %d tracks, media %v", r.connected, r.saw, r.subscribed, r.firstPacket)
+}
+
+// DeleteRoom ends a real meeting for everyone; a second delete is
+// ErrNotFound, as is another tenant's room.
+func TestDeleteRoomEndsTheMeeting(t *testing.T) {
+	srv := lkserver.Shared(t)
+	for _, naming := range namings {
+		t.Run(naming.String(), func(t *testing.T) {
+			m := newManager(t, srv, lkgate.Config{RoomNames: naming})
+			ctx := context.Background()
+			room := fmt.Sprintf("ended-%d", time.Now().UnixNano())
+			var disconnected atomic.Int32
+			for _, id := range []string{"alice", "bob"} {
+				mintAndJoin(t, srv, m, "acme", room, id, &lksdk.RoomCallback{OnDisconnected: func() { disconnected.Add(1) }})
+			}
+			if err := m.DeleteRoom(ctx, "globex", room); !errors.Is(err, lkgate.ErrNotFound) {
+				t.Errorf("globex deletes acme's room: %v", err)
+			}
+			if err := m.DeleteRoom(ctx, "acme", room); err != nil {
+				t.Fatal(err)
+			}
+			for deadline := time.Now().Add(5 * time.Second); disconnected.Load() < 2; time.Sleep(10 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d of 2 participants disconnected", disconnected.Load())
+				}
+			}
+			if err := m.DeleteRoom(ctx, "acme", room); !errors.Is(err, lkgate.ErrNotFound) {
+				t.Errorf("second delete: %v", err)
+			}
+		})
+	}
+}
