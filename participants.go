@@ -12,9 +12,8 @@ import (
 // [ErrNotFound] for a missing room, another tenant's room, or an identity
 // not in the room.
 //
-// LiveKit lets a removed client rejoin while its token is valid (and it
-// hands connected clients refreshed tokens), so keep token TTLs short, or
-// revoke the user's right to new tokens before removing them.
+// LiveKit lets a removed client rejoin with the refreshed token it was
+// handed; [Manager.Ban] removes it and keeps it out.
 func (m *Manager) RemoveParticipant(ctx context.Context, tenant, room, identity string) error {
 	o := operation{op: "remove participant", action: ActionParticipantRemove, tenant: tenant, room: room, target: identity}
 	return m.run(ctx, o, func(ctx context.Context, _ *auditRecord) error {
