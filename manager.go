@@ -167,6 +167,22 @@ type Config struct {
 	// BreakerFailures calls failed, before it probes again. Zero means
 	// DefaultBreakerOpenFor.
 	BreakerOpenFor time.Duration
+	// ListStaleness bounds how old the LiveKit room list behind
+	// Manager.ListRooms may be. Every tenant's list requests share one
+	// unfiltered ListRooms: concurrent ones wait for the same call, and its
+	// answer serves those that follow for ListStaleness. A room this
+	// Manager creates (Config.PrecreateRooms, a room quota, a claim under
+	// SharedNames, a SIP call's room), claims or deletes (DeleteRoom, the
+	// cleanup of a failed claim) shows in the next list at once; one that
+	// a participant's join creates, or another replica or tool writes,
+	// within ListStaleness. Nothing that decides (room quotas, claims,
+	// ownership checks, the lease sweeper, guest caps) reads the shared
+	// list. Zero means DefaultListStaleness (1 s); at most
+	// MaxListStaleness. UnsharedListRooms turns the sharing off.
+	ListStaleness time.Duration
+	// UnsharedListRooms makes every Manager.ListRooms make its own
+	// ListRooms call, as before ListStaleness.
+	UnsharedListRooms bool
 	// Logger receives operational logs. Nil discards them. Tokens, the
 	// API secret and invite keys are never logged, and every store, lock,
 	// policy and LiveKit error text is redacted (Manager.Redact). Failures
@@ -200,6 +216,7 @@ type Manager struct {
 	bans      BanStore
 	breaker   *breaker
 	unlisted  unlistedRooms // rooms created that LiveKit's list did not show yet
+	listed    sharedList    // the room list ListRooms shares (Config.ListStaleness)
 	// bg is canceled by Close, which waits for bgWork: the breaker's
 	// probes and the cleanup of abandoned rooms.
 	bg        context.Context
@@ -245,10 +262,14 @@ func New(cfg Config) (*Manager, error) {
 		fillDefault("RequestTimeout", &cfg.RequestTimeout, DefaultRequestTimeout),
 		fillDefault("BreakerFailures", &cfg.BreakerFailures, DefaultBreakerFailures),
 		fillDefault("BreakerOpenFor", &cfg.BreakerOpenFor, DefaultBreakerOpenFor),
+		fillDefault("ListStaleness", &cfg.ListStaleness, DefaultListStaleness),
 	} {
 		if err != nil {
 			return nil, err
 		}
+	}
+	if cfg.ListStaleness > MaxListStaleness {
+		return nil, invalidArg("ListStaleness", "%s exceeds MaxListStaleness %s", cfg.ListStaleness, MaxListStaleness)
 	}
 	if cfg.TokenTTL > cfg.MaxTokenTTL {
 		return nil, invalidArg("TokenTTL", "%s exceeds MaxTokenTTL %s", cfg.TokenTTL, cfg.MaxTokenTTL)
@@ -293,6 +314,9 @@ func New(cfg Config) (*Manager, error) {
 		log: cfg.Logger, now: cfg.Now, limits: cfg.Limits.Store, auditor: cfg.Auditor, bans: cfg.Bans}
 	if m.rooms == nil {
 		m.rooms = NewRoomService(cfg.URL, cfg.APIKey, cfg.APISecret)
+	}
+	if !cfg.UnsharedListRooms {
+		m.listed.staleness = cfg.ListStaleness
 	}
 	m.bg, m.stopBG = context.WithCancel(context.Background())
 	m.breaker = newBreaker(m, m.rooms, cfg.BreakerFailures, cfg.BreakerOpenFor)

@@ -260,6 +260,7 @@ func (m *Manager) createRoom(ctx context.Context, ref roomRef, agents []AgentDis
 		req.Agents = append(req.Agents, &livekit.RoomAgentDispatch{AgentName: a.AgentName, Metadata: a.Metadata})
 	}
 	room, err := m.rooms.CreateRoom(ctx, req)
+	m.listed.invalidate() // even on failure: a timed-out create may have created it
 	if err != nil {
 		return nil, fromLiveKit("create room", ref.name, err)
 	}

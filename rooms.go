@@ -61,28 +61,36 @@ type Track struct {
 
 // ListRooms returns the tenant's rooms (in unauthenticated mode, every
 // room outside the tenants' namespaces), named as the tenant knows them,
-// in LiveKit's order. Lobbies are never listed.
+// in LiveKit's order. Lobbies are never listed. The list requests of every
+// tenant share LiveKit's answers for up to [Config].ListStaleness: a room
+// this Manager created or deleted shows at once, one created by a
+// participant's join or elsewhere within that time.
 func (m *Manager) ListRooms(ctx context.Context, tenant string) ([]Room, error) {
 	return runResult(ctx, m, operation{op: "list rooms", tenant: tenant}, func(ctx context.Context, _ *auditRecord) ([]Room, error) {
-		res, err := m.rooms.ListRooms(ctx, &livekit.ListRoomsRequest{})
+		answer, err := m.listed.list(ctx, m.rooms)
 		if err != nil {
-			return nil, fromLiveKit("list rooms", "", err)
+			return nil, err
 		}
-		rooms := []Room{}
-		for _, r := range res.GetRooms() {
-			name := r.GetName()
-			if tenant != "" {
-				var kind roomClass
-				if name, kind = m.roomKind(r, tenant); kind != tenantRoom {
-					continue
-				}
-			} else if _, _, scoped := ParseScopedRoomName(name); scoped || strings.HasPrefix(name, LobbyPrefix) {
+		return answer.of(tenant, func(all []*livekit.Room) []Room { return m.roomsOf(all, tenant) }), nil
+	})
+}
+
+// roomsOf keeps the rooms of tenant from LiveKit's list all.
+func (m *Manager) roomsOf(all []*livekit.Room, tenant string) []Room {
+	rooms := []Room{}
+	for _, r := range all {
+		name := r.GetName()
+		if tenant != "" {
+			var kind roomClass
+			if name, kind = m.roomKind(r, tenant); kind != tenantRoom {
 				continue
 			}
-			rooms = append(rooms, roomOf(r, name))
+		} else if _, _, scoped := ParseScopedRoomName(name); scoped || strings.HasPrefix(name, LobbyPrefix) {
+			continue
 		}
-		return rooms, nil
-	})
+		rooms = append(rooms, roomOf(r, name))
+	}
+	return rooms
 }
 
 // Room returns a room of the tenant with its participants. Errors:
@@ -183,6 +191,7 @@ func (m *Manager) DeleteRoom(ctx context.Context, tenant, room string) error {
 			return err
 		}
 		_, err = m.rooms.DeleteRoom(ctx, &livekit.DeleteRoomRequest{Room: ref.lk})
+		m.listed.invalidate() // even on failure: it may have gone
 		if err = fromLiveKit("delete room", room, err); errors.Is(err, ErrNotFound) {
 			return errRoomNotFound
 		}

@@ -137,6 +137,7 @@ func (m *Manager) claim(ctx context.Context, ref roomRef, existed bool, agents [
 	// claim; a re-read through ListRooms would not: LiveKit's room store
 	// trails metadata updates, and a stale read looks like a lost claim.
 	claimed, err := m.rooms.UpdateRoomMetadata(ctx, &livekit.UpdateRoomMetadataRequest{Room: ref.lk, Metadata: metadata})
+	m.listed.invalidate() // the owner decides who lists the room
 	if err != nil {
 		if !existed && room.GetNumParticipants() == 0 {
 			m.abandonRoom(ctx, ref)
@@ -169,6 +170,7 @@ func (m *Manager) abandonRoom(ctx context.Context, ref roomRef) {
 		defer m.bgWork.Done()
 		defer cancel()
 		_, err := m.rooms.DeleteRoom(ctx, &livekit.DeleteRoomRequest{Room: ref.lk})
+		m.listed.invalidate()
 		// A room gone already is what the delete is for.
 		if err = fromLiveKit("delete room", ref.name, err); errors.Is(err, ErrNotFound) {
 			err = nil

@@ -58,7 +58,13 @@ func startBanEnv(t *testing.T, srv *lkserver.Server, m *lkgate.Manager, calls *a
 	s.close()
 	bob := srv.Join(t, tok.JWT)
 	defer bob.Disconnect()
-	waitForParticipant(t, srv, e.lk, "bob")
+	// A client removed while it is still connecting may reconnect on its
+	// own: ban bob once LiveKit has him active.
+	for deadline := time.Now().Add(10 * time.Second); waitForParticipant(t, srv, e.lk, "bob").GetState() != livekit.ParticipantInfo_ACTIVE; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("bob never became active")
+		}
+	}
 	if _, err := m.Ban(ctx, "acme", e.room, "bob", time.Hour); err != nil {
 		t.Fatal(err)
 	}
