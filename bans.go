@@ -155,10 +155,7 @@ func (m *Manager) Ban(ctx context.Context, tenant, room, identity string, d time
 func (m *Manager) Unban(ctx context.Context, tenant, room, identity string) error {
 	o := operation{op: "unban participant", action: ActionParticipantUnban, tenant: tenant, room: room, target: identity}
 	return m.run(ctx, o, func(ctx context.Context, _ *auditRecord) error {
-		if err := validateText("Identity", identity, MaxIdentityBytes); err != nil {
-			return err
-		}
-		ref, _, err := m.authorize(ctx, tenant, room, false)
+		ref, err := m.participantRoom(ctx, tenant, room, identity)
 		if err != nil {
 			return err
 		}

@@ -17,10 +17,7 @@ import (
 func (m *Manager) RemoveParticipant(ctx context.Context, tenant, room, identity string) error {
 	o := operation{op: "remove participant", action: ActionParticipantRemove, tenant: tenant, room: room, target: identity}
 	return m.run(ctx, o, func(ctx context.Context, _ *auditRecord) error {
-		if err := validateText("Identity", identity, MaxIdentityBytes); err != nil {
-			return err
-		}
-		ref, _, err := m.authorize(ctx, tenant, room, false)
+		ref, err := m.participantRoom(ctx, tenant, room, identity)
 		if err != nil {
 			return err
 		}
@@ -127,10 +124,7 @@ func (m *Manager) UpdatePermissions(ctx context.Context, tenant, room, identity 
 // participant authorizes the room, then looks the participant up so that an
 // unknown one is answered with ErrNotFound at once.
 func (m *Manager) participant(ctx context.Context, tenant, room, identity, op string) (roomRef, *livekit.ParticipantInfo, error) {
-	if err := validateText("Identity", identity, MaxIdentityBytes); err != nil {
-		return roomRef{}, nil, err
-	}
-	ref, _, err := m.authorize(ctx, tenant, room, false)
+	ref, err := m.participantRoom(ctx, tenant, room, identity)
 	if err != nil {
 		return ref, nil, err
 	}
@@ -139,6 +133,17 @@ func (m *Manager) participant(ctx context.Context, tenant, room, identity, op st
 		return ref, nil, participantError(op, room, err)
 	}
 	return ref, p, nil
+}
+
+// participantRoom is the gate of every operation on one participant: the
+// identity is validated before the tenant's room is authorized, so that bad
+// input costs no LiveKit call.
+func (m *Manager) participantRoom(ctx context.Context, tenant, room, identity string) (roomRef, error) {
+	if err := validateText("Identity", identity, MaxIdentityBytes); err != nil {
+		return roomRef{}, err
+	}
+	ref, _, err := m.authorize(ctx, tenant, room, false)
+	return ref, err
 }
 
 // participantError converts a LiveKit error about a participant, giving
