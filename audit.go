@@ -231,8 +231,8 @@ func (m *Manager) run(ctx context.Context, o operation, body func(context.Contex
 				return err
 			}
 		}
-		ctx, cancel := m.withBudget(ctx, m.cfg.RequestTimeout+o.extra)
-		defer cancel()
+		ctx := m.withBudget(ctx, m.cfg.RequestTimeout+o.extra)
+		defer ctx.cancel()
 		return body(ctx, a)
 	}()
 	if err != nil {

@@ -168,8 +168,9 @@ func (m *Manager) reconcileCalls(ctx context.Context, tenant string, line *callS
 // error wraps [ErrUnavailable] when the limit store fails.
 func (s *SIP) ReleaseCall(ctx context.Context, ev *livekit.WebhookEvent) error {
 	m := s.m
-	ctx, cancel := m.withBudget(ctx, m.cfg.RequestTimeout)
-	defer cancel()
+	b := m.withBudget(ctx, m.cfg.RequestTimeout)
+	defer b.cancel()
+	ctx = b
 	p, room := ev.GetParticipant(), ev.GetRoom()
 	if ev.GetEvent() != webhook.EventParticipantLeft || p == nil || room == nil || p.GetKind() != livekit.ParticipantInfo_SIP {
 		return nil

@@ -165,8 +165,8 @@ func (g *Guests) wait(ctx context.Context, inv *sealed, name string) (*GuestSess
 	c := tokenClaims(m.cfg.APIKey, inv.Org, lobby.lk, lobbyOptions, TokenRequest{Identity: identity, Name: name, Grant: &Grant{}}, now, ttl)
 	// The pass is a reserved attribute, which TokenRequest.Attributes may
 	// not carry, so it goes into the claims directly.
-	c.Attributes[GuestPassAttribute] = pass
-	jwt, err := signToken(m.cfg.APISecret, c)
+	c.setAttribute(GuestPassAttribute, pass)
+	jwt, err := m.signer.sign(&c)
 	if err != nil {
 		return nil, &Error{Kind: ErrUpstream, Msg: "signing failed"}
 	}

@@ -172,6 +172,9 @@ func (g *Guests) openLobby(ctx context.Context, main, lobby roomRef, perRoom, pe
 			if err = fromLiveKit("close lobby", main.name, err); errors.Is(err, ErrNotFound) {
 				err = nil // closed already
 			}
+			if err == nil && s.ofTenant {
+				m.indexFinished(ctx, main.tenant, s.lk, s.sid)
+			}
 			if err != nil {
 				// Still open, so still counted: the caps hold.
 				m.logFailure(ctx, slog.LevelWarn, "could not close the lobby of an expired guest", err, slog.String("lobby", s.lk))
@@ -197,14 +200,16 @@ func (g *Guests) openLobby(ctx context.Context, main, lobby roomRef, perRoom, pe
 		// The owner in the metadata makes the lobby the tenant's under
 		// SharedNames, whose lobby names name no tenant.
 		metadata, _ := metadataWithOwner("", main.tenant)
-		if _, err := m.rooms.CreateRoom(ctx, &livekit.CreateRoomRequest{
+		created, err := m.rooms.CreateRoom(ctx, &livekit.CreateRoomRequest{
 			Name:             lobby.lk,
 			EmptyTimeout:     durationSeconds(lobbyOptions.EmptyTimeout),
 			DepartureTimeout: durationSeconds(lobbyOptions.DepartureTimeout),
 			Metadata:         metadata,
-		}); err != nil {
+		})
+		if err != nil {
 			return fromLiveKit("create lobby", main.name, err)
 		}
+		m.indexStarted(ctx, main.tenant, created)
 		m.settle(ctx, lobby, tenantLobby)
 		return nil
 	})

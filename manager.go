@@ -178,11 +178,32 @@ type Config struct {
 	// within ListStaleness. Nothing that decides (room quotas, claims,
 	// ownership checks, the lease sweeper, guest caps) reads the shared
 	// list. Zero means DefaultListStaleness (1 s); at most
-	// MaxListStaleness. UnsharedListRooms turns the sharing off.
+	// MaxListStaleness. UnsharedListRooms turns the sharing off. With a
+	// RoomIndex, only the lists of unauthenticated mode share it.
 	ListStaleness time.Duration
 	// UnsharedListRooms makes every Manager.ListRooms make its own
 	// ListRooms call, as before ListStaleness.
 	UnsharedListRooms bool
+	// RoomIndex, when set, keeps the names of each tenant's rooms, so that
+	// Manager.ListRooms and the room quotas' counts cost the tenant's own
+	// rooms (ListRooms by name) instead of one unfiltered ListRooms of every
+	// room on LiveKit (see RoomIndex and docs/scaling.md). The Manager
+	// feeds it with the rooms it creates, claims and deletes (an index
+	// failure there is logged, never the operation's), with LiveKit's
+	// room_started and room_finished webhooks (Manager.IndexRoomEvent, which
+	// httpx's webhook route calls), and reconciles it every
+	// RoomIndexReconcile. Replicas share one index, such as redislimit's;
+	// NewMemoryRoomIndex serves one process. Lists and counts in
+	// unauthenticated mode do not use it. Nil: no index, every list and
+	// count reads LiveKit's whole list as before.
+	RoomIndex RoomIndex
+	// RoomIndexReconcile is how often the Manager reconciles RoomIndex with
+	// LiveKit (Manager.ReconcileRoomIndex), once at start and then at this
+	// interval: each costs one unfiltered ListRooms, linear in every room on
+	// LiveKit, per replica. Zero means DefaultRoomIndexReconcile (5 min);
+	// at least 10 s. Negative means never: the host runs
+	// Manager.ReconcileRoomIndex itself, on one replica.
+	RoomIndexReconcile time.Duration
 	// Logger receives operational logs. Nil discards them. Tokens, the
 	// API secret and invite keys are never logged, and every store, lock,
 	// policy and LiveKit error text is redacted (Manager.Redact). Failures
@@ -217,6 +238,7 @@ type Manager struct {
 	breaker   *breaker
 	unlisted  unlistedRooms // rooms created that LiveKit's list did not show yet
 	listed    sharedList    // the room list ListRooms shares (Config.ListStaleness)
+	index     RoomIndex     // nil: none (Config.RoomIndex)
 	// bg is canceled by Close, which waits for bgWork: the breaker's
 	// probes and the cleanup of abandoned rooms.
 	bg        context.Context
@@ -230,6 +252,7 @@ type Manager struct {
 	secretsMu   sync.Mutex
 	secretPairs []string
 	failures    *faillog.Log
+	signer      *signer // signs tokens with APISecret
 }
 
 // New validates cfg and returns a Manager, with no network call; under
@@ -271,6 +294,11 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.ListStaleness > MaxListStaleness {
 		return nil, invalidArg("ListStaleness", "%s exceeds MaxListStaleness %s", cfg.ListStaleness, MaxListStaleness)
 	}
+	if cfg.RoomIndexReconcile == 0 {
+		cfg.RoomIndexReconcile = DefaultRoomIndexReconcile
+	} else if cfg.RoomIndexReconcile > 0 && cfg.RoomIndexReconcile < 10*time.Second {
+		return nil, invalidArg("RoomIndexReconcile", "must be at least 10s, or negative for never")
+	}
 	if cfg.TokenTTL > cfg.MaxTokenTTL {
 		return nil, invalidArg("TokenTTL", "%s exceeds MaxTokenTTL %s", cfg.TokenTTL, cfg.MaxTokenTTL)
 	}
@@ -311,7 +339,8 @@ func New(cfg Config) (*Manager, error) {
 		AllowUnauthenticated: cfg.AllowUnauthenticated, AllowUnattributedJoins: cfg.AllowUnattributedJoins,
 		DefaultLimits: cfg.Limits.Default, TenantLimits: cfg.Limits.Tenant,
 	}, publicURL: cfg.PublicURL, rooms: cfg.RoomService, locker: cfg.Locker,
-		log: cfg.Logger, now: cfg.Now, limits: cfg.Limits.Store, auditor: cfg.Auditor, bans: cfg.Bans}
+		log: cfg.Logger, now: cfg.Now, limits: cfg.Limits.Store, auditor: cfg.Auditor, bans: cfg.Bans,
+		index: cfg.RoomIndex}
 	if m.rooms == nil {
 		m.rooms = NewRoomService(cfg.URL, cfg.APIKey, cfg.APISecret)
 	}
@@ -327,6 +356,7 @@ func New(cfg Config) (*Manager, error) {
 		m.now = time.Now
 	}
 	m.addSecrets(cfg.APISecret)
+	m.signer = newSigner(cfg.APISecret)
 	m.failures = faillog.New(m.log, m.now, m.Redact)
 	m.limits = cmp.Or(m.limits, NewMemoryLimitStore(m.now))
 	m.auditor = cmp.Or(m.auditor, NewSlogAuditor(m.log))
@@ -335,6 +365,9 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.RoomNames == SharedNames {
 		m.leases = &leaser{store: cmp.Or(cfg.Leases, NewMemoryLeaseStore(m.now)), interval: cfg.LeaseSweepInterval}
 		m.startSweeper()
+	}
+	if m.index != nil && cfg.RoomIndexReconcile > 0 {
+		m.startRoomIndexSweeper(cfg.RoomIndexReconcile)
 	}
 	return m, nil
 }
@@ -366,9 +399,10 @@ type settings struct {
 }
 
 // Close stops the Manager's background work and waits for it: the lease
-// sweeper of [SharedNames], the breaker's probe of LiveKit and the deletion
-// of rooms whose claim failed (each bounded by a few seconds). Under
-// [ScopedNames] the last two end by themselves, so Close is optional. It
+// sweeper of [SharedNames], the reconciliation of [Config].RoomIndex, the
+// breaker's probe of LiveKit and the deletion of rooms whose claim failed
+// (each bounded by a few seconds). Under [ScopedNames] without a room
+// index the last two end by themselves, so Close is optional. It
 // is safe to call more than once, and always returns nil.
 func (m *Manager) Close() error {
 	m.closeOnce.Do(func() {
@@ -432,12 +466,12 @@ func replaceScheme(raw string, pairs ...[2]string) string {
 // withBudget bounds an operation by budget. A caller's earlier deadline
 // wins, and is marked so that its expiry does not count against LiveKit in
 // the breaker.
-func (m *Manager) withBudget(ctx context.Context, budget time.Duration) (context.Context, context.CancelFunc) {
+func (m *Manager) withBudget(ctx context.Context, budget time.Duration) *deadlineCtx {
 	own := time.Now().Add(budget)
 	if d, ok := ctx.Deadline(); ok && d.Before(own) {
 		ctx = context.WithValue(ctx, callerDeadlineKey{}, true)
 	}
-	return context.WithDeadline(ctx, own)
+	return newDeadlineCtx(ctx, own)
 }
 
 type callerDeadlineKey struct{}

@@ -275,6 +275,9 @@ func (m *Manager) createScoped(ctx context.Context, ref roomRef, agents []AgentD
 	if err != nil || room.GetMetadata() != "" {
 		return err
 	}
+	// Once per room, while it has no owner: a room lkgate set up was
+	// indexed then, so PrecreateRooms's tokens write no index.
+	m.indexStarted(ctx, ref.tenant, room)
 	metadata, _ := metadataWithOwner("", ref.tenant)
 	if _, err := m.rooms.UpdateRoomMetadata(ctx, &livekit.UpdateRoomMetadataRequest{Room: ref.lk, Metadata: metadata}); err != nil {
 		m.logFailure(ctx, slog.LevelWarn, "could not record the owner of a new room", fromLiveKit("record owner", ref.name, err),

@@ -12,7 +12,10 @@ import (
 // Room quotas (Limits.MaxRooms, and the guests' lobbies) are counted from
 // LiveKit's own room list under a per-tenant lock, before anything is
 // created; the Manager counts the rooms it created itself until the list
-// shows them.
+// shows them. With a room index (Config.RoomIndex) the list is LiveKit's
+// answer for the tenant's indexed names: a room a participant's join
+// created counts once its room_started webhook, or the next
+// reconciliation, puts it in the index.
 
 // createCounted creates a scoped room, if it does not exist, within the
 // tenant's room quota. Once the look-up finds no room, the creation is
@@ -67,7 +70,7 @@ func (m *Manager) withCount(ctx context.Context, ref roomRef, lobbyTTL time.Dura
 	return f(c)
 }
 
-// roomCount is what one unfiltered ListRooms tells of a tenant's rooms.
+// roomCount is what LiveKit's list tells of a tenant's rooms.
 type roomCount struct {
 	rooms int  // the tenant's rooms, lobbies left out
 	mine  bool // ref's room is one of them
@@ -80,7 +83,7 @@ type roomCount struct {
 
 // staleLobby is a lobby left to a guest that can no longer be admitted.
 type staleLobby struct {
-	lk       string
+	lk, sid  string
 	ofTenant bool // counted in lobbies
 	ofRoom   bool // counted in roomLobbies
 }
@@ -89,9 +92,9 @@ type staleLobby struct {
 // whether ref is one of its rooms.
 func (m *Manager) countRooms(ctx context.Context, ref roomRef, lobbyTTL time.Duration) (roomCount, error) {
 	var c roomCount
-	res, err := m.rooms.ListRooms(ctx, &livekit.ListRoomsRequest{})
+	all, err := m.roomsToCount(ctx, ref)
 	if err != nil {
-		return c, fromLiveKit("list rooms", ref.name, err)
+		return c, err
 	}
 	lobbyPrefix := m.lobbyPrefix(ref)
 	now := m.now()
@@ -99,7 +102,7 @@ func (m *Manager) countRooms(ctx context.Context, ref roomRef, lobbyTTL time.Dur
 	if m.unlisted.any(ref.tenant) {
 		shown = map[string]bool{}
 	}
-	for _, r := range res.GetRooms() {
+	for _, r := range all {
 		name, kind := m.roomKind(r, ref.tenant)
 		if shown != nil && kind != notTenants {
 			shown[r.GetName()] = true
@@ -115,7 +118,7 @@ func (m *Manager) countRooms(ctx context.Context, ref roomRef, lobbyTTL time.Dur
 		switch {
 		case kind != tenantLobby && !ofRoom:
 		case lobbyTTL > 0 && lobbyExpired(r, lobbyTTL, now):
-			c.stale = append(c.stale, staleLobby{lk: r.GetName(), ofTenant: kind == tenantLobby, ofRoom: ofRoom})
+			c.stale = append(c.stale, staleLobby{lk: r.GetName(), sid: r.GetSid(), ofTenant: kind == tenantLobby, ofRoom: ofRoom})
 		default:
 			if kind == tenantLobby {
 				c.lobbies++
@@ -137,6 +140,21 @@ func (m *Manager) countRooms(ctx context.Context, ref roomRef, lobbyTTL time.Dur
 		}
 	}
 	return c, nil
+}
+
+// roomsToCount returns the LiveKit rooms among which countRooms finds
+// ref's tenant's: one unfiltered ListRooms, or, with a room index, the
+// tenant's indexed rooms and ref's by name. LiveKit's answer trails a
+// creation by name as unfiltered, so settle and unlistedRooms serve both.
+func (m *Manager) roomsToCount(ctx context.Context, ref roomRef) ([]*livekit.Room, error) {
+	if m.index != nil {
+		return m.indexedRooms(ctx, ref.tenant, ref.lk)
+	}
+	res, err := m.rooms.ListRooms(ctx, &livekit.ListRoomsRequest{})
+	if err != nil {
+		return nil, fromLiveKit("list rooms", ref.name, err)
+	}
+	return res.GetRooms(), nil
 }
 
 // settle waits, polling with a backoff for at most half of

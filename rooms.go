@@ -65,8 +65,23 @@ type Track struct {
 // tenant share LiveKit's answers for up to [Config].ListStaleness: a room
 // this Manager created or deleted shows at once, one created by a
 // participant's join or elsewhere within that time.
+//
+// With [Config].RoomIndex, a tenant's list is LiveKit's answer for the
+// names the index holds for it (ListRooms by name, unshared): it costs the
+// tenant's rooms, not every room. A room this Manager created or deleted
+// shows at once; one created by a participant's join or elsewhere once its
+// room_started webhook arrives ([Manager.IndexRoomEvent]) or, if that is
+// lost, after the next reconciliation ([Manager.ReconcileRoomIndex]).
+// Errors: [ErrUnavailable] if the index is.
 func (m *Manager) ListRooms(ctx context.Context, tenant string) ([]Room, error) {
 	return runResult(ctx, m, operation{op: "list rooms", tenant: tenant}, func(ctx context.Context, _ *auditRecord) ([]Room, error) {
+		if m.index != nil && tenant != "" {
+			rooms, err := m.indexedRooms(ctx, tenant)
+			if err != nil {
+				return nil, err
+			}
+			return m.roomsOf(rooms, tenant), nil
+		}
 		answer, err := m.listed.list(ctx, m.rooms)
 		if err != nil {
 			return nil, err
@@ -186,13 +201,16 @@ func sourceOf(s livekit.TrackSource) TrackSource {
 func (m *Manager) DeleteRoom(ctx context.Context, tenant, room string) error {
 	o := operation{op: "delete room", action: ActionRoomDelete, tenant: tenant, room: room, details: map[string]string{"reason": "ended"}}
 	return m.run(ctx, o, func(ctx context.Context, _ *auditRecord) error {
-		ref, _, err := m.authorize(ctx, tenant, room, false)
+		ref, lkRoom, err := m.authorize(ctx, tenant, room, false)
 		if err != nil {
 			return err
 		}
 		_, err = m.rooms.DeleteRoom(ctx, &livekit.DeleteRoomRequest{Room: ref.lk})
 		m.listed.invalidate() // even on failure: it may have gone
-		if err = fromLiveKit("delete room", room, err); errors.Is(err, ErrNotFound) {
+		if err = fromLiveKit("delete room", room, err); err == nil || errors.Is(err, ErrNotFound) {
+			m.indexFinished(ctx, ref.tenant, ref.lk, lkRoom.GetSid())
+		}
+		if errors.Is(err, ErrNotFound) {
 			return errRoomNotFound
 		}
 		return err

@@ -154,6 +154,7 @@ func (m *Manager) claim(ctx context.Context, ref roomRef, existed bool, agents [
 		}
 		return &Error{Kind: ErrConflict, Msg: "the room's metadata changed while being claimed; retry"}
 	}
+	m.indexStarted(ctx, ref.tenant, claimed)
 	m.log.InfoContext(ctx, "room claimed", "room", ref.name, "tenant", ref.tenant, "existed", existed)
 	return nil
 }

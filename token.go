@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"maps"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/livekit/protocol/auth"
 	"github.com/livekit/protocol/livekit"
 )
@@ -248,13 +246,13 @@ func (m *Manager) mint(ctx context.Context, op string, ref roomRef, req TokenReq
 	}
 	c := tokenClaims(m.cfg.APIKey, ref.tenant, ref.lk, m.cfg.Room, req, now, ttl)
 	for k, v := range extra {
-		c.Attributes[k] = v
+		c.setAttribute(k, v)
 	}
-	jwt, err := signToken(m.cfg.APISecret, c)
+	jwt, err := m.signer.sign(&c)
 	if err != nil {
 		return nil, &Error{Kind: ErrUpstream, Op: op, Room: ref.name, Msg: "signing failed"}
 	}
-	m.log.DebugContext(ctx, "token minted", "tenant", ref.tenant, "room", ref.name, "identity", req.Identity)
+	m.log.LogAttrs(ctx, slog.LevelDebug, "token minted", slog.String("tenant", ref.tenant), slog.String("room", ref.name), slog.String("identity", req.Identity))
 	return &Token{JWT: jwt, URL: m.publicURL, Room: ref.name, Identity: req.Identity, ExpiresAt: exp.Truncate(time.Second)}, nil
 }
 
@@ -317,14 +315,9 @@ func (g Grant) permission(prefix string) (*livekit.ParticipantPermission, error)
 	return perm, nil
 }
 
-// claims is the JWT body LiveKit expects: registered claims plus grants.
-type claims struct {
-	jwt.RegisteredClaims
-	auth.ClaimGrants
-}
-
 // tokenClaims is a pure function of its inputs: it maps a validated request
-// to LiveKit claims for the LiveKit room lkRoom. It never mutates req. The
+// to LiveKit claims for the LiveKit room lkRoom. It never mutates req;
+// the claims read req.Attributes, uncopied, until they are signed. The
 // room configuration (opts and the agents) takes effect when the token
 // holder's join creates the room, LiveKit's refreshed tokens keep it, and
 // a room that exists ignores it.
@@ -334,65 +327,60 @@ func tokenClaims(apiKey, tenant, lkRoom string, opts RoomOptions, req TokenReque
 		g = *req.Grant
 	}
 	e := req.Elevated
-	video := &auth.VideoGrant{
-		RoomJoin:     true,
-		Room:         lkRoom,
-		RoomAdmin:    e.RoomAdmin,
-		RoomCreate:   e.RoomCreate,
-		RoomList:     e.RoomList,
-		RoomRecord:   e.RoomRecord,
-		IngressAdmin: e.IngressAdmin,
-		Hidden:       e.Hidden,
-		Recorder:     e.Recorder,
+	video := videoGrant{
+		VideoGrant: auth.VideoGrant{
+			RoomJoin:     true,
+			Room:         lkRoom,
+			RoomAdmin:    e.RoomAdmin,
+			RoomCreate:   e.RoomCreate,
+			RoomList:     e.RoomList,
+			RoomRecord:   e.RoomRecord,
+			IngressAdmin: e.IngressAdmin,
+			Hidden:       e.Hidden,
+			Recorder:     e.Recorder,
+		},
+		canPublish: g.CanPublish, canSubscribe: g.CanSubscribe, canPublishData: g.CanPublishData, canUpdateOwnMetadata: e.UpdateOwnMetadata,
 	}
-	video.SetCanPublish(g.CanPublish)
-	video.SetCanSubscribe(g.CanSubscribe)
-	video.SetCanPublishData(g.CanPublishData)
-	video.SetCanUpdateOwnMetadata(e.UpdateOwnMetadata)
-	for _, s := range g.CanPublishSources {
-		video.CanPublishSources = append(video.CanPublishSources, string(s))
+	if len(g.CanPublishSources) > 0 {
+		video.CanPublishSources = make([]string, len(g.CanPublishSources))
+		for i, s := range g.CanPublishSources {
+			video.CanPublishSources[i] = string(s)
+		}
 	}
 	c := claims{
-		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer:    apiKey,
-			Subject:   req.Identity,
-			IssuedAt:  jwt.NewNumericDate(now),
-			NotBefore: jwt.NewNumericDate(now),
-			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
-		},
+		Issuer:    apiKey,
+		Subject:   req.Identity,
+		IssuedAt:  now.Unix(),
+		NotBefore: now.Unix(),
+		ExpiresAt: now.Add(ttl).Unix(),
 		ClaimGrants: auth.ClaimGrants{
 			Identity: req.Identity,
 			Name:     req.Name,
 			Metadata: req.Metadata,
-			Video:    video,
 		},
+		video:  video,
+		attrs:  req.Attributes,
+		tenant: tenant,
 	}
 	if e.SIPAdmin || e.SIPCall {
 		c.SIP = &auth.SIPGrant{Admin: e.SIPAdmin, Call: e.SIPCall}
 	}
-	c.Attributes = maps.Clone(req.Attributes)
-	if c.Attributes == nil {
-		c.Attributes = make(map[string]string, 1)
-	}
-	if tenant != "" {
-		c.Attributes[TenantAttribute] = tenant
-	}
 	// LiveKit v1.8.4 refuses a token whose room configuration carries
 	// metadata or tags: only timeouts, size and agents go in.
-	cfg := &livekit.RoomConfiguration{
-		EmptyTimeout:     durationSeconds(opts.EmptyTimeout),
-		DepartureTimeout: durationSeconds(opts.DepartureTimeout),
-		MaxParticipants:  opts.MaxParticipants,
-	}
-	for _, a := range req.Agents {
-		cfg.Agents = append(cfg.Agents, &livekit.RoomAgentDispatch{AgentName: a.AgentName, Metadata: a.Metadata})
-	}
-	if cfg.EmptyTimeout != 0 || cfg.DepartureTimeout != 0 || cfg.MaxParticipants != 0 || len(cfg.Agents) > 0 {
+	empty, departure := durationSeconds(opts.EmptyTimeout), durationSeconds(opts.DepartureTimeout)
+	if empty != 0 || departure != 0 || opts.MaxParticipants != 0 || len(req.Agents) > 0 {
+		cfg := &livekit.RoomConfiguration{EmptyTimeout: empty, DepartureTimeout: departure, MaxParticipants: opts.MaxParticipants}
+		for _, a := range req.Agents {
+			cfg.Agents = append(cfg.Agents, &livekit.RoomAgentDispatch{AgentName: a.AgentName, Metadata: a.Metadata})
+		}
 		c.RoomConfig = (*auth.RoomConfiguration)(cfg)
 	}
 	return c
 }
 
-func signToken(secret string, c claims) (string, error) {
-	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString([]byte(secret))
+// videoGrant is a VideoGrant without its pointers: the values its *bool
+// fields point to once claims.wire has run.
+type videoGrant struct {
+	auth.VideoGrant
+	canPublish, canSubscribe, canPublishData, canUpdateOwnMetadata bool
 }

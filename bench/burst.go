@@ -17,10 +17,13 @@ func (b *bench) burst() {
 	defer client.CloseIdleConnections()
 	const bursts, size = 20, 100
 	fmt.Println()
-	fmt.Printf("burst of %d concurrent token requests for a new room (mean of %d bursts):\n\n", size, bursts)
+	fmt.Println("### Burst")
+	fmt.Println()
+	fmt.Printf("%d concurrent token requests for a new room (mean of %d bursts):\n\n", size, bursts)
 	fmt.Println("| mode | LiveKit calls per burst | lease-store calls per burst | slowest burst |")
 	fmt.Println("|---|---|---|---|")
 	for _, v := range b.tokenVariants() {
+		log.Printf("bench: bursts, %s", v.name)
 		var calls, leases int64
 		var worst time.Duration
 		for n := range bursts {

@@ -44,3 +44,25 @@ func (c *countingLeases) SetLastSweep(ctx context.Context, t time.Time) error {
 	}
 	return err
 }
+
+// countingBans counts the round trips a Manager makes to its ban store:
+// with redislimit's, one Redis GET per token.
+type countingBans struct {
+	store lkgate.BanStore
+	calls atomic.Int64
+}
+
+func (c *countingBans) Ban(ctx context.Context, tenant, room, identity string, until time.Time) error {
+	c.calls.Add(1)
+	return c.store.Ban(ctx, tenant, room, identity, until)
+}
+
+func (c *countingBans) Unban(ctx context.Context, tenant, room, identity string) error {
+	c.calls.Add(1)
+	return c.store.Unban(ctx, tenant, room, identity)
+}
+
+func (c *countingBans) BannedUntil(ctx context.Context, tenant, room, identity string, now time.Time) (time.Time, error) {
+	c.calls.Add(1)
+	return c.store.BannedUntil(ctx, tenant, room, identity, now)
+}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"log"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"slices"
 	"sync"
@@ -18,8 +20,8 @@ type result struct {
 	rps           float64
 	p50, p99      time.Duration
 	callsPerReq   float64
-	leasesPerReq  float64
-	countsLeases  bool
+	storePerReq   float64 // lease-store calls (shared names) or ban-store calls (the Redis bans row)
+	countsStore   bool
 	allocsPerReq  float64
 	cpuPerReq     time.Duration
 	failedRequest error
@@ -29,18 +31,20 @@ func (r result) String() string {
 	if r.failedRequest != nil {
 		return fmt.Sprintf("| %s | failed: %v |", r.name, r.failedRequest)
 	}
-	leases := ""
-	if r.countsLeases {
-		leases = fmt.Sprintf("%.2f", r.leasesPerReq)
+	store := ""
+	if r.countsStore {
+		store = fmt.Sprintf("%.2f", r.storePerReq)
 	}
 	return fmt.Sprintf("| %s | %.0f | %s | %s | %.2f | %s | %.0f | %s |", r.name, r.rps,
-		ms(r.p50), ms(r.p99), r.callsPerReq, leases, r.allocsPerReq, r.cpuPerReq.Round(time.Microsecond))
+		ms(r.p50), ms(r.p99), r.callsPerReq, store, r.allocsPerReq, r.cpuPerReq.Round(time.Microsecond))
 }
 
 // ms prints a latency in milliseconds with three significant digits.
 func ms(d time.Duration) string {
 	f := float64(d) / float64(time.Millisecond)
 	switch {
+	case f < 0.1:
+		return fmt.Sprintf("%.1f µs", float64(d)/float64(time.Microsecond))
 	case f < 10:
 		return fmt.Sprintf("%.2f ms", f)
 	case f < 100:
@@ -53,16 +57,23 @@ func ms(d time.Duration) string {
 // LiveKit and lease-store calls. do gets a per-request sequence number and
 // returns the HTTP request to send.
 func (b *bench) drive(name string, v *variant, do func(i int) *http.Request) result {
+	return b.driveFor(b.duration, name, v, do)
+}
+
+// driveFor is drive for d.
+func (b *bench) driveFor(d time.Duration, name string, v *variant, do func(i int) *http.Request) result {
+	log.Printf("bench: driving %s", name)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: b.workers * 2}}
+	if b.inProcess {
+		client = &http.Client{Transport: handlerTransport{b.mux}}
+	}
 	defer client.CloseIdleConnections()
 	var seq atomic.Int64
 	var mu sync.Mutex
 	var latencies []time.Duration
 	var firstErr error
 	v.calls.Store(0)
-	if v.leases != nil {
-		v.leases.calls.Store(0)
-	}
+	v.resetStore()
 	var ms0, ms1 runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&ms0)
@@ -72,7 +83,7 @@ func (b *bench) drive(name string, v *variant, do func(i int) *http.Request) res
 	for range b.workers {
 		wg.Go(func() {
 			var mine []time.Duration
-			for time.Since(start) < b.duration {
+			for time.Since(start) < d {
 				req := do(int(seq.Add(1)))
 				t0 := time.Now()
 				res, err := client.Do(req)
@@ -113,11 +124,33 @@ func (b *bench) drive(name string, v *variant, do func(i int) *http.Request) res
 		allocsPerReq: float64(ms1.Mallocs-ms0.Mallocs) / float64(n),
 		cpuPerReq:    cpu / time.Duration(n),
 	}
-	if v.leases != nil {
-		r.countsLeases = true
-		r.leasesPerReq = float64(v.leases.calls.Load()) / float64(n)
+	if calls, ok := v.storeCalls(); ok {
+		r.countsStore = true
+		r.storePerReq = float64(calls) / float64(n)
 	}
 	return r
+}
+
+// resetStore zeroes v's count of lease-store or ban-store calls.
+func (v *variant) resetStore() {
+	if v.leases != nil {
+		v.leases.calls.Store(0)
+	}
+	if v.bans != nil {
+		v.bans.calls.Store(0)
+	}
+}
+
+// storeCalls returns v's lease-store or ban-store calls since resetStore,
+// and whether v counts them.
+func (v *variant) storeCalls() (int64, bool) {
+	switch {
+	case v.leases != nil:
+		return v.leases.calls.Load(), true
+	case v.bans != nil:
+		return v.bans.calls.Load(), true
+	}
+	return 0, false
 }
 
 func cpuTime() time.Duration {
@@ -126,4 +159,15 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// handlerTransport answers a request by calling the handler in process:
+// the same request through the same mux and handlers, without a socket,
+// the HTTP server or the client's connection handling.
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, req)
+	return rec.Result(), nil
 }

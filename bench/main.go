@@ -6,12 +6,20 @@
 // lease store and with redislimit's Redis store (when a redis-server can be
 // started). For each operation it reports requests per second, p50 and p99
 // latency, LiveKit round trips and lease-store calls per request,
-// allocations per request and CPU per request; then the ratios lkgate /
-// naive, a burst of concurrent requests for a new room per mode, the
-// handler's own share of a token request's CPU, and how listing scales
-// with the number of rooms.
+// allocations per request and CPU per request.
+//
+// Its output is markdown, in this order: the token path's goals (issue 18,
+// part 1: the scoped path against the 1-call paths and the naive flow),
+// each checked, with what bounds the figure (an HTTP ceiling row driven
+// like the token rows with no lkgate behind it, and a CPU profile of the
+// scoped row by category); the table of driven rows and the ratios lkgate /
+// naive; a burst of concurrent requests for a new room per mode; the
+// handler's own share of a token request's CPU; the cost of every
+// operation in process against lkgatetest's fake, under both namings,
+// quotas off and on; and how listing scales with the number of rooms.
 //
 //	go run ./bench                      # starts .bin/livekit-server and redis-server itself
+//	go run ./bench -sections costs      # the cost table alone: no livekit-server, no Redis
 //	go run ./bench -livekit http://127.0.0.1:7880 -key devkey -secret ... -redis 127.0.0.1:6379
 package main
 
@@ -25,6 +33,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -56,7 +65,20 @@ func main() {
 	duration := flag.Duration("duration", 3*time.Second, "how long each operation is driven")
 	workers := flag.Int("c", 16, "concurrent clients")
 	scale := flag.String("scale", "10,1000,10000", "room counts for the listing scale test (empty to skip)")
+	sectionList := flag.String("sections", strings.Join(allSections, ","), "sections to run, comma-separated: "+strings.Join(allSections, ", "))
+	costTime := flag.Duration("costtime", 200*time.Millisecond, "how long each operation of the cost table is run (testing.Benchmark's benchtime)")
 	flag.Parse()
+	sections, err := parseSections(*sectionList)
+	if err != nil {
+		log.Fatalf("bench: -sections: %v", err)
+	}
+	if !sections.needServer() {
+		printHeader(*workers, *duration, "", "", "")
+		if sections["costs"] {
+			costTable(*costTime)
+		}
+		return
+	}
 
 	if *lkURL == "" {
 		srv, err := lkserver.Launch()
@@ -83,24 +105,70 @@ func main() {
 	b := newBench(*lkURL, *key, *secret, *redisAddr, *duration, *workers)
 	defer b.close()
 
-	fmt.Printf("lkgate bench: %s, %d cores, %d concurrent clients, %s per operation, LiveKit at %s",
-		runtime.Version(), runtime.NumCPU(), *workers, *duration, *lkURL)
-	if *redisAddr != "" {
-		fmt.Printf(", Redis at %s%s", *redisAddr, redisNote)
+	printHeader(*workers, *duration, *lkURL, *redisAddr, redisNote)
+	if sections["tokens"] || sections["burst"] || sections["share"] {
+		b.setup(context.Background())
+	}
+	if sections["tokens"] {
+		b.run()
+	}
+	if sections["burst"] {
+		b.burst()
+	}
+	if sections["share"] {
+		b.handlerShare()
+	}
+	if sections["costs"] {
+		costTable(*costTime)
+	}
+	// Shared-names Managers sweep every room on the server in the
+	// background; stop them before the scale test fills it.
+	b.closeManagers()
+	if sections["scale"] && *scale != "" {
+		b.listingScale(*scale)
+	}
+}
+
+// allSections are the parts of the output -sections selects, in the order
+// they print.
+var allSections = []string{"tokens", "burst", "share", "costs", "scale"}
+
+// sectionSet is the sections to run.
+type sectionSet map[string]bool
+
+func parseSections(list string) (sectionSet, error) {
+	s := sectionSet{}
+	for field := range strings.SplitSeq(list, ",") {
+		field = strings.TrimSpace(field)
+		if !slices.Contains(allSections, field) {
+			return nil, fmt.Errorf("unknown section %q (want some of %s)", field, strings.Join(allSections, ", "))
+		}
+		s[field] = true
+	}
+	return s, nil
+}
+
+// needServer reports whether a section drives the real livekit-server;
+// the cost table runs against the fake alone.
+func (s sectionSet) needServer() bool {
+	return s["tokens"] || s["burst"] || s["share"] || s["scale"]
+}
+
+// printHeader describes the run: the figures move with the machine and
+// whatever else it runs.
+func printHeader(workers int, d time.Duration, lkURL, redisAddr, redisNote string) {
+	fmt.Printf("lkgate bench: %s, %d cores", runtime.Version(), runtime.NumCPU())
+	if lkURL != "" {
+		fmt.Printf(", %d concurrent clients, %s per operation, LiveKit at %s", workers, d, lkURL)
+	}
+	if redisAddr != "" {
+		fmt.Printf(", Redis at %s%s", redisAddr, redisNote)
 	}
 	fmt.Printf("\n")
-	// The figures move with whatever else the machine runs.
 	if load, err := os.ReadFile("/proc/loadavg"); err == nil {
 		fmt.Printf("load average at start: %s", load)
 	}
 	fmt.Println()
-	b.run()
-	// Shared-names Managers sweep every room on the server in the
-	// background; stop them before the scale test fills it.
-	b.closeManagers()
-	if *scale != "" {
-		b.listingScale(*scale)
-	}
 }
 
 // variant is one token handler under test, mounted at path, with its own
@@ -113,6 +181,7 @@ type variant struct {
 	h      http.Handler    // the lkgate handler, before the mount's prefix
 	calls  atomic.Int64
 	leases *countingLeases // set under shared names only
+	bans   *countingBans   // set when the ban store is counted (the Redis bans row)
 }
 
 // bench holds every handler on the same LiveKit, behind one HTTP server.
@@ -120,6 +189,9 @@ type bench struct {
 	lkURL, key, secret string
 	duration           time.Duration
 	workers            int
+	// inProcess makes drive call the mux in process instead of over a
+	// loopback connection.
+	inProcess bool
 
 	keys  httpx.Authenticator
 	mux   *http.ServeMux
@@ -128,7 +200,10 @@ type bench struct {
 	redis *redis.Client // nil without Redis
 
 	naive, scoped, precreate, sharedMem, sharedRedis *variant // sharedRedis nil without Redis
+	scopedRedisBans                                  *variant // nil without Redis
 	governed, governedNoQuota                        *variant
+	ceiling                                          *variant // no lkgate: the HTTP stack's bound
+	ceilingH                                         *ceilingHandler
 }
 
 // countingHook counts the naive flow's SDK requests into n.
@@ -158,6 +233,7 @@ func newBench(lkURL, key, secret, redisAddr string, d time.Duration, workers int
 			log.Fatal(err)
 		}
 		b.sharedRedis = b.addManager("shared, Redis leases", "/shared-redis", lkgate.Config{RoomNames: lkgate.SharedNames}, store)
+		b.scopedRedisBans = b.addManager("scoped, Redis bans", "/scoped-redis-bans", lkgate.Config{Bans: &countingBans{store: store}}, nil)
 	}
 
 	b.naive = &variant{name: "naive", path: "/naive"}
@@ -165,6 +241,9 @@ func newBench(lkURL, key, secret, redisAddr string, d time.Duration, workers int
 		key: key, secret: secret, url: lkURL})
 	b.governed = b.addGoverned("governed", "/governed", true)
 	b.governedNoQuota = b.addGoverned("governed without room quota", "/governed-noquota", false)
+	b.ceilingH = &ceilingHandler{}
+	b.ceiling = &variant{name: "HTTP ceiling", path: "/ceiling"}
+	b.mux.Handle("POST /ceiling/livekit/token", b.ceilingH)
 
 	b.api = httptest.NewServer(b.mux)
 	b.admin = lksdk.NewRoomServiceClient(lkURL, key, secret)
@@ -175,6 +254,7 @@ func newBench(lkURL, key, secret, redisAddr string, d time.Duration, workers int
 // and its lease store counted when one is given (shared names).
 func (b *bench) addManager(name, path string, cfg lkgate.Config, leases lkgate.LeaseStore) *variant {
 	v := &variant{name: name, path: path}
+	v.bans, _ = cfg.Bans.(*countingBans)
 	cfg.URL, cfg.APIKey, cfg.APISecret = b.lkURL, b.key, b.secret
 	cfg.RoomService = counting.Rooms{RoomService: lkgate.NewRoomService(b.lkURL, b.key, b.secret), N: &v.calls}
 	if leases != nil {
@@ -228,7 +308,7 @@ func (b *bench) tokenVariants() []*variant {
 // closeManagers stops the shared-names Managers' sweepers; Close is
 // idempotent.
 func (b *bench) closeManagers() {
-	for _, v := range []*variant{b.scoped, b.precreate, b.sharedMem, b.sharedRedis} {
+	for _, v := range []*variant{b.scoped, b.precreate, b.sharedMem, b.sharedRedis, b.scopedRedisBans} {
 		if v != nil {
 			v.m.Close()
 		}
@@ -271,6 +351,7 @@ func (b *bench) setup(ctx context.Context) {
 			}
 		}
 	}
+	b.ceilingH.copyResponse(b.post(b.scoped.path+"/livekit/token", tokenBody(roomName(0), 0)))
 }
 
 func (b *bench) post(path, body string) *http.Request {
@@ -294,9 +375,12 @@ func (b *bench) tokenRequests(v *variant, room func(int) string) func(int) *http
 	return func(i int) *http.Request { return b.post(v.path+"/livekit/token", tokenBody(room(i), i)) }
 }
 
+// run drives the token rows, the HTTP ceiling and the other routes, and
+// profiles the scoped 64-room row in a run of its own; then it prints the
+// part 1 goals, checked, and what bounds the scoped figure, before the
+// table of every row and the ratios lkgate / naive.
 func (b *bench) run() {
 	ctx := context.Background()
-	b.setup(ctx)
 	one := func(int) string { return roomName(0) }
 	spread := func(i int) string { return roomName(i % spreadRooms) }
 
@@ -313,7 +397,15 @@ func (b *bench) run() {
 	}{{"one room", one}, {"64 rooms", spread}} {
 		for _, v := range b.tokenVariants() {
 			add(b.drive("token, "+v.name+", "+rooms.label, v, b.tokenRequests(v, rooms.room)))
+			if v == b.scoped && rooms.label == "64 rooms" {
+				// Right after the row it bounds, so that the machine's load
+				// moves them least apart.
+				add(b.drive(ceilingRow, b.ceiling, b.tokenRequests(b.ceiling, spread)))
+			}
 		}
+	}
+	if v := b.scopedRedisBans; v != nil {
+		add(b.drive("token, "+v.name+", 64 rooms", v, b.tokenRequests(v, spread)))
 	}
 	governed := add(b.drive("token, governed, 64 rooms", b.governed, b.tokenRequests(b.governed, spread)))
 	noQuota := add(b.drive("token, governed without room quota, 64 rooms", b.governedNoQuota, b.tokenRequests(b.governedNoQuota, spread)))
@@ -326,8 +418,22 @@ func (b *bench) run() {
 	add(b.drive("room details", b.scoped, func(i int) *http.Request {
 		return b.get("/scoped/livekit/rooms/" + roomName(i%spreadRooms))
 	}))
+	// The same token rows through the same mux and handlers, called in
+	// process: what the token path costs without the HTTP stack that
+	// bounds the rows above (lkgate's own LiveKit calls still go over
+	// HTTP to livekit-server).
+	b.inProcess = true
+	for _, v := range b.tokenVariants() {
+		add(b.drive("token, "+v.name+", 64 rooms"+inProcessSuffix, v, b.tokenRequests(v, spread)))
+	}
+	b.inProcess = false
+	prof := b.profileRow("token, scoped, 64 rooms, profiled", b.scoped, b.tokenRequests(b.scoped, spread))
 
-	fmt.Println("| operation | req/s | p50 | p99 | LiveKit calls/req | lease-store calls/req | allocs/req | CPU/req |")
+	b.printGoals(byName, prof)
+
+	fmt.Println("### Every row")
+	fmt.Println()
+	fmt.Println("| operation | req/s | p50 | p99 | LiveKit calls/req | lease/ban-store calls/req | allocs/req | CPU/req |")
 	fmt.Println("|---|---|---|---|---|---|---|---|")
 	for _, r := range results {
 		fmt.Println(r)
@@ -340,17 +446,17 @@ func (b *bench) run() {
 		return fmt.Sprintf("%.2fx", a.rps/n.rps)
 	}
 	fmt.Println("token throughput, lkgate / naive (one room: concurrent requests may coalesce; 64 rooms: they never do):")
+	fmt.Println()
 	for _, v := range b.tokenVariants()[1:] {
 		fmt.Printf("- %s: %s on one room, %s over 64 rooms\n", v.name,
 			ratio(byName["token, "+v.name+", one room"], byName["token, naive, one room"]),
 			ratio(byName["token, "+v.name+", 64 rooms"], byName["token, naive, 64 rooms"]))
 	}
+	fmt.Println()
 	scoped := byName["token, scoped, 64 rooms"]
 	fmt.Printf("governance over 64 rooms (token rate, JSON audit records, OpenTelemetry metrics): %.0f req/s and %s CPU per request without a room quota, %.0f req/s and %s with one (%.2f LiveKit calls/req), against %.0f req/s and %s for scoped names without either\n",
 		noQuota.rps, noQuota.cpuPerReq.Round(time.Microsecond), governed.rps, governed.cpuPerReq.Round(time.Microsecond), governed.callsPerReq,
 		scoped.rps, scoped.cpuPerReq.Round(time.Microsecond))
-	b.burst()
-	b.handlerShare()
 }
 
 func init() {

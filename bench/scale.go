@@ -8,31 +8,62 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/livekit/protocol/livekit"
 
 	"github.com/lkgate/lkgate"
+	"github.com/lkgate/lkgate/internal/counting"
 )
 
+// scaleTenants is how many tenants list at once in the scale test: acme,
+// which has one room in ten, and the others, which share the rest.
+const scaleTenants = 100
+
 // listingScale measures a tenant's room list, under scoped names, as the
-// server holds more rooms: LiveKit cannot filter by name prefix, so lkgate
-// lists them all and keeps the tenant's. One room in ten belongs to the
-// tenant.
+// server holds more rooms, with scaleTenants tenants listing at once for
+// the run's duration: LiveKit cannot filter by name prefix, so one list
+// is one unfiltered ListRooms of every room. It measures the same load
+// twice in one run: on a Manager whose lists share LiveKit's answers (the
+// default, Config.ListStaleness) and on one that makes a ListRooms per
+// request (UnsharedListRooms).
 func (b *bench) listingScale(counts string) {
 	ctx := context.Background()
 	b.deleteAllRooms(ctx)
-	// One LiveKit ListRooms per request, as each request costs when no
-	// shared answer is fresh: what a tenant's list costs at this scale.
-	unshared, err := lkgate.New(lkgate.Config{URL: b.lkURL, APIKey: b.key, APISecret: b.secret, UnsharedListRooms: true})
-	if err != nil {
-		log.Fatal(err)
+	type lister struct {
+		label string
+		m     *lkgate.Manager
+		calls *atomic.Int64
 	}
-	defer unshared.Close()
+	newLister := func(label string, cfg lkgate.Config) lister {
+		calls := &atomic.Int64{}
+		cfg.URL, cfg.APIKey, cfg.APISecret = b.lkURL, b.key, b.secret
+		cfg.RoomService = counting.Rooms{RoomService: lkgate.NewRoomService(b.lkURL, b.key, b.secret), N: calls}
+		m, err := lkgate.New(cfg)
+		if err != nil {
+			log.Fatal(err)
+		}
+		return lister{label, m, calls}
+	}
+	// The indexed Manager reconciles only when told to, after each count's
+	// rooms are made: the bench sends it no webhooks.
+	indexed := newLister("indexed", lkgate.Config{RoomIndex: lkgate.NewMemoryRoomIndex(nil), RoomIndexReconcile: -1})
+	listers := []lister{newLister("unshared", lkgate.Config{UnsharedListRooms: true}), newLister("shared", lkgate.Config{}), indexed}
+	defer func() {
+		for _, l := range listers {
+			l.m.Close()
+		}
+	}()
 	fmt.Println()
-	fmt.Println("| rooms on the server | tenant's rooms | list p50 | list p99 |")
-	fmt.Println("|---|---|---|---|")
+	fmt.Printf("### Listing scale: %d tenants listing at once, shared and unshared answers\n", scaleTenants)
+	fmt.Println()
+	fmt.Printf("Scoped names; one room in ten is acme's, the others are spread over %d more tenants; each tenant lists its rooms in a loop for %s, one lister per tenant. `shared`: the default (`ListStaleness` 1 s); `unshared`: `UnsharedListRooms`, one unfiltered `ListRooms` per list request; `indexed`: `RoomIndex` (in memory, reconciled once the rooms are made), one `ListRooms` by the tenant's names per list request.\n\n", scaleTenants-1, b.duration)
+	fmt.Println("| rooms on the server | acme's rooms | lists | list requests/s | p50 | p99 | LiveKit calls per list request |")
+	fmt.Println("|---|---|---|---|---|---|---|")
 	created := 0
+	var last map[string]listLoad
+	var lastRooms int
 	for _, field := range strings.Split(counts, ",") {
 		target, err := strconv.Atoi(strings.TrimSpace(field))
 		if err != nil {
@@ -42,22 +73,95 @@ func (b *bench) listingScale(counts string) {
 		if err != nil {
 			log.Fatal(err)
 		}
+		log.Printf("bench: listing scale, %d rooms", target)
 		b.createRooms(ctx, &created, target-len(existing.Rooms))
-		var lat []time.Duration
-		var mine int
-		for range 50 {
-			start := time.Now()
-			rooms, err := unshared.ListRooms(ctx, "acme")
-			if err != nil {
-				log.Fatal(err)
-			}
-			lat = append(lat, time.Since(start))
-			mine = len(rooms)
+		total, err := b.admin.ListRooms(ctx, &livekit.ListRoomsRequest{})
+		if err != nil {
+			log.Fatal(err)
 		}
-		slices.Sort(lat)
-		total, _ := b.admin.ListRooms(ctx, &livekit.ListRoomsRequest{})
-		fmt.Printf("| %d | %d | %s | %s |\n", len(total.GetRooms()), mine, ms(lat[len(lat)/2]), ms(lat[len(lat)*99/100]))
+		start := time.Now()
+		rec, err := indexed.m.ReconcileRoomIndex(ctx)
+		if err != nil {
+			log.Fatalf("bench: reconciling the room index: %v", err)
+		}
+		log.Printf("bench: room index reconciled in %s (%d added)", time.Since(start), rec.Added)
+		last, lastRooms = map[string]listLoad{}, len(total.GetRooms())
+		for _, l := range listers {
+			r := b.listConcurrently(ctx, l.m, l.calls)
+			last[l.label] = r
+			fmt.Printf("| %d | %d | %s | %.0f | %s | %s | %.4f |\n", len(total.GetRooms()), r.acme, l.label,
+				r.rps, ms(r.p50), ms(r.p99), r.callsPerList)
+		}
 	}
+	if last == nil {
+		return
+	}
+	// Issue 18, part 2's goals, at the largest count.
+	shared, unshared := last["shared"], last["unshared"]
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "not met"
+	}
+	speedup := float64(unshared.p50) / float64(shared.p50)
+	fmt.Println()
+	fmt.Printf("At %d rooms: shared p50 %s against unshared %s, %.0fx lower (goal ≥ 10x: %s); %.4f LiveKit calls per list request (goal < 0.1: %s).\n",
+		lastRooms, ms(shared.p50), ms(unshared.p50), speedup, verdict(speedup >= 10), shared.callsPerList, verdict(shared.callsPerList < 0.1))
+}
+
+// listLoad is what scaleTenants tenants listing at once measured.
+type listLoad struct {
+	acme         int // acme's rooms in its last list
+	rps          float64
+	p50, p99     time.Duration
+	callsPerList float64
+}
+
+// listConcurrently has scaleTenants tenants list their rooms through m in
+// a loop for the bench's duration.
+func (b *bench) listConcurrently(ctx context.Context, m *lkgate.Manager, calls *atomic.Int64) listLoad {
+	var mu sync.Mutex
+	var lat []time.Duration
+	var acme int
+	calls.Store(0)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for t := range scaleTenants {
+		tenant := scaleTenant(t)
+		wg.Go(func() {
+			var mine []time.Duration
+			n := 0
+			for time.Since(start) < b.duration {
+				t0 := time.Now()
+				rooms, err := m.ListRooms(ctx, tenant)
+				if err != nil {
+					log.Fatalf("bench: listing %s's rooms: %v", tenant, err)
+				}
+				mine = append(mine, time.Since(t0))
+				n = len(rooms)
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			if tenant == "acme" {
+				acme = n
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	slices.Sort(lat)
+	return listLoad{acme: acme, rps: float64(len(lat)) / elapsed.Seconds(), p50: lat[len(lat)/2], p99: lat[len(lat)*99/100],
+		callsPerList: float64(calls.Load()) / float64(len(lat))}
+}
+
+// scaleTenant names the scale test's tenants: 0 is acme.
+func scaleTenant(i int) string {
+	if i == 0 {
+		return "acme"
+	}
+	return "tenant-" + strconv.Itoa(i-1)
 }
 
 // createRooms creates n rooms, one in ten of acme's and the rest of other
@@ -69,7 +173,7 @@ func (b *bench) createRooms(ctx context.Context, created *int, n int) {
 	for range 16 {
 		wg.Go(func() {
 			for i := range work {
-				owner := "tenant-" + strconv.Itoa(i%97)
+				owner := scaleTenant(1 + i%(scaleTenants-1))
 				if i%10 == 0 {
 					owner = "acme"
 				}

@@ -24,19 +24,32 @@ import (
 // off by the server's read timeout, a 408 that closes it too.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, Problem, bool) {
 	body, err := io.ReadAll(r.Body)
-	if err == nil {
-		return body, Problem{}, true
+	if err != nil {
+		return nil, h.bodyProblem(w, err), false
 	}
+	return body, Problem{}, true
+}
+
+// bodyProblem is the answer to err, a failure to read the request body.
+func (h *Handler) bodyProblem(w http.ResponseWriter, err error) Problem {
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
-		return nil, newProblem(http.StatusRequestEntityTooLarge, CodePayloadTooLarge, fmt.Sprintf("the request body exceeds %d bytes", h.maxBody)), false
+		return newProblem(http.StatusRequestEntityTooLarge, CodePayloadTooLarge, fmt.Sprintf("the request body exceeds %d bytes", h.maxBody))
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		w.Header().Set("Connection", "close")
-		return nil, newProblem(http.StatusRequestTimeout, CodeRequestTimeout, "the request body did not arrive in time"), false
+		return newProblem(http.StatusRequestTimeout, CodeRequestTimeout, "the request body did not arrive in time")
 	}
-	return nil, newProblem(http.StatusBadRequest, CodeInvalidArgument, "the request body could not be read"), false
+	return newProblem(http.StatusBadRequest, CodeInvalidArgument, "the request body could not be read")
 }
+
+// bodies are reusable buffers for JSON request bodies: nothing decoded
+// keeps a reference into one (encoding/json copies strings and raw
+// messages), so it is reused once decodeJSON returns.
+var bodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBody bounds the body buffers kept for reuse.
+const maxPooledBody = 64 << 10
 
 // decodeJSON reads one JSON object from the request body into dst. The
 // body is application/json in UTF-8 (any other charset is a 415), valid
@@ -49,17 +62,27 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, Prob
 // (management routes); the token route is tolerant because LiveKit client
 // SDKs send fields lkgate does not use.
 func (h *Handler) decodeJSON(w http.ResponseWriter, r *http.Request, dst any, strict bool) (Problem, bool) {
-	mediaType, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mediaType != "application/json" {
-		return newProblem(http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "the request body must be application/json"), false
+	// The usual header needs no parsing (nor ParseMediaType's map).
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+		mediaType, params, err := mime.ParseMediaType(ct)
+		if err != nil || mediaType != "application/json" {
+			return newProblem(http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "the request body must be application/json"), false
+		}
+		if charset, ok := params["charset"]; ok && !strings.EqualFold(charset, "utf-8") {
+			return newProblem(http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "the request body must be UTF-8: send charset=utf-8 or no charset"), false
+		}
 	}
-	if charset, ok := params["charset"]; ok && !strings.EqualFold(charset, "utf-8") {
-		return newProblem(http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "the request body must be UTF-8: send charset=utf-8 or no charset"), false
+	buf := bodies.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxPooledBody {
+			bodies.Put(buf)
+		}
+	}()
+	buf.Reset()
+	if _, err := buf.ReadFrom(r.Body); err != nil {
+		return h.bodyProblem(w, err), false
 	}
-	body, p, ok := h.readBody(w, r)
-	if !ok {
-		return p, false
-	}
+	body := buf.Bytes()
 	if !utf8.Valid(body) {
 		return newProblem(http.StatusBadRequest, CodeInvalidArgument, fmt.Sprintf("the request body is not valid UTF-8 (at byte %d)", invalidUTF8At(body))), false
 	}
@@ -69,16 +92,30 @@ func (h *Handler) decodeJSON(w http.ResponseWriter, r *http.Request, dst any, st
 	if body = bytes.TrimSpace(body); body[0] != '{' {
 		return newProblem(http.StatusBadRequest, CodeInvalidArgument, "the request body must be a JSON object"), false
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if strict {
-		dec.DisallowUnknownFields()
-	}
-	if err := dec.Decode(dst); err != nil {
-		return jsonProblem(err), false
-	}
-	// Not dec.More, which takes a stray "}" or "]" for the end of input.
-	if dec.InputOffset() != int64(len(body)) {
-		return newProblem(http.StatusBadRequest, CodeInvalidArgument, "the request body has data after the JSON object"), false
+	return decodeObject(body, dst, strict)
+}
+
+// decodeObject decodes body, trimmed UTF-8 that starts with "{", into dst
+// as decodeJSON describes.
+func decodeObject(body []byte, dst any, strict bool) (Problem, bool) {
+	if !strict && json.Valid(body) {
+		// One value and nothing after it: Unmarshal decodes it as the
+		// Decoder below would, without a Decoder's copy of the body.
+		if err := json.Unmarshal(body, dst); err != nil {
+			return jsonProblem(err), false
+		}
+	} else {
+		dec := json.NewDecoder(bytes.NewReader(body))
+		if strict {
+			dec.DisallowUnknownFields()
+		}
+		if err := dec.Decode(dst); err != nil {
+			return jsonProblem(err), false
+		}
+		// Not dec.More, which takes a stray "}" or "]" for the end of input.
+		if dec.InputOffset() != int64(len(body)) {
+			return newProblem(http.StatusBadRequest, CodeInvalidArgument, "the request body has data after the JSON object"), false
+		}
 	}
 	// The body is now known to be one well-formed object, which keyScan
 	// relies on.

@@ -194,30 +194,31 @@ func (c *headerOnly) WriteHeader(status int)      { c.status = status }
 
 // authenticate resolves the principal and checks that it holds need, the
 // route's permission, or writes the refusal (401, 421 or 403) before the
-// route reads its body or calls LiveKit. The returned request carries the
-// principal's subject for lkgate's audit events.
-func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, need Permission) (Principal, *http.Request, bool) {
+// route reads its body or calls LiveKit. The returned context is the
+// request's, carrying the principal's subject for lkgate's audit events.
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, need Permission) (Principal, context.Context, bool) {
 	p, err := h.auth.Authenticate(r)
 	if errors.Is(err, ErrHostNotAllowed) {
 		writeProblem(w, newProblem(http.StatusMisdirectedRequest, CodeHostNotAllowed, "this server does not serve the host "+strconv.Quote(r.Host)))
-		return Principal{}, r, false
+		return Principal{}, nil, false
 	}
 	if err != nil {
 		refusal := &AuthError{Detail: "missing or invalid credentials", Challenge: bearerChallenge}
 		errors.As(err, &refusal) // the Authenticator's own wording, if it chose one
 		writeChallenge(w, newProblem(http.StatusUnauthorized, CodeUnauthenticated, cmp.Or(refusal.Detail, "authentication required")), refusal.Challenge)
-		return Principal{}, r, false
+		return Principal{}, nil, false
 	}
 	if !p.Permissions.Has(need) {
 		prob := newProblem(http.StatusForbidden, CodePermissionDenied, "this route needs the permission "+strconv.Quote(need.String())+", which the caller's credentials do not carry")
 		prob.Permission = need.String()
 		writeProblem(w, prob)
-		return Principal{}, r, false
+		return Principal{}, nil, false
 	}
+	ctx := r.Context()
 	if p.Subject != "" {
-		r = r.WithContext(lkgate.WithSubject(r.Context(), p.Subject))
+		ctx = lkgate.WithSubject(ctx, p.Subject)
 	}
-	return p, r, true
+	return p, ctx, true
 }
 
 // fail writes err as a problem and logs failures that are not the

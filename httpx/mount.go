@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -30,7 +31,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, route string, fn
 		}
 		elapsed := time.Since(start)
 		h.failures.Flush(r.Context())
-		h.log.InfoContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", elapsed)
+		h.log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", rec.status), slog.Duration("duration", elapsed))
 		if h.observer != nil {
 			h.observer.ObserveRequest(r.Context(), route, rec.status, elapsed)
 		}
@@ -90,9 +92,10 @@ func (rt *route[Req, Res]) serve(h *Handler, w http.ResponseWriter, r *http.Requ
 	}
 	h.serve(w, r, rt.pattern, func(w http.ResponseWriter, r *http.Request) {
 		var p Principal
+		ctx := r.Context()
 		if rt.perm != public {
 			var ok bool
-			if p, r, ok = h.authenticate(w, r, rt.perm); !ok {
+			if p, ctx, ok = h.authenticate(w, r, rt.perm); !ok {
 				return
 			}
 		}
@@ -108,10 +111,10 @@ func (rt *route[Req, Res]) serve(h *Handler, w http.ResponseWriter, r *http.Requ
 		}
 		var res Res
 		if err == nil {
-			res, err = rt.call(h, r.Context(), p, req)
+			res, err = rt.call(h, ctx, p, req)
 		}
 		if err != nil {
-			h.fail(r.Context(), w, err, rt.fields)
+			h.fail(ctx, w, err, rt.fields)
 			return
 		}
 		writeJSON(w, cmp.Or(rt.status, http.StatusOK), res)

@@ -1,11 +1,13 @@
 package httpx
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lkgate/lkgate"
@@ -209,15 +211,44 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeJSONType(w http.ResponseWriter, status int, contentType string, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
+	e := encoders.Get().(*encoder)
+	defer e.put()
+	// Encode writes what json.Marshal returns, and a newline.
+	e.buf.Reset()
+	if err := e.enc.Encode(v); err != nil {
 		status, contentType = http.StatusInternalServerError, "application/problem+json"
-		body, _ = json.Marshal(newProblem(status, CodeInternal, "response encoding failed"))
+		e.buf.Reset()
+		_ = e.enc.Encode(newProblem(status, CodeInternal, "response encoding failed"))
 	}
+	// The three values share one allocation; each is capped, so that
+	// appending to one cannot overwrite the next.
+	values := []string{contentType, "no-store", "nosniff"}
 	h := w.Header()
-	h.Set("Content-Type", contentType)
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
+	h["Content-Type"] = values[0:1:1]
+	h["Cache-Control"] = values[1:2:2]
+	h["X-Content-Type-Options"] = values[2:3:3]
 	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
+	_, _ = w.Write(e.buf.Bytes())
+}
+
+// encoder is a reusable buffer for a JSON answer.
+type encoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder // writes buf; escapes HTML, as json.Marshal does
+}
+
+var encoders = sync.Pool{New: func() any {
+	e := &encoder{}
+	e.enc = json.NewEncoder(&e.buf)
+	return e
+}}
+
+// maxPooledAnswer bounds the buffers kept for reuse: a large room list's
+// is left to the garbage collector.
+const maxPooledAnswer = 64 << 10
+
+func (e *encoder) put() {
+	if e.buf.Cap() <= maxPooledAnswer {
+		encoders.Put(e)
+	}
 }

@@ -27,7 +27,8 @@ type WebhookResponse struct {
 // webhook.urls: it handles each event that LiveKit signed
 // ([lkgate.Manager.VerifyWebhook]) once within [lkgate.WebhookWindow],
 // runs [lkgate.Manager.GuardJoin], with [Config].SIP
-// [lkgate.SIP.ReleaseCall], and [lkgate.Manager.RecordUsage], then passes
+// [lkgate.SIP.ReleaseCall], [lkgate.Manager.IndexRoomEvent] and
+// [lkgate.Manager.RecordUsage], then passes
 // it to [Config].OnWebhook (see "Webhooks" in the package documentation).
 func (h *Handler) Webhook(w http.ResponseWriter, r *http.Request) {
 	h.serve(w, r, "POST /livekit/webhook", h.webhook)
@@ -66,6 +67,11 @@ func (h *Handler) webhook(w http.ResponseWriter, r *http.Request) {
 	}
 	if err == nil && h.sip != nil {
 		err = h.sip.ReleaseCall(ctx, ev)
+	}
+	if err == nil {
+		// Before RecordUsage: an index failure's retry records no usage
+		// twice, and the index takes duplicates.
+		err = h.m.IndexRoomEvent(ctx, ev)
 	}
 	if err == nil {
 		// After the dedupe: one record per session, whatever LiveKit retries.

@@ -37,8 +37,15 @@
 // window (lkgate.Manager.WebhookDeadline), so that Redis's clock and the
 // replicas' may be up to 30 s apart.
 //
-// Every script touches one key, so a Redis Cluster works too. Redis 6.2 or
-// newer is needed (ZRANGE ... BYSCORE, SET ... PXAT).
+// # Room index
+//
+// RoomIndex (NewRoomIndex, same Config) is an lkgate.RoomIndex shared by
+// the replicas: a hash of each tenant's rooms, a sorted set of its
+// finished sessions and the set of tenants with rooms, under one hash tag.
+//
+// Every Store script touches one key, and every RoomIndex script keys of
+// one hash tag, so a Redis Cluster works too. Redis 6.2 or newer is needed
+// (ZRANGE ... BYSCORE, SET ... PXAT).
 package redislimit
 
 import (

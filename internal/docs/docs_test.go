@@ -531,6 +531,13 @@ func (e *costEnv) guests() *lkgate.Guests {
 	return g
 }
 
+// indexed is cfg with an in-process room index that the Manager does not
+// reconcile by itself, so that no reconciliation lands in a count.
+func indexed(cfg lkgate.Config) lkgate.Config {
+	cfg.RoomIndex, cfg.RoomIndexReconcile = lkgate.NewMemoryRoomIndex(nil), -1
+	return cfg
+}
+
 // costs measures each operation of README's cost table under a room
 // naming; the keys are the table's first column, verbatim.
 var costs = map[string]func(t *testing.T, naming lkgate.RoomNaming) int{
@@ -624,6 +631,33 @@ var costs = map[string]func(t *testing.T, naming lkgate.RoomNaming) int{
 	"list rooms": func(t *testing.T, naming lkgate.RoomNaming) int {
 		e := newCostEnv(t, naming, lkgate.Config{}).withParticipant()
 		return e.calls(nil, func() error { _, err := e.m.ListRooms(context.Background(), "acme"); return err })
+	},
+	"list rooms with a `RoomIndex`": func(t *testing.T, naming lkgate.RoomNaming) int {
+		e := newCostEnv(t, naming, indexed(lkgate.Config{})).withParticipant()
+		if _, err := e.m.ReconcileRoomIndex(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return e.calls(nil, func() error { _, err := e.m.ListRooms(context.Background(), "acme"); return err })
+	},
+	"token, new room under a room quota, with a `RoomIndex`": func(t *testing.T, naming lkgate.RoomNaming) int {
+		e := newCostEnv(t, naming, indexed(lkgate.Config{Limits: lkgate.LimitConfig{Default: lkgate.Limits{MaxRooms: 100}}}))
+		return e.calls(nil, func() error { return e.token("new") })
+	},
+	"refused by `MaxRooms`, with a `RoomIndex`": func(t *testing.T, naming lkgate.RoomNaming) int {
+		e := newCostEnv(t, naming, indexed(lkgate.Config{Limits: lkgate.LimitConfig{Default: lkgate.Limits{MaxRooms: 1}}})).withParticipant()
+		return e.calls(lkgate.ErrLimited, func() error { return e.token("new") })
+	},
+	"`room_started` or `room_finished` webhook, with a `RoomIndex`": func(t *testing.T, naming lkgate.RoomNaming) int {
+		e := newCostEnv(t, naming, indexed(lkgate.Config{})).withParticipant()
+		lk, _ := e.m.LiveKitRoom("acme", "r")
+		room, _ := e.fake.Room(lk)
+		return e.calls(nil, func() error {
+			return e.m.IndexRoomEvent(context.Background(), &livekit.WebhookEvent{Event: "room_started", Room: room})
+		})
+	},
+	"room index reconciliation": func(t *testing.T, naming lkgate.RoomNaming) int {
+		e := newCostEnv(t, naming, indexed(lkgate.Config{})).withParticipant()
+		return e.calls(nil, func() error { _, err := e.m.ReconcileRoomIndex(context.Background()); return err })
 	},
 	"room details": func(t *testing.T, naming lkgate.RoomNaming) int {
 		e := newCostEnv(t, naming, lkgate.Config{}).withParticipant()

@@ -1,6 +1,6 @@
 module github.com/lkgate/lkgate/internal/openapi
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/getkin/kin-openapi v0.133.0

@@ -1,0 +1,92 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+
+	"github.com/lkgate/lkgate"
+	"github.com/lkgate/lkgate/httpx"
+	"github.com/lkgate/lkgate/internal/lkserver"
+)
+
+// A real LiveKit's webhooks feed the room index: a room that a
+// participant's join creates (scoped names, nothing precreated, no
+// reconciliation running) shows in its tenant's list through the index
+// alone, and in no other tenant's. Deleted outside lkgate with its
+// room_finished lost, it leaves an entry that the reconciliation removes.
+func TestRoomIndexFromRealWebhooks(t *testing.T) {
+	srv := lkserver.Start(t)
+	index := lkgate.NewMemoryRoomIndex(nil)
+	var ahead atomic.Int64 // the Manager's clock, ahead of the real one
+	m := newManager(t, srv, lkgate.Config{RoomIndex: index, RoomIndexReconcile: -1,
+		Now: func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }})
+	h, err := httpx.New(m, httpx.Config{
+		Authenticator: httpx.AuthenticatorFunc(func(*http.Request) (httpx.Principal, error) { return httpx.Principal{}, errors.New("unused") }),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lose atomic.Bool // webhooks answered but never handled
+	srv.HandleWebhooks(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if lose.Load() {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	ctx := context.Background()
+	room := fmt.Sprintf("indexed-%d", time.Now().UnixNano())
+	lk := lkRoom(t, m, "acme", room)
+	p := mintAndJoin(t, srv, m, "acme", room, "alice", nil)
+	defer p.Disconnect()
+
+	list := func(tenant string) []string {
+		t.Helper()
+		rooms, err := m.ListRooms(ctx, tenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, r := range rooms {
+			names = append(names, r.Name)
+		}
+		return names
+	}
+	for deadline := time.Now().Add(30 * time.Second); !slices.Contains(list("acme"), room); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("acme's room never listed through the index: %v", list("acme"))
+		}
+	}
+	if got := list("globex"); len(got) != 0 {
+		t.Errorf("globex lists %v", got)
+	}
+
+	lose.Store(true)
+	if _, err := adminClient(srv).DeleteRoom(ctx, &livekit.DeleteRoomRequest{Room: lk}); err != nil {
+		t.Fatal(lkgate.Redact(err.Error()))
+	}
+	for deadline := time.Now().Add(10 * time.Second); slices.Contains(list("acme"), room); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("a deleted room still listed")
+		}
+	}
+	if rs, _ := index.Rooms(ctx, "acme"); len(rs) != 1 {
+		t.Fatalf("with room_finished lost the index holds %v, want the deleted room", rs)
+	}
+	ahead.Store(int64(2 * time.Minute)) // past LiveKit's list lag
+	res, err := m.ReconcileRoomIndex(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs, _ := index.Rooms(ctx, "acme"); len(rs) != 0 || res.Removed != 1 {
+		t.Errorf("after the reconciliation (%+v) the index holds %v", res, rs)
+	}
+}
