@@ -105,9 +105,9 @@ var errNoCeiling = errors.New("no HTTP ceiling")
 func (b *bench) bounds(byName map[string]result, prof profileSummary) {
 	scoped, ceiling := byName["token, scoped, 64 rooms"], byName[ceilingRow]
 	if scoped.failedRequest == nil && ceiling.failedRequest == nil && ceiling.rps > 0 {
-		fmt.Printf("**What bounds it.** The HTTP ceiling, the same requests from the same client through the same server answered with a scoped token response's bytes and no lkgate, makes %.0f req/s (p99 %s, %s CPU and %.0f allocs per request). lkgate's scoped token is %.0f%% of that ceiling; per request it adds %s of CPU (%s against %s) and %.0f allocations (%.0f against %.0f) to what the HTTP client, server and loopback cost.\n\n",
+		fmt.Printf("**What bounds it.** The HTTP ceiling, the same requests from the same client through the same server answered with a scoped token response's bytes and no lkgate, makes %.0f req/s (p99 %s, %s CPU and %.0f allocs per request). lkgate's scoped token is %.0f%% of that ceiling; per request it adds %s (%s against %s) and %.0f allocations (%.0f against %.0f) to what the HTTP client, server and loopback cost.\n\n",
 			ceiling.rps, ms(ceiling.p99), ceiling.cpuPerReq.Round(time.Microsecond), ceiling.allocsPerReq,
-			100*scoped.rps/ceiling.rps, (scoped.cpuPerReq - ceiling.cpuPerReq).Round(time.Microsecond),
+			100*scoped.rps/ceiling.rps, cpuMore(scoped.cpuPerReq-ceiling.cpuPerReq),
 			scoped.cpuPerReq.Round(time.Microsecond), ceiling.cpuPerReq.Round(time.Microsecond),
 			scoped.allocsPerReq-ceiling.allocsPerReq, scoped.allocsPerReq, ceiling.allocsPerReq)
 		// A few percent either way is the run's noise: at the ceiling.
@@ -116,4 +116,13 @@ func (b *bench) bounds(byName map[string]result, prof profileSummary) {
 		}
 	}
 	prof.print()
+}
+
+// cpuMore says how much more CPU a request took; the run's noise can make
+// it negative.
+func cpuMore(d time.Duration) string {
+	if d <= 0 {
+		return "no measurable CPU"
+	}
+	return d.Round(time.Microsecond).String() + " of CPU"
 }

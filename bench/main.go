@@ -47,6 +47,7 @@ import (
 	"github.com/lkgate/lkgate/httpx"
 	"github.com/lkgate/lkgate/internal/counting"
 	"github.com/lkgate/lkgate/internal/lkserver"
+	"github.com/lkgate/lkgate/internal/redisserver"
 	"github.com/lkgate/lkgate/redislimit"
 )
 
@@ -90,14 +91,14 @@ func main() {
 	}
 	redisNote := ""
 	if *redisAddr == "" {
-		rs, err := startRedis()
+		rs, err := redisserver.Launch()
 		switch {
 		case err == nil:
-			defer rs.stop()
-			*redisAddr = rs.addr
+			defer rs.Stop()
+			*redisAddr = rs.Addr
 			redisNote = " (redis-server started by the bench)"
-		case errors.Is(err, errNoRedis):
-			fmt.Printf("note: %v: the Redis lease store rows are skipped\n\n", err)
+		case errors.Is(err, redisserver.ErrNotInstalled):
+			fmt.Printf("note: %v: the Redis rows are skipped\n\n", err)
 		default:
 			log.Fatalf("bench: starting redis-server: %v", err)
 		}
@@ -187,6 +188,7 @@ type variant struct {
 // bench holds every handler on the same LiveKit, behind one HTTP server.
 type bench struct {
 	lkURL, key, secret string
+	redisAddr          string // "" without Redis
 	duration           time.Duration
 	workers            int
 	// inProcess makes drive call the mux in process instead of over a
@@ -215,7 +217,7 @@ func countingHook(n *atomic.Int64) twirp.ClientOption {
 }
 
 func newBench(lkURL, key, secret, redisAddr string, d time.Duration, workers int) *bench {
-	b := &bench{lkURL: lkURL, key: key, secret: secret, duration: d, workers: workers, mux: http.NewServeMux()}
+	b := &bench{lkURL: lkURL, key: key, secret: secret, redisAddr: redisAddr, duration: d, workers: workers, mux: http.NewServeMux()}
 	keys, err := httpx.NewStaticKeys(httpx.StaticKeysConfig{Keys: map[string]httpx.Principal{apiKey: {Tenant: "acme", Permissions: httpx.AllPermissions}}})
 	if err != nil {
 		log.Fatal(err)

@@ -25,6 +25,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/lkgate/lkgate/internal/redisserver"
 	"github.com/lkgate/lkgate/redislimit"
 )
 
@@ -56,12 +57,12 @@ func main() {
 	s := m.generate(time.Now())
 	genTime := time.Since(t0)
 
-	srv, err := startRedis()
+	srv, err := redisserver.Launch()
 	if err != nil {
-		log.Fatalf("indexsim: %v", err)
+		log.Fatalf("indexsim: starting redis-server: %v", err)
 	}
-	defer srv.stop()
-	client := redis.NewClient(&redis.Options{Addr: srv.addr, PoolSize: *workers + *sweepWorkers})
+	defer srv.Stop()
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr, PoolSize: *workers + *sweepWorkers})
 	defer client.Close()
 	ctx := context.Background()
 	for name, v := range map[string]int{"hash-max-listpack-entries": *hashListpack, "zset-max-listpack-entries": *zsetListpack} {
@@ -69,7 +70,7 @@ func main() {
 			continue
 		}
 		if err := client.ConfigSet(ctx, name, fmt.Sprint(v)).Err(); err != nil {
-			srv.stop()
+			srv.Stop()
 			log.Fatalf("indexsim: %v", err)
 		}
 	}
@@ -79,7 +80,7 @@ func main() {
 	}
 	r := &run{s: s, x: x, client: client, workers: *workers, sweepWorkers: *sweepWorkers}
 	if err := r.all(ctx); err != nil {
-		srv.stop()
+		srv.Stop()
 		log.Fatalf("indexsim: %v", err)
 	}
 	r.report(os.Stdout, m, genTime, strings.Join(os.Args[1:], " "))

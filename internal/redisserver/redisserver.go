@@ -1,10 +1,14 @@
 // Package redisserver starts a real redis-server (Debian's package,
-// installed by scripts/install-sip.sh) on a free loopback port for tests.
+// installed by scripts/install-sip.sh) on a free loopback port, for tests
+// and the bench harnesses.
 package redisserver
 
 import (
 	"bufio"
+	"errors"
+	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"strconv"
 	"syscall"
@@ -19,7 +23,11 @@ type Server struct {
 	// Addr is host:port on 127.0.0.1.
 	Addr string
 	proc *proc.Process
+	dir  string // removed by Stop; "" when a test owns it
 }
+
+// ErrNotInstalled means redis-server is not on PATH.
+var ErrNotInstalled = errors.New("redis-server is not installed (scripts/install-sip.sh installs it)")
 
 // Start starts a private redis-server for t, without persistence, and stops
 // it by its own pid when t's cleanup runs. It fails t if the server cannot
@@ -29,33 +37,67 @@ func Start(t testing.TB) *Server {
 	if testing.Short() {
 		t.Skip("integration test: needs a real redis-server; run without -short")
 	}
+	s, err := launch(t.TempDir())
+	if err != nil {
+		t.Fatalf("redisserver: %v", err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Launch starts a private redis-server outside a test (the bench
+// harnesses), as Start does, in a directory of its own that Stop removes.
+func Launch() (*Server, error) {
+	dir, err := os.MkdirTemp("", "lkgate-redis-")
+	if err != nil {
+		return nil, err
+	}
+	s, err := launch(dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	s.dir = dir
+	return s, nil
+}
+
+func launch(dir string) (*Server, error) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		t.Fatalf("redisserver: redis-server is not installed (run scripts/install-sip.sh): %v", err)
+		return nil, ErrNotInstalled
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("redisserver: no free port: %v", err)
+		return nil, fmt.Errorf("no free port: %w", err)
 	}
 	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 	l.Close()
 	s := &Server{Addr: net.JoinHostPort("127.0.0.1", port)}
-	s.proc, err = proc.Start(t.TempDir(), bin, "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no", "--daemonize", "no")
+	s.proc, err = proc.Start(dir, bin, "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no", "--daemonize", "no")
 	if err != nil {
-		t.Fatalf("redisserver: %v", err)
+		return nil, err
 	}
-	t.Cleanup(func() { s.proc.Stop(syscall.SIGTERM, 5*time.Second) })
 	deadline := time.Now().Add(10 * time.Second)
 	for !pong(s.Addr) {
 		if s.proc.State() != nil {
-			t.Fatalf("redisserver: redis-server exited: %s", s.proc.Logs())
+			return nil, fmt.Errorf("redis-server exited: %s", s.proc.Logs())
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("redisserver: no PONG from %s; log:\n%s", s.Addr, s.proc.Tail(4096))
+			s.proc.Stop(syscall.SIGTERM, 5*time.Second)
+			return nil, fmt.Errorf("no PONG from %s; log:\n%s", s.Addr, s.proc.Tail(4096))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return s
+	return s, nil
+}
+
+// Stop stops the server by its own pid and removes the directory Launch
+// made.
+func (s *Server) Stop() {
+	s.proc.Stop(syscall.SIGTERM, 5*time.Second)
+	if s.dir != "" {
+		os.RemoveAll(s.dir)
+	}
 }
 
 // Pid is the server's process id.
