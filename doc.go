@@ -68,7 +68,11 @@
 //
 // # Rooms and participants
 //
-// ListRooms lists only the tenant's rooms. Room, RemoveParticipant,
+// ListRooms lists only the tenant's rooms. Every tenant's lists share
+// one LiveKit answer for Config.ListStaleness; with Config.RoomIndex they
+// ask LiveKit for the tenant's indexed rooms by name instead, so that a
+// list costs the tenant's rooms rather than every room (IndexRoomEvent
+// and ReconcileRoomIndex keep the index). Room, RemoveParticipant,
 // MuteTrack, UpdatePermissions, SIP.Transfer, Guests.Admit, Guests.Deny
 // and Guests.Waiting all pass one gate that answers ErrNotFound alike for a
 // room that does not exist and one of another tenant, and every one

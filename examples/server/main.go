@@ -68,8 +68,14 @@
 //	                     several tenants needs LKGATE_REDIS_ADDR, where leases
 //	                     survive restarts
 //	LKGATE_REDIS_ADDR    host:port of a Redis shared by replicas: the locks, the
-//	                     limits, the bans, the ids of handled webhooks and
-//	                     (shared names) the leases go there (default: in-process)
+//	                     limits, the bans, the ids of handled webhooks, the room
+//	                     index and (shared names) the leases go there (default:
+//	                     in-process)
+//	LKGATE_ROOM_INDEX    on: keep a per-tenant room index (lkgate.Config.RoomIndex,
+//	                     in LKGATE_REDIS_ADDR's Redis or in process), so that
+//	                     room lists and quota counts ask LiveKit for the tenant's
+//	                     rooms by name; for a LiveKit that keeps its rooms in
+//	                     Redis (default: off; see docs/scaling.md)
 //	LKGATE_WEBHOOK_MAX_SILENCE  how long a LiveKit room that appeared may go
 //	                     unnamed by any webhook before /healthz answers 503
 //	                     with the reason, and a warning is logged: LiveKit's
@@ -138,6 +144,8 @@ type config struct {
 	livekitClient string
 	// redisAddr is the Redis shared by replicas; empty means in-process.
 	redisAddr string
+	// roomIndex keeps a room index (LKGATE_ROOM_INDEX=on).
+	roomIndex bool
 	// webhookMaxSilence bounds how long a new room may go without a
 	// webhook before /healthz reports degraded; 0 means no check.
 	webhookMaxSilence time.Duration
@@ -354,6 +362,13 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		c.manager.AllowAgent = lkgate.AllowAgents(agents)
 	}
 	c.redisAddr = getenv("LKGATE_REDIS_ADDR")
+	switch v := getenv("LKGATE_ROOM_INDEX"); v {
+	case "", "off":
+	case "on":
+		c.roomIndex = true
+	default:
+		return c, fmt.Errorf("LKGATE_ROOM_INDEX must be on or off, got %q", v)
+	}
 	maxSilence, err := parseWebhookMaxSilence(getenv("LKGATE_WEBHOOK_MAX_SILENCE"))
 	if err != nil {
 		return c, err
@@ -464,6 +479,13 @@ func newMux(cfg config, logger *slog.Logger) (_ *http.ServeMux, _ io.Closer, err
 		if mcfg.RoomNames == lkgate.SharedNames {
 			mcfg.Leases = store
 		}
+		if cfg.roomIndex {
+			if mcfg.RoomIndex, err = redislimit.NewRoomIndex(redislimit.Config{Client: client}); err != nil {
+				return nil, nil, fmt.Errorf("LKGATE_REDIS_ADDR: %w", err)
+			}
+		}
+	} else if cfg.roomIndex {
+		mcfg.RoomIndex = lkgate.NewMemoryRoomIndex(mcfg.Now)
 	}
 	m, err := lkgate.New(mcfg)
 	if err != nil {

@@ -63,6 +63,7 @@ func TestConfigFromEnvNamesTheVariable(t *testing.T) {
 		{"bad burst", "LKGATE_LIMITS", "token_rate=20/s:x", "LKGATE_LIMITS"},
 		{"unknown room naming", "LKGATE_ROOM_NAMES", "global", "LKGATE_ROOM_NAMES"},
 		{"room naming case", "LKGATE_ROOM_NAMES", "Shared", "LKGATE_ROOM_NAMES"},
+		{"room index not on or off", "LKGATE_ROOM_INDEX", "1", "LKGATE_ROOM_INDEX"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -520,5 +521,45 @@ func TestAgentsFromEnv(t *testing.T) {
 		if _, err := configFromEnv(env(vars)); err == nil || !strings.Contains(err.Error(), "LKGATE_AGENTS") {
 			t.Errorf("%q: %v, want an error naming LKGATE_AGENTS", raw, err)
 		}
+	}
+}
+
+// LKGATE_ROOM_INDEX=on lists a tenant's rooms through a room index: a
+// room a participant's join created shows once its room_started webhook
+// or the next reconciliation says so, where the unfiltered list shows it
+// at once.
+func TestRoomIndexFromEnv(t *testing.T) {
+	for _, tt := range []struct {
+		value  string
+		listed bool
+	}{{"", true}, {"off", true}, {"on", false}} {
+		t.Run("LKGATE_ROOM_INDEX="+tt.value, func(t *testing.T) {
+			fake := lkgatetest.NewServer(t)
+			vars := validEnv()
+			vars["LIVEKIT_URL"] = fake.URL()
+			vars["LKGATE_ROOM_INDEX"] = tt.value
+			cfg, err := configFromEnv(env(vars))
+			if err != nil {
+				t.Fatal(err)
+			}
+			mux := mustMux(t, cfg)
+			status, res := token(t, mux, "acme-key-0123456789", "board")
+			if status != http.StatusOK {
+				t.Fatalf("token: %d", status)
+			}
+			if _, err := fake.Join(res.Token); err != nil {
+				t.Fatal(err)
+			}
+			req := httptest.NewRequest("GET", "/api/v1/livekit/rooms", nil)
+			req.Header.Set("Authorization", "Bearer acme-key-0123456789")
+			rec := httptest.NewRecorder()
+			mux.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				t.Fatalf("list: %d %s", rec.Code, rec.Body)
+			}
+			if listed := strings.Contains(rec.Body.String(), `"board"`); listed != tt.listed {
+				t.Errorf("the join-created room listed: %v, want %v: %s", listed, tt.listed, rec.Body)
+			}
+		})
 	}
 }
