@@ -63,25 +63,8 @@ func BenchmarkListRoomsIndexed(b *testing.B) {
 				}
 				fake.ResetCalls()
 				rooms.Store(0)
-				var next atomic.Int64
-				b.SetParallelism((tenants + 1) / 2) // 100 goroutines on 2 cores
 				b.ReportAllocs()
-				b.ResetTimer()
-				b.RunParallel(func(pb *testing.PB) {
-					tenant := fmt.Sprintf("tenant-%03d", next.Add(1)%tenants)
-					for pb.Next() {
-						got, err := m.ListRooms(context.Background(), tenant)
-						if err != nil {
-							b.Error(err)
-							return
-						}
-						if len(got) != perTenant {
-							b.Errorf("%s sees %d rooms, want %d", tenant, len(got), perTenant)
-							return
-						}
-					}
-				})
-				b.StopTimer()
+				listTenantsInParallel(b, m, tenants, perTenant)
 				b.ReportMetric(float64(fake.Calls("ListRooms"))/float64(b.N), "lkcalls/op")
 				b.ReportMetric(float64(rooms.Load())/float64(b.N), "lkrooms/op")
 			})
