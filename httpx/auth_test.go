@@ -23,6 +23,7 @@ var permRoutes = []struct {
 	{"DELETE", "/livekit/participant", httpx.PermModerate, `{"room_name":"standup","participant_identity":"alice"}`},
 	{"DELETE", "/livekit/participant", httpx.PermModerate, `{"room_name":"standup","participant_identity":"alice","ban_seconds":60}`},
 	{"DELETE", "/livekit/rooms/standup", httpx.PermModerate, ""},
+	{"POST", "/livekit/participant/unban", httpx.PermModerate, `{"room_name":"standup","participant_identity":"alice"}`},
 	{"POST", "/livekit/participant/mute", httpx.PermModerate, `{"room_name":"standup","participant_identity":"alice","source":"microphone","muted":true}`},
 	{"POST", "/livekit/guest/invite", httpx.PermGuests, `{"orgId":"acme","roomId":"standup","allowAll":true}`},
 	{"POST", "/livekit/guest/admit", httpx.PermGuests, `{"roomId":"standup","guestIdentity":"guest-nobody","action":"deny"}`},

@@ -10,6 +10,7 @@
 //	GET    /livekit/rooms/{room_name} a room with its participants and tracks
 //	DELETE /livekit/rooms/{room_name} end the meeting: disconnect everyone and close the room
 //	DELETE /livekit/participant       remove a participant; with ban_seconds, ban it from the room too
+//	POST   /livekit/participant/unban lift a ban: the identity may have tokens for the room again
 //	POST   /livekit/participant/mute  mute or unmute a track, by SID or by source
 //	POST   /livekit/webhook           LiveKit's signed webhooks, each once, replays refused; runs the join guard, frees ended calls' slots
 //	POST   /livekit/guest/invite      201 {inviteUrl}: an encrypted invite to a room of the caller's tenant

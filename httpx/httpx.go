@@ -138,6 +138,7 @@ func New(m *lkgate.Manager, cfg Config) (*Handler, error) {
 	h.mux.HandleFunc(roomRoute.pattern, h.Room)
 	h.mux.HandleFunc(deleteRoomRoute.pattern, h.DeleteRoom)
 	h.mux.HandleFunc(removeRoute.pattern, h.RemoveParticipant)
+	h.mux.HandleFunc(unbanRoute.pattern, h.Unban)
 	h.mux.HandleFunc(muteRoute.pattern, h.Mute)
 	h.mux.HandleFunc("POST /livekit/webhook", h.Webhook)
 	if guestsOn(h) {

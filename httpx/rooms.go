@@ -75,6 +75,19 @@ type RemoveParticipantResponse struct {
 	BannedUntil int64 `json:"banned_until,omitempty"`
 }
 
+// UnbanRequest is the body of POST /livekit/participant/unban.
+type UnbanRequest struct {
+	RoomName            string `json:"room_name"`
+	ParticipantIdentity string `json:"participant_identity"`
+}
+
+// UnbanResponse is the answer of POST /livekit/participant/unban.
+type UnbanResponse struct {
+	Status              string `json:"status"` // "unbanned"
+	RoomName            string `json:"room_name"`
+	ParticipantIdentity string `json:"participant_identity"`
+}
+
 // DeleteRoomResponse is the answer of DELETE /livekit/rooms/{room_name}.
 type DeleteRoomResponse struct {
 	Status   string `json:"status"` // "deleted"
@@ -174,6 +187,19 @@ var removeRoute = &route[ParticipantRequest, RemoveParticipantResponse]{
 		until, err := h.m.Ban(ctx, p.Tenant, req.RoomName, req.ParticipantIdentity, time.Duration(req.BanSeconds)*time.Second)
 		res.Status, res.BannedUntil = "banned", until.Unix()
 		return res, err
+	},
+}
+
+// Unban serves POST /livekit/participant/unban with
+// [lkgate.Manager.Unban]: the identity may have tokens for the room again,
+// whether or not it was banned.
+func (h *Handler) Unban(w http.ResponseWriter, r *http.Request) { unbanRoute.serve(h, w, r) }
+
+var unbanRoute = &route[UnbanRequest, UnbanResponse]{
+	pattern: "POST /livekit/participant/unban", perm: PermModerate, body: strictBody, fields: participantFields,
+	call: func(h *Handler, ctx context.Context, p Principal, req UnbanRequest) (UnbanResponse, error) {
+		res := UnbanResponse{Status: "unbanned", RoomName: req.RoomName, ParticipantIdentity: req.ParticipantIdentity}
+		return res, h.m.Unban(ctx, p.Tenant, req.RoomName, req.ParticipantIdentity)
 	},
 }
 

@@ -91,8 +91,9 @@ func TestRoomRoutes(t *testing.T) {
 
 // A removal with ban_seconds bans the identity: it is removed, its token
 // request is a 403 on participant_identity with no LiveKit call, and a
-// ban of an identity not in the room is a 200 too. DELETE of the room ends
-// it for everyone; a second DELETE is a 404.
+// ban of an identity not in the room is a 200 too; an unban lets it have
+// tokens again. DELETE of the room ends it for everyone; a second DELETE
+// is a 404.
 func TestBanAndDeleteRoomRoutes(t *testing.T) {
 	forEachNaming(t, func(t *testing.T, naming lkgate.RoomNaming) {
 		e := newEnv(t, lkgate.Config{RoomNames: naming}, httpx.StaticKeysConfig{})
@@ -119,6 +120,17 @@ func TestBanAndDeleteRoomRoutes(t *testing.T) {
 		}
 		if res := e.do(t, "POST", "/livekit/token", keyAcme, `{"room_name":"standup","participant_identity":"bob"}`); res.status != 200 {
 			t.Errorf("token for bob: %d %s", res.status, res.body)
+		}
+
+		res = e.do(t, "POST", "/livekit/participant/unban", keyAcme, `{"room_name":"standup","participant_identity":"alice"}`)
+		if res.status != 200 || string(res.body) != `{"status":"unbanned","room_name":"standup","participant_identity":"alice"}`+"\n" {
+			t.Fatalf("unban: %d %s", res.status, res.body)
+		}
+		if res := e.do(t, "POST", "/livekit/token", keyAcme, `{"room_name":"standup","participant_identity":"alice"}`); res.status != 200 {
+			t.Errorf("token for the unbanned alice: %d %s", res.status, res.body)
+		}
+		if res := e.do(t, "POST", "/livekit/participant/unban", keyAcme, `{"room_name":"standup","participant_identity":"carol"}`); res.status != 200 {
+			t.Errorf("unban of an identity never banned: %d %s", res.status, res.body)
 		}
 
 		res = e.do(t, "DELETE", "/livekit/rooms/standup", keyAcme, "")
@@ -229,6 +241,12 @@ func testParticipantRoutesBadInput(t *testing.T, naming lkgate.RoomNaming) {
 		{"ban overflowing a duration", "DELETE", "/livekit/participant", `{"room_name":"standup","participant_identity":"alice","ban_seconds":9223372036854775807}`, 400, httpx.CodeInvalidArgument, "ban_seconds"},
 		{"ban not a number", "DELETE", "/livekit/participant", `{"room_name":"standup","participant_identity":"alice","ban_seconds":"60"}`, 400, httpx.CodeInvalidArgument, "ban_seconds"},
 		{"ban of an empty identity", "DELETE", "/livekit/participant", `{"room_name":"standup","participant_identity":"","ban_seconds":60}`, 400, httpx.CodeInvalidArgument, "participant_identity"},
+		{"unban empty identity", "POST", "/livekit/participant/unban", `{"room_name":"standup","participant_identity":""}`, 400, httpx.CodeInvalidArgument, "participant_identity"},
+		{"unban bidi identity", "POST", "/livekit/participant/unban", `{"room_name":"standup","participant_identity":"a\u202eb"}`, 400, httpx.CodeInvalidArgument, "participant_identity"},
+		{"unban long room", "POST", "/livekit/participant/unban", `{"room_name":"` + long + `","participant_identity":"alice"}`, 400, httpx.CodeInvalidArgument, "room_name"},
+		{"unban lobby room", "POST", "/livekit/participant/unban", `{"room_name":"` + lkgate.LobbyPrefix + `x","participant_identity":"alice"}`, 400, httpx.CodeInvalidArgument, "room_name"},
+		{"unban with ban_seconds", "POST", "/livekit/participant/unban", `{"room_name":"standup","participant_identity":"alice","ban_seconds":60}`, 400, httpx.CodeInvalidArgument, "ban_seconds"},
+		{"unban no body", "POST", "/livekit/participant/unban", ``, 415, httpx.CodeUnsupportedMediaType, ""},
 		{"delete long room", "DELETE", "/livekit/rooms/" + strings.Repeat("r", 300), ``, 400, httpx.CodeInvalidArgument, "room_name"},
 		{"delete control char room", "DELETE", "/livekit/rooms/a%07b", ``, 400, httpx.CodeInvalidArgument, "room_name"},
 		{"delete lobby", "DELETE", "/livekit/rooms/" + lkgate.LobbyPrefix + "x", ``, 400, httpx.CodeInvalidArgument, "room_name"},
@@ -261,6 +279,7 @@ func requests(room, sid string) map[string][3]string {
 		"details":  {"GET", "/livekit/rooms/" + room, ""},
 		"remove":   {"DELETE", "/livekit/participant", `{"room_name":"` + room + `","participant_identity":"alice"}`},
 		"ban":      {"DELETE", "/livekit/participant", `{"room_name":"` + room + `","participant_identity":"alice","ban_seconds":60}`},
+		"unban":    {"POST", "/livekit/participant/unban", `{"room_name":"` + room + `","participant_identity":"alice"}`},
 		"delete":   {"DELETE", "/livekit/rooms/" + room, ""},
 		"mute":     {"POST", "/livekit/participant/mute", `{"room_name":"` + room + `","participant_identity":"alice","track_sid":"` + sid + `","muted":true}`},
 		"invite":   {"POST", "/livekit/guest/invite", `{"roomId":"` + room + `","allowAll":true}`},
@@ -285,8 +304,8 @@ func TestForeignRoomBodyIsByteIdentical(t *testing.T) {
 
 func testForeignRoomBodyIsByteIdentical(t *testing.T, naming lkgate.RoomNaming) {
 	names := slices.Sorted(maps.Keys(requests("", "")))
-	if len(names) != 10 {
-		t.Fatalf("%d room-scoped requests, want 10: %v", len(names), names)
+	if len(names) != 11 {
+		t.Fatalf("%d room-scoped requests, want 11: %v", len(names), names)
 	}
 	for _, name := range names {
 		e := newMaskEnv(t, naming)

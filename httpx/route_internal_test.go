@@ -25,6 +25,7 @@ func TestRouteFieldMaps(t *testing.T) {
 		{deleteRoomRoute.pattern, deleteRoomRoute.fields, nil, []string{"room_name"}},
 		{removeRoute.pattern, removeRoute.fields, reflect.TypeFor[ParticipantRequest](), nil},
 		{muteRoute.pattern, muteRoute.fields, reflect.TypeFor[MuteRequest](), nil},
+		{unbanRoute.pattern, unbanRoute.fields, reflect.TypeFor[UnbanRequest](), nil},
 		{inviteRoute.pattern, inviteRoute.fields, reflect.TypeFor[InviteRequest](), nil},
 		{roomAuthRoute.pattern, roomAuthRoute.fields, reflect.TypeFor[RoomAuthRequest](), nil},
 		{admitRoute.pattern, admitRoute.fields, reflect.TypeFor[AdmitRequest](), nil},

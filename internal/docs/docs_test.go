@@ -681,6 +681,13 @@ var costs = map[string]func(t *testing.T, naming lkgate.RoomNaming) int{
 		}
 		return e.calls(lkgate.ErrForbidden, func() error { return e.token("r") })
 	},
+	"unban": func(t *testing.T, naming lkgate.RoomNaming) int {
+		e := newCostEnv(t, naming, lkgate.Config{}).withParticipant()
+		if _, err := e.m.Ban(context.Background(), "acme", "r", "alice", time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		return e.calls(nil, func() error { return e.m.Unban(context.Background(), "acme", "r", "alice") })
+	},
 	"delete room": func(t *testing.T, naming lkgate.RoomNaming) int {
 		e := newCostEnv(t, naming, lkgate.Config{}).withParticipant()
 		return e.calls(nil, func() error { return e.m.DeleteRoom(context.Background(), "acme", "r") })
