@@ -144,13 +144,23 @@ func (m *Manager) ResolveWebhook(ev *livekit.WebhookEvent) WebhookEvent {
 	case ev.GetIngressInfo() != nil:
 		name = ev.GetIngressInfo().GetRoomName()
 	}
-	out.Room = name
-	if m.cfg.RoomNames == ScopedNames {
-		if tenant, room, ok := ParseScopedRoomName(name); ok {
-			out.Tenant, out.Room = tenant, room
-		}
-	} else if owner, state := ownerOf(ev.GetRoom().GetMetadata()); state == owned {
-		out.Tenant = owner
-	}
+	out.Tenant, out.Room = m.tenantOf(name, ev.GetRoom().GetMetadata())
 	return out
+}
+
+// tenantOf is the tenant the room naming gives the LiveKit room lk whose
+// metadata is metadata, and the room's name as that tenant knows it: the
+// name's under [ScopedNames], the owner in the metadata under
+// [SharedNames]. A room of no tenant is "" and lk.
+func (m *Manager) tenantOf(lk, metadata string) (tenant, room string) {
+	if m.cfg.RoomNames == ScopedNames {
+		if tenant, room, ok := ParseScopedRoomName(lk); ok {
+			return tenant, room
+		}
+		return "", lk
+	}
+	if owner, state := ownerOf(metadata); state == owned {
+		return owner, lk
+	}
+	return "", lk
 }

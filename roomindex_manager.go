@@ -41,15 +41,13 @@ func indexedRoom(r *livekit.Room) IndexedRoom {
 // none: the name's under ScopedNames, the owner in the metadata under
 // SharedNames.
 func (m *Manager) roomTenant(r *livekit.Room) string {
-	if m.cfg.RoomNames == ScopedNames {
-		tenant, _, _ := ParseScopedRoomName(r.GetName())
-		return tenant
-	}
-	owner, state := ownerOf(r.GetMetadata())
-	if state != owned || validateText("tenant", owner, MaxTenantBytes) != nil {
+	tenant, _ := m.tenantOf(r.GetName(), r.GetMetadata())
+	// An owner written by another tool may be anything: keep it out of
+	// the index's keys.
+	if m.cfg.RoomNames == SharedNames && validateText("tenant", tenant, MaxTenantBytes) != nil {
 		return ""
 	}
-	return owner
+	return tenant
 }
 
 // indexStarted records in the room index that r, LiveKit's answer to a
