@@ -37,6 +37,9 @@ type RoomIndex interface {
 	Finished(ctx context.Context, tenant string, r IndexedRoom) error
 	// Rooms returns the tenant's rooms, in no given order.
 	Rooms(ctx context.Context, tenant string) ([]IndexedRoom, error)
+	// Room returns the tenant's entry for the LiveKit room name, if any:
+	// a read of that one entry, whatever the tenant's size.
+	Room(ctx context.Context, tenant, name string) (IndexedRoom, bool, error)
 	// Tenants returns every tenant that has a room in the index.
 	Tenants(ctx context.Context) ([]string, error)
 	// Reconcile makes the tenant's entries agree with listed, every room
@@ -162,6 +165,13 @@ func (x *memoryRoomIndex) Rooms(_ context.Context, tenant string) ([]IndexedRoom
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	return slices.Collect(maps.Values(x.rooms[tenant])), nil
+}
+
+func (x *memoryRoomIndex) Room(_ context.Context, tenant, name string) (IndexedRoom, bool, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	r, ok := x.rooms[tenant][name]
+	return r, ok, nil
 }
 
 func (x *memoryRoomIndex) Tenants(context.Context) ([]string, error) {

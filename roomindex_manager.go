@@ -75,18 +75,11 @@ func (m *Manager) indexFinished(ctx context.Context, tenant, lk, sid string) {
 	}
 	err := func() error {
 		if sid == "" {
-			entries, err := m.index.Rooms(ctx, tenant)
-			if err != nil {
+			e, ok, err := m.index.Room(ctx, tenant, lk)
+			if err != nil || !ok {
 				return err
 			}
-			for _, e := range entries {
-				if e.Name == lk {
-					sid = e.SID
-				}
-			}
-			if sid == "" {
-				return nil
-			}
+			sid = e.SID
 		}
 		return m.index.Finished(ctx, tenant, IndexedRoom{Name: lk, SID: sid})
 	}()

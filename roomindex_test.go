@@ -315,6 +315,9 @@ func (failingIndex) Finished(context.Context, string, lkgate.IndexedRoom) error 
 func (failingIndex) Rooms(context.Context, string) ([]lkgate.IndexedRoom, error) {
 	return nil, errIndexDown
 }
+func (failingIndex) Room(context.Context, string, string) (lkgate.IndexedRoom, bool, error) {
+	return lkgate.IndexedRoom{}, false, errIndexDown
+}
 
 // An index failure on the Manager's own write is logged, not the
 // operation's; a webhook's or a read's is ErrUnavailable.

@@ -19,9 +19,9 @@ import (
 // ("<started unix ms> <sid>"), one sorted set per tenant remembers the
 // tenant's finished sessions (sid scored by when Redis saw it finish) for
 // lkgate.FinishedMemory, and one set holds the tenants that have rooms,
-// so Tenants needs no SCAN. Started, Finished, Rooms and Tenants are one
-// script or command each (one round trip); Reconcile is one script for a
-// tenant of up to ReconcileChunk rooms, and bounded chunks beyond.
+// so Tenants needs no SCAN. Started, Finished, Rooms, Room and Tenants
+// are one script or command each (one round trip); Reconcile is one script
+// for a tenant of up to ReconcileChunk rooms, and bounded chunks beyond.
 //
 // Keys are Prefix+"lkgate:{rooms}:t:"+tenant (the hash),
 // Prefix+"lkgate:{rooms}:f:"+tenant (finished sessions, expiring with its
@@ -261,6 +261,22 @@ func (x *RoomIndex) Rooms(ctx context.Context, tenant string) ([]lkgate.IndexedR
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// Room returns the tenant's entry for name: one HGET.
+func (x *RoomIndex) Room(ctx context.Context, tenant, name string) (lkgate.IndexedRoom, bool, error) {
+	v, err := x.client.HGet(ctx, x.keys(tenant)[0], name).Result()
+	if errors.Is(err, redis.Nil) {
+		return lkgate.IndexedRoom{}, false, nil
+	}
+	if err != nil {
+		return lkgate.IndexedRoom{}, false, fmt.Errorf("redislimit: room index: room: %w", err)
+	}
+	r, err := parseEntry(name, v)
+	if err != nil {
+		return lkgate.IndexedRoom{}, false, err
+	}
+	return r, true, nil
 }
 
 // Tenants returns the tenants with rooms: one SMEMBERS.

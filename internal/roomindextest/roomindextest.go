@@ -34,6 +34,7 @@ func Run(t *testing.T, newIndex func(t *testing.T) lkgate.RoomIndex) {
 		{"ReconcileReplacesBySession", reconcileReplaces},
 		{"ReconcileSkipsFinished", reconcileSkipsFinished},
 		{"ReconcileEmptyTenant", reconcileEmpty},
+		{"RoomByName", roomByName},
 		{"Tenants", tenants},
 		{"TenantsIsolated", isolated},
 		{"ManyRooms", manyRooms},
@@ -305,6 +306,35 @@ func tenants(t *testing.T, c *checker) {
 
 // One tenant's entries, removals and reconciliations never touch
 // another's, even under the same room names.
+// roomByName reads one entry: the session the name holds, none once it
+// finished, and none under another tenant.
+func roomByName(t *testing.T, c *checker) {
+	a, a2 := c.room("a", "RM_a", 0), c.room("a", "RM_a2", time.Second)
+	get := func(tenant, name string) (lkgate.IndexedRoom, bool) {
+		t.Helper()
+		r, ok, err := c.x.Room(context.Background(), tenant, name)
+		if err != nil {
+			t.Fatalf("Room(%s, %s): %v", tenant, name, err)
+		}
+		return r, ok
+	}
+	if _, ok := get("t1", "a"); ok {
+		t.Error("Room found a name never started")
+	}
+	c.started("t1", a)
+	c.started("t1", a2)
+	if r, ok := get("t1", "a"); !ok || r.SID != a2.SID || r.Started.Unix() != a2.Started.Unix() {
+		t.Errorf("Room(t1, a) = %+v %v, want %+v", r, ok, a2)
+	}
+	if _, ok := get("t2", "a"); ok {
+		t.Error("Room found t1's room under t2")
+	}
+	c.finished("t1", a2)
+	if r, ok := get("t1", "a"); ok {
+		t.Errorf("Room(t1, a) = %+v after its session finished", r)
+	}
+}
+
 func isolated(t *testing.T, c *checker) {
 	a1, b1 := c.room("a", "RM_1a", 0), c.room("b", "RM_1b", 0)
 	a2, b2 := c.room("a", "RM_2a", 0), c.room("b", "RM_2b", 0)
