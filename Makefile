@@ -11,9 +11,9 @@ STATICCHECK_VERSION := v0.7.0
 # internal/openapi is a module of its own, so that the OpenAPI test's
 # kin-openapi stays out of the module graph of every program importing lkgate.
 MODULES := . internal/openapi
-# Each fuzz target runs this long in `make test` (16 targets: under a minute
-# in all on 2 cores) and FUZZTIME long in `make fuzz`.
-TEST_FUZZTIME := 2s
+# Each fuzz target runs this many inputs in `make test` (18 targets: about a
+# minute in all on 2 cores) and FUZZTIME long in `make fuzz`.
+TEST_FUZZTIME := 3000x
 FUZZTIME := 1m
 
 .PHONY: test demo lint install unit bench fuzz
