@@ -278,6 +278,7 @@ func (g *Guests) decide(ctx context.Context, o operation, admit bool) error {
 			if err = fromLiveKit(op, room, err); err != nil && !errors.Is(err, ErrNotFound) {
 				return err
 			}
+			m.indexFinished(ctx, ref.tenant, lobby.lk, "")
 		}
 		m.log.InfoContext(ctx, "guest "+msg.Type, "tenant", tenant, "subject", subject, "room", room, "guest", guestIdentity)
 		return nil

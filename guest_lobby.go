@@ -27,6 +27,12 @@ type WaitingGuest struct {
 // first: those in their lobby with a valid pass and not admitted yet. A
 // room nobody has used yet has no lobbies: an empty list.
 //
+// It costs one ListRooms and one ListParticipants per lobby of the room.
+// The ListRooms is unfiltered (LiveKit cannot filter by prefix), except
+// with [Config].RoomIndex under [ScopedNames], where it names the room's
+// indexed lobbies: a lobby that a guest's join re-created then shows once
+// its room_started webhook arrives or the next reconciliation runs.
+//
 // Errors: [ErrNotFound], under SharedNames, for a missing or foreign room;
 // LiveKit failures as for [Manager.Token].
 func (g *Guests) Waiting(ctx context.Context, tenant, room string) ([]WaitingGuest, error) {
@@ -37,14 +43,15 @@ func (g *Guests) Waiting(ctx context.Context, tenant, room string) ([]WaitingGue
 		if err != nil {
 			return nil, err
 		}
-		res, err := m.rooms.ListRooms(ctx, &livekit.ListRoomsRequest{})
+		prefix := m.lobbyPrefix(ref)
+		isLobby := func(lk string) bool { return strings.HasPrefix(lk, prefix) }
+		rooms, err := g.lobbiesToList(ctx, ref, isLobby)
 		if err != nil {
 			return nil, fromLiveKit(op, room, err)
 		}
-		prefix := m.lobbyPrefix(ref)
 		var lobbies []string
-		for _, r := range res.GetRooms() {
-			if strings.HasPrefix(r.GetName(), prefix) {
+		for _, r := range rooms {
+			if isLobby(r.GetName()) {
 				lobbies = append(lobbies, r.GetName())
 			}
 		}
@@ -85,6 +92,21 @@ func (g *Guests) Waiting(ctx context.Context, tenant, room string) ([]WaitingGue
 		})
 		return waiting, nil
 	})
+}
+
+// lobbiesToList returns the LiveKit rooms among which Waiting finds ref's
+// lobbies: with a room index under ScopedNames, the tenant's indexed
+// lobbies of ref, by name, so that the cost follows them; otherwise one
+// unfiltered ListRooms. Under SharedNames a lobby that a guest's join
+// re-created carries no owner and is in no index, so only the full list
+// finds it.
+func (g *Guests) lobbiesToList(ctx context.Context, ref roomRef, isLobby func(lk string) bool) ([]*livekit.Room, error) {
+	m := g.m
+	if m.index != nil && m.cfg.RoomNames == ScopedNames && ref.checked() {
+		return m.indexedRooms(ctx, ref.tenant, isLobby)
+	}
+	res, err := m.rooms.ListRooms(ctx, &livekit.ListRoomsRequest{})
+	return res.GetRooms(), err
 }
 
 // passOf returns the valid pass a lobby participant carries for room, or

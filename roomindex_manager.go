@@ -3,6 +3,7 @@ package lkgate
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -90,16 +91,21 @@ func (m *Manager) indexFinished(ctx context.Context, tenant, lk, sid string) {
 }
 
 // indexedRooms returns LiveKit's answer for the tenant's rooms and lobbies
-// that the room index names, and for extra names: ListRooms by name, in
-// requests of at most maxNamesPerList names, so that the cost follows the
-// tenant's rooms. An entry LiveKit does not return and that started before
-// roomIndexMargin is finished in the index (read repair). The answer is
-// LiveKit's, unfiltered: the caller keeps what roomKind gives the tenant.
-func (m *Manager) indexedRooms(ctx context.Context, tenant string, extra ...string) ([]*livekit.Room, error) {
+// that the room index names and keep accepts (nil: all), and for extra
+// names: ListRooms by name, in requests of at most maxNamesPerList names,
+// so that the cost follows the tenant's rooms. An entry LiveKit does not
+// return and that started before roomIndexMargin is finished in the index
+// (read repair). The answer is LiveKit's, unfiltered: the caller keeps what
+// roomKind gives the tenant.
+func (m *Manager) indexedRooms(ctx context.Context, tenant string, keep func(lk string) bool, extra ...string) ([]*livekit.Room, error) {
 	start := m.now()
 	entries, err := m.index.Rooms(ctx, tenant)
 	if err != nil {
 		return nil, m.storeFailed(ctx, "room index", err, slog.String("tenant", tenant))
+	}
+	if keep != nil {
+		// A copy: the index's slice may be its own.
+		entries = slices.DeleteFunc(slices.Clone(entries), func(e IndexedRoom) bool { return !keep(e.Name) })
 	}
 	names := make([]string, 0, len(entries)+len(extra))
 	seen := make(map[string]bool, len(entries)+len(extra))

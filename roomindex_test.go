@@ -453,6 +453,85 @@ func TestRoomIndexGuestLobbies(t *testing.T) {
 	})
 }
 
+// With a room index under ScopedNames, the waiting list asks LiveKit for
+// the room's indexed lobbies by name, never for every room, and finds a
+// lobby that a guest's join re-created once its room_started webhook
+// arrives; under SharedNames, where such a lobby has no owner to be
+// indexed by, it stays one unfiltered list. A deny finishes the closed
+// lobby's entry.
+func TestRoomIndexWaitingGuests(t *testing.T) {
+	forEachNaming(t, func(t *testing.T, naming lkgate.RoomNaming) {
+		e := newIndexEnv(t, lkgate.Config{RoomNames: naming})
+		guests := newGuests(t, e.m)
+		ctx := lkgate.WithSubject(context.Background(), "host")
+		inv, err := guests.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: "standup", AllowAll: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wait := func(name string) *lkgate.GuestSession {
+			s, err := guests.RoomAuth(ctx, inv.Token, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.fake.Join(s.Token.JWT); err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		waitingNow := func() []string {
+			t.Helper()
+			e.calls.take()
+			ws, err := guests.Waiting(ctx, "acme", "standup")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []int{1, 0} // the owner's check, then every room
+			if naming == lkgate.ScopedNames {
+				want = []int{len(ws)}
+			}
+			if got := e.calls.take(); !slices.Equal(got, want) {
+				t.Errorf("the waiting list made ListRooms calls naming %v rooms (0: unfiltered), want %v", got, want)
+			}
+			var names []string
+			for _, w := range ws {
+				names = append(names, w.Name)
+			}
+			slices.Sort(names)
+			return names
+		}
+		eve, mallory := wait("Eve"), wait("Mallory")
+		e.outside(scoped(t, "globex", "busy"), "unscoped")
+		if got, want := waitingNow(), []string{"Eve", "Mallory"}; !slices.Equal(got, want) {
+			t.Errorf("waiting: %v, want %v", got, want)
+		}
+
+		// Mallory's lobby closes and her client's rejoin re-creates it.
+		old, _ := e.fake.Room(mallory.LobbyRoom)
+		if _, err := e.admin().DeleteRoom(ctx, &livekit.DeleteRoomRequest{Room: mallory.LobbyRoom}); err != nil {
+			t.Fatal(err)
+		}
+		e.event(t, "room_finished", old)
+		if _, err := e.fake.Join(mallory.Token.JWT); err != nil {
+			t.Fatal(err)
+		}
+		recreated, _ := e.fake.Room(mallory.LobbyRoom)
+		e.event(t, "room_started", recreated)
+		if got, want := waitingNow(), []string{"Eve", "Mallory"}; !slices.Equal(got, want) {
+			t.Errorf("waiting after Mallory's lobby was re-created: %v, want %v", got, want)
+		}
+
+		if err := guests.Deny(ctx, "acme", "standup", eve.Identity); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.indexed(t, "acme"); slices.Contains(got, eve.LobbyRoom) {
+			t.Errorf("after the deny closed Eve's lobby the index holds %v", got)
+		}
+		if got, want := waitingNow(), []string{"Mallory"}; !slices.Equal(got, want) {
+			t.Errorf("waiting after the deny: %v, want %v", got, want)
+		}
+	})
+}
+
 // oneTenantFails is a RoomIndex whose Reconcile fails for one tenant.
 type oneTenantFails struct {
 	lkgate.RoomIndex

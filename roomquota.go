@@ -148,7 +148,7 @@ func (m *Manager) countRooms(ctx context.Context, ref roomRef, lobbyTTL time.Dur
 // creation by name as unfiltered, so settle and unlistedRooms serve both.
 func (m *Manager) roomsToCount(ctx context.Context, ref roomRef) ([]*livekit.Room, error) {
 	if m.index != nil {
-		return m.indexedRooms(ctx, ref.tenant, ref.lk)
+		return m.indexedRooms(ctx, ref.tenant, nil, ref.lk)
 	}
 	res, err := m.rooms.ListRooms(ctx, &livekit.ListRoomsRequest{})
 	if err != nil {

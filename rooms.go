@@ -76,7 +76,7 @@ type Track struct {
 func (m *Manager) ListRooms(ctx context.Context, tenant string) ([]Room, error) {
 	return runResult(ctx, m, operation{op: "list rooms", tenant: tenant}, func(ctx context.Context, _ *auditRecord) ([]Room, error) {
 		if m.index != nil && tenant != "" {
-			rooms, err := m.indexedRooms(ctx, tenant)
+			rooms, err := m.indexedRooms(ctx, tenant, nil)
 			if err != nil {
 				return nil, err
 			}

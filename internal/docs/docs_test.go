@@ -628,6 +628,12 @@ var costs = map[string]func(t *testing.T, naming lkgate.RoomNaming) int{
 			return err
 		})
 	},
+	"guest waiting list, one guest waiting": func(t *testing.T, naming lkgate.RoomNaming) int {
+		return waitingListCost(newCostEnv(t, naming, lkgate.Config{}))
+	},
+	"guest waiting list, one guest waiting, with a `RoomIndex`": func(t *testing.T, naming lkgate.RoomNaming) int {
+		return waitingListCost(newCostEnv(t, naming, indexed(lkgate.Config{})))
+	},
 	"list rooms": func(t *testing.T, naming lkgate.RoomNaming) int {
 		e := newCostEnv(t, naming, lkgate.Config{}).withParticipant()
 		return e.calls(nil, func() error { _, err := e.m.ListRooms(context.Background(), "acme"); return err })
@@ -785,6 +791,32 @@ var alsoCosts = map[string]func(t *testing.T, naming lkgate.RoomNaming) int{
 			return err
 		})
 	},
+}
+
+// waitingListCost measures the waiting list of e's room "r" with one
+// guest in its lobby.
+func waitingListCost(e *costEnv) int {
+	e = e.withParticipant()
+	g := e.guests()
+	ctx := context.Background()
+	inv, err := g.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: "r", AllowAll: true})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	s, err := g.RoomAuth(ctx, inv.Token, "Guest")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.fake.Join(s.Token.JWT); err != nil {
+		e.t.Fatal(err)
+	}
+	return e.calls(nil, func() error {
+		ws, err := g.Waiting(ctx, "acme", "r")
+		if err == nil && len(ws) != 1 {
+			e.t.Fatalf("%d guests waiting, want 1", len(ws))
+		}
+		return err
+	})
 }
 
 // furtherClaim reads "; N words" claims of a cost cell.
