@@ -41,6 +41,22 @@ type BanStore interface {
 	// BannedUntil returns the end of the ban of identity from tenant's room
 	// if it ends after now; otherwise the zero time.
 	BannedUntil(ctx context.Context, tenant, room, identity string, now time.Time) (time.Time, error)
+	// Bans returns every ban that ends after now, in any order: the
+	// Manager's ban sweep ([Manager.SweepBans]) looks for them in LiveKit.
+	// It may also return a ban lifted or replaced meanwhile, as a store
+	// whose list trails its bans does: the sweep asks BannedUntil before
+	// it removes anyone.
+	Bans(ctx context.Context, now time.Time) ([]Ban, error)
+}
+
+// Ban is one ban as a [BanStore] keeps it.
+type Ban struct {
+	Tenant string
+	// Room is the room's LiveKit name, as the Manager gives it to
+	// [BanStore].Ban.
+	Room     string
+	Identity string
+	Until    time.Time
 }
 
 // banKey is one identity in one room of one tenant.
@@ -88,6 +104,18 @@ func (s *memoryBans) BannedUntil(_ context.Context, tenant, room, identity strin
 		return until, nil
 	}
 	return time.Time{}, nil
+}
+
+func (s *memoryBans) Bans(_ context.Context, now time.Time) ([]Ban, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var bans []Ban
+	for k, until := range s.bans {
+		if until.After(now) {
+			bans = append(bans, Ban{Tenant: k.tenant, Room: k.room, Identity: k.identity, Until: until})
+		}
+	}
+	return bans, nil
 }
 
 // errBanned refuses a banned identity.

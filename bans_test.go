@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livekit/protocol/livekit"
+
 	"github.com/lkgate/lkgate"
 	"github.com/lkgate/lkgate/lkgatetest"
 )
@@ -190,6 +192,7 @@ func (failingBans) Unban(context.Context, string, string, string) error         
 func (failingBans) BannedUntil(context.Context, string, string, string, time.Time) (time.Time, error) {
 	return time.Time{}, errBansDown
 }
+func (failingBans) Bans(context.Context, time.Time) ([]lkgate.Ban, error) { return nil, errBansDown }
 
 // A ban store that fails fails closed: a ban is an error and removes no
 // one, a token is refused (ErrUnavailable) and the guard reports the
@@ -258,4 +261,153 @@ func TestDeleteRoom(t *testing.T) {
 			}
 		}
 	})
+}
+
+// staleList is a BanStore whose list also shows the bans stale, lifted
+// since, as a store whose list trails its bans may.
+type staleList struct {
+	lkgate.BanStore
+	stale []lkgate.Ban
+}
+
+func (s staleList) Bans(ctx context.Context, now time.Time) ([]lkgate.Ban, error) {
+	bans, err := s.BanStore.Bans(ctx, now)
+	return append(bans, s.stale...), err
+}
+
+// A banned identity back in its room unseen by the guard (a client that
+// only signals, or no webhooks) is removed by the ban sweep: of that room
+// of that tenant only, and only while the store says it is banned. With
+// no ban the sweep makes no LiveKit call.
+func TestSweepBansRemovesBannedParticipants(t *testing.T) {
+	forEachNaming(t, func(t *testing.T, naming lkgate.RoomNaming) {
+		log := &auditLog{}
+		bans := lkgate.NewMemoryBanStore(nil)
+		m, fake := newManager(t, lkgate.Config{RoomNames: naming, Auditor: log, BanSweepInterval: -1,
+			Bans: staleList{BanStore: bans}})
+		ctx := context.Background()
+		fake.ResetCalls()
+		if n, err := m.SweepBans(ctx); n != 0 || err != nil {
+			t.Fatalf("sweep without bans: %d, %v", n, err)
+		}
+		if n := fake.TotalCalls(); n != 0 {
+			t.Errorf("a sweep without bans made %d LiveKit calls", n)
+		}
+		for _, tenant := range []string{"acme", "globex"} {
+			if _, err := m.Token(ctx, tenant, lkgate.TokenRequest{Room: "standup-" + tenant, Identity: "bob"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		acme, globex := lkName(t, m, "acme", "standup-acme"), lkName(t, m, "globex", "standup-globex")
+		if _, err := m.Ban(ctx, "acme", "standup-acme", "bob", time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		// Back in acme's room unseen, and in globex's, with carol.
+		for _, room := range []string{acme, globex} {
+			for _, id := range []string{"bob", "carol"} {
+				fake.AddParticipant(room, lkgatetest.Participant{Identity: id})
+			}
+		}
+		log.take()
+		fake.ResetCalls()
+		if n, err := m.SweepBans(ctx); n != 1 || err != nil {
+			t.Fatalf("sweep: removed %d, %v; want bob", n, err)
+		}
+		if got, want := fake.TotalCalls(), 3; got != want { // ListRooms by name, ListParticipants, RemoveParticipant
+			t.Errorf("the sweep made %d LiveKit calls, want %d", got, want)
+		}
+		if _, ok := fake.Participant(acme, "bob"); ok {
+			t.Error("the sweep left the banned bob in acme's room")
+		}
+		for _, stays := range [][2]string{{acme, "carol"}, {globex, "bob"}, {globex, "carol"}} {
+			if _, ok := fake.Participant(stays[0], stays[1]); !ok {
+				t.Errorf("the sweep removed %s from %s", stays[1], stays[0])
+			}
+		}
+		evs := log.take()
+		if len(evs) != 1 || evs[0].Action != lkgate.ActionGuardRemove || evs[0].Tenant != "acme" || evs[0].Room != "standup-acme" ||
+			evs[0].Target != "bob" || evs[0].Subject != "lkgate" || evs[0].Outcome != lkgate.OutcomeSuccess ||
+			evs[0].Details["reason"] != "banned" || evs[0].Details["found_by"] != "ban_sweep" {
+			t.Errorf("audit events %+v, want bob's removal from acme's standup", evs)
+		}
+
+		// A ban the list still shows but the store has lifted removes no one.
+		fake.AddParticipant(acme, lkgatetest.Participant{Identity: "bob"})
+		if err := m.Unban(ctx, "acme", "standup-acme", "bob"); err != nil {
+			t.Fatal(err)
+		}
+		m2, _ := newManagerOn(t, fake, lkgate.Config{RoomNames: naming, Auditor: log, BanSweepInterval: -1,
+			Bans: staleList{BanStore: bans, stale: []lkgate.Ban{{Tenant: "acme", Room: acme, Identity: "bob", Until: time.Now().Add(time.Hour)}}}})
+		log.take()
+		if n, err := m2.SweepBans(ctx); n != 0 || err != nil {
+			t.Errorf("sweep of a lifted ban: removed %d, %v", n, err)
+		}
+		if _, ok := fake.Participant(acme, "bob"); !ok {
+			t.Error("the sweep removed bob after his ban was lifted")
+		}
+		if evs := log.take(); len(evs) != 0 {
+			t.Errorf("a sweep that removed no one audited %+v", evs)
+		}
+	})
+}
+
+// Under SharedNames a ban holds in its tenant's room: once the name is
+// another tenant's, the sweep leaves the identity in it.
+func TestSweepBansOnlyInTheTenantsRoom(t *testing.T) {
+	m, fake := newManager(t, lkgate.Config{RoomNames: lkgate.SharedNames, BanSweepInterval: -1})
+	ctx := context.Background()
+	if _, err := m.Token(ctx, "acme", lkgate.TokenRequest{Room: "standup", Identity: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Ban(ctx, "acme", "standup", "bob", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	// The room closed and globex's tool opened it under the name.
+	admin := lkgate.NewRoomService(fake.URL(), lkgatetest.APIKey, lkgatetest.APISecret)
+	if _, err := admin.DeleteRoom(ctx, &livekit.DeleteRoomRequest{Room: "standup"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.CreateRoom(ctx, &livekit.CreateRoomRequest{Name: "standup", Metadata: `{"auth_id":"globex"}`}); err != nil {
+		t.Fatal(err)
+	}
+	fake.AddParticipant("standup", lkgatetest.Participant{Identity: "bob"})
+	if n, err := m.SweepBans(ctx); n != 0 || err != nil {
+		t.Errorf("sweep: removed %d, %v; want no one", n, err)
+	}
+	if _, ok := fake.Participant("standup", "bob"); !ok {
+		t.Error("acme's ban removed bob from globex's room")
+	}
+}
+
+// The Manager sweeps by itself every BanSweepInterval, and refuses an
+// interval under a second; a failing store fails the sweep with
+// ErrUnavailable and no LiveKit call.
+func TestBanSweepRunsAndFails(t *testing.T) {
+	if _, err := lkgate.New(lkgate.Config{URL: "http://127.0.0.1:1", APIKey: "k", APISecret: strings.Repeat("s", 32), BanSweepInterval: time.Millisecond}); !errors.Is(err, lkgate.ErrInvalidArgument) || !strings.Contains(err.Error(), "BanSweepInterval") {
+		t.Errorf("a 1 ms interval: %v", err)
+	}
+	m, fake := newManager(t, lkgate.Config{BanSweepInterval: time.Second})
+	ctx := context.Background()
+	standup := lkName(t, m, "acme", "standup")
+	if _, err := m.Ban(ctx, "acme", "standup", "bob", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	fake.AddParticipant(standup, lkgatetest.Participant{Identity: "bob"})
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, ok := fake.Participant(standup, "bob"); !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the background sweep did not remove bob within 10 s")
+		}
+	}
+
+	down, fake2 := newManager(t, lkgate.Config{Bans: failingBans{}, BanSweepInterval: -1})
+	fake2.ResetCalls()
+	if _, err := down.SweepBans(ctx); !errors.Is(err, lkgate.ErrUnavailable) || errors.Is(err, errBansDown) {
+		t.Errorf("sweep while the store is down: %v", err)
+	}
+	if n := fake2.TotalCalls(); n != 0 {
+		t.Errorf("a failed sweep made %d LiveKit calls", n)
+	}
 }

@@ -27,6 +27,7 @@ func ExampleManager_Ban() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer m.Close()
 	ctx := lkgate.WithSubject(context.Background(), "alice@acme")
 	room, _ := m.LiveKitRoom("acme", "standup")
 	fake.AddParticipant(room, lkgatetest.Participant{Identity: "mallory", Attributes: map[string]string{lkgate.TenantAttribute: "acme"}})
@@ -49,4 +50,38 @@ func ExampleManager_Ban() {
 	// token: true lkgate: token: room "standup": Identity: this identity is banned from the room
 	// another room: <nil>
 	// end the meeting: <nil> - open: false
+}
+
+// A banned client back in its room where the join guard cannot see it (no
+// webhooks, or a client that only signals) is removed by the ban sweep,
+// which the Manager runs every Config.BanSweepInterval; a host that turns
+// that off runs it itself.
+func ExampleManager_SweepBans() {
+	fake := lkgatetest.NewUnstartedServer()
+	fake.Start()
+	defer fake.Close()
+	m, err := lkgate.New(lkgate.Config{
+		URL: fake.URL(), APIKey: lkgatetest.APIKey, APISecret: lkgatetest.APISecret,
+		BanSweepInterval: -1, // this replica leaves sweeping to another, or to the host
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+	ctx := lkgate.WithSubject(context.Background(), "alice@acme")
+	if _, err := m.Ban(ctx, "acme", "standup", "mallory", time.Hour); err != nil {
+		log.Fatal(err)
+	}
+	room, _ := m.LiveKitRoom("acme", "standup")
+	fake.AddParticipant(room, lkgatetest.Participant{Identity: "mallory"}) // back with a refreshed token
+	fake.AddParticipant(room, lkgatetest.Participant{Identity: "bob"})
+
+	removed, err := m.SweepBans(context.Background())
+	fmt.Println("removed:", removed, err)
+	for _, p := range fake.Participants(room) {
+		fmt.Println("still in the room:", p.Identity)
+	}
+	// Output:
+	// removed: 1 <nil>
+	// still in the room: bob
 }

@@ -33,6 +33,7 @@ func ExampleLimits() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer m.Close()
 	ctx := lkgate.WithSubject(context.Background(), "alice@acme")
 	for _, room := range []string{"standup", "retro", "standup"} {
 		_, err := m.Token(ctx, "acme", lkgate.TokenRequest{Room: room, Identity: "alice"})

@@ -31,6 +31,7 @@ func ExampleManager_Token() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer m.Close()
 	ctx := context.Background()
 	tok, err := m.Token(ctx, "acme", lkgate.TokenRequest{Room: "standup", Identity: "alice", Name: "Alice"})
 	if err != nil {

@@ -68,6 +68,7 @@ func ExampleManager_RecordUsage() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer m.Close()
 	seen := lkgate.NewMemorySeenEvents(m.Now) // redislimit's Store for replicas
 
 	// What a verified webhook handler does with each event

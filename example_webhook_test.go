@@ -33,6 +33,7 @@ func ExampleManager_GuardJoin() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer m.Close()
 	calls, err := lkgate.NewSIP(m, lkgate.SIPConfig{Trunks: lkgate.StaticTrunk("ST_pbx")})
 	if err != nil {
 		log.Fatal(err)

@@ -123,6 +123,13 @@ type Config struct {
 	// ban, and replicas do not share it; use a shared store such as
 	// redislimit's.
 	Bans BanStore
+	// BanSweepInterval is how often the Manager looks in LiveKit for
+	// identities banned from the room they are in and removes them
+	// (Manager.SweepBans): what keeps a ban without webhooks, and against a
+	// client that only signals, which LiveKit reports in no webhook. Zero
+	// means DefaultBanSweepInterval (10 s); negative means never, for a host
+	// that runs SweepBans itself on one replica. At least 1 s.
+	BanSweepInterval time.Duration
 	// AllowUnauthenticated lets methods run with the empty tenant, skipping
 	// every ownership check. Off by default, so that a forgotten tenant is an
 	// error (ErrUnauthenticated) instead of access to every room.
@@ -255,8 +262,9 @@ type Manager struct {
 	signer      *signer // signs tokens with APISecret
 }
 
-// New validates cfg and returns a Manager, with no network call; under
-// [SharedNames] it starts the lease sweeper, which [Manager.Close] stops.
+// New validates cfg and returns a Manager, with no network call. It starts
+// the ban sweep ([Config].BanSweepInterval) and, under [SharedNames], the
+// lease sweeper, which [Manager.Close] stops.
 // Errors wrap [ErrInvalidArgument] and name the faulty Config field.
 func New(cfg Config) (*Manager, error) {
 	if err := validateURL("URL", cfg.URL); err != nil {
@@ -312,6 +320,11 @@ func New(cfg Config) (*Manager, error) {
 		cfg.LeaseSweepInterval = DefaultLeaseSweepInterval
 	} else if cfg.LeaseSweepInterval < time.Second || cfg.LeaseSweepInterval > 5*time.Minute {
 		return nil, invalidArg("LeaseSweepInterval", "must lie between 1s and 5m")
+	}
+	if cfg.BanSweepInterval == 0 {
+		cfg.BanSweepInterval = DefaultBanSweepInterval
+	} else if cfg.BanSweepInterval > 0 && cfg.BanSweepInterval < time.Second {
+		return nil, invalidArg("BanSweepInterval", "must be at least 1s, or negative for never")
 	}
 	switch cfg.RoomNames {
 	case ScopedNames:
@@ -369,6 +382,9 @@ func New(cfg Config) (*Manager, error) {
 	if m.index != nil && cfg.RoomIndexReconcile > 0 {
 		m.startRoomIndexSweeper(cfg.RoomIndexReconcile)
 	}
+	if cfg.BanSweepInterval > 0 {
+		m.startBanSweeper(cfg.BanSweepInterval)
+	}
 	return m, nil
 }
 
@@ -398,12 +414,12 @@ type settings struct {
 	TenantLimits                                 func(tenant string) (Limits, bool)
 }
 
-// Close stops the Manager's background work and waits for it: the lease
-// sweeper of [SharedNames], the reconciliation of [Config].RoomIndex, the
-// breaker's probe of LiveKit and the deletion of rooms whose claim failed
-// (each bounded by a few seconds). Under [ScopedNames] without a room
-// index the last two end by themselves, so Close is optional. It
-// is safe to call more than once, and always returns nil.
+// Close stops the Manager's background work and waits for it: the ban
+// sweep, the lease sweeper of [SharedNames], the reconciliation of
+// [Config].RoomIndex, the breaker's probe of LiveKit and the deletion of
+// rooms whose claim failed (each bounded by a few seconds). Call it when
+// the Manager is no longer used. It is safe to call more than once, and
+// always returns nil.
 func (m *Manager) Close() error {
 	m.closeOnce.Do(func() {
 		if m.leases != nil {

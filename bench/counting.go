@@ -66,3 +66,8 @@ func (c *countingBans) BannedUntil(ctx context.Context, tenant, room, identity s
 	c.calls.Add(1)
 	return c.store.BannedUntil(ctx, tenant, room, identity, now)
 }
+
+func (c *countingBans) Bans(ctx context.Context, now time.Time) ([]lkgate.Ban, error) {
+	c.calls.Add(1)
+	return c.store.Bans(ctx, now)
+}

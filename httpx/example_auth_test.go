@@ -25,6 +25,7 @@ func ExampleAuthenticatorFunc() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer m.Close()
 
 	// The host's sessions: a cookie naming a signed-in user of a tenant.
 	sessions := map[string]struct{ tenant, user string }{"session-of-ann": {"acme", "ann"}}
@@ -72,6 +73,7 @@ func ExampleAuthError() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer m.Close()
 	users := map[string]string{"token-of-ann": "ann"} // the host's own sign-in tokens
 	auth := httpx.AuthenticatorFunc(func(r *http.Request) (httpx.Principal, error) {
 		token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")

@@ -40,6 +40,7 @@ func Example_embedding() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer m.Close()
 	guests, err := lkgate.NewGuests(m, lkgate.GuestConfig{
 		// Use 32 random bytes from your secret store.
 		Keys:          []lkgate.InviteKey{{ID: "2026-11", Key: []byte("0123456789abcdef0123456789abcdef")}},

@@ -24,6 +24,7 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer m.Close()
 	// A backend's key may do everything; keep keys like it out of browsers,
 	// whose sessions should carry httpx.PermTokens alone.
 	keys, err := httpx.NewStaticKeys(httpx.StaticKeysConfig{
@@ -83,6 +84,7 @@ func ExampleConfig() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer m.Close()
 	guests, err := lkgate.NewGuests(m, lkgate.GuestConfig{
 		// Use 32 random bytes from your secret store.
 		Keys:          []lkgate.InviteKey{{ID: "2026-11", Key: []byte("0123456789abcdef0123456789abcdef")}},

@@ -37,6 +37,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer m.Close()
 	ctx := context.Background()
 	// Tokens cost no LiveKit call; listing the tenant's rooms costs one.
 	for range 2 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -16,30 +17,97 @@ var _ lkgate.BanStore = (*Store)(nil)
 
 const (
 	banKeyPrefix = "lkgate:ban:"
+	// bansKey is the sorted set that lists the bans for Bans: member
+	// banMember, score the ban's end in unix milliseconds. It is a key of
+	// its own, not one per ban, so the listing needs no SCAN.
+	bansKey = "lkgate:bans"
 	// banSlack keeps a ban's key past its end, so that a Redis clock up to
 	// 30 s ahead of the replicas' never drops a ban early: the replicas
-	// compare the stored end with their own clock.
+	// compare the stored end with their own clock. The list keeps its
+	// members as long, on the replicas' clock.
 	banSlack = 30 * time.Second
 )
 
-// banKey names one identity in one room of one tenant; the lengths keep
-// names apart whatever characters they hold.
-func (s *Store) banKey(tenant, room, identity string) string {
-	return s.prefix + banKeyPrefix + strconv.Itoa(len(tenant)) + ":" + tenant + strconv.Itoa(len(room)) + ":" + room + identity
+// banMember names one identity in one room of one tenant; the lengths keep
+// names apart whatever characters they hold, and let parseBanMember split
+// them again.
+func banMember(tenant, room, identity string) string {
+	return strconv.Itoa(len(tenant)) + ":" + tenant + strconv.Itoa(len(room)) + ":" + room + identity
 }
 
-// Ban records a ban until until: one SET PXAT, replacing any earlier ban.
+// banKey is the ban's own key, which BannedUntil reads.
+func (s *Store) banKey(tenant, room, identity string) string {
+	return s.prefix + banKeyPrefix + banMember(tenant, room, identity)
+}
+
+// parseBanMember is the inverse of banMember; ok is false for a member
+// banMember did not write.
+func parseBanMember(m string) (tenant, room, identity string, ok bool) {
+	if tenant, m, ok = cutLen(m); !ok {
+		return "", "", "", false
+	}
+	if room, m, ok = cutLen(m); !ok {
+		return "", "", "", false
+	}
+	return tenant, room, m, true
+}
+
+// cutLen cuts a "<n>:" prefix and the n bytes after it off s. Only the
+// digits strconv.Itoa writes of a length are accepted (no sign, no
+// leading zero).
+func cutLen(s string) (name, rest string, ok bool) {
+	digits, rest, ok := strings.Cut(s, ":")
+	if !ok {
+		return "", "", false
+	}
+	n, err := strconv.Atoi(digits)
+	if err != nil || n < 0 || n > len(rest) || strconv.Itoa(n) != digits {
+		return "", "", false
+	}
+	return rest[:n], rest[n:], true
+}
+
+// trimBans drops from the list the bans that ended before now-banSlack.
+func (s *Store) trimBans(ctx context.Context, p redis.Pipeliner, now time.Time) {
+	p.ZRemRangeByScore(ctx, s.prefix+bansKey, "-inf", "("+strconv.FormatInt(now.Add(-banSlack).UnixMilli(), 10))
+}
+
+// The list must never miss a ban its key holds, or the sweep misses it;
+// listing a ban lifted or shortened since is harmless (the sweep reads the
+// key). Pipelines are not transactions, so the order of their commands
+// keeps that: Ban sets the key before it lists, and only lengthens a
+// listed end (ZADD GT); Unban unlists before it deletes the key. On one
+// Redis, a Ban interleaved with an Unban then leaves either no key or a
+// listed one.
+
+// Ban records a ban until until and lists it, replacing any earlier ban:
+// one round trip (SET PXAT, ZADD GT and a trim of the list, pipelined).
 func (s *Store) Ban(ctx context.Context, tenant, room, identity string, until time.Time) error {
 	ms := until.UnixMilli()
-	if err := s.client.Do(ctx, "SET", s.banKey(tenant, room, identity), ms, "PXAT", until.Add(banSlack).UnixMilli()).Err(); err != nil {
+	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Do(ctx, "SET", s.banKey(tenant, room, identity), ms, "PXAT", until.Add(banSlack).UnixMilli())
+		p.ZAddGT(ctx, s.prefix+bansKey, redis.Z{Score: float64(ms), Member: banMember(tenant, room, identity)})
+		// Trimmed here too, so that the list stays bounded without Bans.
+		// No clock is given: this machine's is within banSlack of the
+		// Manager's, as the key's expiry already assumes of Redis's.
+		s.trimBans(ctx, p, time.Now())
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("redislimit: ban: %w", err)
 	}
 	return nil
 }
 
-// Unban drops a ban: one DEL.
+// Unban drops a ban and its listing: one round trip (ZREM and DEL,
+// pipelined).
 func (s *Store) Unban(ctx context.Context, tenant, room, identity string) error {
-	if err := s.client.Del(ctx, s.banKey(tenant, room, identity)).Err(); err != nil {
+	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZRem(ctx, s.prefix+bansKey, banMember(tenant, room, identity))
+		p.Del(ctx, s.banKey(tenant, room, identity))
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("redislimit: unban: %w", err)
 	}
 	return nil
@@ -58,4 +126,33 @@ func (s *Store) BannedUntil(ctx context.Context, tenant, room, identity string, 
 		return until, nil
 	}
 	return time.Time{}, nil
+}
+
+// Bans lists the bans that end after now, a shortened one with its
+// longest end: one round trip (a trim of the
+// list and ZRANGE BYSCORE, pipelined). A member it cannot parse, written
+// by something else, is skipped.
+func (s *Store) Bans(ctx context.Context, now time.Time) ([]lkgate.Ban, error) {
+	var listed *redis.ZSliceCmd
+	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		s.trimBans(ctx, p, now)
+		listed = p.ZRangeArgsWithScores(ctx, redis.ZRangeArgs{
+			Key: s.prefix + bansKey, ByScore: true,
+			Start: "(" + strconv.FormatInt(now.UnixMilli(), 10), Stop: "+inf",
+		})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("redislimit: bans: %w", err)
+	}
+	var bans []lkgate.Ban
+	for _, z := range listed.Val() {
+		m, _ := z.Member.(string)
+		tenant, room, identity, ok := parseBanMember(m)
+		if !ok {
+			continue
+		}
+		bans = append(bans, lkgate.Ban{Tenant: tenant, Room: room, Identity: identity, Until: time.UnixMilli(int64(z.Score))})
+	}
+	return bans, nil
 }

@@ -36,6 +36,7 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer m.Close()
 	keys, err := httpx.NewStaticKeys(httpx.StaticKeysConfig{Keys: map[string]httpx.Principal{
 		os.Getenv("ACME_API_KEY"): {Tenant: "acme", Permissions: httpx.AllPermissions},
 	}})

@@ -1,9 +1,10 @@
-// Package redislimit is an lkgate.LimitStore, lkgate.LeaseStore and
-// lkgate.SeenEvents backed by Redis, so that several lkgate replicas
-// enforce each tenant's limits together, shared room names stay leased
-// across replicas and restarts, and a webhook event one replica handled is
-// a duplicate to the others. One Store serves as Config.Limits.Store,
-// Config.Leases and httpx.Config.SeenEvents. It can share the Redis of
+// Package redislimit is an lkgate.LimitStore, lkgate.LeaseStore,
+// lkgate.BanStore and lkgate.SeenEvents backed by Redis, so that several
+// lkgate replicas enforce each tenant's limits and bans together, shared
+// room names stay leased across replicas and restarts, and a webhook event
+// one replica handled is a duplicate to the others. One Store serves as
+// Config.Limits.Store, Config.Leases, Config.Bans and
+// httpx.Config.SeenEvents. It can share the Redis of
 // redislock (and of LiveKit): its keys are namespaced.
 //
 // Rates use go-redis/redis_rate, the GCRA limiter maintained by the
@@ -28,6 +29,19 @@
 // replicas' clocks must agree within 30 s, the skew lkgate's lease window
 // allows for, and stay within minutes of Redis's, which runs the records'
 // 24-hour expiry.
+//
+// # Bans
+//
+// Each ban is one key, Prefix+"lkgate:ban:"+<len(tenant)>:<tenant><len(room)>:<room><identity>,
+// holding its end in unix milliseconds and expiring 30 s after it;
+// BannedUntil is one GET. The sorted set Prefix+"lkgate:bans" lists the
+// bans for the Manager's ban sweep: member the key's part after
+// "lkgate:ban:", score the end. Ban (SET, ZADD GT) and Unban (ZREM, DEL)
+// are one pipeline each, not a transaction, as the keys may lie in
+// different Cluster slots; their order keeps every held ban listed on one
+// Redis (see Store.Ban). Ban and Bans trim members ended more than 30 s
+// ago. Bans recorded by a version before the list are not in it: the
+// sweep misses them until they are recorded again.
 //
 // # Webhook event ids
 //

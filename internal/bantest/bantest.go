@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/lkgate/lkgate"
 )
 
@@ -27,6 +29,7 @@ func Run(t *testing.T, newStore func(t *testing.T) lkgate.BanStore) {
 		{"EndsOnItsOwn", ends},
 		{"NamesDoNotCollide", collide},
 		{"Concurrent", concurrent},
+		{"BansListsTheActive", bansListsTheActive},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.run(t, newStore(t)) })
@@ -121,6 +124,77 @@ func collide(t *testing.T, s lkgate.BanStore) {
 		if got := bannedUntil(t, s, k[0], k[1], k[2], now); !got.IsZero() {
 			t.Errorf("%q banned by the ban of %q", k, [3]string{"a:b", "c", "d"})
 		}
+	}
+}
+
+// listed returns s.Bans(now) by tenant, room and identity, failing t on a
+// ban listed twice.
+func listed(t *testing.T, s lkgate.BanStore, now time.Time) map[[3]string]time.Time {
+	t.Helper()
+	bans, err := s.Bans(ctx, now)
+	if err != nil {
+		t.Fatalf("Bans: %v", err)
+	}
+	m := make(map[[3]string]time.Time, len(bans))
+	for _, b := range bans {
+		k := [3]string{b.Tenant, b.Room, b.Identity}
+		if _, ok := m[k]; ok {
+			t.Errorf("%q listed twice", k)
+		}
+		m[k] = b.Until
+	}
+	return m
+}
+
+// Bans lists each ban that ends after now once, with its end,
+// whatever characters the names hold: the sweep finds the rooms and
+// identities it names.
+func bansListsTheActive(t *testing.T, s lkgate.BanStore) {
+	now := time.Now().Truncate(time.Millisecond)
+	if got := listed(t, s, now); len(got) != 0 {
+		t.Fatalf("listed before any ban: %q", got)
+	}
+	want := map[[3]string]time.Time{}
+	for i, k := range [][3]string{
+		{"acme", "standup", "bob"}, {"acme", "retro", "bob"}, {"acme", "standup", "carol"}, {"globex", "standup", "bob"},
+		{"", "standup", "bob"}, // the tenant of unauthenticated mode
+		// One name each without the lengths, or with a parser that
+		// counts runes or reads digits off the names.
+		{"a:b", "c", "d"}, {"a", "b:c", "d"}, {"a", "b", "c:d"}, {"a:b:c", "", "d"}, {"a:b", "c:d", ""},
+		{"1:", "2:3", "4"}, {"12", "3:4", "5"}, {"ü:1", "0:", "é"},
+	} {
+		want[k] = now.Add(time.Hour + time.Duration(i)*time.Millisecond)
+		ban(t, s, k[0], k[1], k[2], want[k])
+	}
+	soon := [3]string{"acme", "standup", "soon"}
+	want[soon] = now.Add(time.Millisecond)
+	ban(t, s, soon[0], soon[1], soon[2], want[soon])
+	ban(t, s, "acme", "standup", "ends-now", now)
+	ban(t, s, "acme", "standup", "ended", now.Add(-time.Minute))
+	ban(t, s, "acme", "standup", "lifted", now.Add(time.Hour))
+	if err := s.Unban(ctx, "acme", "standup", "lifted"); err != nil {
+		t.Fatal(err)
+	}
+	// Shortened: it must stay listed until its new end, and may be
+	// listed until its old one (the sweep reads BannedUntil).
+	shortened := [3]string{"acme", "retro", "bob"}
+	ban(t, s, shortened[0], shortened[1], shortened[2], now.Add(time.Minute))
+	got := listed(t, s, now)
+	if until, ok := got[shortened]; !ok || until.Before(now.Add(time.Minute)) {
+		t.Errorf("the shortened ban is listed until %s (listed: %v), want at least %s", until, ok, now.Add(time.Minute))
+	}
+	delete(got, shortened)
+	delete(want, shortened)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Bans(now) (-want +got):\n%s", diff)
+	}
+	// Later, the bans that end by then are not listed.
+	later := now.Add(time.Minute)
+	delete(want, soon)
+	got = listed(t, s, later)
+	delete(got, shortened)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Bans(now+1m) (-want +got):\n%s", diff)
 	}
 }
 

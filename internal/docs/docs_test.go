@@ -719,6 +719,20 @@ var costs = map[string]func(t *testing.T, naming lkgate.RoomNaming) int{
 			return nil
 		})
 	},
+	"ban sweep, one ban, its identity back in the room": func(t *testing.T, naming lkgate.RoomNaming) int {
+		e := newCostEnv(t, naming, lkgate.Config{BanSweepInterval: -1}).withParticipant()
+		if _, err := e.m.Ban(context.Background(), "acme", "r", "alice", time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		lk, _ := e.m.LiveKitRoom("acme", "r")
+		e.fake.AddParticipant(lk, lkgatetest.Participant{Identity: "alice"})
+		return e.calls(nil, func() error {
+			if removed, err := e.m.SweepBans(context.Background()); err != nil || removed != 1 {
+				return fmt.Errorf("removed %d: %w", removed, err)
+			}
+			return nil
+		})
+	},
 	"mute (by SID or source)": func(t *testing.T, naming lkgate.RoomNaming) int {
 		e := newCostEnv(t, naming, lkgate.Config{}).withParticipant()
 		return e.calls(nil, func() error {

@@ -181,7 +181,8 @@ func rejoinWith(t *testing.T, srv *lkserver.Server, jwt string, wait time.Durati
 func TestBannedParticipantRejoiningIsRemovedByTheGuard(t *testing.T) {
 	srv, hook := startGuarded(t)
 	var calls atomic.Int64
-	m := newManager(t, srv, lkgate.Config{RoomService: counting.Rooms{RoomService: lkgate.NewRoomService(srv.URL, srv.APIKey, srv.APISecret), N: &calls}})
+	m := newManager(t, srv, lkgate.Config{BanSweepInterval: -1, // the guard alone
+		RoomService: counting.Rooms{RoomService: lkgate.NewRoomService(srv.URL, srv.APIKey, srv.APISecret), N: &calls}})
 	hook.serve(t, m)
 	go func() { // nobody reads the join events here
 		for range hook.joined {
@@ -235,14 +236,24 @@ func TestBannedParticipantRejoiningIsRemovedByTheGuard(t *testing.T) {
 	wantAlone(t, srv, e.lk, "alice")
 }
 
+// sweepingReplica is a second Manager on srv sharing bans, as another
+// replica would, that sweeps them every second: the Manager under test
+// then counts only its own LiveKit calls.
+func sweepingReplica(t *testing.T, srv *lkserver.Server, bans lkgate.BanStore) {
+	t.Helper()
+	newManager(t, srv, lkgate.Config{Bans: bans, BanSweepInterval: time.Second})
+}
+
 // A client that only signals (never completes ICE) causes no
-// participant_joined, so the guard cannot see it: with the refreshed token
-// it is shown the room's participants and their updates. This pins what
-// the threat model says of it.
-func TestBannedSignallingOnlyRejoinIsNotSeenByTheGuard(t *testing.T) {
+// participant_joined, so the join guard never sees it, though LiveKit
+// lists it and shows it the room's participants. The ban sweep removes
+// it, rejoin after rejoin, within about its interval.
+func TestBannedSignallingOnlyRejoinIsRemovedByTheSweep(t *testing.T) {
 	srv, hook := startGuarded(t)
 	var calls atomic.Int64
-	m := newManager(t, srv, lkgate.Config{RoomService: counting.Rooms{RoomService: lkgate.NewRoomService(srv.URL, srv.APIKey, srv.APISecret), N: &calls}})
+	bans := lkgate.NewMemoryBanStore(nil)
+	m := newManager(t, srv, lkgate.Config{Bans: bans, BanSweepInterval: -1,
+		RoomService: counting.Rooms{RoomService: lkgate.NewRoomService(srv.URL, srv.APIKey, srv.APISecret), N: &calls}})
 	hook.serve(t, m)
 	go func() {
 		for range hook.joined {
@@ -253,32 +264,63 @@ func TestBannedSignallingOnlyRejoinIsNotSeenByTheGuard(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the signalling-only rejoin was refused: %v", err)
 	}
-	ids := s.identities()
-	_, listErr := adminClient(srv).GetParticipant(context.Background(), &livekit.RoomParticipantIdentity{Room: e.lk, Identity: "bob"})
-	time.Sleep(3 * time.Second)
-	gone := s.wait(func([]*livekit.SignalResponse) bool { return false }) // returns at once if the server closed it
-	t.Logf("signalling-only rejoin: shown %v, listed by LiveKit: %v, connection closed within 3 s: %v", ids, listErr == nil, gone)
-	if !slices.Contains(ids, "alice") {
+	if ids := s.identities(); !slices.Contains(ids, "alice") {
 		t.Errorf("the join response showed %v", ids)
+	}
+	time.Sleep(3 * time.Second)
+	if _, err := adminClient(srv).GetParticipant(context.Background(), &livekit.RoomParticipantIdentity{Room: e.lk, Identity: "bob"}); err != nil {
+		t.Fatalf("without a sweep the signalling-only bob is gone after 3 s (%v): the guard saw it after all?", err)
+	}
+	next := s.refreshed(t)
+
+	sweepingReplica(t, srv, bans)
+	for i := range 3 {
+		if i > 0 {
+			if s, err = atkSignalJoin(t, srv, next); err != nil {
+				t.Fatalf("rejoin %d was refused: %v", i, err)
+			}
+			next = s.refreshed(t)
+		}
+		start := time.Now()
+		waitGone(t, srv, e.lk, "bob", 10*time.Second)
+		left := s.wait(func(msgs []*livekit.SignalResponse) bool {
+			return slices.ContainsFunc(msgs, func(m *livekit.SignalResponse) bool { return m.GetLeave() != nil })
+		})
+		t.Logf("signalling-only rejoin %d: removed by the sweep %s after it was seen listed; leave received: %v",
+			i, time.Since(start).Round(time.Millisecond), left)
+		if !left {
+			t.Errorf("rejoin %d: LiveKit sent the removed client no leave", i)
+		}
 	}
 }
 
-// With webhooks off only the token refusal holds: the banned participant
-// comes back with the refreshed token and stays.
-func TestBanWithoutWebhooksOnlyRefusesTokens(t *testing.T) {
+// With webhooks off, no guard: a banned full client back with its
+// refreshed token receives the room's media and stays, until the ban
+// sweep removes it.
+func TestBanWithoutWebhooksIsHeldByTheSweep(t *testing.T) {
 	srv := lkserver.Start(t)
 	var calls atomic.Int64
-	m := newManager(t, srv, lkgate.Config{RoomService: counting.Rooms{RoomService: lkgate.NewRoomService(srv.URL, srv.APIKey, srv.APISecret), N: &calls}})
+	bans := lkgate.NewMemoryBanStore(nil)
+	m := newManager(t, srv, lkgate.Config{Bans: bans, BanSweepInterval: -1,
+		RoomService: counting.Rooms{RoomService: lkgate.NewRoomService(srv.URL, srv.APIKey, srv.APISecret), N: &calls}})
 	e := startBanEnv(t, srv, m, &calls)
 	r := rejoinWith(t, srv, e.refreshed, 3*time.Second)
 	if r.removed {
-		t.Fatal("removed without webhooks")
+		t.Fatal("removed without webhooks or a sweep")
 	}
 	// Checked before the rejoin's own disconnect, which would end it.
 	if !r.connected || !r.stillListed {
 		t.Fatalf("the banned rejoin did not stay: connected %v (%v), listed after 3 s %v", r.connected, r.connectErr, r.stillListed)
 	}
-	t.Logf("without webhooks the banned rejoin stays: connected %v, shown %v, subscribed %d tracks, media %v", r.connected, r.saw, r.subscribed, r.firstPacket)
+	t.Logf("without webhooks or a sweep the banned rejoin stays: shown %v, subscribed %d tracks, media %v", r.saw, r.subscribed, r.firstPacket)
+
+	sweepingReplica(t, srv, bans)
+	r = rejoinWith(t, srv, e.refreshed, 10*time.Second)
+	if !r.removed {
+		t.Fatalf("the sweep did not remove the banned rejoin within 10 s (connected %v, still listed %v)", r.connected, r.stillListed)
+	}
+	t.Logf("with the sweep (every 1 s) the banned rejoin was removed %s after its connect call: shown %v, subscribed %d tracks, media %v",
+		r.window.Round(time.Millisecond), r.saw, r.subscribed, r.firstPacket)
 }
 
 // DeleteRoom ends a real meeting for everyone; a second delete is
