@@ -144,8 +144,9 @@ func (m *Manager) checkBan(ctx context.Context, ref roomRef, identity string) er
 // room's participants: it lives in [Config].Bans only.
 //
 // Errors: [ErrInvalidArgument] for d outside [MinBanDuration] to
-// [MaxBanDuration] or an invalid identity; [ErrNotFound] under
-// [SharedNames] for a room that is not open and the tenant's;
+// [MaxBanDuration] or an invalid identity; [ErrLimited] when the tenant
+// has [Limits].MaxBans bans in force (1,000 by default); [ErrNotFound]
+// under [SharedNames] for a room that is not open and the tenant's;
 // [ErrUnavailable] when the ban store fails, in which case nobody was
 // removed; LiveKit's errors for the removal, after the ban was recorded.
 func (m *Manager) Ban(ctx context.Context, tenant, room, identity string, d time.Duration) (time.Time, error) {
@@ -162,8 +163,14 @@ func (m *Manager) Ban(ctx context.Context, tenant, room, identity string, d time
 		if err != nil {
 			return time.Time{}, err
 		}
-		until := m.now().Add(d).Truncate(time.Second)
+		now := m.now()
+		until := now.Add(d).Truncate(time.Second)
+		release, err := m.takeBanPlace(ctx, ref, identity, until.Sub(now))
+		if err != nil {
+			return time.Time{}, err
+		}
 		if err := m.bans.Ban(ctx, ref.tenant, ref.lk, identity, until); err != nil {
+			release()
 			return time.Time{}, m.storeFailed(ctx, "ban store", err, slog.String("room", ref.name))
 		}
 		a.set("until", until.UTC().Format(time.RFC3339))
@@ -190,6 +197,45 @@ func (m *Manager) Unban(ctx context.Context, tenant, room, identity string) erro
 		if err := m.bans.Unban(ctx, ref.tenant, ref.lk, identity); err != nil {
 			return m.storeFailed(ctx, "ban store", err, slog.String("room", ref.name))
 		}
+		if err := m.limits.Release(ctx, limitKey(LimitMaxBans, ref.tenant), banHolder(ref, identity)); err != nil {
+			// Lifted all the same: the place frees itself when the ban
+			// would have ended.
+			m.logFailure(ctx, slog.LevelWarn, "limit store failed: the lifted ban holds its place among max_bans until its end", err,
+				slog.String("room", ref.name))
+		}
 		return nil
 	})
+}
+
+// banHolder names one ban's place among its tenant's MaxBans.
+func banHolder(ref roomRef, identity string) string { return ref.lk + "\x00" + identity }
+
+// takeBanPlace takes (or renews, for a ban replaced) the place of
+// identity's ban from ref's room among the tenant's MaxBans, for ttl, the
+// ban's length; release gives it back if the ban is not recorded.
+func (m *Manager) takeBanPlace(ctx context.Context, ref roomRef, identity string, ttl time.Duration) (release func(), err error) {
+	l, err := m.limitsOf(ctx, ref.tenant)
+	if err != nil {
+		return nil, err
+	}
+	limit := l.maxBans()
+	if limit == 0 {
+		return func() {}, nil
+	}
+	key, holder := limitKey(LimitMaxBans, ref.tenant), banHolder(ref, identity)
+	ok, err := m.limits.Acquire(ctx, key, holder, limit, ttl)
+	if err != nil {
+		return nil, m.limitStoreError(ctx, LimitMaxBans, err)
+	}
+	if !ok {
+		return nil, limited(LimitMaxBans, QuotaRetryAfter, "the tenant has %d bans in force, its limit (%s)", limit, LimitMaxBans)
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		if err := m.limits.Release(ctx, key, holder); err != nil {
+			m.logFailure(ctx, slog.LevelWarn, "limit store failed: an unrecorded ban holds its place among max_bans", err,
+				slog.String("room", ref.name))
+		}
+	}, nil
 }

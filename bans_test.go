@@ -3,6 +3,7 @@ package lkgate_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"strings"
 	"testing"
@@ -409,5 +410,59 @@ func TestBanSweepRunsAndFails(t *testing.T) {
 	}
 	if n := fake2.TotalCalls(); n != 0 {
 		t.Errorf("a failed sweep made %d LiveKit calls", n)
+	}
+}
+
+// A tenant holds at most MaxBans bans in force (DefaultMaxBans when
+// unset): one more is refused before anything is recorded or removed, a
+// ban replaced keeps its place, and an unban or a ban's end frees one.
+// Other tenants' bans are their own.
+func TestMaxBans(t *testing.T) {
+	clk := lkgatetest.NewClock(time.Now())
+	m, fake := newManager(t, lkgate.Config{Now: clk.Now, BanSweepInterval: -1, Limits: lkgate.LimitConfig{
+		Tenant: func(tenant string) (lkgate.Limits, bool) { return lkgate.Limits{MaxBans: 2}, tenant == "acme" }}})
+	ctx := context.Background()
+	ban := func(tenant, identity string, d time.Duration) error {
+		_, err := m.Ban(ctx, tenant, "standup", identity, d)
+		return err
+	}
+	for _, id := range []string{"bob", "carol"} {
+		if err := ban("acme", id, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ban("acme", "bob", 2*time.Hour); err != nil {
+		t.Errorf("replacing bob's ban: %v", err)
+	}
+	standup := lkName(t, m, "acme", "standup")
+	fake.AddParticipant(standup, lkgatetest.Participant{Identity: "dave"})
+	fake.ResetCalls()
+	err := ban("acme", "dave", time.Hour)
+	if e := (*lkgate.Error)(nil); !errors.As(err, &e) || e.Kind != lkgate.ErrLimited || e.Limit != lkgate.LimitMaxBans || e.RetryAfter <= 0 {
+		t.Fatalf("a third ban: %v, want ErrLimited on max_bans", err)
+	}
+	if n := fake.TotalCalls(); n != 0 {
+		t.Errorf("the refused ban made %d LiveKit calls", n)
+	}
+	if _, err := m.Token(ctx, "acme", lkgate.TokenRequest{Room: "standup", Identity: "dave"}); err != nil {
+		t.Errorf("the refused ban was recorded: %v", err)
+	}
+	if err := m.Unban(ctx, "acme", "standup", "carol"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ban("acme", "dave", time.Minute); err != nil {
+		t.Errorf("a ban after an unban: %v", err)
+	}
+	clk.Advance(time.Minute + time.Second)
+	if err := ban("acme", "erin", time.Hour); err != nil {
+		t.Errorf("a ban after dave's ended: %v", err)
+	}
+	for i := range lkgate.DefaultMaxBans {
+		if err := ban("globex", fmt.Sprint("p", i), time.Hour); err != nil {
+			t.Fatalf("globex's ban %d of its default %d: %v", i+1, lkgate.DefaultMaxBans, err)
+		}
+	}
+	if err := ban("globex", "one-more", time.Hour); !errors.Is(err, lkgate.ErrLimited) {
+		t.Errorf("globex's ban over DefaultMaxBans: %v", err)
 	}
 }

@@ -74,9 +74,10 @@ func (r Rate) validate(field string) error {
 
 // Limits are one tenant's quotas and rates. Every zero field means no
 // limit, except the guest limits (MaxWaitingGuestsPerRoom,
-// MaxWaitingGuests, GuestWaitRate), whose zero means their default: a
-// leaked invite must not open rooms without bound on a host that set no
-// limits. The zero Limits thus limits guests only.
+// MaxWaitingGuests, GuestWaitRate) and MaxBans, whose zero means their
+// default: a leaked invite must not open rooms without bound, nor one
+// tenant's bans cost the host without bound, on a host that set no
+// limits. The zero Limits thus limits guests and bans only.
 type Limits struct {
 	// MaxRooms caps the rooms the tenant owns at once. It is checked when
 	// a request would claim a new room, never for a room the tenant owns.
@@ -107,6 +108,13 @@ type Limits struct {
 	// turns a cap off. Unauthenticated mode counts nothing.
 	MaxWaitingGuestsPerRoom int
 	MaxWaitingGuests        int
+	// MaxBans caps the tenant's bans in force at once (Manager.Ban), each
+	// in one room: the ban sweep reads every ban each BanSweepInterval and
+	// asks LiveKit for the banned rooms, so an unbounded count would cost
+	// the host. A ban replaced or lifted (Manager.Unban) frees its place,
+	// as one that ends does. Zero means DefaultMaxBans; NoLimit turns it
+	// off.
+	MaxBans int
 }
 
 // Guest limits: their names, their defaults, and the value that turns one
@@ -120,11 +128,26 @@ const (
 	DefaultGuestWaitsPerMinute     = 20
 	DefaultGuestWaitBurst          = 10
 
+	// LimitMaxBans names MaxBans, and DefaultMaxBans is its default.
+	LimitMaxBans   = "max_bans"
+	DefaultMaxBans = 1000
+
 	// NoLimit turns off a limit whose zero means a default: as a cap
 	// (MaxWaitingGuests, MaxWaitingGuestsPerRoom), or as the Events of a
 	// Rate (GuestWaitRate) whose Per and Burst are zero.
 	NoLimit = -1
 )
+
+// maxBans is MaxBans with its default applied; 0 means off.
+func (l Limits) maxBans() int {
+	switch l.MaxBans {
+	case 0:
+		return DefaultMaxBans
+	case NoLimit:
+		return 0
+	}
+	return l.MaxBans
+}
 
 // guestWaitRate is GuestWaitRate with its default applied.
 func (l Limits) guestWaitRate() Rate {
@@ -170,6 +193,9 @@ func (l Limits) validate(field string) error {
 	}
 	if l.MaxWaitingGuests < NoLimit {
 		return invalidArg(field+".MaxWaitingGuests", "must not be negative (NoLimit turns the cap off)")
+	}
+	if l.MaxBans < NoLimit {
+		return invalidArg(field+".MaxBans", "must not be negative (NoLimit turns the cap off)")
 	}
 	return l.GuestWaitRate.validate(field + ".GuestWaitRate")
 }

@@ -82,6 +82,9 @@ const (
 	// waiting guest holds a lobby room in LiveKit.
 	CodeMaxWaitingGuestsPerRoomExceeded = lkgate.LimitMaxWaitingGuestsPerRoom + "_exceeded"
 	CodeMaxWaitingGuestsExceeded        = lkgate.LimitMaxWaitingGuests + "_exceeded"
+	// CodeMaxBansExceeded: the tenant's bans in force at once, which the
+	// ban sweep reads.
+	CodeMaxBansExceeded = lkgate.LimitMaxBans + "_exceeded"
 	// CodeWebhookExpired (401): a webhook event older than
 	// [lkgate.WebhookWindow], refused as a replay ([lkgate.ErrWebhookExpired]).
 	CodeWebhookExpired = "webhook_expired"

@@ -57,10 +57,11 @@
 //	                     max_concurrent_sip_calls=5,invite_rate=30/m,
 //	                     guest_wait_rate=60/m:20,
 //	                     max_waiting_guests_per_room=10,
-//	                     max_waiting_guests=50 (a rate is events/s or
-//	                     events/m, with an optional :burst; the guest limits
-//	                     also take "unlimited"; default: no limits but the
-//	                     guest limits' defaults, lkgate.Limits)
+//	                     max_waiting_guests=50,max_bans=1000 (a rate is
+//	                     events/s or events/m, with an optional :burst; the
+//	                     guest limits and max_bans also take "unlimited";
+//	                     default: no limits but the defaults of the guest
+//	                     limits and max_bans, lkgate.Limits)
 //	LKGATE_ROOM_NAMES    scoped (default): each tenant has its own room names,
 //	                     so two tenants may both have "standup"; shared: names
 //	                     are global, and a name stays with the first tenant to
@@ -211,6 +212,8 @@ func parseLimits(raw string) (lkgate.Limits, error) {
 			l.MaxWaitingGuestsPerRoom, err = parseGuestCap(value)
 		case lkgate.LimitMaxWaitingGuests:
 			l.MaxWaitingGuests, err = parseGuestCap(value)
+		case lkgate.LimitMaxBans:
+			l.MaxBans, err = parseGuestCap(value)
 		default:
 			return l, fmt.Errorf("entry %d: unknown limit %q", i+1, name)
 		}
@@ -240,7 +243,8 @@ func parseAgents(raw string) (map[string][]string, error) {
 	return agents, nil
 }
 
-// parseGuestCap reads a guest cap: a positive number, or "unlimited".
+// parseGuestCap reads a cap whose zero means its default (the guest caps,
+// max_bans): a positive number, or "unlimited".
 func parseGuestCap(s string) (int, error) {
 	if s == "unlimited" {
 		return lkgate.NoLimit, nil

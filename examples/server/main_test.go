@@ -359,6 +359,8 @@ func TestLimitsFromEnv(t *testing.T) {
 	}
 	for raw, want := range map[string]lkgate.Limits{
 		"max_waiting_guests_per_room=3,max_waiting_guests=9,guest_wait_rate=5/m": {MaxWaitingGuestsPerRoom: 3, MaxWaitingGuests: 9, GuestWaitRate: lkgate.PerMinute(5, 0)},
+		"max_bans=20":        {MaxBans: 20},
+		"max_bans=unlimited": {MaxBans: lkgate.NoLimit},
 		"max_waiting_guests_per_room=unlimited,max_waiting_guests=unlimited,guest_wait_rate=unlimited": {
 			MaxWaitingGuestsPerRoom: lkgate.NoLimit, MaxWaitingGuests: lkgate.NoLimit, GuestWaitRate: lkgate.Rate{Events: lkgate.NoLimit}},
 	} {

@@ -169,6 +169,7 @@ func testOpenAPIConformance(t *testing.T, naming lkgate.RoomNaming) {
 	run("call without permission", request("POST", "/sip/call", keyAcmeMember, callBody), 403, false)
 	run("ban", request("DELETE", "/livekit/participant", keyAcme, `{"room_name":"standup","participant_identity":"mallory","ban_seconds":600}`), 200, false)
 	run("ban too long", request("DELETE", "/livekit/participant", keyAcme, `{"room_name":"standup","participant_identity":"mallory","ban_seconds":604801}`), 400, true)
+	run("ban over the cap", request("DELETE", "/livekit/participant", keyAcme, `{"room_name":"standup","participant_identity":"eve","ban_seconds":600}`), 429, false)
 	run("token banned", request("POST", "/livekit/token", keyAcme, `{"room_name":"standup","participant_identity":"mallory"}`), 403, false)
 	run("unban unknown field", request("POST", "/livekit/participant/unban", keyAcme, `{"room_name":"standup","participant_identity":"mallory","ban_seconds":1}`), 400, true)
 	run("unban without permission", request("POST", "/livekit/participant/unban", keyAcmeMember, `{"room_name":"standup","participant_identity":"mallory"}`), 403, false)

@@ -14,9 +14,9 @@ import (
 )
 
 // Full is a configuration with guests and SIP on: every route works.
-// Acme may hold one SIP call, issue one invite and let one guest wait a
-// minute; globex may mint one token a minute and let one guest wait per
-// room.
+// Acme may hold one SIP call and one ban, issue one invite and let one
+// guest wait a minute; globex may mint one token a minute and let one
+// guest wait per room.
 type Full struct {
 	Manager lkgate.Config
 	Guests  lkgate.GuestConfig
@@ -36,7 +36,7 @@ func FullConfig(naming lkgate.RoomNaming) Full {
 			Limits: lkgate.LimitConfig{Tenant: func(tenant string) (lkgate.Limits, bool) {
 				switch tenant {
 				case "acme":
-					return lkgate.Limits{MaxConcurrentSIPCalls: 1, InviteRate: lkgate.PerMinute(1, 1), GuestWaitRate: lkgate.PerMinute(1, 1)}, true
+					return lkgate.Limits{MaxConcurrentSIPCalls: 1, MaxBans: 1, InviteRate: lkgate.PerMinute(1, 1), GuestWaitRate: lkgate.PerMinute(1, 1)}, true
 				case "globex":
 					return lkgate.Limits{TokenRate: lkgate.PerMinute(1, 1), MaxWaitingGuestsPerRoom: 1}, true
 				}
