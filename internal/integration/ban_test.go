@@ -18,6 +18,7 @@ import (
 	"github.com/lkgate/lkgate"
 	"github.com/lkgate/lkgate/internal/counting"
 	"github.com/lkgate/lkgate/internal/lkserver"
+	"github.com/lkgate/lkgate/internal/redisserver"
 )
 
 // banEnv is acme's room on a real server: alice publishing audio, and bob,
@@ -236,24 +237,26 @@ func TestBannedParticipantRejoiningIsRemovedByTheGuard(t *testing.T) {
 	wantAlone(t, srv, e.lk, "alice")
 }
 
-// sweepingReplica is a second Manager on srv sharing bans, as another
-// replica would, that sweeps them every second: the Manager under test
-// then counts only its own LiveKit calls.
-func sweepingReplica(t *testing.T, srv *lkserver.Server, bans lkgate.BanStore) {
+// sweepingReplica is a second Manager on srv sharing cfg's bans, as
+// another replica would, that sweeps them every second: the Manager under
+// test then counts only its own LiveKit calls.
+func sweepingReplica(t *testing.T, srv *lkserver.Server, cfg lkgate.Config) {
 	t.Helper()
-	newManager(t, srv, lkgate.Config{Bans: bans, BanSweepInterval: time.Second})
+	cfg.BanSweepInterval, cfg.RoomService = time.Second, nil
+	newManager(t, srv, cfg)
 }
 
 // A client that only signals (never completes ICE) causes no
 // participant_joined, so the join guard never sees it, though LiveKit
-// lists it and shows it the room's participants. The ban sweep removes
-// it, rejoin after rejoin, within about its interval.
+// lists it and shows it the room's participants. The ban sweep of another
+// replica, sharing bans through Redis, removes it, rejoin after rejoin,
+// within about its interval.
 func TestBannedSignallingOnlyRejoinIsRemovedByTheSweep(t *testing.T) {
 	srv, hook := startGuarded(t)
 	var calls atomic.Int64
-	bans := lkgate.NewMemoryBanStore(nil)
-	m := newManager(t, srv, lkgate.Config{Bans: bans, BanSweepInterval: -1,
+	cfg := withRedis(t, redisserver.Start(t).Addr, lkgate.Config{BanSweepInterval: -1,
 		RoomService: counting.Rooms{RoomService: lkgate.NewRoomService(srv.URL, srv.APIKey, srv.APISecret), N: &calls}})
+	m := newManager(t, srv, cfg)
 	hook.serve(t, m)
 	go func() {
 		for range hook.joined {
@@ -273,7 +276,7 @@ func TestBannedSignallingOnlyRejoinIsRemovedByTheSweep(t *testing.T) {
 	}
 	next := s.refreshed(t)
 
-	sweepingReplica(t, srv, bans)
+	sweepingReplica(t, srv, cfg)
 	for i := range 3 {
 		if i > 0 {
 			if s, err = atkSignalJoin(t, srv, next); err != nil {
@@ -300,9 +303,9 @@ func TestBannedSignallingOnlyRejoinIsRemovedByTheSweep(t *testing.T) {
 func TestBanWithoutWebhooksIsHeldByTheSweep(t *testing.T) {
 	srv := lkserver.Start(t)
 	var calls atomic.Int64
-	bans := lkgate.NewMemoryBanStore(nil)
-	m := newManager(t, srv, lkgate.Config{Bans: bans, BanSweepInterval: -1,
-		RoomService: counting.Rooms{RoomService: lkgate.NewRoomService(srv.URL, srv.APIKey, srv.APISecret), N: &calls}})
+	cfg := lkgate.Config{Bans: lkgate.NewMemoryBanStore(nil), BanSweepInterval: -1,
+		RoomService: counting.Rooms{RoomService: lkgate.NewRoomService(srv.URL, srv.APIKey, srv.APISecret), N: &calls}}
+	m := newManager(t, srv, cfg)
 	e := startBanEnv(t, srv, m, &calls)
 	r := rejoinWith(t, srv, e.refreshed, 3*time.Second)
 	if r.removed {
@@ -314,7 +317,7 @@ func TestBanWithoutWebhooksIsHeldByTheSweep(t *testing.T) {
 	}
 	t.Logf("without webhooks or a sweep the banned rejoin stays: shown %v, subscribed %d tracks, media %v", r.saw, r.subscribed, r.firstPacket)
 
-	sweepingReplica(t, srv, bans)
+	sweepingReplica(t, srv, cfg)
 	r = rejoinWith(t, srv, e.refreshed, 10*time.Second)
 	if !r.removed {
 		t.Fatalf("the sweep did not remove the banned rejoin within 10 s (connected %v, still listed %v)", r.connected, r.stillListed)

@@ -44,7 +44,7 @@ func withRedis(t *testing.T, addr string, cfg lkgate.Config) lkgate.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Locker, cfg.Limits.Store = lock, store
+	cfg.Locker, cfg.Limits.Store, cfg.Bans = lock, store, store
 	if cfg.RoomNames == lkgate.SharedNames {
 		cfg.Leases = store
 	}
