@@ -29,9 +29,10 @@ type WaitingGuest struct {
 //
 // It costs one ListRooms and one ListParticipants per lobby of the room.
 // The ListRooms is unfiltered (LiveKit cannot filter by prefix), except
-// with [Config].RoomIndex under [ScopedNames], where it names the room's
-// indexed lobbies: a lobby that a guest's join re-created then shows once
-// its room_started webhook arrives or the next reconciliation runs.
+// with [Config].RoomIndex under [ScopedNames] while the tenant's guest caps
+// are on (the default), where it names the room's indexed lobbies: a lobby
+// that a guest's join re-created then shows once its room_started webhook
+// arrives or the next reconciliation runs.
 //
 // Errors: [ErrNotFound], under SharedNames, for a missing or foreign room;
 // LiveKit failures as for [Manager.Token].
@@ -95,15 +96,23 @@ func (g *Guests) Waiting(ctx context.Context, tenant, room string) ([]WaitingGue
 }
 
 // lobbiesToList returns the LiveKit rooms among which Waiting finds ref's
-// lobbies: with a room index under ScopedNames, the tenant's indexed
-// lobbies of ref, by name, so that the cost follows them; otherwise one
-// unfiltered ListRooms. Under SharedNames a lobby that a guest's join
-// re-created carries no owner and is in no index, so only the full list
-// finds it.
+// lobbies: with a room index under ScopedNames, while the tenant's guest
+// caps are on (so that room-auth opens each lobby and indexes it from
+// LiveKit's answer), the tenant's indexed lobbies of ref, by name, so that
+// the cost follows them; otherwise one unfiltered ListRooms. Without caps
+// a guest's join creates its lobby, which only a webhook or the
+// reconciliation would index; under SharedNames a lobby a join re-created
+// carries no owner and is in no index.
 func (g *Guests) lobbiesToList(ctx context.Context, ref roomRef, isLobby func(lk string) bool) ([]*livekit.Room, error) {
 	m := g.m
 	if m.index != nil && m.cfg.RoomNames == ScopedNames && ref.checked() {
-		return m.indexedRooms(ctx, ref.tenant, isLobby)
+		limits, err := m.limitsOf(ctx, ref.tenant)
+		if err != nil {
+			return nil, err
+		}
+		if perRoom, perTenant := limits.waitingCaps(); perRoom > 0 || perTenant > 0 {
+			return m.indexedRooms(ctx, ref.tenant, isLobby)
+		}
 	}
 	res, err := m.rooms.ListRooms(ctx, &livekit.ListRoomsRequest{})
 	return res.GetRooms(), err

@@ -532,6 +532,38 @@ func TestRoomIndexWaitingGuests(t *testing.T) {
 	})
 }
 
+// Without guest caps room-auth opens no lobby, the guest's join does, and
+// no webhook may have indexed it yet: the waiting list then lists every
+// room, and finds the guest.
+func TestRoomIndexWaitingGuestsWithoutCaps(t *testing.T) {
+	e := newIndexEnv(t, lkgate.Config{Limits: lkgate.LimitConfig{Default: lkgate.Limits{
+		MaxWaitingGuestsPerRoom: lkgate.NoLimit, MaxWaitingGuests: lkgate.NoLimit}}})
+	guests := newGuests(t, e.m)
+	ctx := lkgate.WithSubject(context.Background(), "host")
+	inv, err := guests.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: "standup", AllowAll: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := guests.RoomAuth(ctx, inv.Token, "Eve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.fake.Join(s.Token.JWT); err != nil {
+		t.Fatal(err)
+	}
+	e.calls.take()
+	ws, err := guests.Waiting(ctx, "acme", "standup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ws) != 1 || ws[0].Identity != s.Identity {
+		t.Errorf("waiting: %+v, want Eve, whose join created her lobby", ws)
+	}
+	if got := e.calls.take(); !slices.Equal(got, []int{0}) {
+		t.Errorf("the waiting list made ListRooms calls naming %v rooms (0: unfiltered), want one unfiltered", got)
+	}
+}
+
 // oneTenantFails is a RoomIndex whose Reconcile fails for one tenant.
 type oneTenantFails struct {
 	lkgate.RoomIndex

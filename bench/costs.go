@@ -50,14 +50,15 @@ type costEnv struct {
 
 // costLimits are the quotas of the "quotas on" rows, high enough never to
 // refuse, so that only their cost shows; the "quotas off" rows turn off
-// the guest limits too, which default to on.
+// the guest limits and MaxBans too, which default to on.
 func costLimits(on bool) lkgate.Limits {
 	if !on {
-		return lkgate.Limits{GuestWaitRate: lkgate.Rate{Events: lkgate.NoLimit}, MaxWaitingGuestsPerRoom: lkgate.NoLimit, MaxWaitingGuests: lkgate.NoLimit}
+		return lkgate.Limits{GuestWaitRate: lkgate.Rate{Events: lkgate.NoLimit}, MaxWaitingGuestsPerRoom: lkgate.NoLimit, MaxWaitingGuests: lkgate.NoLimit,
+			MaxBans: lkgate.NoLimit}
 	}
 	generous := lkgate.PerSecond(1<<30, 1<<30)
 	return lkgate.Limits{MaxRooms: 1 << 30, TokenRate: generous, SIPCallRate: generous, MaxConcurrentSIPCalls: 1 << 30,
-		InviteRate: generous, GuestWaitRate: generous, MaxWaitingGuestsPerRoom: 1 << 30, MaxWaitingGuests: 1 << 30}
+		InviteRate: generous, GuestWaitRate: generous, MaxWaitingGuestsPerRoom: 1 << 30, MaxWaitingGuests: 1 << 30, MaxBans: 1 << 30}
 }
 
 func newCostEnv(b *testing.B, naming lkgate.RoomNaming, quotas bool, adjust func(*lkgate.Config)) (*costEnv, error) {
@@ -65,7 +66,8 @@ func newCostEnv(b *testing.B, naming lkgate.RoomNaming, quotas bool, adjust func
 	fake := lkgatetest.NewServer(b)
 	trunk := fake.AddOutboundTrunk("pbx.example:5060", "+15550000001")
 	e := &costEnv{ctx: ctx, fake: fake, admin: lksdk.NewRoomServiceClient(fake.URL(), lkgatetest.APIKey, lkgatetest.APISecret)}
-	cfg := lkgate.Config{RoomNames: naming, LeaseSweepInterval: 5 * time.Minute, Limits: lkgate.LimitConfig{Default: costLimits(quotas)}}
+	// The ban sweep has a row of its own: no background sweep in a count.
+	cfg := lkgate.Config{RoomNames: naming, LeaseSweepInterval: 5 * time.Minute, BanSweepInterval: -1, Limits: lkgate.LimitConfig{Default: costLimits(quotas)}}
 	if naming == lkgate.SharedNames {
 		e.leases = &countingLeases{store: lkgate.NewMemoryLeaseStore(nil)}
 		cfg.Leases = e.leases
@@ -189,7 +191,23 @@ var costOps = []costOp{
 		op: func(e *costEnv, i int) error {
 			_, err := e.m.Ban(e.ctx, "acme", "r", "banned-"+strconv.Itoa(i), time.Hour)
 			return err
-		}},
+		},
+		// Lifted again, so that bans do not pile up (MaxBans counts them).
+		after: func(e *costEnv, i int) error { return e.m.Unban(e.ctx, "acme", "r", "banned-"+strconv.Itoa(i)) }},
+	{name: "SweepBans (one ban, its identity back in the room)",
+		prep: func(e *costEnv, i int) error {
+			if _, err := e.m.Ban(e.ctx, "acme", "r", "back-"+strconv.Itoa(i), time.Hour); err != nil {
+				return err
+			}
+			return e.addParticipant("back-" + strconv.Itoa(i))
+		},
+		op: func(e *costEnv, _ int) error {
+			if n, err := e.m.SweepBans(e.ctx); err != nil || n != 1 {
+				return fmt.Errorf("the sweep removed %d: %w", n, err)
+			}
+			return nil
+		},
+		after: func(e *costEnv, i int) error { return e.m.Unban(e.ctx, "acme", "r", "back-"+strconv.Itoa(i)) }},
 	{name: "MuteTrack", op: func(e *costEnv, _ int) error {
 		_, err := e.m.MuteTrack(e.ctx, "acme", lkgate.MuteRequest{Room: "r", Identity: "alice", Source: lkgate.SourceMicrophone, Muted: true})
 		return err
@@ -241,6 +259,12 @@ var costOps = []costOp{
 		_, err := e.guests.Waiting(e.ctx, "acme", "r")
 		return err
 	}},
+	{name: "Guests Waiting (2 guests waiting), with a RoomIndex",
+		cfg: func(c *lkgate.Config) { c.RoomIndex, c.RoomIndexReconcile = lkgate.NewMemoryRoomIndex(nil), -1 },
+		op: func(e *costEnv, _ int) error {
+			_, err := e.guests.Waiting(e.ctx, "acme", "r")
+			return err
+		}},
 	{name: "SIP Call (into the tenant's room)",
 		op: func(e *costEnv, i int) error { return e.call("phone-" + strconv.Itoa(i)) },
 		// The callee hangs up: the call's slot (quotas on) is released as
@@ -414,7 +438,7 @@ func costTable(benchtime time.Duration) {
 	fmt.Println()
 	fmt.Println("### The cost of every operation (in process, against lkgatetest's fake)")
 	fmt.Println()
-	fmt.Printf("Each operation runs on one goroutine with testing.Benchmark for %s against lkgatetest's fake: LiveKit's twirp API over loopback, in this process. Time and allocations per operation therefore include the fake's own work (its HTTP server, twirp decoding and answer; the reference row is one call's worth); LiveKit and lease-store calls are exact. The setup (rooms, participants, guests waiting, the call being transferred) and the clean-up after each operation (rooms and lobbies it created, the call's slot) are outside every figure. Quotas on: MaxRooms, every rate (token, SIP call, invite, guest wait), MaxConcurrentSIPCalls and the guest caps, all too high to refuse; off: none, the guest limits (on by default) turned off. The server holds acme's room r with alice publishing a microphone, a call into r, and two guests waiting in r's lobbies.\n\n", benchtime)
+	fmt.Printf("Each operation runs on one goroutine with testing.Benchmark for %s against lkgatetest's fake: LiveKit's twirp API over loopback, in this process. Time and allocations per operation therefore include the fake's own work (its HTTP server, twirp decoding and answer; the reference row is one call's worth); LiveKit and lease-store calls are exact. The setup (rooms, participants, guests waiting, the call being transferred) and the clean-up after each operation (rooms and lobbies it created, the call's slot) are outside every figure. Quotas on: MaxRooms, every rate (token, SIP call, invite, guest wait), MaxConcurrentSIPCalls, the guest caps and MaxBans, all too high to refuse; off: none, the guest limits and MaxBans (on by default) turned off. The server holds acme's room r with alice publishing a microphone, a call into r, and two guests waiting in r's lobbies.\n\n", benchtime)
 	fmt.Println("| operation | naming | quotas | LiveKit calls/op | lease-store calls/op | allocs/op | time/op |")
 	fmt.Println("|---|---|---|---|---|---|---|")
 	ref := measureCost(roundTrip, lkgate.ScopedNames, false)
