@@ -49,16 +49,9 @@ func (m *Manager) SweepBans(ctx context.Context) (removed int, err error) {
 		for _, b := range bans {
 			byRoom[b.Room] = append(byRoom[b.Room], b)
 		}
-		names := slices.Sorted(maps.Keys(byRoom))
-		var open []*livekit.Room
-		for len(names) > 0 {
-			chunk := names[:min(len(names), maxNamesPerList)]
-			names = names[len(chunk):]
-			res, err := m.rooms.ListRooms(ctx, &livekit.ListRoomsRequest{Names: chunk})
-			if err != nil {
-				return 0, fromLiveKit("list rooms", "", err)
-			}
-			open = append(open, res.GetRooms()...)
+		open, err := m.listRoomsNamed(ctx, slices.Sorted(maps.Keys(byRoom)))
+		if err != nil {
+			return 0, err
 		}
 		var (
 			mu     sync.Mutex

@@ -121,15 +121,9 @@ func (m *Manager) indexedRooms(ctx context.Context, tenant string, keep func(lk 
 			names = append(names, n)
 		}
 	}
-	var rooms []*livekit.Room
-	for len(names) > 0 {
-		chunk := names[:min(len(names), maxNamesPerList)]
-		names = names[len(chunk):]
-		res, err := m.rooms.ListRooms(ctx, &livekit.ListRoomsRequest{Names: chunk})
-		if err != nil {
-			return nil, fromLiveKit("list rooms", "", err)
-		}
-		rooms = append(rooms, res.GetRooms()...)
+	rooms, err := m.listRoomsNamed(ctx, names)
+	if err != nil {
+		return nil, err
 	}
 	listed := make(map[string]bool, len(rooms))
 	for _, r := range rooms {
@@ -143,6 +137,23 @@ func (m *Manager) indexedRooms(ctx context.Context, tenant string, keep func(lk 
 					slog.String("room", e.Name), slog.String("tenant", tenant))
 			}
 		}
+	}
+	return rooms, nil
+}
+
+// listRoomsNamed returns LiveKit's answer for the rooms of these LiveKit
+// names that are open, in ListRooms requests of at most maxNamesPerList
+// names: none for no names.
+func (m *Manager) listRoomsNamed(ctx context.Context, names []string) ([]*livekit.Room, error) {
+	var rooms []*livekit.Room
+	for len(names) > 0 {
+		chunk := names[:min(len(names), maxNamesPerList)]
+		names = names[len(chunk):]
+		res, err := m.rooms.ListRooms(ctx, &livekit.ListRoomsRequest{Names: chunk})
+		if err != nil {
+			return nil, fromLiveKit("list rooms", "", err)
+		}
+		rooms = append(rooms, res.GetRooms()...)
 	}
 	return rooms, nil
 }
