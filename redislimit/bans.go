@@ -76,22 +76,25 @@ func (s *Store) trimBans(ctx context.Context, p redis.Pipeliner, now time.Time) 
 // listing a ban lifted or shortened since is harmless (the sweep reads the
 // key). Pipelines are not transactions, so the order of their commands
 // keeps that: Ban sets the key before it lists, and only lengthens a
-// listed end (ZADD GT); Unban unlists before it deletes the key. On one
-// Redis, a Ban interleaved with an Unban then leaves either no key or a
-// listed one.
+// listed end (ZADD GT); Unban unlists before it deletes the key. A Ban
+// interleaved with an Unban then leaves either no key or a listed one. A
+// cluster client sends a pipeline's commands for each node on their own,
+// so on a Redis Cluster, where the key and the list may lie on different
+// nodes, the second command waits for the first's reply (inOrder).
 
 // Ban records a ban until until and lists it, replacing any earlier ban:
-// one round trip (SET PXAT, ZADD GT and a trim of the list, pipelined).
+// one round trip (SET PXAT, ZADD GT and a trim of the list, pipelined),
+// two on a Redis Cluster.
 func (s *Store) Ban(ctx context.Context, tenant, room, identity string, until time.Time) error {
 	ms := until.UnixMilli()
-	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+	err := s.inOrder(ctx, func(p redis.Pipeliner) {
 		p.Do(ctx, "SET", s.banKey(tenant, room, identity), ms, "PXAT", until.Add(banSlack).UnixMilli())
+	}, func(p redis.Pipeliner) {
 		p.ZAddGT(ctx, s.prefix+bansKey, redis.Z{Score: float64(ms), Member: banMember(tenant, room, identity)})
 		// Trimmed here too, so that the list stays bounded without Bans.
 		// No clock is given: this machine's is within banSlack of the
 		// Manager's, as the key's expiry already assumes of Redis's.
 		s.trimBans(ctx, p, time.Now())
-		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("redislimit: ban: %w", err)
@@ -100,15 +103,39 @@ func (s *Store) Ban(ctx context.Context, tenant, room, identity string, until ti
 }
 
 // Unban drops a ban and its listing: one round trip (ZREM and DEL,
-// pipelined).
+// pipelined), two on a Redis Cluster.
 func (s *Store) Unban(ctx context.Context, tenant, room, identity string) error {
-	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+	err := s.inOrder(ctx, func(p redis.Pipeliner) {
 		p.ZRem(ctx, s.prefix+bansKey, banMember(tenant, room, identity))
+	}, func(p redis.Pipeliner) {
 		p.Del(ctx, s.banKey(tenant, room, identity))
-		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("redislimit: unban: %w", err)
+	}
+	return nil
+}
+
+// inOrder has Redis run first's commands before second's: one pipeline
+// on one Redis, which runs a connection's commands in order; on a
+// cluster, second is sent only once first has succeeded.
+func (s *Store) inOrder(ctx context.Context, first, second func(redis.Pipeliner)) error {
+	if _, ok := s.client.(*redis.ClusterClient); !ok {
+		_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			first(p)
+			second(p)
+			return nil
+		})
+		return err
+	}
+	for _, cmds := range []func(redis.Pipeliner){first, second} {
+		_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			cmds(p)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }

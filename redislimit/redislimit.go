@@ -37,10 +37,11 @@
 // BannedUntil is one GET. The sorted set Prefix+"lkgate:bans" lists the
 // bans for the Manager's ban sweep: member the key's part after
 // "lkgate:ban:", score the end. Ban (SET, ZADD GT) and Unban (ZREM, DEL)
-// are one pipeline each, not a transaction, as the keys may lie in
-// different Cluster slots; their order keeps every held ban listed on one
-// Redis (see Store.Ban). Ban and Bans trim members ended more than 30 s
-// ago. Bans recorded by a version before the list are not in it: the
+// are not transactions, as the keys may lie in different Cluster slots;
+// their order keeps every held ban listed (see Store.Ban). On one Redis
+// each is one pipeline; on a Redis Cluster, whose client sends each node's
+// commands on their own, the second command waits for the first's reply:
+// two round trips. Ban and Bans trim members ended more than 30 s ago. Bans recorded by a version before the list are not in it: the
 // sweep misses them until they are recorded again.
 //
 // # Webhook event ids
@@ -58,8 +59,11 @@
 // finished sessions and the set of tenants with rooms, under one hash tag.
 //
 // Every Store script touches one key, and every RoomIndex script keys of
-// one hash tag, so a Redis Cluster works too. Redis 6.2 or newer is needed
-// (ZRANGE ... BYSCORE, SET ... PXAT).
+// one hash tag, so a Redis Cluster works too: the contract suites and each
+// of these claims run on a three-master cluster (the TestCluster tests).
+// A cluster is recognised as a *redis.ClusterClient; a client that wraps
+// one is treated as a single Redis (RenewAfter would scan one node). Redis
+// 6.2 or newer is needed (ZRANGE ... BYSCORE, SET ... PXAT).
 package redislimit
 
 import (

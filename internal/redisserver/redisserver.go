@@ -6,11 +6,9 @@ package redisserver
 import (
 	"bufio"
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -66,27 +64,18 @@ func launch(dir string) (*Server, error) {
 	if err != nil {
 		return nil, ErrNotInstalled
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := freePorts(1)
 	if err != nil {
-		return nil, fmt.Errorf("no free port: %w", err)
+		return nil, err
 	}
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
+	port := ports[0]
 	s := &Server{Addr: net.JoinHostPort("127.0.0.1", port)}
 	s.proc, err = proc.Start(dir, bin, "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no", "--daemonize", "no")
 	if err != nil {
 		return nil, err
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !pong(s.Addr) {
-		if s.proc.State() != nil {
-			return nil, fmt.Errorf("redis-server exited: %s", s.proc.Logs())
-		}
-		if time.Now().After(deadline) {
-			s.proc.Stop(syscall.SIGTERM, 5*time.Second)
-			return nil, fmt.Errorf("no PONG from %s; log:\n%s", s.Addr, s.proc.Tail(4096))
-		}
-		time.Sleep(10 * time.Millisecond)
+	if err := s.waitPong(); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
