@@ -214,9 +214,11 @@ func (m *Manager) prepareRoom(ctx context.Context, ref roomRef, create bool, age
 		if err != nil {
 			return err
 		}
-		switch {
-		case l.MaxRooms > 0:
-			run = func(ctx context.Context) error { return m.createCounted(ctx, ref, agents, l.MaxRooms) }
+		switch maxRooms := l.MaxRooms; {
+		case maxRooms > 0:
+			// maxRooms, not l: a closure captures a Limits by reference,
+			// on the heap.
+			run = func(ctx context.Context) error { return m.createCounted(ctx, ref, agents, maxRooms) }
 		case create:
 			run = func(ctx context.Context) error { return m.createScoped(ctx, ref, agents) }
 		default:
