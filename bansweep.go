@@ -131,23 +131,3 @@ func (m *Manager) sweepRoom(ctx context.Context, tenant, lk string, banned map[s
 	}
 	return removed, nil
 }
-
-// startBanSweeper runs SweepBans every interval until Close.
-func (m *Manager) startBanSweeper(interval time.Duration) {
-	m.bgWork.Add(1)
-	go func() {
-		defer m.bgWork.Done()
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-m.bg.Done():
-				return
-			case <-t.C:
-			}
-			if _, err := m.SweepBans(m.bg); err != nil && m.bg.Err() == nil {
-				m.logFailure(m.bg, slog.LevelWarn, "ban sweep failed", err)
-			}
-		}
-	}()
-}

@@ -380,12 +380,42 @@ func New(cfg Config) (*Manager, error) {
 		m.startSweeper()
 	}
 	if m.index != nil && cfg.RoomIndexReconcile > 0 {
-		m.startRoomIndexSweeper(cfg.RoomIndexReconcile)
+		// At once too: an index may start empty.
+		m.every(cfg.RoomIndexReconcile, true, "room index reconciliation failed", func(ctx context.Context) error {
+			_, err := m.ReconcileRoomIndex(ctx)
+			return err
+		})
 	}
 	if cfg.BanSweepInterval > 0 {
-		m.startBanSweeper(cfg.BanSweepInterval)
+		m.every(cfg.BanSweepInterval, false, "ban sweep failed", func(ctx context.Context) error {
+			_, err := m.SweepBans(ctx)
+			return err
+		})
 	}
 	return m, nil
+}
+
+// every runs run every interval, and at once first if atStart, until
+// Close; a failure is logged as msg.
+func (m *Manager) every(interval time.Duration, atStart bool, msg string, run func(context.Context) error) {
+	m.bgWork.Add(1)
+	go func() {
+		defer m.bgWork.Done()
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for wait := !atStart; ; wait = true {
+			if wait {
+				select {
+				case <-m.bg.Done():
+					return
+				case <-t.C:
+				}
+			}
+			if err := run(m.bg); err != nil && m.bg.Err() == nil {
+				m.logFailure(m.bg, slog.LevelWarn, msg, err)
+			}
+		}
+	}()
 }
 
 // fillDefault gives the zero *v its default, and refuses a negative one.

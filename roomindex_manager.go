@@ -263,24 +263,3 @@ func (m *Manager) ReconcileRoomIndex(ctx context.Context) (ReconcileResult, erro
 		return total, failed
 	})
 }
-
-// startRoomIndexSweeper reconciles the room index at once, for an index
-// that starts empty, and then every interval until Close.
-func (m *Manager) startRoomIndexSweeper(interval time.Duration) {
-	m.bgWork.Add(1)
-	go func() {
-		defer m.bgWork.Done()
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			if _, err := m.ReconcileRoomIndex(m.bg); err != nil && m.bg.Err() == nil {
-				m.logFailure(m.bg, slog.LevelWarn, "room index reconciliation failed", err)
-			}
-			select {
-			case <-m.bg.Done():
-				return
-			case <-t.C:
-			}
-		}
-	}()
-}

@@ -159,39 +159,7 @@ func TestClusterRateAndSlots(t *testing.T) {
 				t.Errorf("after waiting RetryAfter: %v %v", ok, err)
 			}
 		})
-		t.Run("Slots/"+key, func(t *testing.T) {
-			acquire := func(s *redislimit.Store, holder string, ttl time.Duration) bool {
-				t.Helper()
-				ok, err := s.Acquire(ctx, key, holder, 2, ttl)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return ok
-			}
-			if !acquire(a, "h1", time.Hour) || !acquire(b, "h2", 150*time.Millisecond) {
-				t.Fatal("free slots refused")
-			}
-			if acquire(a, "h3", time.Hour) {
-				t.Fatal("a third slot of two")
-			}
-			if !acquire(b, "h1", time.Hour) {
-				t.Error("renewing a held slot was refused")
-			}
-			holders, err := a.Holders(ctx, key)
-			if err != nil || len(holders) != 2 || time.Until(holders["h1"]) < 50*time.Minute || time.Until(holders["h2"]) > time.Second {
-				t.Errorf("holders %v, %v", holders, err)
-			}
-			time.Sleep(200 * time.Millisecond)
-			if !acquire(a, "h3", time.Hour) {
-				t.Error("an expired lease still holds its slot")
-			}
-			if err := b.Release(ctx, key, "h1"); err != nil {
-				t.Fatal(err)
-			}
-			if holders, _ := a.Holders(ctx, key); len(holders) != 1 {
-				t.Errorf("after release: %v", holders)
-			}
-		})
+		t.Run("Slots/"+key, func(t *testing.T) { wantSlots(t, a, b, key) })
 	}
 }
 

@@ -132,11 +132,18 @@ func TestRate(t *testing.T) {
 
 func TestSlots(t *testing.T) {
 	srv := redisserver.Start(t)
-	a, b := newStore(t, srv.Addr), newStore(t, srv.Addr)
+	wantSlots(t, newStore(t, srv.Addr), newStore(t, srv.Addr), "calls")
+}
+
+// wantSlots checks key's slots through two replicas' stores: two of two
+// taken, a third refused, a held one renewed, an expired one free, a
+// released one free, releasing a free one no error.
+func wantSlots(t *testing.T, a, b *redislimit.Store, key string) {
+	t.Helper()
 	ctx := context.Background()
 	acquire := func(s *redislimit.Store, holder string, ttl time.Duration) bool {
 		t.Helper()
-		ok, err := s.Acquire(ctx, "calls", holder, 2, ttl)
+		ok, err := s.Acquire(ctx, key, holder, 2, ttl)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -151,7 +158,7 @@ func TestSlots(t *testing.T) {
 	if !acquire(b, "h1", time.Hour) {
 		t.Error("renewing a held slot was refused")
 	}
-	holders, err := a.Holders(ctx, "calls")
+	holders, err := a.Holders(ctx, key)
 	if err != nil || len(holders) != 2 || time.Until(holders["h1"]) < 50*time.Minute || time.Until(holders["h2"]) > time.Second {
 		t.Errorf("holders %v, %v", holders, err)
 	}
@@ -159,13 +166,13 @@ func TestSlots(t *testing.T) {
 	if !acquire(a, "h3", time.Hour) {
 		t.Error("an expired lease still holds its slot")
 	}
-	if err := b.Release(ctx, "calls", "h1"); err != nil {
+	if err := b.Release(ctx, key, "h1"); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Release(ctx, "calls", "never-held"); err != nil {
+	if err := b.Release(ctx, key, "never-held"); err != nil {
 		t.Errorf("releasing a free slot: %v", err)
 	}
-	if holders, _ := a.Holders(ctx, "calls"); len(holders) != 1 {
+	if holders, _ := a.Holders(ctx, key); len(holders) != 1 {
 		t.Errorf("after release: %v", holders)
 	}
 }

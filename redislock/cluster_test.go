@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,29 +59,7 @@ func TestClusterLock(t *testing.T) {
 	ctx := context.Background()
 	for _, key := range keysOnEveryMaster(t, c, rdb) {
 		t.Run(key, func(t *testing.T) {
-			var inside, overlaps, total atomic.Int32
-			var wg sync.WaitGroup
-			for i := range 20 {
-				l := []*redislock.Locker{a, b}[i%2]
-				wg.Go(func() {
-					unlock, err := l.Lock(ctx, key)
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					if inside.Add(1) > 1 {
-						overlaps.Add(1)
-					}
-					total.Add(1)
-					time.Sleep(time.Millisecond)
-					inside.Add(-1)
-					unlock()
-				})
-			}
-			wg.Wait()
-			if overlaps.Load() != 0 || total.Load() != 20 {
-				t.Errorf("%d overlapping holders, %d acquisitions", overlaps.Load(), total.Load())
-			}
+			wantMutualExclusion(t, key, 20, a, b)
 
 			staleUnlock, err := crashed.Lock(ctx, key)
 			if err != nil {

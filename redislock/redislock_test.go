@@ -31,12 +31,19 @@ func TestMutualExclusionAcrossReplicas(t *testing.T) {
 	srv := redisserver.Start(t)
 	a, _ := newLocker(t, srv.Addr, 0)
 	b, _ := newLocker(t, srv.Addr, 0)
+	wantMutualExclusion(t, "room", 40, a, b)
+}
+
+// wantMutualExclusion has n goroutines take key in turn from the lockers
+// and fails t if two ever held it at once.
+func wantMutualExclusion(t *testing.T, key string, n int, lockers ...*redislock.Locker) {
+	t.Helper()
 	var inside, overlaps, total atomic.Int32
 	var wg sync.WaitGroup
-	for i := range 40 {
-		l := []*redislock.Locker{a, b}[i%2]
+	for i := range n {
+		l := lockers[i%len(lockers)]
 		wg.Go(func() {
-			unlock, err := l.Lock(context.Background(), "room")
+			unlock, err := l.Lock(context.Background(), key)
 			if err != nil {
 				t.Error(err)
 				return
@@ -51,8 +58,8 @@ func TestMutualExclusionAcrossReplicas(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if overlaps.Load() != 0 || total.Load() != 40 {
-		t.Errorf("%d overlapping holders, %d acquisitions", overlaps.Load(), total.Load())
+	if overlaps.Load() != 0 || total.Load() != int32(n) {
+		t.Errorf("%d overlapping holders, %d acquisitions of %d", overlaps.Load(), total.Load(), n)
 	}
 }
 
