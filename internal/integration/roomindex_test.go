@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -88,5 +89,70 @@ func TestRoomIndexFromRealWebhooks(t *testing.T) {
 	}
 	if rs, _ := index.Rooms(ctx, "acme"); len(rs) != 0 || res.Removed != 1 {
 		t.Errorf("after the reconciliation (%+v) the index holds %v", res, rs)
+	}
+}
+
+// listNames is a RoomService that records how many names each ListRooms
+// asked for (0: every room).
+type listNames struct {
+	lkgate.RoomService
+	mu    sync.Mutex
+	names []int
+}
+
+func (l *listNames) ListRooms(ctx context.Context, req *livekit.ListRoomsRequest) (*livekit.ListRoomsResponse, error) {
+	l.mu.Lock()
+	l.names = append(l.names, len(req.GetNames()))
+	l.mu.Unlock()
+	return l.RoomService.ListRooms(ctx, req)
+}
+
+func (l *listNames) take() []int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.names
+	l.names = nil
+	return out
+}
+
+// On a real server with a room index, a room's waiting list asks LiveKit
+// for the room's indexed lobby by name, never for every room, and lists
+// the real guest client waiting in the lobby that room-auth opened; a deny
+// closes the lobby and finishes its entry.
+func TestRoomIndexWaitingListOnARealServer(t *testing.T) {
+	srv := lkserver.Shared(t)
+	index := lkgate.NewMemoryRoomIndex(nil)
+	lists := &listNames{RoomService: lkgate.NewRoomService(srv.URL, srv.APIKey, srv.APISecret)}
+	m := newManager(t, srv, lkgate.Config{RoomIndex: index, RoomIndexReconcile: -1, RoomService: lists})
+	guests := newGuests(t, m, inviteKey)
+	ctx := lkgate.WithSubject(context.Background(), "host")
+	room := fmt.Sprintf("indexed-wait-%d", time.Now().UnixNano())
+	inv, err := guests.Invite(ctx, "acme", lkgate.InviteRequest{Org: "acme", Room: room, AllowAll: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := joinLobby(t, srv, guests, inv.Token, "Eve")
+	lists.take()
+	ws, err := guests.Waiting(ctx, "acme", room)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ws) != 1 || ws[0].Identity != g.session.Identity || ws[0].Name != "Eve" {
+		t.Errorf("waiting: %+v, want Eve", ws)
+	}
+	if got := lists.take(); !slices.Equal(got, []int{1}) {
+		t.Errorf("the waiting list made ListRooms calls naming %v rooms (0: every room), want one naming the lobby", got)
+	}
+	if err := guests.Deny(ctx, "acme", room, g.session.Identity); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := index.Rooms(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rs {
+		if r.Name == g.session.LobbyRoom {
+			t.Errorf("after the deny the index still holds the lobby %s", r.Name)
+		}
 	}
 }
