@@ -466,3 +466,47 @@ func TestMaxBans(t *testing.T) {
 		t.Errorf("globex's ban over DefaultMaxBans: %v", err)
 	}
 }
+
+// A room with one ban is asked for that participant alone, whose answer
+// does not grow with the room; a room with several, for its list once.
+func TestSweepBansLooksUpOneBanAlone(t *testing.T) {
+	m, fake := newManager(t, lkgate.Config{BanSweepInterval: -1})
+	ctx := context.Background()
+	standup := lkName(t, m, "acme", "standup")
+	for i := range 50 {
+		fake.AddParticipant(standup, lkgatetest.Participant{Identity: fmt.Sprint("viewer-", i)})
+	}
+	sweep := func(want int) {
+		t.Helper()
+		fake.ResetCalls()
+		if n, err := m.SweepBans(ctx); n != want || err != nil {
+			t.Fatalf("sweep: removed %d, %v; want %d", n, err, want)
+		}
+	}
+	if _, err := m.Ban(ctx, "acme", "standup", "bob", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	sweep(0) // bob is not back
+	if g, l := fake.Calls("GetParticipant"), fake.Calls("ListParticipants"); g != 1 || l != 0 {
+		t.Errorf("one ban, absent: %d GetParticipant and %d ListParticipants, want 1 and 0", g, l)
+	}
+	fake.AddParticipant(standup, lkgatetest.Participant{Identity: "bob"})
+	sweep(1)
+	if g, l := fake.Calls("GetParticipant"), fake.Calls("ListParticipants"); g != 1 || l != 0 {
+		t.Errorf("one ban, present: %d GetParticipant and %d ListParticipants, want 1 and 0", g, l)
+	}
+	for _, id := range []string{"bob", "carol"} {
+		fake.AddParticipant(standup, lkgatetest.Participant{Identity: id})
+		if _, err := m.Ban(ctx, "acme", "standup", id, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		fake.AddParticipant(standup, lkgatetest.Participant{Identity: id})
+	}
+	sweep(2)
+	if g, l := fake.Calls("GetParticipant"), fake.Calls("ListParticipants"); g != 0 || l != 1 {
+		t.Errorf("two bans: %d GetParticipant and %d ListParticipants, want 0 and 1", g, l)
+	}
+	if n := len(fake.Participants(standup)); n != 50 {
+		t.Errorf("%d participants left, want the 50 viewers", n)
+	}
+}

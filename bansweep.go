@@ -31,8 +31,9 @@ const banSweepWorkers = 8
 //
 // The Manager runs it every [Config].BanSweepInterval unless that is
 // negative. It costs one [BanStore].Bans; with bans, one ListRooms by the
-// banned rooms' names (per 1,000), one ListParticipants per banned room
-// that is open and still its tenant's, and for each banned identity found
+// banned rooms' names (per 1,000), then for each banned room that is open
+// and still its tenant's a GetParticipant of its one banned identity, or
+// one ListParticipants for several, and for each banned identity found
 // a [BanStore].BannedUntil (the store's word, not its list, decides) and a
 // RemoveParticipant, audited as [ActionGuardRemove] with reason "banned".
 // Without bans it makes no LiveKit call.
@@ -88,25 +89,51 @@ func (m *Manager) SweepBans(ctx context.Context) (removed int, err error) {
 	})
 }
 
+// presentBanned returns which of the banned identities are in the LiveKit
+// room lk: for one, GetParticipant, whose answer does not grow with the
+// room (one ban in a webinar of thousands is the usual case); for more,
+// one ListParticipants. A room closed since has none.
+func (m *Manager) presentBanned(ctx context.Context, lk, name string, banned map[string]bool) ([]string, error) {
+	if len(banned) == 1 {
+		for identity := range banned {
+			_, err := m.rooms.GetParticipant(ctx, &livekit.RoomParticipantIdentity{Room: lk, Identity: identity})
+			if err = fromLiveKit("get participant", name, err); errors.Is(err, ErrNotFound) {
+				return nil, nil
+			} else if err != nil {
+				return nil, err
+			}
+			return []string{identity}, nil
+		}
+	}
+	res, err := m.rooms.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: lk})
+	if err = fromLiveKit("list participants", name, err); errors.Is(err, ErrNotFound) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	var present []string
+	for _, p := range res.GetParticipants() {
+		if banned[p.GetIdentity()] {
+			present = append(present, p.GetIdentity())
+		}
+	}
+	return present, nil
+}
+
 // sweepRoom removes the banned identities among the participants of the
 // LiveKit room lk, tenant's.
 func (m *Manager) sweepRoom(ctx context.Context, tenant, lk string, banned map[string]bool) (removed int, err error) {
 	_, name := m.tenantOf(lk, "") // as the tenant knows it
-	res, err := m.rooms.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: lk})
-	if err = fromLiveKit("list participants", name, err); errors.Is(err, ErrNotFound) {
-		return 0, nil // closed since
-	} else if err != nil {
+	present, err := m.presentBanned(ctx, lk, name, banned)
+	if err != nil {
 		return 0, err
 	}
-	for _, p := range res.GetParticipants() {
-		if !banned[p.GetIdentity()] {
-			continue
-		}
-		o := operation{op: "sweep bans", action: ActionGuardRemove, tenant: tenant, room: name, target: p.GetIdentity(),
+	for _, identity := range present {
+		o := operation{op: "sweep bans", action: ActionGuardRemove, tenant: tenant, room: name, target: identity,
 			tenantless: true, details: map[string]string{"reason": "banned", "found_by": "ban_sweep"}}
 		err := m.run(ctx, o, func(ctx context.Context, a *auditRecord) error {
 			a.Subject = "lkgate"
-			until, err := m.bans.BannedUntil(ctx, tenant, lk, p.GetIdentity(), m.now())
+			until, err := m.bans.BannedUntil(ctx, tenant, lk, identity, m.now())
 			if err != nil {
 				return m.storeFailed(ctx, "ban store", err, slog.String("room", name))
 			}
@@ -114,14 +141,14 @@ func (m *Manager) sweepRoom(ctx context.Context, tenant, lk string, banned map[s
 				a.drop() // lifted since the list
 				return nil
 			}
-			_, err = m.rooms.RemoveParticipant(ctx, &livekit.RoomParticipantIdentity{Room: lk, Identity: p.GetIdentity()})
+			_, err = m.rooms.RemoveParticipant(ctx, &livekit.RoomParticipantIdentity{Room: lk, Identity: identity})
 			if err = fromLiveKit("sweep bans", name, err); errors.Is(err, ErrNotFound) {
 				a.drop() // gone already
 				return nil
 			}
 			if err == nil {
 				removed++
-				m.log.WarnContext(ctx, "ban sweep removed a banned participant", "tenant", tenant, "room", name, "identity", p.GetIdentity())
+				m.log.WarnContext(ctx, "ban sweep removed a banned participant", "tenant", tenant, "room", name, "identity", identity)
 			}
 			return err
 		})
