@@ -9,6 +9,7 @@ import (
 	"github.com/livekit/protocol/livekit"
 
 	"github.com/lkgate/lkgate"
+	"github.com/lkgate/lkgate/internal/counting"
 	"github.com/lkgate/lkgate/lkgatetest"
 )
 
@@ -84,7 +85,7 @@ func BenchmarkTokenRoomQuota(b *testing.B) {
 		b.Run(mode, func(b *testing.B) {
 			fake := lkgatetest.NewServer(b)
 			var rooms atomic.Int64
-			calls := &listCalls{RoomService: roomsCounted{lkgate.NewRoomService(fake.URL(), lkgatetest.APIKey, lkgatetest.APISecret), &rooms}}
+			calls := &counting.ListNames{RoomService: roomsCounted{lkgate.NewRoomService(fake.URL(), lkgatetest.APIKey, lkgatetest.APISecret), &rooms}}
 			cfg := lkgate.Config{RoomService: calls, Limits: lkgate.LimitConfig{Default: lkgate.Limits{MaxRooms: own + 1, TokenRate: noRate}}}
 			if mode == "indexed" {
 				cfg.RoomIndex, cfg.RoomIndexReconcile = lkgate.NewMemoryRoomIndex(nil), -1
@@ -107,14 +108,14 @@ func BenchmarkTokenRoomQuota(b *testing.B) {
 			b.ResetTimer()
 			for i := range b.N {
 				fake.ResetCalls()
-				calls.take()
+				calls.Take()
 				rooms.Store(0)
 				if err := tokenFor(m, "acme", fmt.Sprint("new-", i)); err != nil {
 					b.Fatal(err)
 				}
 				lk += fake.TotalCalls()
 				lkRooms += int(rooms.Load())
-				for _, n := range calls.take() {
+				for _, n := range calls.Take() {
 					if n == 0 {
 						unfiltered++
 					}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,32 +12,9 @@ import (
 	"github.com/livekit/protocol/livekit"
 
 	"github.com/lkgate/lkgate"
+	"github.com/lkgate/lkgate/internal/counting"
 	"github.com/lkgate/lkgate/lkgatetest"
 )
-
-// listCalls is a RoomService that records the ListRooms requests made
-// through it: how many names each asked for (0: unfiltered).
-type listCalls struct {
-	lkgate.RoomService
-	mu    sync.Mutex
-	names []int
-}
-
-func (l *listCalls) ListRooms(ctx context.Context, req *livekit.ListRoomsRequest) (*livekit.ListRoomsResponse, error) {
-	l.mu.Lock()
-	l.names = append(l.names, len(req.GetNames()))
-	l.mu.Unlock()
-	return l.RoomService.ListRooms(ctx, req)
-}
-
-// take returns the recorded requests and forgets them.
-func (l *listCalls) take() []int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	out := l.names
-	l.names = nil
-	return out
-}
 
 // indexEnv is a Manager on the fake with a memory room index that only
 // the test reconciles, and a clock the test moves.
@@ -46,7 +22,7 @@ type indexEnv struct {
 	m     *lkgate.Manager
 	fake  *lkgatetest.Server
 	index lkgate.RoomIndex
-	calls *listCalls
+	calls *counting.ListNames
 	clk   *lkgatetest.Clock
 }
 
@@ -54,14 +30,14 @@ func newIndexEnv(t *testing.T, cfg lkgate.Config) *indexEnv {
 	t.Helper()
 	fake := lkgatetest.NewServer(t)
 	e := &indexEnv{fake: fake, clk: lkgatetest.NewClock(time.Now())}
-	e.calls = &listCalls{RoomService: lkgate.NewRoomService(fake.URL(), lkgatetest.APIKey, lkgatetest.APISecret)}
+	e.calls = &counting.ListNames{RoomService: lkgate.NewRoomService(fake.URL(), lkgatetest.APIKey, lkgatetest.APISecret)}
 	e.index = lkgate.NewMemoryRoomIndex(e.clk.Now)
 	cfg.RoomService, cfg.RoomIndex, cfg.Now = e.calls, e.index, e.clk.Now
 	if cfg.RoomIndexReconcile == 0 {
 		cfg.RoomIndexReconcile = -1
 	}
 	e.m, _ = newManagerOn(t, fake, cfg)
-	e.calls.take()
+	e.calls.Take()
 	return e
 }
 
@@ -125,11 +101,11 @@ func TestRoomIndexListCostsTheTenantsRooms(t *testing.T) {
 		for i := range 50 {
 			e.outside(fmt.Sprint("other-", i), scoped(t, fmt.Sprint("t", i), "x"))
 		}
-		e.calls.take()
+		e.calls.Take()
 		if got, want := listNames(t, e.m, "acme"), []string{"room-0", "room-1", "room-2"}; !slices.Equal(got, want) {
 			t.Errorf("acme lists %v, want %v", got, want)
 		}
-		if got := e.calls.take(); !slices.Equal(got, []int{3}) {
+		if got := e.calls.Take(); !slices.Equal(got, []int{3}) {
 			t.Errorf("acme's list made ListRooms calls naming %v rooms, want one call naming 3 (0: unfiltered)", got)
 		}
 	})
@@ -147,7 +123,7 @@ func TestRoomIndexQuotaCountsByName(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, n := range e.calls.take() {
+	for _, n := range e.calls.Take() {
 		if n == 0 {
 			t.Fatal("a token under a room quota made an unfiltered ListRooms")
 		}
@@ -157,7 +133,7 @@ func TestRoomIndexQuotaCountsByName(t *testing.T) {
 		t.Fatalf("a third room: %v, want ErrLimited", err)
 	}
 	// The look-up of c, then the count: c and the two rooms by name.
-	if got := e.calls.take(); !slices.Equal(got, []int{1, 3}) {
+	if got := e.calls.Take(); !slices.Equal(got, []int{1, 3}) {
 		t.Errorf("the refused token made ListRooms calls naming %v rooms, want [1 3]", got)
 	}
 	// A room of the tenant's made by a participant's join counts once
@@ -384,11 +360,11 @@ func TestRoomIndexListInChunks(t *testing.T) {
 		e.outside(scoped(t, "acme", name))
 	}
 	e.reconcile(t)
-	e.calls.take()
+	e.calls.Take()
 	if diff := cmp.Diff(want, listNames(t, e.m, "acme")); diff != "" {
 		t.Errorf("acme's list (-want +got):\n%s", diff)
 	}
-	if got := e.calls.take(); !slices.Equal(got, []int{1000, 1}) {
+	if got := e.calls.Take(); !slices.Equal(got, []int{1000, 1}) {
 		t.Errorf("ListRooms calls naming %v rooms, want [1000 1]", got)
 	}
 }
@@ -436,9 +412,9 @@ func TestRoomIndexGuestLobbies(t *testing.T) {
 		if got := e.indexed(t, "acme"); !slices.Contains(got, old.LobbyRoom) {
 			t.Errorf("the index holds %v, not the new lobby %s", got, old.LobbyRoom)
 		}
-		e.calls.take()
+		e.calls.Take()
 		wantLimited(t, mustFail(guests.RoomAuth(ctx, inv.Token, "New")), lkgate.LimitMaxWaitingGuestsPerRoom)
-		if got := e.calls.take(); slices.Contains(got, 0) {
+		if got := e.calls.Take(); slices.Contains(got, 0) {
 			t.Errorf("a guest count made ListRooms calls naming %v rooms (0: unfiltered)", got)
 		}
 		e.clk.Advance(lkgate.DefaultLobbyTTL + time.Minute + 2*time.Second)
@@ -480,7 +456,7 @@ func TestRoomIndexWaitingGuests(t *testing.T) {
 		}
 		waitingNow := func() []string {
 			t.Helper()
-			e.calls.take()
+			e.calls.Take()
 			ws, err := guests.Waiting(ctx, "acme", "standup")
 			if err != nil {
 				t.Fatal(err)
@@ -489,7 +465,7 @@ func TestRoomIndexWaitingGuests(t *testing.T) {
 			if naming == lkgate.ScopedNames {
 				want = []int{len(ws)}
 			}
-			if got := e.calls.take(); !slices.Equal(got, want) {
+			if got := e.calls.Take(); !slices.Equal(got, want) {
 				t.Errorf("the waiting list made ListRooms calls naming %v rooms (0: unfiltered), want %v", got, want)
 			}
 			var names []string
@@ -551,7 +527,7 @@ func TestRoomIndexWaitingGuestsWithoutCaps(t *testing.T) {
 	if _, err := e.fake.Join(s.Token.JWT); err != nil {
 		t.Fatal(err)
 	}
-	e.calls.take()
+	e.calls.Take()
 	ws, err := guests.Waiting(ctx, "acme", "standup")
 	if err != nil {
 		t.Fatal(err)
@@ -559,7 +535,7 @@ func TestRoomIndexWaitingGuestsWithoutCaps(t *testing.T) {
 	if len(ws) != 1 || ws[0].Identity != s.Identity {
 		t.Errorf("waiting: %+v, want Eve, whose join created her lobby", ws)
 	}
-	if got := e.calls.take(); !slices.Equal(got, []int{0}) {
+	if got := e.calls.Take(); !slices.Equal(got, []int{0}) {
 		t.Errorf("the waiting list made ListRooms calls naming %v rooms (0: unfiltered), want one unfiltered", got)
 	}
 }

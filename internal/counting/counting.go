@@ -3,6 +3,7 @@ package counting
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 
 	"github.com/livekit/protocol/livekit"
@@ -61,4 +62,28 @@ func (c Rooms) MutePublishedTrack(ctx context.Context, r *livekit.MuteRoomTrackR
 func (c Rooms) UpdateParticipant(ctx context.Context, r *livekit.UpdateParticipantRequest) (*livekit.ParticipantInfo, error) {
 	c.N.Add(1)
 	return c.RoomService.UpdateParticipant(ctx, r)
+}
+
+// ListNames is a RoomService that records, for each ListRooms made
+// through it, how many names it asked for (0: every room).
+type ListNames struct {
+	lkgate.RoomService
+	mu    sync.Mutex
+	names []int
+}
+
+func (l *ListNames) ListRooms(ctx context.Context, r *livekit.ListRoomsRequest) (*livekit.ListRoomsResponse, error) {
+	l.mu.Lock()
+	l.names = append(l.names, len(r.GetNames()))
+	l.mu.Unlock()
+	return l.RoomService.ListRooms(ctx, r)
+}
+
+// Take returns the names asked for by each ListRooms since the last Take.
+func (l *ListNames) Take() []int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.names
+	l.names = nil
+	return out
 }

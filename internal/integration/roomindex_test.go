@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/lkgate/lkgate"
 	"github.com/lkgate/lkgate/httpx"
+	"github.com/lkgate/lkgate/internal/counting"
 	"github.com/lkgate/lkgate/internal/lkserver"
 )
 
@@ -92,29 +92,6 @@ func TestRoomIndexFromRealWebhooks(t *testing.T) {
 	}
 }
 
-// listNames is a RoomService that records how many names each ListRooms
-// asked for (0: every room).
-type listNames struct {
-	lkgate.RoomService
-	mu    sync.Mutex
-	names []int
-}
-
-func (l *listNames) ListRooms(ctx context.Context, req *livekit.ListRoomsRequest) (*livekit.ListRoomsResponse, error) {
-	l.mu.Lock()
-	l.names = append(l.names, len(req.GetNames()))
-	l.mu.Unlock()
-	return l.RoomService.ListRooms(ctx, req)
-}
-
-func (l *listNames) take() []int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	out := l.names
-	l.names = nil
-	return out
-}
-
 // On a real server with a room index, a room's waiting list asks LiveKit
 // for the room's indexed lobby by name, never for every room, and lists
 // the real guest client waiting in the lobby that room-auth opened; a deny
@@ -122,7 +99,7 @@ func (l *listNames) take() []int {
 func TestRoomIndexWaitingListOnARealServer(t *testing.T) {
 	srv := lkserver.Shared(t)
 	index := lkgate.NewMemoryRoomIndex(nil)
-	lists := &listNames{RoomService: lkgate.NewRoomService(srv.URL, srv.APIKey, srv.APISecret)}
+	lists := &counting.ListNames{RoomService: lkgate.NewRoomService(srv.URL, srv.APIKey, srv.APISecret)}
 	m := newManager(t, srv, lkgate.Config{RoomIndex: index, RoomIndexReconcile: -1, RoomService: lists})
 	guests := newGuests(t, m, inviteKey)
 	ctx := lkgate.WithSubject(context.Background(), "host")
@@ -132,7 +109,7 @@ func TestRoomIndexWaitingListOnARealServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := joinLobby(t, srv, guests, inv.Token, "Eve")
-	lists.take()
+	lists.Take()
 	ws, err := guests.Waiting(ctx, "acme", room)
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +117,7 @@ func TestRoomIndexWaitingListOnARealServer(t *testing.T) {
 	if len(ws) != 1 || ws[0].Identity != g.session.Identity || ws[0].Name != "Eve" {
 		t.Errorf("waiting: %+v, want Eve", ws)
 	}
-	if got := lists.take(); !slices.Equal(got, []int{1}) {
+	if got := lists.Take(); !slices.Equal(got, []int{1}) {
 		t.Errorf("the waiting list made ListRooms calls naming %v rooms (0: every room), want one naming the lobby", got)
 	}
 	if err := guests.Deny(ctx, "acme", room, g.session.Identity); err != nil {
