@@ -114,6 +114,22 @@ local function put(name, sid, ms)
   end
   return 1
 end
+-- putListed puts each listed room of ARGV from first on (name, sid and
+-- start); it returns how many it added and replaced, and the names.
+local function putListed(first)
+  local added, replaced, listed = 0, 0, {}
+  for i = first, #ARGV, 3 do
+    listed[ARGV[i]] = true
+    local r = put(ARGV[i], ARGV[i + 1], ARGV[i + 2])
+    if r > 0 then
+      added = added + 1
+    end
+    if r == 2 then
+      replaced = replaced + 1
+    end
+  end
+  return added, replaced, listed
+end
 `
 
 // startedScript is Started: ARGV are the tenant, name, sid and start (unix
@@ -159,18 +175,7 @@ var reconcileScript = redis.NewScript(indexLua + `
 if redis.call("HLEN", KEYS[1]) > tonumber(ARGV[3]) then
   return {-1, 0}
 end
-local added, removed = 0, 0
-local listed = {}
-for i = 4, #ARGV, 3 do
-  listed[ARGV[i]] = true
-  local r = put(ARGV[i], ARGV[i + 1], ARGV[i + 2])
-  if r > 0 then
-    added = added + 1
-  end
-  if r == 2 then
-    removed = removed + 1
-  end
-end
+local added, removed, listed = putListed(4)
 local before = tonumber(ARGV[2])
 local all = redis.call("HGETALL", KEYS[1])
 for i = 1, #all, 2 do
@@ -191,16 +196,7 @@ return {added, removed}
 // ARGV are the tenant, then name, sid and start of each. It returns
 // {added, replaced}.
 var reconcileListedScript = redis.NewScript(indexLua + `
-local added, replaced = 0, 0
-for i = 2, #ARGV, 3 do
-  local r = put(ARGV[i], ARGV[i + 1], ARGV[i + 2])
-  if r > 0 then
-    added = added + 1
-  end
-  if r == 2 then
-    replaced = replaced + 1
-  end
-end
+local added, replaced = putListed(2)
 if added > 0 then
   redis.call("SADD", KEYS[3], ARGV[1])
 end
